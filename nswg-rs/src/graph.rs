@@ -1,0 +1,199 @@
+//! Adjacency lists of the navigable small world graph and the neighbor-selection rule.
+//!
+//! Each node has a fixed slot of `max_degree` `u32` links plus a count. Links and counts are atomics
+//! so that parallel insertion can extend lists while other threads search them (relaxed loads compile
+//! to plain loads). Writers of a list hold that node's lock; a reader may see a list mid-rewrite, but
+//! every entry it can see is a valid node number, because a node is linked only after its vector is
+//! stored.
+
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Adjacency storage for `len()` nodes.
+pub(crate) struct Graph {
+    pub max_degree: usize,
+    counts: Vec<AtomicU32>,
+    links: Vec<AtomicU32>,
+    locks: Vec<Mutex<()>>,
+}
+
+impl Graph {
+    pub fn new(max_degree: usize) -> Self {
+        Graph {
+            max_degree,
+            counts: Vec::new(),
+            links: Vec::new(),
+            locks: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// Adds unlinked nodes until there are `n`.
+    pub fn grow(&mut self, n: usize) {
+        self.counts.resize_with(n, || AtomicU32::new(0));
+        self.links
+            .resize_with(n * self.max_degree, || AtomicU32::new(0));
+        self.locks.resize_with(n, || Mutex::new(()));
+    }
+
+    #[inline]
+    pub fn degree(&self, node: u32) -> usize {
+        (self.counts[node as usize].load(Ordering::Acquire) as usize).min(self.max_degree)
+    }
+
+    /// Copies the links of `node` into `out` (cleared first).
+    #[inline]
+    pub fn neighbors_into(&self, node: u32, out: &mut Vec<u32>) {
+        out.clear();
+        let start = node as usize * self.max_degree;
+        let deg = self.degree(node);
+        out.extend(
+            self.links[start..start + deg]
+                .iter()
+                .map(|a| a.load(Ordering::Relaxed)),
+        );
+    }
+
+    /// Replaces the links of `node`; the caller holds `lock(node)`. `new` has at most `max_degree` entries.
+    pub fn set_links(&self, node: u32, new: &[u32]) {
+        debug_assert!(new.len() <= self.max_degree);
+        let start = node as usize * self.max_degree;
+        for (slot, &v) in self.links[start..start + new.len()].iter().zip(new) {
+            slot.store(v, Ordering::Relaxed);
+        }
+        self.counts[node as usize].store(new.len() as u32, Ordering::Release);
+    }
+
+    /// Appends one link if there is room; returns false when the list is full. Caller holds the lock.
+    pub fn try_push(&self, node: u32, v: u32) -> bool {
+        let deg = self.degree(node);
+        if deg >= self.max_degree {
+            return false;
+        }
+        self.links[node as usize * self.max_degree + deg].store(v, Ordering::Relaxed);
+        self.counts[node as usize].store(deg as u32 + 1, Ordering::Release);
+        true
+    }
+
+    pub fn lock(&self, node: u32) -> parking_lot::MutexGuard<'_, ()> {
+        self.locks[node as usize].lock()
+    }
+
+    /// Raw counts and links (for saving): `counts[i]`, then `max_degree` slots per node.
+    pub fn raw(&self) -> (Vec<u32>, Vec<u32>) {
+        (
+            self.counts
+                .iter()
+                .map(|a| a.load(Ordering::Relaxed))
+                .collect(),
+            self.links
+                .iter()
+                .map(|a| a.load(Ordering::Relaxed))
+                .collect(),
+        )
+    }
+
+    /// Rebuilds from validated raw counts and links (as produced by [`Graph::raw`]).
+    pub fn from_raw(max_degree: usize, counts: Vec<u32>, links: Vec<u32>) -> Self {
+        let n = counts.len();
+        Graph {
+            max_degree,
+            counts: counts.into_iter().map(AtomicU32::new).collect(),
+            links: links.into_iter().map(AtomicU32::new).collect(),
+            locks: (0..n).map(|_| Mutex::new(())).collect(),
+        }
+    }
+}
+
+/// A candidate: squared distance and node number, ordered by distance then node (total order).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Cand {
+    pub d: f32,
+    pub node: u32,
+}
+
+impl PartialEq for Cand {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for Cand {}
+impl PartialOrd for Cand {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Cand {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.d.total_cmp(&o.d).then(self.node.cmp(&o.node))
+    }
+}
+
+/// The diversity rule of HNSW (Malkov & Yashunin 2018, "heuristic" neighbor selection): walk the
+/// candidates from nearest to farthest and keep `c` only if it is at least as close to the new node
+/// as to every neighbor kept so far (`dist(c, s) >= dist(c, new)`), up to `m` neighbors. This keeps
+/// links pointing in different directions, so greedy search can leave a cluster; plain "m nearest"
+/// tends to link only inside it. `sorted` must be ascending; `dist(a, b)` is the squared distance
+/// between two stored nodes.
+pub(crate) fn select_diverse(
+    sorted: &[Cand],
+    m: usize,
+    mut dist: impl FnMut(u32, u32) -> f32,
+    out: &mut Vec<u32>,
+) {
+    out.clear();
+    for c in sorted {
+        if out.len() >= m {
+            break;
+        }
+        if out.iter().all(|&s| dist(c.node, s) >= c.d) {
+            out.push(c.node);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_and_set() {
+        let mut g = Graph::new(3);
+        g.grow(4);
+        assert!(g.try_push(0, 1));
+        assert!(g.try_push(0, 2));
+        assert!(g.try_push(0, 3));
+        assert!(!g.try_push(0, 1));
+        let mut v = Vec::new();
+        g.neighbors_into(0, &mut v);
+        assert_eq!(v, vec![1, 2, 3]);
+        g.set_links(0, &[3]);
+        g.neighbors_into(0, &mut v);
+        assert_eq!(v, vec![3]);
+        let (c, l) = g.raw();
+        let g2 = Graph::from_raw(3, c, l);
+        g2.neighbors_into(0, &mut v);
+        assert_eq!(v, vec![3]);
+    }
+
+    #[test]
+    fn diversity_rule_drops_shadowed_candidates() {
+        // Points on a line: new node at 0; candidates at 1, 2 (behind 1) and -1.
+        let pos = [0.0f32, 1.0, 2.0, -1.0];
+        let d = |a: u32, b: u32| (pos[a as usize] - pos[b as usize]).powi(2);
+        let mut cands: Vec<Cand> = [1u32, 2, 3]
+            .iter()
+            .map(|&n| Cand { d: d(0, n), node: n })
+            .collect();
+        cands.sort();
+        let mut out = Vec::new();
+        select_diverse(&cands, 3, d, &mut out);
+        // 2 is closer to 1 (d=1) than to the new node (d=4): dropped. -1 points the other way: kept.
+        assert_eq!(out, vec![1, 3]);
+        select_diverse(&cands, 1, d, &mut out);
+        assert_eq!(out, vec![1]);
+    }
+}

@@ -1,0 +1,29 @@
+//! `nswg`: a navigable small world graph index (Malkov et al. 2014) for fixed-length `f32` vectors,
+//! with Euclidean and Sakoe-Chiba banded DTW distances, exact brute-force search over the same
+//! distance code, work counters on every search, and a checksummed on-disk format.
+//!
+//! ```
+//! use nswg::{BuildParams, Index, Metric, SearchParams};
+//! let mut index = Index::new(2, Metric::Euclidean, BuildParams::default()).unwrap();
+//! index.add(&[0.0, 0.0, 1.0, 0.0, 5.0, 5.0], None, 1).unwrap();
+//! let (hits, stats) = index.search(&[0.9, 0.1], 1, &SearchParams::default()).unwrap();
+//! assert_eq!(hits[0].id, 1);
+//! assert!(stats.distance_calls >= 1);
+//! ```
+#![deny(missing_docs)]
+
+mod error;
+mod graph;
+mod index;
+mod io;
+pub mod metric;
+mod params;
+mod stats;
+mod store;
+
+pub use error::Error;
+pub use index::{BatchResult, Index, Neighbor};
+pub use io::{read_header, Header, FORMAT_VERSION};
+pub use metric::Metric;
+pub use params::{BuildParams, SearchParams, DEFAULT_SEED};
+pub use stats::SearchStats;

@@ -1,0 +1,125 @@
+//! Distances: squared Euclidean and banded DTW, with the lower bounds that prune DTW work.
+//!
+//! Inside the crate every distance is kept in squared units (monotone in the true distance); the
+//! public search functions return the square root, so Euclidean results are true L2 and DTW results
+//! are `sqrt` of the minimal sum of squared differences along a warping path.
+
+pub mod bounds;
+pub mod dtw;
+pub mod euclidean;
+
+use crate::stats::SearchStats;
+use dtw::DtwScratch;
+
+/// The distance an index uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Euclidean (L2) distance.
+    Euclidean,
+    /// Dynamic time warping with a Sakoe-Chiba band of radius `band` samples (cell `(i, j)` is
+    /// allowed iff `|i - j| <= band`); `band >= dim - 1` is full DTW, `band = 0` equals Euclidean.
+    Dtw {
+        /// Sakoe-Chiba radius in samples.
+        band: usize,
+    },
+}
+
+impl Metric {
+    /// Short lowercase name: `"euclidean"` or `"dtw"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Metric::Euclidean => "euclidean",
+            Metric::Dtw { .. } => "dtw",
+        }
+    }
+
+    /// The DTW band in samples, or `None` for Euclidean.
+    pub fn band(&self) -> Option<usize> {
+        match self {
+            Metric::Euclidean => None,
+            Metric::Dtw { band } => Some(*band),
+        }
+    }
+
+    /// Distance between two equal-length vectors in the metric's true units (not squared).
+    pub fn distance(&self, a: &[f32], b: &[f32]) -> f32 {
+        match self {
+            Metric::Euclidean => euclidean::sq_euclidean(a, b).sqrt(),
+            Metric::Dtw { band } => {
+                dtw::dtw_sq(a, b, *band, f32::INFINITY, &mut DtwScratch::new()).sqrt()
+            }
+        }
+    }
+}
+
+/// A query prepared for repeated distance evaluation: for DTW, its envelope.
+#[derive(Default)]
+pub(crate) struct QueryPrep {
+    pub upper: Vec<f32>,
+    pub lower: Vec<f32>,
+    pub dtw: DtwScratch,
+}
+
+impl QueryPrep {
+    /// Computes whatever the metric needs about `query` once per search.
+    pub fn prepare(&mut self, metric: Metric, query: &[f32]) {
+        if let Metric::Dtw { band } = metric {
+            self.upper.resize(query.len(), 0.0);
+            self.lower.resize(query.len(), 0.0);
+            bounds::envelope(query, band, &mut self.upper, &mut self.lower);
+        }
+    }
+}
+
+/// Squared distance from a prepared query to a stored row, or some value `> cutoff` once the true
+/// value is known to exceed `cutoff` (lower bounds, early abandoning). Never wrong below `cutoff`:
+/// a returned value `<= cutoff` is exact. Counters go to `stats`.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn eval_sq(
+    metric: Metric,
+    query: &[f32],
+    prep: &mut QueryPrep,
+    row: &[f32],
+    row_upper: &[f32],
+    row_lower: &[f32],
+    cutoff: f32,
+    prune: bool,
+    stats: &mut SearchStats,
+) -> f32 {
+    stats.visited += 1;
+    match metric {
+        Metric::Euclidean => {
+            stats.distance_calls += 1;
+            euclidean::sq_euclidean(query, row)
+        }
+        Metric::Dtw { band } => {
+            let cutoff = if prune { cutoff } else { f32::INFINITY };
+            if cutoff < f32::INFINITY {
+                // Cheapest bound first (UCR Suite order). A bound > cutoff means the true DTW is
+                // > cutoff too, so the candidate could not enter the result set anyway.
+                let lb = bounds::lb_kim_sq(query, row);
+                if lb > cutoff {
+                    stats.lb_kim_pruned += 1;
+                    return lb;
+                }
+                let lb = bounds::lb_keogh_sq(row, &prep.upper, &prep.lower, cutoff);
+                if lb > cutoff {
+                    stats.lb_keogh_pruned += 1;
+                    return lb;
+                }
+                let lb = bounds::lb_keogh_sq(query, row_upper, row_lower, cutoff);
+                if lb > cutoff {
+                    stats.lb_keogh_rev_pruned += 1;
+                    return lb;
+                }
+            }
+            stats.distance_calls += 1;
+            let d = dtw::dtw_sq(query, row, band, cutoff, &mut prep.dtw);
+            if d > cutoff {
+                stats.abandoned += 1;
+            }
+            d
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! The vector store: one flat row-major `f32` buffer, plus each row's DTW envelope when the metric needs it.
+
+use crate::metric::{bounds, Metric};
+
+/// Rows of `dim` floats, stored contiguously; node `i` is `data[i*dim .. (i+1)*dim]`.
+pub(crate) struct Store {
+    pub dim: usize,
+    pub metric: Metric,
+    pub data: Vec<f32>,
+    /// Upper DTW envelope of every row (empty for Euclidean), same layout as `data`.
+    pub upper: Vec<f32>,
+    /// Lower DTW envelope of every row (empty for Euclidean), same layout as `data`.
+    pub lower: Vec<f32>,
+}
+
+impl Store {
+    pub fn new(dim: usize, metric: Metric) -> Self {
+        Store {
+            dim,
+            metric,
+            data: Vec::new(),
+            upper: Vec::new(),
+            lower: Vec::new(),
+        }
+    }
+
+    #[inline]
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// The envelope of row `i`, or two empty slices for Euclidean.
+    #[inline]
+    pub fn envelope(&self, i: usize) -> (&[f32], &[f32]) {
+        if self.upper.is_empty() {
+            (&[], &[])
+        } else {
+            let r = i * self.dim..(i + 1) * self.dim;
+            (&self.upper[r.clone()], &self.lower[r])
+        }
+    }
+
+    /// Appends validated rows (a multiple of `dim` floats) and computes their envelopes.
+    pub fn push_rows(&mut self, rows: &[f32]) {
+        let start = self.data.len();
+        self.data.extend_from_slice(rows);
+        self.compute_envelopes(start);
+    }
+
+    /// Computes envelopes for every row from float offset `start` on (DTW only).
+    pub fn compute_envelopes(&mut self, start: usize) {
+        if let Metric::Dtw { band } = self.metric {
+            self.upper.resize(self.data.len(), 0.0);
+            self.lower.resize(self.data.len(), 0.0);
+            if self.dim == 0 {
+                return;
+            }
+            for ((row, up), lo) in self.data[start..]
+                .chunks_exact(self.dim)
+                .zip(self.upper[start..].chunks_exact_mut(self.dim))
+                .zip(self.lower[start..].chunks_exact_mut(self.dim))
+            {
+                bounds::envelope(row, band, up, lo);
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Shared helpers for the integration tests: seeded data without extra crates.
+#![allow(dead_code)]
+
+pub struct Rng(u64);
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    pub fn uniform(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+    pub fn normal(&mut self) -> f32 {
+        let u1 = self.uniform().max(1e-7);
+        let u2 = self.uniform();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f32::consts::PI * u2).cos()
+    }
+}
+
+pub fn uniform_rows(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+    let mut r = Rng::new(seed);
+    (0..n * dim).map(|_| r.uniform()).collect()
+}
+
+/// Random walks (cumulative sums of normal steps): time-series-like rows.
+pub fn walks(n: usize, len: usize, seed: u64) -> Vec<f32> {
+    let mut r = Rng::new(seed);
+    let mut out = Vec::with_capacity(n * len);
+    for _ in 0..n {
+        let mut x = 0.0;
+        for _ in 0..len {
+            x += r.normal();
+            out.push(x);
+        }
+    }
+    out
+}
+
+/// Naive exact k-NN: (distance, id) sorted by distance then id.
+pub fn naive_knn(
+    metric: &nswg::Metric,
+    data: &[f32],
+    dim: usize,
+    q: &[f32],
+    k: usize,
+) -> Vec<(f32, i64)> {
+    let mut all: Vec<(f32, i64)> = data
+        .chunks_exact(dim)
+        .enumerate()
+        .map(|(i, row)| (metric.distance(q, row), i as i64))
+        .collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    all.truncate(k);
+    all
+}

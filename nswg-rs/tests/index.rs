@@ -1,0 +1,226 @@
+//! Public-API tests of the index: oracles, graph invariants, determinism, errors.
+
+mod common;
+use common::*;
+use nswg::{BuildParams, Error, Index, Metric, SearchParams};
+use std::collections::{HashSet, VecDeque};
+
+fn build(data: &[f32], dim: usize, metric: Metric, threads: usize) -> Index {
+    let mut idx = Index::new(dim, metric, BuildParams::default()).unwrap();
+    idx.add(data, None, threads).unwrap();
+    idx
+}
+
+fn recall(idx: &Index, data: &[f32], queries: &[f32], dim: usize, k: usize, p: &SearchParams) -> f64 {
+    let r = idx.search_batch(queries, k, p, false).unwrap();
+    let mut hit = 0usize;
+    for (qi, q) in queries.chunks_exact(dim).enumerate() {
+        let truth: HashSet<i64> = naive_knn(&idx.metric(), data, dim, q, k)
+            .iter()
+            .map(|x| x.1)
+            .collect();
+        hit += r.ids[qi * k..(qi + 1) * k]
+            .iter()
+            .filter(|id| truth.contains(id))
+            .count();
+    }
+    hit as f64 / (queries.len() / dim * k) as f64
+}
+
+#[test]
+fn exact_search_equals_naive_scan() {
+    for metric in [Metric::Euclidean, Metric::Dtw { band: 3 }] {
+        let dim = 20;
+        let data = walks(300, dim, 1);
+        let idx = build(&data, dim, metric, 1);
+        let queries = walks(20, dim, 2);
+        for q in queries.chunks_exact(dim) {
+            let (hits, stats) = idx.exact_search(q, 7, &SearchParams::default()).unwrap();
+            let want = naive_knn(&metric, &data, dim, q, 7);
+            for (h, w) in hits.iter().zip(&want) {
+                assert_eq!(h.id, w.1, "{metric:?}");
+                assert!((h.distance - w.0).abs() <= 1e-4 * w.0.max(1.0));
+            }
+            let pruned = stats.lb_kim_pruned + stats.lb_keogh_pruned + stats.lb_keogh_rev_pruned;
+            assert_eq!(stats.distance_calls + pruned, 300);
+            if metric == Metric::Euclidean {
+                assert_eq!(stats.distance_calls, 300);
+            }
+        }
+    }
+}
+
+#[test]
+fn graph_search_with_large_ef_is_exact() {
+    // With ef >= n the beam never drops a candidate, so a connected graph yields the exact answer.
+    for metric in [Metric::Euclidean, Metric::Dtw { band: 2 }] {
+        let dim = 12;
+        let data = walks(400, dim, 3);
+        let idx = build(&data, dim, metric, 1);
+        let p = SearchParams {
+            ef: 400,
+            ..Default::default()
+        };
+        for q in walks(15, dim, 4).chunks_exact(dim) {
+            let (g, _) = idx.search(q, 10, &p).unwrap();
+            let (e, _) = idx.exact_search(q, 10, &p).unwrap();
+            assert_eq!(g, e, "{metric:?}");
+        }
+    }
+}
+
+#[test]
+fn enough_restarts_give_the_exact_answer() {
+    let dim = 8;
+    let data = uniform_rows(500, dim, 5);
+    let idx = build(&data, dim, Metric::Euclidean, 1);
+    let p = SearchParams {
+        ef: 16,
+        restarts: 64,
+        ..Default::default()
+    };
+    for q in uniform_rows(30, dim, 6).chunks_exact(dim) {
+        let (g, _) = idx.search(q, 5, &p).unwrap();
+        let (e, _) = idx.exact_search(q, 5, &p).unwrap();
+        assert_eq!(g, e);
+    }
+}
+
+#[test]
+fn recall_at_default_settings_and_monotone_in_effort() {
+    let dim = 32;
+    let data = uniform_rows(10_000, dim, 7);
+    let idx = build(&data, dim, Metric::Euclidean, 0);
+    let queries = uniform_rows(200, dim, 8);
+    let r0 = recall(&idx, &data, &queries, dim, 10, &SearchParams::default());
+    assert!(r0 >= 0.95, "recall@10 at default settings = {r0:.4} < 0.95");
+    let mut last = 0.0;
+    for ef in [10, 20, 40, 80, 160] {
+        let r = recall(&idx, &data, &queries, dim, 10, &SearchParams { ef, ..Default::default() });
+        assert!(r + 1e-9 >= last, "recall fell from {last} to {r} at ef={ef}");
+        last = r;
+    }
+    // More restarts never make any query's k-th distance worse (earlier restarts are unchanged).
+    let mut last_kth: Vec<f32> = vec![f32::INFINITY; 200];
+    for restarts in [1, 2, 4, 8] {
+        let p = SearchParams { ef: 10, restarts, ..Default::default() };
+        let r = idx.search_batch(&queries, 10, &p, false).unwrap();
+        for qi in 0..200 {
+            let kth = r.distances[qi * 10 + 9];
+            assert!(kth <= last_kth[qi], "query {qi}: restarts={restarts} worsened {} -> {kth}", last_kth[qi]);
+            last_kth[qi] = kth;
+        }
+    }
+}
+
+#[test]
+fn graph_invariants_hold() {
+    for threads in [1, 2] {
+        let dim = 16;
+        let n = 3000;
+        let data = uniform_rows(n, dim, 9);
+        let idx = build(&data, dim, Metric::Euclidean, threads);
+        let m = idx.build_params().max_degree;
+        for id in 0..n as i64 {
+            let nb = idx.neighbors(id).unwrap();
+            assert!(nb.len() <= m, "degree {} > cap {m}", nb.len());
+            assert!(!nb.contains(&id), "self-loop at {id}");
+            let set: HashSet<_> = nb.iter().collect();
+            assert_eq!(set.len(), nb.len(), "duplicate edge at {id}");
+            assert!(!nb.is_empty(), "node {id} has no links");
+        }
+        // Every node is reachable from any entry point (BFS from node 0 covers all).
+        let mut seen = vec![false; n];
+        let mut queue = VecDeque::from([0i64]);
+        seen[0] = true;
+        while let Some(v) = queue.pop_front() {
+            for w in idx.neighbors(v).unwrap() {
+                if !seen[w as usize] {
+                    seen[w as usize] = true;
+                    queue.push_back(w);
+                }
+            }
+        }
+        let reached = seen.iter().filter(|&&s| s).count();
+        assert_eq!(reached, n, "threads={threads}: only {reached} of {n} reachable");
+    }
+}
+
+#[test]
+fn sequential_build_is_reproducible_and_chunking_free() {
+    let dim = 10;
+    let data = uniform_rows(2000, dim, 11);
+    let a = build(&data, dim, Metric::Euclidean, 1);
+    let mut b = Index::new(dim, Metric::Euclidean, BuildParams::default()).unwrap();
+    for chunk in data.chunks(dim * 300) {
+        b.add(chunk, None, 1).unwrap();
+    }
+    assert_eq!(a.to_bytes(), b.to_bytes());
+    let q = uniform_rows(50, dim, 12);
+    let p = SearchParams::default();
+    let ra = a.search_batch(&q, 5, &p, false).unwrap();
+    let rb = b.search_batch(&q, 5, &SearchParams { n_threads: 1, ..p }, false).unwrap();
+    assert_eq!(ra.ids, rb.ids);
+    assert_eq!(ra.distances, rb.distances);
+}
+
+#[test]
+fn dtw_pruning_changes_no_graph_answer() {
+    let dim = 40;
+    let data = walks(500, dim, 13);
+    let idx = build(&data, dim, Metric::Dtw { band: 4 }, 1);
+    let q = walks(40, dim, 14);
+    for ef in [8, 32] {
+        let on = SearchParams { ef, restarts: 2, ..Default::default() };
+        let off = SearchParams { prune: false, ..on };
+        let a = idx.search_batch(&q, 5, &on, false).unwrap();
+        let b = idx.search_batch(&q, 5, &off, false).unwrap();
+        assert_eq!(a.ids, b.ids);
+        assert_eq!(a.distances, b.distances);
+        let work_on: u64 = a.stats.iter().map(|s| s.distance_calls).sum();
+        let work_off: u64 = b.stats.iter().map(|s| s.distance_calls).sum();
+        let pruned: u64 = a.stats.iter().map(|s| s.lb_pruned()).sum();
+        assert!(pruned > 0 && work_on < work_off, "pruning did no work: {work_on} vs {work_off}");
+        let e = idx.search_batch(&q, 5, &on, true).unwrap();
+        let e_off = idx.search_batch(&q, 5, &off, true).unwrap();
+        assert_eq!(e.ids, e_off.ids);
+    }
+}
+
+#[test]
+fn fewer_reachable_than_k_pads() {
+    let mut idx = Index::new(2, Metric::Euclidean, BuildParams::default()).unwrap();
+    idx.add(&[0.0, 0.0, 1.0, 1.0, 2.0, 2.0], Some(&[10, 20, 30]), 1).unwrap();
+    let (hits, _) = idx.search(&[0.0, 0.1], 3, &SearchParams::default()).unwrap();
+    assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), vec![10, 20, 30]);
+    assert!((hits[1].distance - (1.0f32 + 0.81).sqrt()).abs() < 1e-6);
+}
+
+#[test]
+fn errors_name_the_problem() {
+    let mut idx = Index::new(3, Metric::Euclidean, BuildParams::default()).unwrap();
+    let p = SearchParams::default();
+    assert!(matches!(idx.search(&[0.0; 3], 1, &p), Err(Error::EmptyIndex)));
+    assert!(matches!(
+        idx.add(&[0.0; 4], None, 1),
+        Err(Error::DimensionMismatch { .. })
+    ));
+    assert!(matches!(
+        idx.add(&[0.0, f32::NAN, 0.0], None, 1),
+        Err(Error::NonFinite { row: 0, col: 1, .. })
+    ));
+    idx.add(&[0.0; 6], Some(&[5, 6]), 1).unwrap();
+    assert!(matches!(idx.add(&[0.0; 3], Some(&[5]), 1), Err(Error::DuplicateId { id: 5 })));
+    assert!(matches!(idx.add(&[0.0; 6], Some(&[7, 7]), 1), Err(Error::DuplicateId { id: 7 })));
+    assert!(matches!(idx.add(&[0.0; 3], Some(&[-1]), 1), Err(Error::InvalidParameter { .. })));
+    assert_eq!(idx.len(), 2, "failed adds must add nothing");
+    assert!(matches!(idx.search(&[0.0; 3], 0, &p), Err(Error::InvalidParameter { name: "k", .. })));
+    assert!(matches!(idx.search(&[0.0; 3], 3, &p), Err(Error::InvalidParameter { name: "k", .. })));
+    let e = idx.search(&[0.0; 2], 1, &p).unwrap_err();
+    assert_eq!(e.to_string(), "query has 2 columns but the index has dim=3");
+    assert!(matches!(idx.get_vectors(&[99]), Err(Error::UnknownId { id: 99 })));
+    assert_eq!(idx.get_vectors(&[6]).unwrap(), vec![0.0; 3]);
+    assert!(Index::new(0, Metric::Euclidean, BuildParams::default()).is_err());
+    let bad = BuildParams { max_degree: 1, ..Default::default() };
+    assert!(Index::new(3, Metric::Euclidean, bad).is_err());
+}

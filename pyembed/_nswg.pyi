@@ -1,0 +1,60 @@
+"""Type stubs of the compiled binding ``pyembed._nswg`` (keep in step with src/)."""
+
+from collections.abc import Callable
+from os import PathLike
+
+import numpy as np
+from numpy.typing import NDArray
+
+FORMAT_VERSION: int
+
+class IndexFormatError(ValueError): ...
+
+class NativeIndex:
+    def __new__(
+        cls,
+        dim: int,
+        metric: str,
+        band: int | None,
+        max_degree: int,
+        ef_construction: int,
+        restarts: int,
+        seed: int,
+    ) -> NativeIndex: ...
+    def add(
+        self,
+        vectors: NDArray[np.float32],
+        ids: NDArray[np.int64] | None,
+        n_threads: int,
+        progress: Callable[[int, int], object] | None,
+    ) -> NDArray[np.int64]: ...
+    def search(
+        self,
+        queries: NDArray[np.float32],
+        k: int,
+        ef: int,
+        restarts: int,
+        exact: bool,
+        n_threads: int,
+        prune: bool,
+    ) -> tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.int64]]: ...
+    def get_vectors(self, ids: NDArray[np.int64]) -> NDArray[np.float32]: ...
+    def neighbors(self, id: int) -> NDArray[np.int64]: ...
+    def save(self, path: str | PathLike[str]) -> None: ...
+    @staticmethod
+    def load(path: str | PathLike[str]) -> NativeIndex: ...
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(data: bytes) -> NativeIndex: ...
+    def __len__(self) -> int: ...
+    def contains(self, id: int) -> bool: ...
+    def ids(self) -> NDArray[np.int64]: ...
+    @property
+    def dim(self) -> int: ...
+    @property
+    def metric(self) -> str: ...
+    @property
+    def band(self) -> int | None: ...
+    def build_params(self) -> dict[str, int]: ...
+
+def read_header(path: str | PathLike[str]) -> dict[str, int | str | None]: ...

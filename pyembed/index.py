@@ -1,0 +1,388 @@
+"""The Python face of the index: :class:`Index` over numpy arrays and :class:`SearchResult`.
+
+Distances are in true units: Euclidean is L2 (not squared); DTW is the square root of the minimal
+sum of squared differences along a warping path inside a Sakoe-Chiba band of radius ``band`` samples
+(``band=0`` equals Euclidean, ``band=None`` is full DTW).
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from pyembed import _nswg
+
+#: Beam size of a search when ``ef`` is not given (the search uses ``max(ef, k)``).
+DEFAULT_EF = 64
+#: Greedy searches from random entry points per query when ``restarts`` is not given.
+DEFAULT_RESTARTS = 1
+#: Seed of every random choice when ``seed`` is not given.
+DEFAULT_SEED = 0
+
+_METRICS = ("euclidean", "dtw")
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Neighbors of a batch of queries, best first.
+
+    Attributes
+    ----------
+    ids : ndarray of int64, shape (n_queries, k)
+        User ids of the neighbors; -1 pads a row when fewer than ``k`` were reached.
+    distances : ndarray of float32, shape (n_queries, k)
+        Distances in true units (L2, or DTW as defined in the module docstring), ascending per row,
+        ties broken by id; +inf where ``ids`` is -1.
+    distance_calls : ndarray of int64, shape (n_queries,)
+        Full distance computations per query (DTW: including the ones abandoned early).
+    lb_pruned : ndarray of int64, shape (n_queries,)
+        Candidates skipped by any lower bound (DTW only; the sum of the three counters below).
+    lb_kim_pruned, lb_keogh_pruned, lb_keogh_rev_pruned : ndarray of int64, shape (n_queries,)
+        Candidates skipped by LB_Kim, by LB_Keogh against the query's envelope, and by LB_Keogh
+        against the stored series' envelope.
+    abandoned : ndarray of int64, shape (n_queries,)
+        DTW computations stopped early because a whole band row exceeded the current k-th best.
+    """
+
+    ids: NDArray[np.int64]
+    distances: NDArray[np.float32]
+    distance_calls: NDArray[np.int64]
+    lb_pruned: NDArray[np.int64]
+    lb_kim_pruned: NDArray[np.int64]
+    lb_keogh_pruned: NDArray[np.int64]
+    lb_keogh_rev_pruned: NDArray[np.int64]
+    abandoned: NDArray[np.int64]
+
+
+def _as_int(value: Any, name: str, minimum: int) -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, got bool")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+    if v < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {v}")
+    return v
+
+
+def _as_rows(x: ArrayLike, name: str, dim: int) -> NDArray[np.float32]:
+    """Converts ``x`` to a C-contiguous float32 array of shape (n, dim), checking it fully."""
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(
+            f"{name} must hold real numbers (float or int), got dtype {arr.dtype}"
+        )
+    if arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+    elif arr.ndim != 2:
+        raise ValueError(f"{name} must be 1-D (one row) or 2-D, got a {arr.ndim}-D array")
+    if arr.shape[1] != dim:
+        raise ValueError(f"{name} has {arr.shape[1]} columns but the index has dim={dim}")
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(arr, dtype=np.float32)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{name} contains a non-finite value (NaN or inf) at row {row}, column {col}"
+        )
+    return out
+
+
+def _as_ids(ids: ArrayLike, n: int) -> NDArray[np.int64]:
+    arr = np.asarray(ids)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"ids must be integers, got dtype {arr.dtype}")
+    if arr.ndim != 1:
+        raise ValueError(f"ids must be 1-D, got a {arr.ndim}-D array")
+    if arr.shape[0] != n:
+        raise ValueError(f"ids has {arr.shape[0]} entries but vectors has {n} rows")
+    if arr.dtype.kind == "u" and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+        raise ValueError("ids must fit in int64")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+class Index:
+    """Navigable small world graph index over fixed-length float32 vectors.
+
+    Parameters
+    ----------
+    dim : int
+        Width of every vector (for DTW: the series length in samples).
+    metric : {"euclidean", "dtw"}
+        Euclidean (L2) distance, or dynamic time warping with a Sakoe-Chiba band.
+    band : int or None
+        DTW only: Sakoe-Chiba radius in samples, ``0 <= band <= dim``; cell (i, j) of the warping
+        path is allowed iff ``|i - j| <= band``. None means full DTW (no window).
+    max_degree : int
+        Cap on each node's number of links (at least 2). New nodes link to ``3 * max_degree // 4``
+        neighbors chosen by HNSW's diversity rule; back-links fill lists up to the cap, then the
+        list is re-pruned by the same rule.
+    ef_construction : int
+        Beam size of the search that finds a new node's neighbors.
+    build_restarts : int
+        Random restarts of that search.
+    seed : int
+        Seed of every random choice (entry points). Same seed and data, same graph (with
+        ``n_threads=1`` when adding) and same answers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pyembed import Index
+    >>> rng = np.random.default_rng(0)
+    >>> data = rng.normal(size=(1000, 16)).astype(np.float32)
+    >>> index = Index(16)
+    >>> ids = index.add(data)
+    >>> result = index.search(data[:3], k=5)
+    >>> result.ids.shape, result.ids[:, 0].tolist()
+    ((3, 5), [0, 1, 2])
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        metric: Literal["euclidean", "dtw"] = "euclidean",
+        *,
+        band: int | None = None,
+        max_degree: int = 32,
+        ef_construction: int = 64,
+        build_restarts: int = 1,
+        seed: int = DEFAULT_SEED,
+    ) -> None:
+        dim = _as_int(dim, "dim", 1)
+        if metric not in _METRICS:
+            raise ValueError(f"metric must be 'euclidean' or 'dtw', got {metric!r}")
+        if band is not None:
+            if metric != "dtw":
+                raise ValueError("band is only meaningful with metric='dtw'")
+            band = _as_int(band, "band", 0)
+            if band > dim:
+                raise ValueError(f"band must be between 0 and dim={dim} samples, got {band}")
+        self._native = _nswg.NativeIndex(
+            dim,
+            metric,
+            band,
+            _as_int(max_degree, "max_degree", 2),
+            _as_int(ef_construction, "ef_construction", 1),
+            _as_int(build_restarts, "build_restarts", 1),
+            _as_int(seed, "seed", 0),
+        )
+
+    @classmethod
+    def _wrap(cls, native: _nswg.NativeIndex) -> Index:
+        self = cls.__new__(cls)
+        self._native = native
+        return self
+
+    # -- properties ---------------------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        """Width of every vector (series length for DTW)."""
+        return self._native.dim
+
+    @property
+    def metric(self) -> str:
+        """``"euclidean"`` or ``"dtw"``."""
+        return self._native.metric
+
+    @property
+    def band(self) -> int | None:
+        """DTW Sakoe-Chiba radius in samples (``dim - 1`` for full DTW); None for Euclidean."""
+        return self._native.band
+
+    @property
+    def ids(self) -> NDArray[np.int64]:
+        """Stored ids in insertion order, shape (len(index),), int64 (a copy)."""
+        return self._native.ids()
+
+    @property
+    def build_params(self) -> dict[str, int]:
+        """max_degree, ef_construction, build_restarts and seed the graph was built with."""
+        p = self._native.build_params()
+        p["build_restarts"] = p.pop("restarts")
+        return p
+
+    def __len__(self) -> int:
+        return len(self._native)
+
+    def __contains__(self, id: object) -> bool:
+        try:
+            return self._native.contains(operator.index(id))  # type: ignore[arg-type]
+        except TypeError:
+            return False
+
+    def __repr__(self) -> str:
+        band = f", band={self.band}" if self.metric == "dtw" else ""
+        return f"Index(dim={self.dim}, metric={self.metric!r}{band}, len={len(self)})"
+
+    # -- adding -------------------------------------------------------------------------------
+    def add(
+        self,
+        vectors: ArrayLike,
+        ids: ArrayLike | None = None,
+        *,
+        n_threads: int | None = None,
+        progress: Callable[[int, int], object] | None = None,
+    ) -> NDArray[np.int64]:
+        """Add vectors and link them into the graph.
+
+        Parameters
+        ----------
+        vectors : array-like of real numbers, shape (n, dim) or (dim,)
+            Converted once to C-contiguous float32 (a copy is kept by the index).
+        ids : array-like of int, shape (n,), optional
+            Non-negative, unique user ids. Default: ``len(index) ... len(index) + n - 1``.
+        n_threads : int, optional
+            Threads for insertion; None uses all cores, 1 is sequential and bit-reproducible.
+        progress : callable, optional
+            Called as ``progress(done, total)`` (rows) between chunks of a large add.
+
+        Returns
+        -------
+        ndarray of int64, shape (n,)
+            The ids of the added rows.
+
+        Raises
+        ------
+        TypeError
+            Non-numeric dtypes (bool, complex, object, strings) or non-integer ids.
+        ValueError
+            Wrong ndim or width, NaN/inf, wrong number of ids, negative or duplicate ids.
+        """
+        rows = _as_rows(vectors, "vectors", self.dim)
+        id_arr = None if ids is None else _as_ids(ids, rows.shape[0])
+        threads = 0 if n_threads is None else _as_int(n_threads, "n_threads", 1)
+        return self._native.add(rows, id_arr, threads, progress)
+
+    # -- searching ----------------------------------------------------------------------------
+    def search(
+        self,
+        queries: ArrayLike,
+        k: int = 10,
+        *,
+        ef: int | None = None,
+        restarts: int | None = None,
+        exact: bool = False,
+        n_threads: int | None = None,
+    ) -> SearchResult:
+        """Find the ``k`` nearest stored vectors of each query.
+
+        Parameters
+        ----------
+        queries : array-like of real numbers, shape (n, dim) or (dim,)
+            A 1-D input is one query; outputs are always 2-D. Zero rows give (0, k) outputs.
+        k : int
+            Neighbors per query, ``1 <= k <= len(index)``.
+        ef : int, optional
+            Beam size of each greedy search (default 64; the search uses ``max(ef, k)``).
+            Larger is slower and more accurate.
+        restarts : int, optional
+            Greedy searches from random entry points per query, merged (default 1).
+        exact : bool
+            Brute force over every stored vector with the same distance code (for DTW with
+            LB_Kim / LB_Keogh pruning and early abandoning, which never change the answer).
+        n_threads : int, optional
+            Threads over queries; None uses all cores, 1 runs on the calling thread.
+
+        Returns
+        -------
+        SearchResult
+            ids (n, k) int64 and distances (n, k) float32 in true units (L2, or DTW), ascending,
+            ties by id, padded with -1 / +inf when fewer than ``k`` nodes were reached; work
+            counters per query.
+
+        Raises
+        ------
+        TypeError
+            Non-numeric dtypes or non-integer ``k``, ``ef``, ``restarts``.
+        ValueError
+            Wrong ndim or width, NaN/inf, ``k`` outside ``1..len(index)``, an empty index.
+        """
+        q = _as_rows(queries, "queries", self.dim)
+        k = _as_int(k, "k", 1)
+        n = len(self)
+        if n == 0:
+            raise ValueError("the index is empty: add vectors before searching")
+        if k > n:
+            raise ValueError(f"k must be between 1 and len(index)={n}, got {k}")
+        ef_v = DEFAULT_EF if ef is None else _as_int(ef, "ef", 1)
+        r_v = DEFAULT_RESTARTS if restarts is None else _as_int(restarts, "restarts", 1)
+        threads = 0 if n_threads is None else _as_int(n_threads, "n_threads", 1)
+        return self._search(q, k, ef_v, r_v, bool(exact), threads, True)
+
+    def _search(
+        self,
+        q: NDArray[np.float32],
+        k: int,
+        ef: int,
+        restarts: int,
+        exact: bool,
+        n_threads: int,
+        prune: bool,
+    ) -> SearchResult:
+        ids, dists, st = self._native.search(q, k, ef, restarts, exact, n_threads, prune)
+        return SearchResult(
+            ids=ids,
+            distances=dists,
+            distance_calls=st[:, 0].copy(),
+            lb_pruned=st[:, 1:4].sum(axis=1),
+            lb_kim_pruned=st[:, 1].copy(),
+            lb_keogh_pruned=st[:, 2].copy(),
+            lb_keogh_rev_pruned=st[:, 3].copy(),
+            abandoned=st[:, 4].copy(),
+        )
+
+    # -- access -------------------------------------------------------------------------------
+    def get_vectors(self, ids: ArrayLike) -> NDArray[np.float32]:
+        """Copies of the stored vectors of ``ids``, shape (len(ids), dim), float32.
+
+        Raises
+        ------
+        KeyError
+            An id that is not stored.
+        """
+        arr = np.atleast_1d(np.asarray(ids))
+        return self._native.get_vectors(_as_ids(arr, arr.shape[0]))
+
+    def neighbors(self, id: int) -> NDArray[np.int64]:
+        """Graph out-links of the vector with ``id``, as ids (int64), for inspection."""
+        return self._native.neighbors(_as_int(id, "id", 0))
+
+    # -- persistence --------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the index (vectors, ids, graph, parameters) to ``path`` (checksummed binary)."""
+        self._native.save(os.fspath(path))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Index:
+        """Read an index written by :meth:`save`.
+
+        Raises
+        ------
+        FileNotFoundError, PermissionError, OSError
+            The file cannot be read.
+        pyembed.IndexFormatError
+            The file is corrupt, truncated, or from a newer format version.
+        """
+        return cls._wrap(_nswg.NativeIndex.load(os.fspath(path)))
+
+    @staticmethod
+    def info(path: str | os.PathLike[str]) -> dict[str, Any]:
+        """Header of a saved index without loading it: version, metric, band, dim, n, build params."""
+        return dict(_nswg.read_header(os.fspath(path)))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_from_bytes, (bytes(self._native.to_bytes()),))
+
+
+def _from_bytes(data: bytes) -> Index:
+    """Rebuild an :class:`Index` from pickled bytes."""
+    return Index._wrap(_nswg.NativeIndex.from_bytes(data))
