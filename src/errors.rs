@@ -1,7 +1,9 @@
 //! The single mapping from core errors to Python exceptions (STYLE.md section 5 table).
 
-use pyo3::exceptions::{PyFileExistsError, PyFileNotFoundError, PyIsADirectoryError, PyKeyError,
-    PyOSError, PyPermissionError, PyValueError};
+use pyo3::exceptions::{
+    PyFileExistsError, PyFileNotFoundError, PyIsADirectoryError, PyKeyError, PyOSError,
+    PyPermissionError, PyValueError,
+};
 use pyo3::{create_exception, PyErr};
 
 create_exception!(

@@ -1,7 +1,9 @@
 //! `NativeIndex`: the core index behind a read-write lock, driven from numpy arrays.
 
 use crate::errors::to_py;
-use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{
+    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
 use parking_lot::RwLock;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -205,7 +207,7 @@ impl NativeIndex {
                 index.get_vectors(&ids).map(|v| (v, index.dim()))
             })
             .map_err(to_py)?;
-        Ok(PyArray1::from_vec(py, v).reshape([ids.len(), dim])?)
+        PyArray1::from_vec(py, v).reshape([ids.len(), dim])
     }
 
     /// Out-links of the node holding `id`, as user ids (int64).
@@ -239,7 +241,9 @@ impl NativeIndex {
     /// Parses bytes produced by `to_bytes`.
     #[staticmethod]
     fn from_bytes(py: Python<'_>, data: Vec<u8>) -> PyResult<Self> {
-        let index = py.detach(|| nswg::Index::from_bytes(&data)).map_err(to_py)?;
+        let index = py
+            .detach(|| nswg::Index::from_bytes(&data))
+            .map_err(to_py)?;
         Ok(NativeIndex {
             inner: RwLock::new(index),
         })

@@ -10,7 +10,10 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _nswg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<index::NativeIndex>()?;
-    m.add("IndexFormatError", m.py().get_type::<errors::IndexFormatError>())?;
+    m.add(
+        "IndexFormatError",
+        m.py().get_type::<errors::IndexFormatError>(),
+    )?;
     m.add("FORMAT_VERSION", nswg::FORMAT_VERSION)?;
     m.add_function(wrap_pyfunction!(index::read_header, m)?)?;
     Ok(())

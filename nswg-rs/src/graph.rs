@@ -186,7 +186,10 @@ mod tests {
         let d = |a: u32, b: u32| (pos[a as usize] - pos[b as usize]).powi(2);
         let mut cands: Vec<Cand> = [1u32, 2, 3]
             .iter()
-            .map(|&n| Cand { d: d(0, n), node: n })
+            .map(|&n| Cand {
+                d: d(0, n),
+                node: n,
+            })
             .collect();
         cands.sort();
         let mut out = Vec::new();

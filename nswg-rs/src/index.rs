@@ -133,7 +133,7 @@ pub struct Index {
 
 /// Checks that `rows` holds whole rows of width `dim` of finite values; returns the row count.
 pub(crate) fn check_rows(what: &'static str, rows: &[f32], dim: usize) -> Result<usize, Error> {
-    if rows.len() % dim != 0 {
+    if !rows.len().is_multiple_of(dim) {
         return Err(Error::DimensionMismatch {
             what,
             expected: dim,
@@ -292,7 +292,10 @@ impl Index {
         let n_new = check_rows("vectors", rows, self.dim())?;
         let start = self.len();
         if start + n_new > u32::MAX as usize {
-            return Err(invalid("vectors", "would grow the index past 2^32 - 1 vectors"));
+            return Err(invalid(
+                "vectors",
+                "would grow the index past 2^32 - 1 vectors",
+            ));
         }
         match ids {
             None => Ok((start as i64..(start + n_new) as i64).collect()),
@@ -555,7 +558,14 @@ impl Index {
 
     /// Brute-force search over every stored vector with the same distance code (lower bounds and
     /// early abandoning for DTW). Leaves the best `k` in `s.top`, ranked by (distance, user id).
-    fn exact_scan(&self, q: &[f32], k: usize, prune: bool, s: &mut Scratch, stats: &mut SearchStats) {
+    fn exact_scan(
+        &self,
+        q: &[f32],
+        k: usize,
+        prune: bool,
+        s: &mut Scratch,
+        stats: &mut SearchStats,
+    ) {
         let metric = self.store.metric;
         s.prep.prepare(metric, q);
         // Ranked by (d, user id): with `node` temporarily holding the rank of the user id.
@@ -587,7 +597,8 @@ impl Index {
             }
         }
         s.top.clear();
-        s.top.extend(top.into_iter().map(|(d, _, node)| Cand { d: d.0, node }));
+        s.top
+            .extend(top.into_iter().map(|(d, _, node)| Cand { d: d.0, node }));
     }
 
     fn check_query(&self, k: usize, p: &SearchParams) -> Result<(), Error> {
@@ -607,6 +618,7 @@ impl Index {
     }
 
     /// Runs one query into `out_ids`/`out_d` (length k), padding with -1/+inf.
+    #[allow(clippy::too_many_arguments)]
     fn search_into(
         &self,
         q: &[f32],
@@ -729,7 +741,11 @@ impl Index {
             stats: vec![SearchStats::default(); n],
         };
         let dim = self.dim();
-        let pool = if n <= 1 { None } else { self.pool(p.n_threads, n) };
+        let pool = if n <= 1 {
+            None
+        } else {
+            self.pool(p.n_threads, n)
+        };
         match pool {
             None => {
                 let mut s = self.take_scratch();
@@ -789,7 +805,12 @@ impl Index {
             Some(p) if p.pid != pid => None,
             Some(p) if p.n_threads == want => Some(p.pool.clone()),
             _ => {
-                let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(want).build().ok()?);
+                let pool = Arc::new(
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(want)
+                        .build()
+                        .ok()?,
+                );
                 *slot = Some(PoolSlot {
                     pid,
                     n_threads: want,

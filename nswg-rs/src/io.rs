@@ -70,7 +70,9 @@ fn usize_at(b: &[u8], at: usize, name: &str) -> Result<usize, Error> {
 /// Parses and checks the fixed-size header at the start of `bytes`.
 fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
     if bytes.len() < 12 || &bytes[..8] != MAGIC {
-        return Err(fmt_err("missing magic bytes (is this an index saved by pyembed?)"));
+        return Err(fmt_err(
+            "missing magic bytes (is this an index saved by pyembed?)",
+        ));
     }
     let version = u32_at(bytes, 8);
     if version > FORMAT_VERSION {
@@ -110,7 +112,9 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
         return Err(fmt_err("header holds an invalid dim or max_degree"));
     }
     if h.params.ef_construction == 0 || h.params.restarts == 0 || h.n > u32::MAX as usize {
-        return Err(fmt_err("header holds an invalid ef_construction, restarts or n"));
+        return Err(fmt_err(
+            "header holds an invalid ef_construction, restarts or n",
+        ));
     }
     Ok(h)
 }

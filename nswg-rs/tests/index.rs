@@ -1,4 +1,5 @@
 //! Public-API tests of the index: oracles, graph invariants, determinism, errors.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 use common::*;
@@ -11,7 +12,14 @@ fn build(data: &[f32], dim: usize, metric: Metric, threads: usize) -> Index {
     idx
 }
 
-fn recall(idx: &Index, data: &[f32], queries: &[f32], dim: usize, k: usize, p: &SearchParams) -> f64 {
+fn recall(
+    idx: &Index,
+    data: &[f32],
+    queries: &[f32],
+    dim: usize,
+    k: usize,
+    p: &SearchParams,
+) -> f64 {
     let r = idx.search_batch(queries, k, p, false).unwrap();
     let mut hit = 0usize;
     for (qi, q) in queries.chunks_exact(dim).enumerate() {
@@ -96,19 +104,39 @@ fn recall_at_default_settings_and_monotone_in_effort() {
     assert!(r0 >= 0.95, "recall@10 at default settings = {r0:.4} < 0.95");
     let mut last = 0.0;
     for ef in [10, 20, 40, 80, 160] {
-        let r = recall(&idx, &data, &queries, dim, 10, &SearchParams { ef, ..Default::default() });
-        assert!(r + 1e-9 >= last, "recall fell from {last} to {r} at ef={ef}");
+        let r = recall(
+            &idx,
+            &data,
+            &queries,
+            dim,
+            10,
+            &SearchParams {
+                ef,
+                ..Default::default()
+            },
+        );
+        assert!(
+            r + 1e-9 >= last,
+            "recall fell from {last} to {r} at ef={ef}"
+        );
         last = r;
     }
     // More restarts never make any query's k-th distance worse (earlier restarts are unchanged).
     let mut last_kth: Vec<f32> = vec![f32::INFINITY; 200];
     for restarts in [1, 2, 4, 8] {
-        let p = SearchParams { ef: 10, restarts, ..Default::default() };
+        let p = SearchParams {
+            ef: 10,
+            restarts,
+            ..Default::default()
+        };
         let r = idx.search_batch(&queries, 10, &p, false).unwrap();
-        for qi in 0..200 {
+        for (qi, last) in last_kth.iter_mut().enumerate() {
             let kth = r.distances[qi * 10 + 9];
-            assert!(kth <= last_kth[qi], "query {qi}: restarts={restarts} worsened {} -> {kth}", last_kth[qi]);
-            last_kth[qi] = kth;
+            assert!(
+                kth <= *last,
+                "query {qi}: restarts={restarts} worsened {last} -> {kth}"
+            );
+            *last = kth;
         }
     }
 }
@@ -142,7 +170,10 @@ fn graph_invariants_hold() {
             }
         }
         let reached = seen.iter().filter(|&&s| s).count();
-        assert_eq!(reached, n, "threads={threads}: only {reached} of {n} reachable");
+        assert_eq!(
+            reached, n,
+            "threads={threads}: only {reached} of {n} reachable"
+        );
     }
 }
 
@@ -159,7 +190,9 @@ fn sequential_build_is_reproducible_and_chunking_free() {
     let q = uniform_rows(50, dim, 12);
     let p = SearchParams::default();
     let ra = a.search_batch(&q, 5, &p, false).unwrap();
-    let rb = b.search_batch(&q, 5, &SearchParams { n_threads: 1, ..p }, false).unwrap();
+    let rb = b
+        .search_batch(&q, 5, &SearchParams { n_threads: 1, ..p }, false)
+        .unwrap();
     assert_eq!(ra.ids, rb.ids);
     assert_eq!(ra.distances, rb.distances);
 }
@@ -171,7 +204,11 @@ fn dtw_pruning_changes_no_graph_answer() {
     let idx = build(&data, dim, Metric::Dtw { band: 4 }, 1);
     let q = walks(40, dim, 14);
     for ef in [8, 32] {
-        let on = SearchParams { ef, restarts: 2, ..Default::default() };
+        let on = SearchParams {
+            ef,
+            restarts: 2,
+            ..Default::default()
+        };
         let off = SearchParams { prune: false, ..on };
         let a = idx.search_batch(&q, 5, &on, false).unwrap();
         let b = idx.search_batch(&q, 5, &off, false).unwrap();
@@ -180,7 +217,10 @@ fn dtw_pruning_changes_no_graph_answer() {
         let work_on: u64 = a.stats.iter().map(|s| s.distance_calls).sum();
         let work_off: u64 = b.stats.iter().map(|s| s.distance_calls).sum();
         let pruned: u64 = a.stats.iter().map(|s| s.lb_pruned()).sum();
-        assert!(pruned > 0 && work_on < work_off, "pruning did no work: {work_on} vs {work_off}");
+        assert!(
+            pruned > 0 && work_on < work_off,
+            "pruning did no work: {work_on} vs {work_off}"
+        );
         let e = idx.search_batch(&q, 5, &on, true).unwrap();
         let e_off = idx.search_batch(&q, 5, &off, true).unwrap();
         assert_eq!(e.ids, e_off.ids);
@@ -190,9 +230,15 @@ fn dtw_pruning_changes_no_graph_answer() {
 #[test]
 fn fewer_reachable_than_k_pads() {
     let mut idx = Index::new(2, Metric::Euclidean, BuildParams::default()).unwrap();
-    idx.add(&[0.0, 0.0, 1.0, 1.0, 2.0, 2.0], Some(&[10, 20, 30]), 1).unwrap();
-    let (hits, _) = idx.search(&[0.0, 0.1], 3, &SearchParams::default()).unwrap();
-    assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), vec![10, 20, 30]);
+    idx.add(&[0.0, 0.0, 1.0, 1.0, 2.0, 2.0], Some(&[10, 20, 30]), 1)
+        .unwrap();
+    let (hits, _) = idx
+        .search(&[0.0, 0.1], 3, &SearchParams::default())
+        .unwrap();
+    assert_eq!(
+        hits.iter().map(|h| h.id).collect::<Vec<_>>(),
+        vec![10, 20, 30]
+    );
     assert!((hits[1].distance - (1.0f32 + 0.81).sqrt()).abs() < 1e-6);
 }
 
@@ -200,7 +246,10 @@ fn fewer_reachable_than_k_pads() {
 fn errors_name_the_problem() {
     let mut idx = Index::new(3, Metric::Euclidean, BuildParams::default()).unwrap();
     let p = SearchParams::default();
-    assert!(matches!(idx.search(&[0.0; 3], 1, &p), Err(Error::EmptyIndex)));
+    assert!(matches!(
+        idx.search(&[0.0; 3], 1, &p),
+        Err(Error::EmptyIndex)
+    ));
     assert!(matches!(
         idx.add(&[0.0; 4], None, 1),
         Err(Error::DimensionMismatch { .. })
@@ -210,17 +259,38 @@ fn errors_name_the_problem() {
         Err(Error::NonFinite { row: 0, col: 1, .. })
     ));
     idx.add(&[0.0; 6], Some(&[5, 6]), 1).unwrap();
-    assert!(matches!(idx.add(&[0.0; 3], Some(&[5]), 1), Err(Error::DuplicateId { id: 5 })));
-    assert!(matches!(idx.add(&[0.0; 6], Some(&[7, 7]), 1), Err(Error::DuplicateId { id: 7 })));
-    assert!(matches!(idx.add(&[0.0; 3], Some(&[-1]), 1), Err(Error::InvalidParameter { .. })));
+    assert!(matches!(
+        idx.add(&[0.0; 3], Some(&[5]), 1),
+        Err(Error::DuplicateId { id: 5 })
+    ));
+    assert!(matches!(
+        idx.add(&[0.0; 6], Some(&[7, 7]), 1),
+        Err(Error::DuplicateId { id: 7 })
+    ));
+    assert!(matches!(
+        idx.add(&[0.0; 3], Some(&[-1]), 1),
+        Err(Error::InvalidParameter { .. })
+    ));
     assert_eq!(idx.len(), 2, "failed adds must add nothing");
-    assert!(matches!(idx.search(&[0.0; 3], 0, &p), Err(Error::InvalidParameter { name: "k", .. })));
-    assert!(matches!(idx.search(&[0.0; 3], 3, &p), Err(Error::InvalidParameter { name: "k", .. })));
+    assert!(matches!(
+        idx.search(&[0.0; 3], 0, &p),
+        Err(Error::InvalidParameter { name: "k", .. })
+    ));
+    assert!(matches!(
+        idx.search(&[0.0; 3], 3, &p),
+        Err(Error::InvalidParameter { name: "k", .. })
+    ));
     let e = idx.search(&[0.0; 2], 1, &p).unwrap_err();
     assert_eq!(e.to_string(), "query has 2 columns but the index has dim=3");
-    assert!(matches!(idx.get_vectors(&[99]), Err(Error::UnknownId { id: 99 })));
+    assert!(matches!(
+        idx.get_vectors(&[99]),
+        Err(Error::UnknownId { id: 99 })
+    ));
     assert_eq!(idx.get_vectors(&[6]).unwrap(), vec![0.0; 3]);
     assert!(Index::new(0, Metric::Euclidean, BuildParams::default()).is_err());
-    let bad = BuildParams { max_degree: 1, ..Default::default() };
+    let bad = BuildParams {
+        max_degree: 1,
+        ..Default::default()
+    };
     assert!(Index::new(3, Metric::Euclidean, bad).is_err());
 }

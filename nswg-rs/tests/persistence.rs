@@ -1,4 +1,5 @@
 //! Save/load round trips, and corrupt files that must fail cleanly, never panic.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 use common::*;
@@ -6,7 +7,15 @@ use nswg::{BuildParams, Error, Index, Metric, SearchParams};
 
 fn small(metric: Metric) -> Index {
     let dim = 6;
-    let mut idx = Index::new(dim, metric, BuildParams { max_degree: 4, ..Default::default() }).unwrap();
+    let mut idx = Index::new(
+        dim,
+        metric,
+        BuildParams {
+            max_degree: 4,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let ids: Vec<i64> = (0..40).map(|i| 1000 - 7 * i).collect();
     idx.add(&walks(40, dim, 21), Some(&ids), 1).unwrap();
     idx
@@ -16,7 +25,8 @@ fn small(metric: Metric) -> Index {
 fn save_load_round_trip() {
     for metric in [Metric::Euclidean, Metric::Dtw { band: 2 }] {
         let idx = small(metric);
-        let dir = std::env::temp_dir().join(format!("nswg-rt-{}-{}", std::process::id(), metric.name()));
+        let dir =
+            std::env::temp_dir().join(format!("nswg-rt-{}-{}", std::process::id(), metric.name()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("a.nswg");
         idx.save(&path).unwrap();
@@ -38,7 +48,10 @@ fn save_load_round_trip() {
 fn every_truncation_fails_cleanly() {
     let bytes = small(Metric::Dtw { band: 1 }).to_bytes();
     for cut in 0..bytes.len() {
-        assert!(Index::from_bytes(&bytes[..cut]).is_err(), "truncation at {cut} loaded");
+        assert!(
+            Index::from_bytes(&bytes[..cut]).is_err(),
+            "truncation at {cut} loaded"
+        );
     }
 }
 
@@ -64,7 +77,10 @@ fn future_version_is_reported() {
     let mut b = small(Metric::Euclidean).to_bytes();
     b[8..12].copy_from_slice(&99u32.to_le_bytes());
     match Index::from_bytes(&b) {
-        Err(Error::UnsupportedVersion { found: 99, supported: 1 }) => {}
+        Err(Error::UnsupportedVersion {
+            found: 99,
+            supported: 1,
+        }) => {}
         other => panic!("{other:?}"),
     }
 }

@@ -1,0 +1,324 @@
+"""Index API: oracles against numpy brute force, bad input, round trips, concurrency."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import threading
+
+import numpy as np
+import pytest
+
+from pyembed import Index, IndexFormatError
+
+
+def brute_force(data: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    d = np.sqrt(((queries[:, None, :].astype(np.float64) - data[None, :, :]) ** 2).sum(-1))
+    order = np.lexsort((np.broadcast_to(np.arange(len(data)), d.shape), d), axis=1)[:, :k]
+    return order, np.take_along_axis(d, order, axis=1)
+
+
+def naive_dtw(a: np.ndarray, b: np.ndarray, band: int) -> float:
+    n, m = len(a), len(b)
+    table = np.full((n + 1, m + 1), np.inf)
+    table[0, 0] = 0.0
+    for i in range(1, n + 1):
+        for j in range(max(1, i - band), min(m, i + band) + 1):
+            cost = (float(a[i - 1]) - float(b[j - 1])) ** 2
+            table[i, j] = cost + min(table[i - 1, j], table[i, j - 1], table[i - 1, j - 1])
+    return float(np.sqrt(table[n, m]))
+
+
+def recall(got: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([len(set(a) & set(b)) / len(b) for a, b in zip(got, truth)]))
+
+
+@pytest.fixture(scope="module")
+def built(uniform32):
+    data, _ = uniform32
+    index = Index(32)
+    index.add(data)
+    return index
+
+
+def test_exact_search_matches_numpy(uniform32, built):
+    data, queries = uniform32
+    res = built.search(queries[:50], k=10, exact=True)
+    ids, dists = brute_force(data, queries[:50], 10)
+    np.testing.assert_array_equal(res.ids, ids)
+    np.testing.assert_allclose(res.distances, dists, rtol=1e-5)
+    assert res.ids.dtype == np.int64 and res.distances.dtype == np.float32
+    assert (res.distance_calls == len(data)).all()
+
+
+def test_graph_recall_at_default_settings(uniform32, built):
+    _, queries = uniform32
+    exact = built.search(queries, k=10, exact=True)
+    r = recall(built.search(queries, k=10).ids, exact.ids)
+    assert r >= 0.95, f"recall@10 at default settings = {r:.4f}, want >= 0.95"
+
+
+def test_recall_does_not_fall_with_effort(uniform32, built):
+    _, queries = uniform32
+    exact = built.search(queries, k=10, exact=True).ids
+    by_ef = [recall(built.search(queries, k=10, ef=ef).ids, exact) for ef in (10, 20, 40, 80, 160)]
+    assert all(b >= a for a, b in zip(by_ef, by_ef[1:])), f"recall by ef: {by_ef}"
+    by_restarts = [
+        recall(built.search(queries, k=10, ef=10, restarts=r).ids, exact) for r in (1, 2, 4, 8)
+    ]
+    assert all(b >= a for a, b in zip(by_restarts, by_restarts[1:])), by_restarts
+    assert by_ef[-1] > by_ef[0] and by_restarts[-1] > by_restarts[0]
+
+
+def test_enough_restarts_give_exact_answer():
+    rng = np.random.default_rng(3)
+    data = rng.random((500, 8), dtype=np.float32)
+    queries = rng.random((30, 8), dtype=np.float32)
+    index = Index(8)
+    index.add(data)
+    got = index.search(queries, k=5, ef=16, restarts=64)
+    exact = index.search(queries, k=5, exact=True)
+    np.testing.assert_array_equal(got.ids, exact.ids)
+
+
+def test_dtw_exact_matches_naive_python(walks):
+    data, queries = walks
+    data, queries = data[:60, :16], queries[:5, :16]
+    for band in (0, 2, None):
+        index = Index(16, "dtw", band=band)
+        index.add(data)
+        res = index.search(queries, k=3, exact=True)
+        b = 15 if band is None else band
+        for qi, q in enumerate(queries):
+            d = np.array([naive_dtw(q, x, b) for x in data])
+            order = np.lexsort((np.arange(len(d)), d))[:3]
+            np.testing.assert_array_equal(res.ids[qi], order)
+            np.testing.assert_allclose(res.distances[qi], d[order], rtol=1e-4)
+
+
+def test_dtw_band_zero_equals_euclidean(walks):
+    data, queries = walks
+    e, d = Index(40), Index(40, "dtw", band=0)
+    e.add(data)
+    d.add(data)
+    a, b = e.search(queries, 5, exact=True), d.search(queries, 5, exact=True)
+    np.testing.assert_array_equal(a.ids, b.ids)
+    np.testing.assert_allclose(a.distances, b.distances, rtol=1e-5)
+
+
+def test_dtw_pruning_never_changes_answers(walks):
+    data, queries = walks
+    index = Index(40, "dtw", band=4)
+    index.add(data)
+    q = np.ascontiguousarray(queries, dtype=np.float32)
+    for exact in (False, True):
+        on = index._search(q, 5, 16, 2, exact, 1, True)
+        off = index._search(q, 5, 16, 2, exact, 1, False)
+        np.testing.assert_array_equal(on.ids, off.ids)
+        np.testing.assert_array_equal(on.distances, off.distances)
+        assert on.lb_pruned.sum() > 0
+        assert on.distance_calls.sum() < off.distance_calls.sum()
+    graph = index.search(queries, 5, ef=400)
+    exact = index.search(queries, 5, exact=True)
+    np.testing.assert_array_equal(graph.ids, exact.ids)
+
+
+def test_inputs_that_work(built, uniform32):
+    data, queries = uniform32
+    ref = built.search(queries[:4], k=3)
+    for variant in (
+        queries[:4].astype(np.float64),
+        np.asfortranarray(queries[:4]),
+        np.repeat(queries[:4], 2, axis=0)[::2],  # strided view, not contiguous
+        queries[:4].tolist(),
+    ):
+        np.testing.assert_array_equal(built.search(variant, k=3).ids, ref.ids)
+    one = built.search(queries[0], k=3)
+    assert one.ids.shape == (1, 3)
+    np.testing.assert_array_equal(one.ids[0], ref.ids[0])
+    empty = built.search(np.empty((0, 32), dtype=np.float32), k=3)
+    assert empty.ids.shape == (0, 3) and empty.distances.shape == (0, 3)
+    sliced = np.ascontiguousarray(np.hstack([queries[:4], queries[:4]]))[:, ::2]
+    assert built.search(sliced, k=1).ids.shape == (4, 1)
+    ints = Index(3)
+    ints.add(np.array([[1, 2, 3], [4, 5, 6]], dtype=np.int32), ids=np.array([7, 9], dtype=np.uint8))
+    assert ints.search([4, 5, 6], k=1).ids.tolist() == [[9]]
+    assert 7 in ints and 8 not in ints and "x" not in ints
+    np.testing.assert_array_equal(ints.get_vectors([9]), [[4, 5, 6]])
+
+
+def test_fewer_than_k_reachable_is_padded():
+    index = Index(2, max_degree=2)
+    index.add([[0, 0], [1, 1], [5, 5]])
+    res = index.search([[0, 0]], k=3, ef=1)
+    assert res.ids.shape == (1, 3)
+    valid = res.ids[0] >= 0
+    assert np.isinf(res.distances[0][~valid]).all()
+    assert (res.ids[0][~valid] == -1).all()
+
+
+BAD_INPUTS = [
+    # (callable on a dim-4 index holding 3 rows, exception, message regex)
+    (lambda ix: ix.search(np.zeros((2, 2, 4))), ValueError, "1-D .* or 2-D, got a 3-D"),
+    (lambda ix: ix.search(np.zeros((2, 5))), ValueError, "queries has 5 columns but the index has dim=4"),
+    (lambda ix: ix.add(np.zeros((2, 3))), ValueError, "vectors has 3 columns but the index has dim=4"),
+    (lambda ix: ix.search([[0, np.nan, 0, 0]]), ValueError, r"non-finite .* row 0, column 1"),
+    (lambda ix: ix.add([[0, 0, 0, 0], [0, 0, np.inf, 0]]), ValueError, r"non-finite .* row 1, column 2"),
+    (lambda ix: ix.search(np.full((1, 4), 1e300)), ValueError, "non-finite"),
+    (lambda ix: ix.search(np.ones((1, 4), dtype=bool)), TypeError, "dtype bool"),
+    (lambda ix: ix.search(np.ones((1, 4), dtype=complex)), TypeError, "dtype complex"),
+    (lambda ix: ix.search(np.array([[object()] * 4])), TypeError, "dtype object"),
+    (lambda ix: ix.search([["a", "b", "c", "d"]]), TypeError, "dtype <U1"),
+    (lambda ix: ix.search(np.zeros(4), k=0), ValueError, "k must be at least 1, got 0"),
+    (lambda ix: ix.search(np.zeros(4), k=4), ValueError, r"k must be between 1 and len\(index\)=3, got 4"),
+    (lambda ix: ix.search(np.zeros(4), k=2.5), TypeError, "k must be an integer"),
+    (lambda ix: ix.search(np.zeros(4), k=1, ef=0), ValueError, "ef must be at least 1"),
+    (lambda ix: ix.search(np.zeros(4), k=1, restarts=0), ValueError, "restarts must be at least 1"),
+    (lambda ix: ix.add(np.zeros((1, 4)), ids=[0]), ValueError, "duplicate id 0"),
+    (lambda ix: ix.add(np.zeros((2, 4)), ids=[8, 8]), ValueError, "duplicate id 8"),
+    (lambda ix: ix.add(np.zeros((1, 4)), ids=[-3]), ValueError, "non-negative, got -3"),
+    (lambda ix: ix.add(np.zeros((2, 4)), ids=[5]), ValueError, "ids has 1 entries but vectors has 2"),
+    (lambda ix: ix.add(np.zeros((1, 4)), ids=[1.5]), TypeError, "ids must be integers"),
+    (lambda ix: ix.get_vectors([42]), KeyError, "id 42 is not in the index"),
+    (lambda ix: Index(0), ValueError, "dim must be at least 1"),
+    (lambda ix: Index(4, "cosine"), ValueError, "metric must be 'euclidean' or 'dtw'"),
+    (lambda ix: Index(4, band=2), ValueError, "band is only meaningful with metric='dtw'"),
+    (lambda ix: Index(4, "dtw", band=-1), ValueError, "band must be at least 0"),
+    (lambda ix: Index(4, "dtw", band=5), ValueError, "band must be between 0 and dim=4"),
+    (lambda ix: Index(4, max_degree=1), ValueError, "max_degree must be at least 2"),
+    (lambda ix: Index(4).search(np.zeros(4)), ValueError, "the index is empty"),
+]
+
+
+@pytest.mark.parametrize("call,exc,pattern", BAD_INPUTS)
+def test_bad_input_battery(call, exc, pattern):
+    index = Index(4)
+    index.add(np.eye(4)[:3])
+    with pytest.raises(exc, match=pattern):
+        call(index)
+    assert len(index) == 3, "a failed call must not change the index"
+
+
+def test_save_load_info_pickle(tmp_path, uniform32, built):
+    _, queries = uniform32
+    path = tmp_path / "idx.nswg"
+    built.save(path)
+    info = Index.info(path)
+    assert info["dim"] == 32 and info["n"] == len(built) and info["metric"] == "euclidean"
+    assert info["version"] == 1 and info["max_degree"] == 32
+    back = Index.load(str(path))
+    a, b = built.search(queries, 5), back.search(queries, 5)
+    np.testing.assert_array_equal(a.ids, b.ids)
+    np.testing.assert_array_equal(a.distances, b.distances)
+    c = pickle.loads(pickle.dumps(built)).search(queries, 5)
+    np.testing.assert_array_equal(a.ids, c.ids)
+
+
+def test_dtw_round_trip_keeps_band(tmp_path, walks):
+    data, queries = walks
+    index = Index(40, "dtw", band=3, seed=5)
+    index.add(data, ids=np.arange(1000, 1400))
+    index.save(tmp_path / "d.nswg")
+    back = Index.load(tmp_path / "d.nswg")
+    assert (back.metric, back.band, back.build_params["seed"]) == ("dtw", 3, 5)
+    np.testing.assert_array_equal(back.ids, np.arange(1000, 1400))
+    np.testing.assert_array_equal(index.search(queries, 3).ids, back.search(queries, 3).ids)
+
+
+def test_corrupt_truncated_future_files(tmp_path):
+    index = Index(4)
+    index.add(np.arange(40, dtype=np.float32).reshape(10, 4))
+    good = tmp_path / "good.nswg"
+    index.save(good)
+    raw = good.read_bytes()
+    cases = {
+        "truncated": raw[: len(raw) // 2],
+        "corrupt": raw[:100] + bytes([raw[100] ^ 0xFF]) + raw[101:],
+        "future": raw[:8] + (7).to_bytes(4, "little") + raw[12:],
+        "garbage": b"hello world, not an index",
+    }
+    for name, blob in cases.items():
+        p = tmp_path / f"{name}.nswg"
+        p.write_bytes(blob)
+        pattern = "format version 7" if name == "future" else "not a valid nswg index file"
+        with pytest.raises(IndexFormatError, match=pattern):
+            Index.load(p)
+    assert issubclass(IndexFormatError, ValueError)
+    with pytest.raises(FileNotFoundError):
+        Index.load(tmp_path / "missing.nswg")
+    with pytest.raises(IsADirectoryError):
+        Index.load(tmp_path)
+
+
+def test_chunked_add_progress_and_reproducibility(uniform32):
+    data, queries = uniform32
+    calls: list[tuple[int, int]] = []
+    a = Index(32, seed=1)
+    a.add(data, n_threads=1, progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (10_000, 10_000) and len(calls) >= 2
+    b = Index(32, seed=1)
+    for chunk in np.array_split(data, 7):
+        b.add(chunk, n_threads=1)
+    assert pickle.dumps(a) == pickle.dumps(b), "chunking changed the graph"
+
+
+def test_threads_give_serial_answers(uniform32, built):
+    _, queries = uniform32
+    serial = built.search(queries, 10, n_threads=1)
+    batch = built.search(queries, 10)
+    np.testing.assert_array_equal(serial.ids, batch.ids)
+    results: dict[int, np.ndarray] = {}
+
+    def work(t: int) -> None:
+        results[t] = np.vstack([built.search(q, 10).ids for q in queries[t::8]])
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    for t in range(8):
+        np.testing.assert_array_equal(results[t], serial.ids[t::8])
+
+
+@pytest.mark.timeout(120)
+def test_add_while_searching(uniform32):
+    data, queries = uniform32
+    index = Index(32)
+    index.add(data[:2000])
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def searcher() -> None:
+        try:
+            while not stop.is_set():
+                index.search(queries[:20], 5)
+        except BaseException as e:  # noqa: BLE001 - recorded and re-checked below
+            errors.append(e)
+
+    t = threading.Thread(target=searcher)
+    t.start()
+    for chunk in np.array_split(data[2000:6000], 8):
+        index.add(chunk)
+    stop.set()
+    t.join(timeout=60)
+    assert not errors and len(index) == 6000
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.timeout(120)
+def test_search_in_forked_child(uniform32, built):
+    _, queries = uniform32
+    expected = built.search(queries, 5).ids  # starts the thread pool in the parent
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: must not hang on the parent's pool
+        try:
+            ok = np.array_equal(built.search(queries, 5).ids, expected)
+            os.write(w, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(w)
+    got = os.read(r, 1)
+    os.waitpid(pid, 0)
+    assert got == b"1"
