@@ -1,0 +1,31 @@
+"""Data set readers: the UCR Time Series Classification Archive (:mod:`pyembed.datasets.ucr`)."""
+
+from __future__ import annotations
+
+from pyembed.datasets.ucr import (
+    PublishedRow,
+    UCRSplit,
+    band_from_pct,
+    list_bundled,
+    list_datasets,
+    load_ucr,
+    published_table,
+    read_ts,
+    read_tsv,
+    read_txt,
+    znormalize,
+)
+
+__all__ = [
+    "PublishedRow",
+    "UCRSplit",
+    "band_from_pct",
+    "list_bundled",
+    "list_datasets",
+    "load_ucr",
+    "published_table",
+    "read_ts",
+    "read_tsv",
+    "read_txt",
+    "znormalize",
+]

@@ -1,0 +1,675 @@
+"""Readers for the UCR Time Series Classification Archive, and its published 1-NN error table.
+
+This module owns everything pyembed knows about UCR data on disk:
+
+- one reader per file format: :func:`read_tsv` (the 2018 archive's ``<Name>_TRAIN.tsv``),
+  :func:`read_txt` (the classic ``.txt``/``.csv`` files) and :func:`read_ts` (the aeon/sktime
+  ``.ts`` text format, univariate only);
+- :func:`load_ucr`, which finds ``<Name>/<Name>_<SPLIT>.tsv|.txt|.csv|.ts`` in a directory laid
+  out like the archive, or in the small copies bundled with pyembed (:func:`list_bundled`);
+- :func:`znormalize` (per-series z-normalization) and :func:`band_from_pct` (the archive's window
+  percentage as a Sakoe-Chiba radius in samples);
+- :func:`published_table`, the archive's own 1-NN test errors (``DataSummary.csv``) for all 128
+  data sets.
+
+Decisions that hold for every reader:
+
+- The index stores fixed-length series, so **variable-length data sets are rejected** with a
+  ``ValueError`` naming the data set; nothing is padded, truncated or resampled.
+- A missing value (``NaN`` in ``.tsv``/``.txt``, ``?`` in ``.ts``) inside a series is rejected too.
+- Nothing is normalized while reading: call :func:`znormalize` yourself (the archive's published
+  errors are for z-normalized series, and some archive files ship un-normalized).
+- Class labels come back as an ``int64`` array when every label of the file is an integer (``1``,
+  ``-1``, ``1.0000000e+00``), otherwise as an array of ``str``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+    from typing import TypeAlias
+
+    _Source: TypeAlias = Path | Traversable
+
+__all__ = [
+    "SPLITS",
+    "PublishedRow",
+    "UCRSplit",
+    "band_from_pct",
+    "list_bundled",
+    "list_datasets",
+    "load_ucr",
+    "published_table",
+    "read_ts",
+    "read_tsv",
+    "read_txt",
+    "znormalize",
+]
+
+SPLITS = ("TRAIN", "TEST")
+"""The two splits of every archive data set, spelled as in its file names."""
+
+# Extensions tried by load_ucr, in this order: the 2018 archive first, then the older formats.
+_EXTENSIONS = (".tsv", ".txt", ".csv", ".ts")
+
+_PACKAGE = "pyembed"
+_BUNDLED_DIR = ("data", "ucr")
+_PUBLISHED_FILE = ("data", "ucr_published.csv")
+
+_FILE_NAME = re.compile(r"^(?P<name>.+)_(?P<split>TRAIN|TEST)$", re.IGNORECASE)
+_CLASSIC_SEPARATOR = re.compile(r"[,\s]+")
+
+_PathLike = str | Path
+Labels = NDArray[Any]
+"""Class labels, shape ``(n,)``: ``int64`` when every label is an integer, else ``str``."""
+
+
+@dataclass(frozen=True, eq=False)
+class UCRSplit:
+    """One split (train or test) of a UCR data set.
+
+    Attributes
+    ----------
+    X : numpy.ndarray, shape (n, length), float32
+        The series, one per row, exactly as stored in the file (not normalized).
+    y : numpy.ndarray, shape (n,)
+        Class labels: ``int64`` when every label is an integer, otherwise ``str``.
+    name : str
+        The data set's name, e.g. ``"GunPoint"``.
+    split : str
+        ``"TRAIN"`` or ``"TEST"`` (``""`` when a file name does not say).
+    """
+
+    X: NDArray[np.float32]
+    y: Labels
+    name: str
+    split: str
+
+    @property
+    def n(self) -> int:
+        """Number of series (rows of ``X``)."""
+        return int(self.X.shape[0])
+
+    @property
+    def length(self) -> int:
+        """Samples per series (columns of ``X``)."""
+        return int(self.X.shape[1])
+
+    @property
+    def classes(self) -> Labels:
+        """The sorted distinct labels, shape ``(n_classes,)``."""
+        return np.unique(self.y)
+
+
+@dataclass(frozen=True)
+class PublishedRow:
+    """One row of the archive's ``DataSummary.csv``: published 1-NN test error rates.
+
+    Errors are fractions of the test set misclassified (0.0867 is 8.67 %), as printed by the archive
+    with 4 decimals. Every 1-NN figure is for z-normalized series.
+
+    Attributes
+    ----------
+    name, type : str
+        Data set name and the archive's problem type (``"Image"``, ``"Sensor"``, ...).
+    n_train, n_test, n_classes : int
+        Train and test sizes and the number of classes.
+    length : int or None
+        Samples per series; ``None`` for the archive's variable-length (``"Vary"``) data sets.
+    ed_error : float
+        1-NN error with Euclidean distance (DTW with window 0).
+    dtw_learned_error : float
+        1-NN error with DTW and the Sakoe-Chiba window learned on the training set.
+    dtw_learned_window_pct : int
+        That learned window as a percentage of the series length; :func:`band_from_pct` turns it
+        into a radius in samples.
+    dtw_full_error : float
+        1-NN error with unconstrained DTW (window 100 %).
+    default_rate : float
+        Error of always predicting the majority class.
+    """
+
+    name: str
+    type: str
+    n_train: int
+    n_test: int
+    n_classes: int
+    length: int | None
+    ed_error: float
+    dtw_learned_error: float
+    dtw_learned_window_pct: int
+    dtw_full_error: float
+    default_rate: float
+
+
+# --------------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def band_from_pct(pct: float, length: int) -> int:
+    """Turn a window given as a percentage of the series length into a Sakoe-Chiba radius.
+
+    The radius is ``pct / 100 * length`` rounded half away from zero. This is the rule that
+    reproduces the archive's published "DTW (learned_w)" errors: OSULeaf's learned window is 7 % of
+    427 samples = 29.89, and only a radius of 30 (not ``floor`` = 29) gives the published error
+    0.3884.
+
+    Parameters
+    ----------
+    pct : float
+        Window in percent of ``length``, ``0 <= pct <= 100``.
+    length : int
+        Samples per series, ``>= 1``.
+
+    Returns
+    -------
+    int
+        The band radius in samples, between 0 and ``length``.
+
+    Raises
+    ------
+    ValueError
+        If ``pct`` is outside ``[0, 100]`` or not finite, or ``length < 1``.
+    """
+    if isinstance(length, bool) or int(length) != length or length < 1:
+        raise ValueError(f"length must be a positive integer, got {length!r}")
+    pct = float(pct)
+    if not math.isfinite(pct) or not 0.0 <= pct <= 100.0:
+        raise ValueError(f"pct must be a percentage between 0 and 100, got {pct!r}")
+    # pct * length / 100 is exact for integer percentages, so halves such as 2.5 stay halves.
+    return int(math.floor(pct * int(length) / 100.0 + 0.5))
+
+
+def znormalize(X: ArrayLike) -> NDArray[np.float32]:
+    """Z-normalize every series (row) to mean 0 and standard deviation 1.
+
+    Each row becomes ``(x - mean(x)) / std(x)`` with the population standard deviation
+    (``ddof=0``), computed in float64. A constant row (all values equal, so ``std = 0``) becomes all
+    zeros rather than ``NaN``: it carries no shape, and zeros keep distances finite.
+
+    The archive's own files are normalized with the sample standard deviation (``ddof=1``); the
+    two differ by the factor ``sqrt(length / (length - 1))``, the same for every series of a data
+    set, so nearest neighbors and 1-NN errors do not change.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, length)
+        Real-valued series, one per row; must be finite.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, length), float32
+        A new array; ``X`` is not modified.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not 2-D or contains NaN or infinity.
+    """
+    values = np.asarray(X, dtype=np.float64)
+    if values.ndim != 2:
+        raise ValueError(f"X must be 2-D (n, length), got an array with {values.ndim} dimensions")
+    if not np.isfinite(values).all():
+        raise ValueError("X contains NaN or infinity; z-normalization needs finite values")
+    if values.shape[1] == 0:
+        return values.astype(np.float32)
+    mean = values.mean(axis=1, keepdims=True)
+    std = values.std(axis=1, keepdims=True)
+    constant = (values.max(axis=1) == values.min(axis=1))[:, None]
+    safe_std = np.where(constant, 1.0, std)
+    out = np.where(constant, 0.0, (values - mean) / safe_std)
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+# --------------------------------------------------------------------------------------------------
+# Shared parsing: every reader produces (label, values) rows, then _assemble checks and stacks them.
+
+
+def _labels(raw: list[str]) -> Labels:
+    """Labels as int64 if every one is an integer (``"1"``, ``"1.0000000e+00"``), else as str."""
+    converted: list[int] = []
+    for text in raw:
+        try:
+            converted.append(int(text))
+            continue
+        except ValueError:
+            pass
+        try:
+            number = float(text)
+        except ValueError:
+            return np.array(raw, dtype=np.str_)
+        if not number.is_integer():
+            return np.array(raw, dtype=np.str_)
+        converted.append(int(number))
+    return np.array(converted, dtype=np.int64)
+
+
+def _floats(tokens: list[str], source: str, line_no: int) -> NDArray[np.float64]:
+    try:
+        return np.array([float(token) for token in tokens], dtype=np.float64)
+    except ValueError:
+        for column, token in enumerate(tokens, start=1):
+            try:
+                float(token)
+            except ValueError:
+                raise ValueError(
+                    f"{source}: line {line_no}, value {column}: expected a number, got {token!r}"
+                ) from None
+        raise  # pragma: no cover - unreachable: some token failed above
+
+
+def _assemble(
+    rows: list[tuple[int, str, NDArray[np.float64]]],
+    source: str,
+    name: str,
+    split: str,
+    *,
+    nan_padded: bool,
+) -> UCRSplit:
+    """Check rows for emptiness, missing values and equal length, then stack them.
+
+    ``rows`` holds (line number, label, values). With ``nan_padded`` (the .tsv format) trailing NaNs
+    are padding: rows whose padding differs are a variable-length data set; otherwise rows of
+    different lengths are ragged.
+    """
+    if not rows:
+        raise ValueError(f"{source}: the file contains no series")
+    lengths = [values.shape[0] for _, _, values in rows]
+    first_line, _, first = rows[0]
+    for line_no, _, values in rows:
+        if values.shape[0] != first.shape[0]:
+            raise ValueError(
+                f"{source}: ragged file: line {line_no} has {values.shape[0]} values but line "
+                f"{first_line} has {first.shape[0]}"
+            )
+    if nan_padded:
+        lengths = []
+        for _, _, values in rows:
+            finite = np.flatnonzero(~np.isnan(values))
+            lengths.append(int(finite[-1]) + 1 if finite.size else 0)
+        if min(lengths) != max(lengths):
+            raise ValueError(
+                f"{source}: data set {name!r} has variable-length series ({min(lengths)} to "
+                f"{max(lengths)} samples, padded with NaN); pyembed indexes fixed-length series "
+                "only, so variable-length data sets are not supported"
+            )
+    length = lengths[0] if nan_padded else first.shape[0]
+    if length == 0:
+        raise ValueError(f"{source}: line {first_line} has a label but no values")
+    for line_no, _, values in rows:
+        missing = np.flatnonzero(np.isnan(values[:length]))
+        if missing.size:
+            raise ValueError(
+                f"{source}: line {line_no} has a missing value (NaN) at sample "
+                f"{int(missing[0]) + 1} inside the series; missing values are not supported"
+            )
+        infinite = np.flatnonzero(~np.isfinite(values[:length]))
+        if infinite.size:
+            raise ValueError(
+                f"{source}: line {line_no} has an infinite value at sample {int(infinite[0]) + 1}"
+            )
+    X = np.empty((len(rows), length), dtype=np.float32)
+    for i, (_, _, values) in enumerate(rows):
+        X[i] = values[:length]
+    y = _labels([label for _, label, _ in rows])
+    return UCRSplit(X=X, y=y, name=name, split=split)
+
+
+def _name_split(file_name: str) -> tuple[str, str]:
+    """``"GunPoint_TRAIN.tsv"`` -> ``("GunPoint", "TRAIN")``; other names keep their stem."""
+    stem = file_name.rsplit(".", 1)[0] if "." in file_name else file_name
+    match = _FILE_NAME.match(stem)
+    if match is None:
+        return stem, ""
+    return match.group("name"), match.group("split").upper()
+
+
+def _read_text(source: _Source) -> str:
+    try:
+        return source.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{source}: not a UTF-8 text file ({exc.reason})") from None
+
+
+def _lines(text: str) -> Iterator[tuple[int, str]]:
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped:
+            yield line_no, stripped
+
+
+def _parse_tsv(text: str, source: str, name: str, split: str) -> UCRSplit:
+    rows = []
+    for line_no, line in _lines(text):
+        label, *tokens = [token.strip() for token in line.split("\t")]
+        rows.append((line_no, label, _floats(tokens, source, line_no)))
+    return _assemble(rows, source, name, split, nan_padded=True)
+
+
+def _parse_txt(text: str, source: str, name: str, split: str) -> UCRSplit:
+    rows = []
+    for line_no, line in _lines(text):
+        label, *tokens = _CLASSIC_SEPARATOR.split(line.strip(", \t"))
+        rows.append((line_no, label, _floats(tokens, source, line_no)))
+    return _assemble(rows, source, name, split, nan_padded=False)
+
+
+def _parse_ts(text: str, source: str, name: str, split: str) -> UCRSplit:
+    header: dict[str, str] = {}
+    rows = []
+    in_data = False
+    for line_no, line in _lines(text):
+        if line.startswith("#"):
+            continue
+        if not in_data:
+            if not line.startswith("@"):
+                raise ValueError(
+                    f"{source}: line {line_no}: expected a header line starting with '@' "
+                    "before @data"
+                )
+            key, _, value = line[1:].partition(" ")
+            key = key.lower()
+            if key == "data":
+                in_data = True
+                _check_ts_header(header, source, name)
+            else:
+                header[key] = value.strip()
+            continue
+        if header.get("timestamps", "false").lower() == "true" or line.startswith("("):
+            raise ValueError(f"{source}: time-stamped .ts data is not supported")
+        *dimensions, label = line.split(":")
+        if len(dimensions) > 1:
+            raise ValueError(
+                f"{source}: data set {name!r} is multivariate (line {line_no} has "
+                f"{len(dimensions)} dimensions); only univariate data is supported"
+            )
+        if not dimensions:
+            raise ValueError(f"{source}: line {line_no} has no class label after ':'")
+        tokens = [token.strip() for token in dimensions[0].split(",")]
+        tokens = ["nan" if token == "?" else token for token in tokens]
+        rows.append((line_no, label.strip(), _floats(tokens, source, line_no)))
+    if not in_data:
+        raise ValueError(f"{source}: no @data line, so the file contains no series")
+    if rows and len({values.shape[0] for _, _, values in rows}) > 1:
+        lengths = [values.shape[0] for _, _, values in rows]
+        raise ValueError(
+            f"{source}: data set {name!r} has variable-length series ({min(lengths)} to "
+            f"{max(lengths)} samples); pyembed indexes fixed-length series only, so "
+            "variable-length data sets are not supported"
+        )
+    return _assemble(rows, source, name, split, nan_padded=False)
+
+
+def _check_ts_header(header: dict[str, str], source: str, name: str) -> None:
+    dimensions = header.get("dimensions", "1")
+    if header.get("univariate", "true").lower() == "false" or dimensions not in ("", "1"):
+        raise ValueError(
+            f"{source}: data set {name!r} is multivariate; only univariate data is supported"
+        )
+    if header.get("equallength", "true").lower() == "false":
+        raise ValueError(
+            f"{source}: data set {name!r} has variable-length series (@equalLength false); "
+            "pyembed indexes fixed-length series only, so variable-length data sets are not "
+            "supported"
+        )
+    if header.get("classlabel", "true").split(" ", 1)[0].lower() == "false":
+        raise ValueError(f"{source}: the file has no class labels (@classLabel false)")
+
+
+_PARSERS = {".tsv": _parse_tsv, ".txt": _parse_txt, ".csv": _parse_txt, ".ts": _parse_ts}
+
+
+def _read(path: _PathLike, parser: Any) -> UCRSplit:
+    path = Path(path)
+    name, split = _name_split(path.name)
+    return parser(_read_text(path), str(path), name, split)  # type: ignore[no-any-return]
+
+
+def read_tsv(path: str | Path) -> UCRSplit:
+    """Read a 2018-archive ``.tsv`` file: one series a line, the label, then tab-separated values.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A file such as ``GunPoint/GunPoint_TRAIN.tsv``; ``name`` and ``split`` of the result come
+        from the file name.
+
+    Returns
+    -------
+    UCRSplit
+        ``X`` of shape ``(n, length)``, float32, and ``y`` of shape ``(n,)``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If the file is empty, has rows of different widths, a non-number, a NaN inside a series,
+        or variable-length series (rows with different amounts of trailing NaN padding). The
+        message names the file.
+    """
+    return _read(path, _parse_tsv)
+
+
+def read_txt(path: str | Path) -> UCRSplit:
+    """Read a classic UCR ``.txt`` or ``.csv`` file: label first, then values.
+
+    Values are separated by whitespace, commas, or both.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A file such as ``Coffee/Coffee_TRAIN.txt``.
+
+    Returns
+    -------
+    UCRSplit
+        ``X`` of shape ``(n, length)``, float32, and ``y`` of shape ``(n,)``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If the file is empty, ragged (rows of different lengths), or has a non-number or NaN. The
+        message names the file.
+    """
+    return _read(path, _parse_txt)
+
+
+def read_ts(path: str | Path) -> UCRSplit:
+    """Read a univariate aeon/sktime ``.ts`` file.
+
+    The file has ``#`` comments, ``@`` header lines, then ``@data`` and one series a line:
+    comma-separated values, ``:``, the class label. ``?`` marks a missing value.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A file such as ``GunPoint/GunPoint_TRAIN.ts``.
+
+    Returns
+    -------
+    UCRSplit
+        ``X`` of shape ``(n, length)``, float32, and ``y`` of shape ``(n,)``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If the file is multivariate, variable-length, time-stamped, unlabeled, empty, or has a
+        missing value or a non-number. The message names the file.
+    """
+    return _read(path, _parse_ts)
+
+
+# --------------------------------------------------------------------------------------------------
+# Finding data sets
+
+
+def _bundled_root() -> Traversable:
+    root = resources.files(_PACKAGE)
+    for part in _BUNDLED_DIR:
+        root = root / part
+    return root
+
+
+def _dataset_names(root: _Source) -> list[str]:
+    if not root.is_dir():
+        return []
+    return sorted(child.name for child in root.iterdir() if child.is_dir())
+
+
+def list_bundled() -> list[str]:
+    """Names of the UCR data sets that ship inside pyembed, sorted.
+
+    Returns
+    -------
+    list of str
+        E.g. ``["ArrowHead", "Coffee", "GunPoint", "ItalyPowerDemand"]``.
+    """
+    return _dataset_names(_bundled_root())
+
+
+def list_datasets(data_dir: str | Path | None = None) -> list[str]:
+    """Names of the data sets (sub-folders) in ``data_dir``, or the bundled ones when ``None``.
+
+    Parameters
+    ----------
+    data_dir : str or pathlib.Path or None
+        A directory laid out like the archive (``<Name>/<Name>_TRAIN.tsv`` ...).
+
+    Returns
+    -------
+    list of str
+        Sorted folder names.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``data_dir`` is given but is not a directory.
+    """
+    if data_dir is None:
+        return list_bundled()
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"data directory {str(root)!r} does not exist or is not a directory"
+        )
+    return _dataset_names(root)
+
+
+def _normalize_split(split: str) -> str:
+    upper = str(split).upper()
+    if upper not in SPLITS:
+        raise ValueError(f"split must be 'TRAIN' or 'TEST' (any case), got {split!r}")
+    return upper
+
+
+def load_ucr(name: str, split: str, data_dir: str | Path | None = None) -> UCRSplit:
+    """Load one split of a UCR data set.
+
+    Looks for ``<data_dir>/<Name>/<Name>_<SPLIT>`` with the extensions ``.tsv``, ``.txt``, ``.csv``
+    and ``.ts``, in that order, and reads the first one found with the matching reader. Without
+    ``data_dir`` the copies bundled with pyembed are used (see :func:`list_bundled`). A name that
+    matches no folder exactly but matches one ignoring case is accepted.
+
+    Parameters
+    ----------
+    name : str
+        Data set name, e.g. ``"GunPoint"``.
+    split : {"TRAIN", "TEST"}
+        Which split; any case.
+    data_dir : str or pathlib.Path or None
+        Root of an archive-like directory tree; ``None`` for the bundled data.
+
+    Returns
+    -------
+    UCRSplit
+        ``X`` of shape ``(n, length)``, float32, not normalized, and labels ``y`` of shape ``(n,)``.
+
+    Raises
+    ------
+    ValueError
+        If ``split`` is not TRAIN/TEST, the name is unknown (the message lists the available data
+        sets), or the file is malformed (see the readers).
+    FileNotFoundError
+        If ``data_dir`` does not exist, or the data set folder has no file for this split.
+    """
+    split = _normalize_split(split)
+    root: _Source = _bundled_root() if data_dir is None else Path(data_dir)
+    where = "the bundled data" if data_dir is None else repr(str(data_dir))
+    available = list_datasets(data_dir)
+    if name not in available:
+        folded = [candidate for candidate in available if candidate.lower() == str(name).lower()]
+        if len(folded) != 1:
+            listing = ", ".join(available) if available else "none"
+            raise ValueError(f"unknown UCR data set {name!r} in {where}; available: {listing}")
+        name = folded[0]
+    folder = root / name
+    for extension in _EXTENSIONS:
+        candidate = folder / f"{name}_{split}{extension}"
+        if candidate.is_file():
+            return _PARSERS[extension](_read_text(candidate), str(candidate), name, split)
+    tried = ", ".join(f"{name}_{split}{extension}" for extension in _EXTENSIONS)
+    raise FileNotFoundError(
+        f"data set {name!r} in {where} has no {split} file (looked for {tried})"
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# The published table
+
+
+@lru_cache(maxsize=1)
+def _published_rows() -> tuple[PublishedRow, ...]:
+    resource = resources.files(_PACKAGE)
+    for part in _PUBLISHED_FILE:
+        resource = resource / part
+    rows = []
+    for record in csv.DictReader(io.StringIO(resource.read_text(encoding="utf-8"))):
+        rows.append(
+            PublishedRow(
+                name=record["name"],
+                type=record["type"],
+                n_train=int(record["n_train"]),
+                n_test=int(record["n_test"]),
+                n_classes=int(record["n_classes"]),
+                length=int(record["length"]) if record["length"] else None,
+                ed_error=float(record["ed_error"]),
+                dtw_learned_error=float(record["dtw_learned_error"]),
+                dtw_learned_window_pct=int(record["dtw_learned_window_pct"]),
+                dtw_full_error=float(record["dtw_full_error"]),
+                default_rate=float(record["default_rate"]),
+            )
+        )
+    return tuple(rows)
+
+
+def published_table() -> dict[str, PublishedRow]:
+    """The archive's published 1-NN test errors for all 128 data sets of the 2018 archive.
+
+    Read from the packaged ``pyembed/data/ucr_published.csv``, a column-for-column transcription of
+    the archive's ``DataSummary.csv`` (``pyembed/data/README.md`` names the source).
+
+    Returns
+    -------
+    dict of str to PublishedRow
+        Keyed by data set name, in the archive's order. A new dict on every call.
+    """
+    return {row.name: row for row in _published_rows()}

@@ -1,0 +1,285 @@
+"""`pyembed bench ucr` driven through click's CliRunner on the bundled data."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+
+from pyembed.cli.bench import COLUMNS, bench, knn_vote
+from pyembed.datasets import list_bundled, load_ucr, published_table
+
+TOLERANCE = 0.5e-4  # published errors have 4 decimals
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(bench, ["ucr", *args])
+
+
+def assert_clean_failure(result: Result, exit_code: int, message: str) -> None:
+    """A user error: the expected exit code, the message on stderr, no traceback."""
+    assert result.exit_code == exit_code, result.output
+    assert message in result.stderr, result.stderr
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+def json_results(result: Result) -> list[dict[str, object]]:
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert set(document) == {"settings", "results", "skipped"}
+    return list(document["results"])
+
+
+# --------------------------------------------------------------------------------------------------
+# Output formats
+
+
+def test_table_default_runs_every_bundled_dataset() -> None:
+    result = run()
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("# pyembed bench ucr: metric=dtw band=learned search=exact")
+    header = lines[1].split()
+    for column in ("name", "n_train", "n_test", "length", "band", "error", "published", "diff"):
+        assert column in header
+    for column in ("dist_calls", "%brute", "lb_pruned", "build_s", "query_s", "queries/s"):
+        assert column in header
+    rows = {line.split()[0]: line.split() for line in lines[2:]}
+    assert sorted(rows) == list_bundled()
+    for name, cells in rows.items():
+        row = dict(zip(header, cells, strict=True))
+        n_train, n_test = load_ucr(name, "TRAIN").n, load_ucr(name, "TEST").n
+        assert (int(row["n_train"]), int(row["n_test"])) == (n_train, n_test)
+        assert row["band"] == "0"  # the learned window is 0 % for all four
+        assert row["published"] == f"{published_table()[name].dtw_learned_error:.4f}"
+        assert row["error"] == row["published"]
+
+
+def test_json_reproduces_published_errors_and_counts_work() -> None:
+    results = json_results(run("--format", "json"))
+    assert [r["name"] for r in results] == list_bundled()
+    for r in results:
+        assert set(r) == set(COLUMNS)
+        published = published_table()[str(r["name"])].dtw_learned_error
+        assert r["published_error"] == published
+        assert abs(float(r["error"]) - published) <= TOLERANCE  # type: ignore[arg-type]
+        brute_force = int(r["n_test"]) * int(r["n_train"])  # type: ignore[call-overload]
+        calls, pruned = int(r["distance_calls"]), int(r["lb_pruned"])  # type: ignore[call-overload]
+        # Exact search computes or prunes every candidate exactly once.
+        assert calls + pruned == brute_force
+        assert r["distance_calls_pct"] == pytest.approx(100.0 * calls / brute_force)
+        assert float(r["query_seconds"]) >= 0.0  # type: ignore[arg-type]
+
+
+def test_json_ed_and_full_band() -> None:
+    ed = json_results(run("--metric", "ed", "--format", "json", "GunPoint"))
+    assert ed[0]["band"] is None
+    assert ed[0]["published_error"] == published_table()["GunPoint"].ed_error
+    full = json_results(run("--band", "full", "--format", "json", "ItalyPowerDemand"))
+    assert full[0]["band"] is None
+    assert full[0]["published_error"] == published_table()["ItalyPowerDemand"].dtw_full_error
+    assert abs(float(full[0]["error"]) - 0.0496) <= TOLERANCE  # type: ignore[arg-type]
+
+
+def test_band_in_samples_and_percent() -> None:
+    by_samples = json_results(run("--band", "15", "--format", "json", "GunPoint"))
+    by_percent = json_results(run("--band-pct", "10", "--format", "json", "GunPoint"))
+    assert by_samples[0]["band"] == by_percent[0]["band"] == 15
+    assert by_samples[0]["error"] == by_percent[0]["error"]
+    assert by_samples[0]["published_error"] is None  # the archive publishes no 10 % figure
+    assert by_samples[0]["difference"] is None
+
+
+def test_csv_output() -> None:
+    result = run("--format", "csv", "Coffee", "GunPoint")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["name"] for row in rows] == ["Coffee", "GunPoint"]
+    assert list(rows[0])[: len(COLUMNS)] == list(COLUMNS)
+    assert rows[0]["metric"] == "dtw" and rows[0]["search"] == "exact" and rows[0]["k"] == "1"
+    assert float(rows[1]["error"]) == pytest.approx(0.0867, abs=TOLERANCE)
+
+
+def test_out_json_and_csv_files(tmp_path: Path) -> None:
+    out, json_path, csv_path = tmp_path / "t.txt", tmp_path / "r.json", tmp_path / "r.csv"
+    result = run("Coffee", "--out", str(out), "--json", str(json_path), "--csv", str(csv_path))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert "Coffee" in out.read_text()
+    assert json.loads(json_path.read_text())["results"][0]["name"] == "Coffee"
+    assert next(csv.DictReader(io.StringIO(csv_path.read_text())))["name"] == "Coffee"
+
+
+def test_json_path_keeps_table_on_stdout(tmp_path: Path) -> None:
+    json_path = tmp_path / "r.json"
+    result = run("Coffee", "--json", str(json_path))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("# pyembed bench ucr")
+    assert json.loads(json_path.read_text())["settings"]["metric"] == "dtw"
+
+
+def test_progress_goes_to_stderr() -> None:
+    result = run("--progress", "--format", "json", "Coffee")
+    assert result.exit_code == 0, result.output
+    assert "bench ucr" in result.stderr
+    json.loads(result.stdout)  # stdout holds only the results
+
+
+def test_k_nn_vote_and_nsw_search() -> None:
+    knn = json_results(run("--k", "3", "--format", "json", "ItalyPowerDemand"))
+    assert knn[0]["published_error"] is None  # the archive publishes 1-NN only
+    nsw = json_results(
+        run("--search", "nsw", "--ef", "32", "--restarts", "2", "--format", "json", "GunPoint")
+    )
+    assert 0.0 <= float(nsw[0]["error"]) <= 1.0  # type: ignore[arg-type]
+    assert 0.0 < float(nsw[0]["distance_calls_pct"]) <= 100.0  # type: ignore[arg-type]
+
+
+def test_single_thread_and_no_znorm() -> None:
+    results = json_results(run("--n-threads", "1", "--no-znorm", "--format", "json", "GunPoint"))
+    # GunPoint ships normalized, so skipping normalization changes nothing.
+    assert abs(float(results[0]["error"]) - 0.0867) <= TOLERANCE  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------------
+# --data-dir
+
+
+def _write_tsv(path: Path, X: np.ndarray, y: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "\t".join([str(label), *(repr(float(v)) for v in row)])
+        for label, row in zip(y, X, strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_data_dir_tsv_tree_matches_bundled(tmp_path: Path) -> None:
+    for split in ("TRAIN", "TEST"):
+        data = load_ucr("GunPoint", split)
+        _write_tsv(tmp_path / "GunPoint" / f"GunPoint_{split}.tsv", data.X, data.y)
+    from_dir = json_results(run("--data-dir", str(tmp_path), "--format", "json"))
+    bundled = json_results(run("--format", "json", "GunPoint"))
+    assert [r["name"] for r in from_dir] == ["GunPoint"]
+    assert from_dir[0]["error"] == bundled[0]["error"]
+    assert from_dir[0]["published_error"] == bundled[0]["published_error"]
+
+
+def test_data_dir_unpublished_dataset_needs_a_band(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    for split, n in (("TRAIN", 10), ("TEST", 6)):
+        _write_tsv(
+            tmp_path / "Toy" / f"Toy_{split}.tsv", rng.normal(size=(n, 12)), np.arange(n) % 2
+        )
+    result = run("--data-dir", str(tmp_path), "Toy")
+    assert_clean_failure(result, 2, "no learned window for 'Toy'")
+    result = run("--data-dir", str(tmp_path))  # every data set of the directory: all skipped
+    assert_clean_failure(result, 1, "no data set in")
+    results = json_results(run("--data-dir", str(tmp_path), "--band", "2", "--format", "json"))
+    assert results[0]["published_error"] is None
+    assert results[0]["n_train"] == 10 and results[0]["length"] == 12
+
+
+def test_data_dir_bad_file_is_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "Bad"
+    folder.mkdir()
+    (folder / "Bad_TRAIN.tsv").write_text("1\t1.0\t2.0\n2\t1.0\n")
+    (folder / "Bad_TEST.tsv").write_text("1\t1.0\t2.0\n")
+    result = run("--data-dir", str(tmp_path), "--band", "1", "Bad")
+    assert_clean_failure(result, 1, "Bad_TRAIN.tsv: ragged file")
+    assert len(result.stderr.strip().splitlines()) == 1
+    with_debug = run("--data-dir", str(tmp_path), "--band", "1", "--debug", "Bad")
+    assert isinstance(with_debug.exception, ValueError)
+
+
+def test_data_dir_without_names_skips_unreadable_sets(tmp_path: Path) -> None:
+    (tmp_path / "Bad").mkdir()
+    (tmp_path / "Bad" / "Bad_TRAIN.tsv").write_text("1\t1.0\t2.0\n2\t1.0\tNaN\n")
+    (tmp_path / "Bad" / "Bad_TEST.tsv").write_text("1\t1.0\t2.0\n")
+    data = load_ucr("Coffee", "TRAIN")
+    for split in ("TRAIN", "TEST"):
+        _write_tsv(tmp_path / "Coffee" / f"Coffee_{split}.tsv", data.X, data.y)
+    result = run("--data-dir", str(tmp_path), "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert "skipping Bad: " in result.stderr and "variable-length" in result.stderr
+    document = json.loads(result.stdout)
+    assert [r["name"] for r in document["results"]] == ["Coffee"]
+    assert [s["name"] for s in document["skipped"]] == ["Bad"]
+
+
+def test_data_dir_nan_and_empty(tmp_path: Path) -> None:
+    (tmp_path / "Gap").mkdir()
+    (tmp_path / "Gap" / "Gap_TRAIN.tsv").write_text("1\t1.0\tNaN\t2.0\n")
+    (tmp_path / "Gap" / "Gap_TEST.tsv").write_text("1\t1.0\t2.0\t3.0\n")
+    assert_clean_failure(run("--data-dir", str(tmp_path), "--band", "1", "Gap"), 1, "missing value")
+    (tmp_path / "Gap" / "Gap_TRAIN.tsv").write_text("")
+    assert_clean_failure(run("--data-dir", str(tmp_path), "--band", "1", "Gap"), 1, "no series")
+
+
+# --------------------------------------------------------------------------------------------------
+# Bad input: a one-line error and a non-zero exit, never a traceback
+
+
+@pytest.mark.parametrize(
+    ("args", "exit_code", "message"),
+    [
+        (["NoSuchSet"], 2, "unknown data set 'NoSuchSet'"),
+        (["GunPoint", "NoSuchSet"], 2, "available: ArrowHead, Coffee, GunPoint, ItalyPowerDemand"),
+        (["--band", "-1"], 2, "must be >= 0"),
+        (["--band", "151", "GunPoint"], 2, "band 151 is larger than the series length 150"),
+        (["--band", "wide"], 2, "expected 'learned', 'full' or a number of samples"),
+        (["--band-pct", "101"], 2, "--band-pct"),
+        (["--band", "3", "--band-pct", "5"], 2, "either --band or --band-pct"),
+        (["--metric", "ed", "--band", "3"], 2, "apply only to --metric dtw"),
+        (["--ef", "10"], 2, "apply only to --search nsw"),
+        (["--k", "0"], 2, "--k"),
+        (["--k", "40", "ArrowHead"], 2, "k=40 is larger than the 36 training series"),
+        (["--metric", "cosine"], 2, "--metric"),
+        (["--data-dir", "/no/such/dir"], 2, "--data-dir"),
+    ],
+)
+def test_bad_input(args: list[str], exit_code: int, message: str) -> None:
+    assert_clean_failure(run(*args), exit_code, message)
+
+
+def test_unwritable_out(tmp_path: Path) -> None:
+    result = run("Coffee", "--out", str(tmp_path / "no" / "such" / "dir" / "out.txt"))
+    assert_clean_failure(result, 1, "cannot write")
+
+
+# --------------------------------------------------------------------------------------------------
+# The vote
+
+
+def test_knn_vote_majority_and_ties() -> None:
+    labels = np.array([1, 2, 2, 3, 1])
+    ids = np.array(
+        [
+            [0, 1, 2],  # 1, 2, 2 -> 2 by majority
+            [3, 0, 1],  # 3, 1, 2 -> three-way tie -> nearest (3)
+            [1, 0, 4],  # 2, 1, 1 -> 1 by majority
+            [0, 1, -1],  # 1, 2, padding -> tie -> nearest (1)
+            [-1, -1, -1],  # nothing found
+        ]
+    )
+    predictions, valid = knn_vote(ids, labels)
+    assert valid.tolist() == [True, True, True, True, False]
+    assert predictions[:4].tolist() == [2, 3, 1, 1]
+
+
+def test_knn_vote_one_neighbor_and_text_labels() -> None:
+    labels = np.array(["a", "b", "c"])
+    predictions, valid = knn_vote(np.array([[2], [0], [-1]]), labels)
+    assert valid.tolist() == [True, True, False]
+    assert predictions[:2].tolist() == ["c", "a"]
+
+
+def test_knn_vote_rejects_out_of_range_ids() -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        knn_vote(np.array([[5]]), np.array([1, 2]))
