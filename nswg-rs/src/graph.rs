@@ -136,12 +136,13 @@ impl Ord for Cand {
 /// candidates from nearest to farthest and keep `c` only if it is at least as close to the new node
 /// as to every neighbor kept so far (`dist(c, s) >= dist(c, new)`), up to `m` neighbors. This keeps
 /// links pointing in different directions, so greedy search can leave a cluster; plain "m nearest"
-/// tends to link only inside it. `sorted` must be ascending; `dist(a, b)` is the squared distance
-/// between two stored nodes.
+/// tends to link only inside it. `sorted` must be ascending; `dist(a, b, cutoff)` is the squared
+/// distance between two stored nodes, exact when `<= cutoff` and otherwise any value `> cutoff`
+/// (the rule only asks whether `dist(c, s) < dist(c, new)`, so DTW may abandon early).
 pub(crate) fn select_diverse(
     sorted: &[Cand],
     m: usize,
-    mut dist: impl FnMut(u32, u32) -> f32,
+    mut dist: impl FnMut(u32, u32, f32) -> f32,
     out: &mut Vec<u32>,
 ) {
     out.clear();
@@ -149,7 +150,7 @@ pub(crate) fn select_diverse(
         if out.len() >= m {
             break;
         }
-        if out.iter().all(|&s| dist(c.node, s) >= c.d) {
+        if out.iter().all(|&s| dist(c.node, s, c.d) >= c.d) {
             out.push(c.node);
         }
     }
@@ -183,11 +184,11 @@ mod tests {
     fn diversity_rule_drops_shadowed_candidates() {
         // Points on a line: new node at 0; candidates at 1, 2 (behind 1) and -1.
         let pos = [0.0f32, 1.0, 2.0, -1.0];
-        let d = |a: u32, b: u32| (pos[a as usize] - pos[b as usize]).powi(2);
+        let d = |a: u32, b: u32, _: f32| (pos[a as usize] - pos[b as usize]).powi(2);
         let mut cands: Vec<Cand> = [1u32, 2, 3]
             .iter()
             .map(|&n| Cand {
-                d: d(0, n),
+                d: d(0, n, f32::INFINITY),
                 node: n,
             })
             .collect();

@@ -2,6 +2,7 @@
 
 use crate::error::{invalid, Error};
 use crate::graph::{select_diverse, Cand, Graph};
+use crate::metric::dtw::DtwScratch;
 use crate::metric::{eval_sq, Metric, QueryPrep};
 use crate::params::{BuildParams, SearchParams};
 use crate::stats::SearchStats;
@@ -48,6 +49,7 @@ pub(crate) struct Scratch {
     prep: QueryPrep,
     sorted: Vec<Cand>,
     chosen: Vec<u32>,
+    build_dtw: DtwScratch,
 }
 
 impl Scratch {
@@ -370,6 +372,7 @@ impl Index {
         }
         let q = self.store.row(i as usize);
         let mut chosen = std::mem::take(&mut s.chosen);
+        let mut dtw = std::mem::take(&mut s.build_dtw);
         if (i as usize) <= m {
             chosen.clear();
             chosen.extend(0..i);
@@ -396,7 +399,7 @@ impl Index {
             select_diverse(
                 &sorted,
                 new_node_links(m),
-                |a, b| self.node_dist_sq(a, b),
+                |a, b, cut| self.node_dist_sq(a, b, cut, &mut dtw),
                 &mut chosen,
             );
             s.sorted = sorted;
@@ -417,30 +420,31 @@ impl Index {
             self.graph.neighbors_into(j, &mut nbrs);
             sorted.clear();
             sorted.extend(nbrs.iter().chain(std::iter::once(&i)).map(|&n| Cand {
-                d: self.node_dist_sq(j, n),
+                d: self.node_dist_sq(j, n, f32::INFINITY, &mut dtw),
                 node: n,
             }));
             sorted.sort_unstable();
-            select_diverse(&sorted, m, |a, b| self.node_dist_sq(a, b), &mut kept);
+            select_diverse(
+                &sorted,
+                m,
+                |a, b, cut| self.node_dist_sq(a, b, cut, &mut dtw),
+                &mut kept,
+            );
             self.graph.set_links(j, &kept);
         }
         s.nbrs = nbrs;
         s.sorted = sorted;
         s.chosen = chosen;
+        s.build_dtw = dtw;
     }
 
-    /// Squared distance between two stored nodes (used when building).
-    fn node_dist_sq(&self, a: u32, b: u32) -> f32 {
+    /// Squared distance between two stored nodes (used when building): exact when `<= cutoff`,
+    /// otherwise some value `> cutoff` (DTW abandons early).
+    fn node_dist_sq(&self, a: u32, b: u32, cutoff: f32, dtw: &mut DtwScratch) -> f32 {
         let (ra, rb) = (self.store.row(a as usize), self.store.row(b as usize));
         match self.store.metric {
             Metric::Euclidean => crate::metric::euclidean::sq_euclidean(ra, rb),
-            Metric::Dtw { band } => crate::metric::dtw::dtw_sq(
-                ra,
-                rb,
-                band,
-                f32::INFINITY,
-                &mut crate::metric::dtw::DtwScratch::new(),
-            ),
+            Metric::Dtw { band } => crate::metric::dtw::dtw_sq(ra, rb, band, cutoff, dtw),
         }
     }
 

@@ -58,6 +58,10 @@ pub(crate) struct QueryPrep {
     pub upper: Vec<f32>,
     pub lower: Vec<f32>,
     pub dtw: DtwScratch,
+    /// Suffix sums of LB_Keogh terms (candidate vs query envelope), for `dtw_sq_cb`.
+    cb_fwd: Vec<f32>,
+    /// Suffix sums of LB_Keogh terms (query vs candidate envelope).
+    cb_rev: Vec<f32>,
 }
 
 impl QueryPrep {
@@ -103,16 +107,34 @@ pub(crate) fn eval_sq(
                     stats.lb_kim_pruned += 1;
                     return lb;
                 }
-                let lb = bounds::lb_keogh_sq(row, &prep.upper, &prep.lower, cutoff);
-                if lb > cutoff {
+                // LB_Keogh both ways, keeping each one's suffix sums: the tighter set lets the DTW
+                // below abandon a row as soon as its cost plus the bound of what remains exceeds
+                // the cutoff (the UCR Suite's cumulative bound).
+                prep.cb_fwd.resize(query.len(), 0.0);
+                prep.cb_rev.resize(query.len(), 0.0);
+                let fwd =
+                    bounds::lb_keogh_cumulative_sq(row, &prep.upper, &prep.lower, &mut prep.cb_fwd);
+                if fwd > cutoff {
                     stats.lb_keogh_pruned += 1;
-                    return lb;
+                    return fwd;
                 }
-                let lb = bounds::lb_keogh_sq(query, row_upper, row_lower, cutoff);
-                if lb > cutoff {
+                let rev =
+                    bounds::lb_keogh_cumulative_sq(query, row_upper, row_lower, &mut prep.cb_rev);
+                if rev > cutoff {
                     stats.lb_keogh_rev_pruned += 1;
-                    return lb;
+                    return rev;
                 }
+                let cb = if fwd > rev {
+                    &prep.cb_fwd
+                } else {
+                    &prep.cb_rev
+                };
+                stats.distance_calls += 1;
+                let d = dtw::dtw_sq_cb(query, row, band, cutoff, cb, &mut prep.dtw);
+                if d > cutoff {
+                    stats.abandoned += 1;
+                }
+                return d;
             }
             stats.distance_calls += 1;
             let d = dtw::dtw_sq(query, row, band, cutoff, &mut prep.dtw);

@@ -1,0 +1,296 @@
+"""Euclidean k-NN: pyembed against hnswlib, faiss (IndexHNSWFlat) and usearch, in one run.
+
+Datasets (fixed seeds, generated here): clustered-128 (100,000 x 128 Gaussian mixture, 1,000
+queries from the same mixture) and random-32 (100,000 x 32 uniform, 1,000 queries). Exact ground
+truth by brute force (numpy, float64). For every library: build time with 1 and 2 threads, index
+memory (resident-set growth during the build), and a sweep of its search effort (ef) timed
+single-thread one query per call, single-thread as one batch call, and as one batch call with
+2 threads. The table gives queries/second at the smallest effort reaching recall@10 >= 0.90,
+0.95 and 0.99, and the ratio to hnswlib measured in the same run.
+
+    python benchmarks/ann.py                    # full run (several minutes)
+    python benchmarks/ann.py --n 20000 --quick  # smoke run
+    python benchmarks/ann.py --plot out/        # also write recall-vs-QPS PNGs (matplotlib)
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+K = 10
+TARGETS = (0.90, 0.95, 0.99)
+EFS = (10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
+
+
+def clustered(n: int, nq: int, dim: int = 128, centers: int = 100, seed: int = 1):
+    """Gaussian mixture: ``centers`` means ~ N(0, 1), points = mean + N(0, 0.35^2) noise."""
+    rng = np.random.default_rng(seed)
+    means = rng.normal(size=(centers, dim)).astype(np.float32)
+
+    def draw(m: int) -> np.ndarray:
+        c = rng.integers(0, centers, size=m)
+        return (means[c] + 0.35 * rng.normal(size=(m, dim))).astype(np.float32)
+
+    return draw(n), draw(nq)
+
+
+def uniform(n: int, nq: int, dim: int = 32, seed: int = 2):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, dim), dtype=np.float32), rng.random((nq, dim), dtype=np.float32)
+
+
+def ground_truth(data: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    out = np.empty((len(queries), k), dtype=np.int64)
+    d2 = (data.astype(np.float64) ** 2).sum(1)
+    for s in range(0, len(queries), 100):
+        q = queries[s : s + 100].astype(np.float64)
+        dist = d2[None, :] - 2 * q @ data.T.astype(np.float64) + (q**2).sum(1)[:, None]
+        part = np.argpartition(dist, k, axis=1)[:, :k]
+        order = np.take_along_axis(dist, part, 1).argsort(1)
+        out[s : s + 100] = np.take_along_axis(part, order, 1)
+    return out
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass
+class Lib:
+    """One library's adapter: build(data, threads) -> handle; search(handle, q, ef, threads)."""
+
+    name: str
+    build: Callable[[np.ndarray, int], object]
+    set_ef: Callable[[object, int], None]
+    search: Callable[[object, np.ndarray, int], np.ndarray]
+    results: dict = field(default_factory=dict)
+
+
+def make_libs(args) -> list[Lib]:
+    libs = []
+    from pyembed import Index
+
+    def pe_build(data, threads):
+        ix = Index(data.shape[1], max_degree=args.max_degree, ef_construction=args.ef_construction)
+        ix.add(data, n_threads=threads)
+        return ix
+
+    state: dict = {}
+
+    def pe_set_ef(ix, ef):
+        state["ef"] = ef
+
+    def pe_search(ix, q, threads):
+        return ix.search(q, K, ef=state["ef"], n_threads=threads).ids
+
+    libs.append(Lib("pyembed", pe_build, pe_set_ef, pe_search))
+    try:
+        import hnswlib
+
+        def h_build(data, threads):
+            ix = hnswlib.Index(space="l2", dim=data.shape[1])
+            ix.init_index(max_elements=len(data), M=16, ef_construction=200, random_seed=100)
+            ix.add_items(data, np.arange(len(data)), num_threads=threads)
+            return ix
+
+        def h_search(ix, q, threads):
+            return ix.knn_query(q, k=K, num_threads=threads)[0]
+
+        libs.append(Lib("hnswlib", h_build, lambda ix, ef: ix.set_ef(ef), h_search))
+    except ImportError:
+        print("hnswlib not installed: skipped", file=sys.stderr)
+    try:
+        import faiss
+
+        def f_build(data, threads):
+            faiss.omp_set_num_threads(threads)
+            ix = faiss.IndexHNSWFlat(data.shape[1], 16)
+            ix.hnsw.efConstruction = 200
+            ix.add(data)
+            return ix
+
+        def f_set_ef(ix, ef):
+            ix.hnsw.efSearch = ef
+
+        def f_search(ix, q, threads):
+            faiss.omp_set_num_threads(threads)
+            return ix.search(q.reshape(-1, q.shape[-1]), K)[1]
+
+        libs.append(Lib("faiss", f_build, f_set_ef, f_search))
+    except ImportError:
+        print("faiss-cpu not installed: skipped", file=sys.stderr)
+    try:
+        from usearch.index import Index as UIndex
+
+        def u_build(data, threads):
+            ix = UIndex(ndim=data.shape[1], metric="l2sq", dtype="f32", connectivity=16, expansion_add=200)
+            ix.add(np.arange(len(data)), data, threads=threads)
+            return ix
+
+        def u_set_ef(ix, ef):
+            ix.expansion_search = ef
+
+        def u_search(ix, q, threads):
+            m = ix.search(q, K, threads=threads)
+            keys = m.keys
+            return keys.reshape(-1, K) if keys.ndim == 2 or q.ndim == 2 else keys.reshape(1, -1)
+
+        libs.append(Lib("usearch", u_build, u_set_ef, u_search))
+    except ImportError:
+        print("usearch not installed: skipped", file=sys.stderr)
+    return [lib for lib in libs if lib.name in args.libs]
+
+
+def recall_at_k(got: np.ndarray, truth: np.ndarray) -> float:
+    hits = sum(len(set(a[a >= 0].tolist()) & set(b.tolist())) for a, b in zip(got, truth))
+    return hits / truth.size
+
+
+def run_dataset(name: str, data, queries, truth, libs: list[Lib], args) -> dict:
+    out: dict = {}
+    for lib in libs:
+        res: dict = {"build_s": {}, "sweep": []}
+        handle = None
+        for threads in (1, 2):
+            gc.collect()
+            before = rss_bytes()
+            t = time.perf_counter()
+            handle = lib.build(data, threads)
+            res["build_s"][threads] = time.perf_counter() - t
+            res["memory_mb"] = (rss_bytes() - before) / 2**20
+            if threads == 1 and not args.keep_first:
+                del handle
+                gc.collect()
+                handle = None
+        assert handle is not None
+        for ef in args.efs:
+            if ef < K:
+                continue
+            lib.set_ef(handle, ef)
+            lib.search(handle, queries[:10], 1)  # warm-up
+            t = time.perf_counter()
+            got = np.vstack([lib.search(handle, q, 1) for q in queries])
+            per_query = len(queries) / (time.perf_counter() - t)
+            t = time.perf_counter()
+            batch = lib.search(handle, queries, 1)
+            batch1 = len(queries) / (time.perf_counter() - t)
+            t = time.perf_counter()
+            lib.search(handle, queries, 2)
+            batch2 = len(queries) / (time.perf_counter() - t)
+            rec = recall_at_k(np.asarray(batch), truth)
+            rec_single = recall_at_k(got, truth)
+            res["sweep"].append(
+                {"ef": ef, "recall": rec, "recall_per_query": rec_single, "qps_per_query": per_query,
+                 "qps_batch_1t": batch1, "qps_batch_2t": batch2}
+            )
+            print(
+                f"  {name:14s} {lib.name:8s} ef={ef:4d} recall={rec:.4f} per-query {per_query:8.0f} q/s"
+                f"  batch-1t {batch1:8.0f}  batch-2t {batch2:8.0f}",
+                file=sys.stderr,
+            )
+            if rec >= 0.999:
+                break
+        del handle
+        gc.collect()
+        out[lib.name] = res
+    return out
+
+
+def qps_at(sweep: list[dict], target: float, key: str) -> float | None:
+    ok = [s[key] for s in sweep if s["recall"] >= target]
+    return max(ok) if ok else None
+
+
+def report(name: str, res: dict) -> None:
+    libs = list(res)
+    base = res.get("hnswlib")
+    print(f"\n## {name}: queries/second at recall@{K} (ratio to hnswlib in brackets)\n")
+    header = "| library | mode | " + " | ".join(f"recall>={t:.2f}" for t in TARGETS) + " |"
+    print(header)
+    print("|" + "---|" * (2 + len(TARGETS)))
+    for lib in libs:
+        for key, label in (("qps_per_query", "1 thread, per query"), ("qps_batch_1t", "1 thread, batch"),
+                           ("qps_batch_2t", "2 threads, batch")):
+            cells = []
+            for t in TARGETS:
+                v = qps_at(res[lib]["sweep"], t, key)
+                b = qps_at(base["sweep"], t, key) if base else None
+                if v is None:
+                    cells.append("not reached")
+                else:
+                    ratio = f" ({v / b:.2f}x)" if b else ""
+                    cells.append(f"{v:,.0f}{ratio}")
+            print(f"| {lib} | {label} | " + " | ".join(cells) + " |")
+    print("\n| library | build 1 thread (s) | build 2 threads (s) | memory (MiB) |")
+    print("|---|---|---|---|")
+    for lib in libs:
+        r = res[lib]
+        rb = f" ({r['build_s'][2] / base['build_s'][2]:.2f}x)" if base else ""
+        rm = f" ({r['memory_mb'] / base['memory_mb']:.2f}x)" if base and base["memory_mb"] > 0 else ""
+        print(f"| {lib} | {r['build_s'][1]:.2f} | {r['build_s'][2]:.2f}{rb} | {r['memory_mb']:.1f}{rm} |")
+
+
+def plot(name: str, res: dict, folder: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    os.makedirs(folder, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for lib, r in res.items():
+        ax.plot([s["recall"] for s in r["sweep"]], [s["qps_per_query"] for s in r["sweep"]], "o-", label=lib)
+    ax.set_xlabel(f"recall@{K}")
+    ax.set_ylabel("queries/second (1 thread, one query per call)")
+    ax.set_yscale("log")
+    ax.set_title(name)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    path = os.path.join(folder, f"ann_{name}.png")
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--n", type=int, default=100_000, help="database size (default 100,000)")
+    p.add_argument("--nq", type=int, default=1000, help="queries (default 1,000)")
+    p.add_argument("--datasets", nargs="+", default=["clustered-128", "random-32"])
+    p.add_argument("--libs", nargs="+", default=["pyembed", "hnswlib", "faiss", "usearch"])
+    p.add_argument("--max-degree", type=int, default=32, help="pyembed max_degree (default 32 = 2*M)")
+    p.add_argument("--ef-construction", type=int, default=200, help="pyembed ef_construction")
+    p.add_argument("--quick", action="store_true", help="fewer effort settings")
+    p.add_argument("--keep-first", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--plot", metavar="DIR", help="write recall-vs-QPS PNGs into DIR")
+    p.add_argument("--json", metavar="PATH", help="write all measurements as JSON")
+    args = p.parse_args()
+    args.efs = (10, 32, 64, 128, 256) if args.quick else EFS
+    libs = make_libs(args)
+    gens = {"clustered-128": clustered, "random-32": uniform}
+    everything = {}
+    for name in args.datasets:
+        data, queries = gens[name](args.n, args.nq)
+        truth = ground_truth(data, queries, K)
+        print(f"# {name}: {data.shape[0]:,} x {data.shape[1]}, {len(queries)} queries", file=sys.stderr)
+        res = run_dataset(name, data, queries, truth, libs, args)
+        report(name, res)
+        everything[name] = res
+        if args.plot:
+            plot(name, res, args.plot)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(everything, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

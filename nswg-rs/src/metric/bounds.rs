@@ -1,0 +1,430 @@
+//! Lower bounds on banded DTW (LB_Kim, LB_Keogh) and the Sakoe-Chiba envelope they need.
+//!
+//! Everything here is in the squared units of `dtw::dtw_sq` (see the definition in the `dtw`
+//! module docs) and never overestimates it for the same `band`: not only in exact arithmetic but
+//! also against the f32 value `dtw_sq` actually computes. LB_Kim uses the same two cell costs the
+//! DP adds first and last, and LB_Keogh is scaled down by a relative slack of
+//! `(2 * x.len() + upper.len() + 4) * f32::EPSILON` (about 4e-5 at length 100) that covers the
+//! difference in summation order. So `bound > cutoff` safely proves `dtw_sq > cutoff`.
+
+/// LB_Kim (first and last point version, LB_KimFL) in squared units: squared differences of the first points and of the last points.
+///
+/// Squared units; every warping path starts at cell `(0, 0)` and ends at `(n - 1, m - 1)`, so this
+/// is `<= dtw_sq(a, b, band, ..)` for every band. Returns `0` if either series is empty, and only
+/// the first term when both have length 1 (the two cells coincide). Unequal lengths are fine.
+pub fn lb_kim_sq(a: &[f32], b: &[f32]) -> f32 {
+    match (a.first(), b.first(), a.last(), b.last()) {
+        (Some(&a0), Some(&b0), Some(&an), Some(&bm)) => {
+            let d0 = a0 - b0;
+            if a.len() == 1 && b.len() == 1 {
+                d0 * d0
+            } else {
+                let dn = an - bm;
+                d0 * d0 + dn * dn
+            }
+        }
+        _ => 0.0,
+    }
+}
+
+/// Upper and lower envelope of `series` for Sakoe-Chiba radius `band`: `upper[i] = max(series[i-band..=i+band])`, `lower[i] = min(...)`, clipped to the series; O(n).
+///
+/// Values are in the units of `series`; `band` is in samples. This uses the van Herk / Gil-Werman
+/// block method in place (three comparisons per sample, no allocation). Only the first
+/// `n = min(series.len(), upper.len(), lower.len())` entries are written, and they hold the
+/// envelope of `series[..n]`; entries beyond `n` are left untouched. `band = 0` copies the series;
+/// `band >= n - 1` gives the global maximum and minimum everywhere.
+pub fn envelope(series: &[f32], band: usize, upper: &mut [f32], lower: &mut [f32]) {
+    let n = series.len().min(upper.len()).min(lower.len());
+    if let (Some(s), Some(up), Some(lo)) = (series.get(..n), upper.get_mut(..n), lower.get_mut(..n))
+    {
+        sliding_extreme(s, band, up, |p, q| if q > p { q } else { p });
+        sliding_extreme(s, band, lo, |p, q| if q < p { q } else { p });
+    }
+}
+
+/// `out[i] = pick` over `s[i - w ..= i + w]` clipped to `s`, by van Herk / Gil-Werman.
+///
+/// Cut `s` into blocks of `k = 2w + 1`. A full window `[l, l + 2w]` either is one block or spans
+/// two neighbouring ones, so it is `pick(suffix of l's block from l, prefix of the next block to
+/// r)`. Suffixes are computed first and parked at `out[l + w]`, the slot of the output that needs
+/// them (`i = l + w`), so the forward pass reads each one just before overwriting it.
+fn sliding_extreme(s: &[f32], band: usize, out: &mut [f32], pick: impl Fn(f32, f32) -> f32) {
+    let n = s.len().min(out.len());
+    if n == 0 {
+        return;
+    }
+    let (s, out) = (&s[..n], &mut out[..n]);
+    let w = band.min(n - 1);
+    if w == 0 {
+        out.copy_from_slice(s);
+        return;
+    }
+    let k = 2 * w + 1;
+
+    // Pass 1: suffix extremes within each block, parked at out[l + w] (when l + w < n).
+    for (bi, block) in s.chunks(k).enumerate() {
+        let start = bi * k;
+        let mut acc = f32::NAN;
+        for (t, &v) in block.iter().enumerate().rev() {
+            acc = if t + 1 == block.len() {
+                v
+            } else {
+                pick(acc, v)
+            };
+            if let Some(slot) = out.get_mut(start + t + w) {
+                *slot = acc;
+            }
+        }
+    }
+
+    // Pass 2: prefix extremes `p` of r's block up to r, with r = i + w, for the unclipped windows.
+    let mut p = f32::NAN;
+    let mut pos = 0usize; // r % k
+    for (r, &v) in s.iter().enumerate() {
+        p = if pos == 0 { v } else { pick(p, v) };
+        if r >= w {
+            let i = r - w;
+            // Window [i - w, r]: clipped at 0 (then inside block 0) it is the prefix alone;
+            // otherwise the suffix parked at out[i] joins the prefix (when r ends a block, both
+            // cover that whole block, which is still right).
+            out[i] = if i < w { p } else { pick(out[i], p) };
+        }
+        pos += 1;
+        if pos == k {
+            pos = 0;
+        }
+    }
+
+    // Windows clipped at the right end: [i - w, n - 1] for i >= n - w; `p` is the last prefix.
+    let last_block = ((n - 1) / k) * k;
+    let tail_start = n - w;
+    for (t, slot) in out[tail_start..].iter_mut().enumerate() {
+        let i = tail_start + t;
+        *slot = if i < w {
+            p // the whole series lies in block 0
+        } else if i - w >= last_block {
+            *slot // suffix of the last block from i - w to n - 1
+        } else {
+            pick(*slot, p)
+        };
+    }
+}
+
+/// One LB_Keogh term in squared units: the squared distance from `x` to `[lower, upper]`.
+#[inline(always)]
+fn keogh_term(x: f32, upper: f32, lower: f32) -> f32 {
+    let above = x - upper;
+    let below = lower - x;
+    let above = if above > 0.0 { above } else { 0.0 };
+    let below = if below > 0.0 { below } else { 0.0 };
+    above * above + below * below
+}
+
+/// Relative down-scaling that keeps an f32 sum of bound terms below the f32 DTW sum.
+#[inline]
+fn rounding_slack(x_len: usize, env_len: usize) -> f32 {
+    let e = (2 * x_len + env_len + 4) as f32 * f32::EPSILON;
+    if e < 1.0 {
+        1.0 - e
+    } else {
+        0.0
+    }
+}
+
+/// Summation lanes (independent accumulators, so the loop vectorizes).
+const LANES: usize = 8;
+/// Samples between two early-abandoning checks.
+const BLOCK: usize = 64;
+
+/// Adds the LB_Keogh terms of equal-length slices into `lanes`.
+#[inline(always)]
+fn add_terms(lanes: &mut [f32; LANES], x: &[f32], upper: &[f32], lower: &[f32]) {
+    let (xs, us, ls) = (
+        x.chunks_exact(LANES),
+        upper.chunks_exact(LANES),
+        lower.chunks_exact(LANES),
+    );
+    let (xr, ur, lr) = (xs.remainder(), us.remainder(), ls.remainder());
+    for ((xc, uc), lc) in xs.zip(us).zip(ls) {
+        for (((acc, &xv), &uv), &lv) in lanes.iter_mut().zip(xc).zip(uc).zip(lc) {
+            *acc += keogh_term(xv, uv, lv);
+        }
+    }
+    for (((acc, &xv), &uv), &lv) in lanes.iter_mut().zip(xr).zip(ur).zip(lr) {
+        *acc += keogh_term(xv, uv, lv);
+    }
+}
+
+#[inline(always)]
+fn lanes_sum(l: &[f32; LANES]) -> f32 {
+    ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
+}
+
+/// LB_Keogh in squared units: sum over `i` of `(x[i] - upper[i])^2` where `x[i] > upper[i]` and `(x[i] - lower[i])^2` where `x[i] < lower[i]`; stops early and returns the partial sum once it exceeds `cutoff`.
+///
+/// Squared units. `upper`/`lower` are the [`envelope`] of the other series with the same `band`;
+/// the result is `<= dtw_sq(x, other, band, ..)`, including after f32 rounding (the sum is scaled
+/// down by the slack in the module docs, and the early-stop test uses that scaled value). Sums
+/// over `i < min(x.len(), upper.len(), lower.len())`, which stays a valid bound for unequal
+/// lengths. The check against `cutoff` happens every 64 samples, so the returned partial sum may
+/// include a few more terms; any returned value `> cutoff` proves `dtw_sq > cutoff`.
+pub fn lb_keogh_sq(x: &[f32], upper: &[f32], lower: &[f32], cutoff: f32) -> f32 {
+    let n = x.len().min(upper.len()).min(lower.len());
+    let scale = rounding_slack(x.len(), upper.len());
+    let mut lanes = [0.0f32; LANES];
+    for ((xb, ub), lb) in x[..n]
+        .chunks(BLOCK)
+        .zip(upper[..n].chunks(BLOCK))
+        .zip(lower[..n].chunks(BLOCK))
+    {
+        add_terms(&mut lanes, xb, ub, lb);
+        let bound = lanes_sum(&lanes) * scale;
+        if bound > cutoff {
+            return bound;
+        }
+    }
+    lanes_sum(&lanes) * scale
+}
+
+/// Per-position LB_Keogh terms as suffix sums, for `dtw::dtw_sq_cb`; returns the whole bound.
+///
+/// Squared units. With `n = min(x.len(), upper.len(), lower.len(), cb.len())` and
+/// `term[t] = keogh(x[t], upper[t], lower[t])` (the LB_Keogh summand of [`lb_keogh_sq`]), writes
+/// `cb[k] = term[k] + term[k + 1] + ... + term[n - 1]` for `k < n` and `cb[k] = 0` for `k >= n`.
+/// So `cb[k]` lower-bounds the cost a warping path spends in positions `>= k` of `x` (rows of
+/// `x`, or columns if `x` is the second series of the DTW): pass `x` = either series and the
+/// [`envelope`] of the other, with the DTW's `band`. The suffix sums are plain f32 sums;
+/// `dtw_sq_cb` applies its own rounding slack. Returns the full LB_Keogh bound (all `n` terms,
+/// scaled like [`lb_keogh_sq`], no early stop), which never overestimates `dtw_sq`.
+pub fn lb_keogh_cumulative_sq(x: &[f32], upper: &[f32], lower: &[f32], cb: &mut [f32]) -> f32 {
+    let n = x.len().min(upper.len()).min(lower.len()).min(cb.len());
+    let (head, tail) = cb.split_at_mut(n);
+    tail.fill(0.0);
+    for (((c, &xv), &uv), &lv) in head.iter_mut().zip(x).zip(upper).zip(lower) {
+        *c = keogh_term(xv, uv, lv);
+    }
+    let mut acc = 0.0f32;
+    for c in head.iter_mut().rev() {
+        acc += *c;
+        *c = acc;
+    }
+    acc * rounding_slack(x.len(), upper.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::dtw::{dtw_sq, dtw_sq_cb, DtwScratch};
+    use super::*;
+    use proptest::prelude::*;
+
+    fn naive_envelope(s: &[f32], band: usize) -> (Vec<f32>, Vec<f32>) {
+        let n = s.len();
+        let mut up = Vec::with_capacity(n);
+        let mut lo = Vec::with_capacity(n);
+        for i in 0..n {
+            let win = &s[i.saturating_sub(band)..=i.saturating_add(band).min(n - 1)];
+            up.push(win.iter().copied().fold(f32::NEG_INFINITY, f32::max));
+            lo.push(win.iter().copied().fold(f32::INFINITY, f32::min));
+        }
+        (up, lo)
+    }
+
+    fn env(s: &[f32], band: usize) -> (Vec<f32>, Vec<f32>) {
+        let mut up = vec![0.0; s.len()];
+        let mut lo = vec![0.0; s.len()];
+        envelope(s, band, &mut up, &mut lo);
+        (up, lo)
+    }
+
+    fn dtw(a: &[f32], b: &[f32], band: usize) -> f32 {
+        dtw_sq(a, b, band, f32::INFINITY, &mut DtwScratch::new())
+    }
+
+    fn series(max_len: usize) -> impl Strategy<Value = Vec<f32>> {
+        let value = prop_oneof![(-3i32..=3).prop_map(|v| v as f32), -10.0f32..10.0];
+        proptest::collection::vec(value, 1..max_len)
+    }
+
+    /// Two series of one length (as in the index), from 1 to `max_len - 1` samples.
+    fn pair(max_len: usize) -> impl Strategy<Value = (Vec<f32>, Vec<f32>)> {
+        (1..max_len).prop_flat_map(|n| {
+            let value = prop_oneof![(-3i32..=3).prop_map(|v| v as f32), -10.0f32..10.0];
+            (
+                proptest::collection::vec(value.clone(), n),
+                proptest::collection::vec(value, n),
+            )
+        })
+    }
+
+    #[test]
+    fn known_values() {
+        // a=[0,1,2], b=[0,2,2]: first (0-0)^2 = 0, last (2-2)^2 = 0.
+        assert_eq!(lb_kim_sq(&[0.0, 1.0, 2.0], &[0.0, 2.0, 2.0]), 0.0);
+        // a=[1,2,3,4], b=[2,3,4,5]: 1 + 1 = 2 (= the full DTW, see dtw tests).
+        assert_eq!(lb_kim_sq(&[1.0, 2.0, 3.0, 4.0], &[2.0, 3.0, 4.0, 5.0]), 2.0);
+        assert_eq!(lb_kim_sq(&[1.0], &[3.0]), 4.0);
+        assert_eq!(lb_kim_sq(&[], &[3.0]), 0.0);
+        // Envelope of [3,1,4,1,5,9,2] with band 1:
+        //   upper = [3,4,4,5,9,9,9], lower = [1,1,1,1,1,2,2].
+        let (up, lo) = env(&[3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0], 1);
+        assert_eq!(up, [3.0, 4.0, 4.0, 5.0, 9.0, 9.0, 9.0]);
+        assert_eq!(lo, [1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0]);
+        // LB_Keogh of x=[0,5,0] against upper=[3,4,4], lower=[1,1,1]:
+        //   (0-1)^2 + (5-4)^2 + (0-1)^2 = 3, times the slack (1 - 13 eps).
+        let lb = lb_keogh_sq(
+            &[0.0, 5.0, 0.0],
+            &[3.0, 4.0, 4.0],
+            &[1.0, 1.0, 1.0],
+            f32::INFINITY,
+        );
+        assert!(lb <= 3.0 && lb > 3.0 * (1.0 - 1e-5), "{lb}");
+        let mut cb = [9.0f32; 5];
+        let total = lb_keogh_cumulative_sq(
+            &[0.0, 5.0, 0.0],
+            &[3.0, 4.0, 4.0],
+            &[1.0, 1.0, 1.0],
+            &mut cb,
+        );
+        assert_eq!(cb, [3.0, 2.0, 1.0, 0.0, 0.0]);
+        assert_eq!(total, lb);
+    }
+
+    #[test]
+    fn edge_cases_do_not_panic() {
+        let (mut up, mut lo) = (vec![7.0; 3], vec![7.0; 2]);
+        envelope(&[1.0, 2.0, 3.0], usize::MAX, &mut up, &mut lo);
+        assert_eq!(up, [2.0, 2.0, 7.0]); // envelope of the common prefix [1, 2]
+        assert_eq!(lo, [1.0, 1.0]);
+        envelope(&[], 3, &mut [], &mut []);
+        assert_eq!(lb_keogh_sq(&[], &[], &[], 0.0), 0.0);
+        assert_eq!(
+            lb_keogh_sq(&[1.0, 2.0], &[0.0], &[0.0], f32::INFINITY),
+            1.0 * rounding_slack(2, 1)
+        );
+        assert_eq!(lb_keogh_cumulative_sq(&[1.0], &[0.0], &[0.0], &mut []), 0.0);
+    }
+
+    #[test]
+    fn early_stop_returns_partial_sum_above_cutoff() {
+        let x = vec![2.0f32; 1000];
+        let (up, lo) = (vec![1.0f32; 1000], vec![0.0f32; 1000]);
+        let full = lb_keogh_sq(&x, &up, &lo, f32::INFINITY);
+        assert!(full > 999.0 && full <= 1000.0);
+        let partial = lb_keogh_sq(&x, &up, &lo, 10.0);
+        assert!(partial > 10.0 && partial <= 64.0, "{partial}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn envelope_equals_naive(x in series(60), band in 0usize..70) {
+            let (up, lo) = env(&x, band);
+            let (nup, nlo) = naive_envelope(&x, band);
+            prop_assert_eq!(up, nup);
+            prop_assert_eq!(lo, nlo);
+        }
+
+        #[test]
+        fn lb_kim_below_dtw(x in series(40), y in series(40), band in 0usize..45) {
+            let d = dtw(&x, &y, band);
+            prop_assert!(lb_kim_sq(&x, &y) <= d);
+            prop_assert!(lb_kim_sq(&y, &x) <= d);
+        }
+
+        #[test]
+        fn lb_keogh_below_dtw_both_ways((x, y) in pair(40), band in 0usize..45) {
+            let d = dtw(&x, &y, band);
+            let (xu, xl) = env(&x, band);
+            let (yu, yl) = env(&y, band);
+            let q = lb_keogh_sq(&x, &yu, &yl, f32::INFINITY);
+            let c = lb_keogh_sq(&y, &xu, &xl, f32::INFINITY);
+            prop_assert!(q <= d, "query vs candidate envelope {} > dtw {}", q, d);
+            prop_assert!(c <= d, "candidate vs query envelope {} > dtw {}", c, d);
+        }
+
+        #[test]
+        fn lb_keogh_below_dtw_unequal_lengths(x in series(40), y in series(40), band in 0usize..45) {
+            let d = dtw(&x, &y, band);
+            let (yu, yl) = env(&y, band);
+            let (xu, xl) = env(&x, band);
+            prop_assert!(lb_keogh_sq(&x, &yu, &yl, f32::INFINITY) <= d);
+            prop_assert!(lb_keogh_sq(&y, &xu, &xl, f32::INFINITY) <= d);
+        }
+
+        #[test]
+        fn lb_keogh_early_stop(x in series(300), y in series(300), band in 0usize..10, cutoff in 0.0f32..500.0) {
+            let (yu, yl) = env(&y, band);
+            let full = lb_keogh_sq(&x, &yu, &yl, f32::INFINITY);
+            let part = lb_keogh_sq(&x, &yu, &yl, cutoff);
+            if full <= cutoff {
+                prop_assert_eq!(part, full);
+            } else {
+                prop_assert!(part > cutoff && part <= full);
+            }
+        }
+
+        #[test]
+        fn cumulative_matches_terms(x in series(100), y in series(100), band in 0usize..10) {
+            let (yu, yl) = env(&y, band);
+            let mut cb = vec![f32::NAN; x.len() + 3];
+            let total = lb_keogh_cumulative_sq(&x, &yu, &yl, &mut cb);
+            let n = x.len().min(y.len());
+            for (k, &got) in cb.iter().enumerate() {
+                let want: f64 = (k..n).map(|t| {
+                    let (v, u, l) = (x[t] as f64, yu[t] as f64, yl[t] as f64);
+                    if v > u { (v - u).powi(2) } else if v < l { (v - l).powi(2) } else { 0.0 }
+                }).sum();
+                prop_assert!((got as f64 - want).abs() <= 1e-4 * want.max(1.0), "k {}: {} vs {}", k, got, want);
+            }
+            let lb = lb_keogh_sq(&x, &yu, &yl, f32::INFINITY);
+            prop_assert!((total - lb).abs() <= 1e-4 * lb.max(1.0));
+        }
+
+        #[test]
+        fn dtw_cb_exact_when_not_abandoning(
+            (x, y) in pair(40), band in 0usize..45, frac in 0.0f32..2.0, swap in any::<bool>(),
+        ) {
+            let exact = dtw(&x, &y, band);
+            // cb from either orientation: x's terms (rows) or y's terms (columns).
+            let (ex, ey) = if swap { (&y, &x) } else { (&x, &y) };
+            let (u, l) = env(ey, band);
+            let mut cb = vec![0.0; ex.len()];
+            lb_keogh_cumulative_sq(ex, &u, &l, &mut cb);
+            let mut s = DtwScratch::new();
+            let cutoffs = [exact, exact * frac, exact * (1.0 + 1e-6), exact * (1.0 - 1e-6),
+                           f32::INFINITY, 0.0];
+            for cutoff in cutoffs {
+                let got = dtw_sq_cb(&x, &y, band, cutoff, &cb, &mut s);
+                if exact <= cutoff {
+                    prop_assert!(got == exact, "cutoff {}: got {} exact {}", cutoff, got, exact);
+                } else {
+                    prop_assert!(got > cutoff, "cutoff {}: got {} exact {}", cutoff, got, exact);
+                }
+            }
+        }
+
+        #[test]
+        fn dtw_cb_exact_long_series(
+            (x, y) in pair(400), band in 0usize..40, frac in 0.5f32..1.5,
+        ) {
+            let exact = dtw(&x, &y, band);
+            let (u, l) = env(&y, band);
+            let mut cb = vec![0.0; x.len()];
+            lb_keogh_cumulative_sq(&x, &u, &l, &mut cb);
+            let mut s = DtwScratch::new();
+            for cutoff in [exact, exact * frac] {
+                let got = dtw_sq_cb(&x, &y, band, cutoff, &cb, &mut s);
+                if exact <= cutoff {
+                    prop_assert!(got == exact, "cutoff {}: got {} exact {}", cutoff, got, exact);
+                } else {
+                    prop_assert!(got > cutoff);
+                }
+            }
+            let (xu, xl) = env(&x, band);
+            prop_assert!(lb_keogh_sq(&x, &u, &l, f32::INFINITY) <= exact);
+            prop_assert!(lb_keogh_sq(&y, &xu, &xl, f32::INFINITY) <= exact);
+        }
+    }
+}
