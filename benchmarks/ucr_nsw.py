@@ -25,13 +25,17 @@ SWEEP = [(1, 1), (2, 1), (1, 2), (4, 1), (2, 2), (8, 1), (4, 2), (16, 1)]
 def one_nn_error(index: Index, x_test, y_train, y_test, **kw) -> tuple[float, int, int]:
     res = index.search(x_test, k=1, **kw)
     pred = np.asarray(y_train)[res.ids[:, 0]]
-    return float(np.mean(pred != np.asarray(y_test))), int(res.distance_calls.sum()), int(
-        res.lb_pruned.sum()
+    return (
+        float(np.mean(pred != np.asarray(y_test))),
+        int(res.distance_calls.sum()),
+        int(res.lb_pruned.sum()),
     )
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("names", nargs="*")
     p.add_argument("--data-dir")
     p.add_argument("--band-pcts", nargs="+", default=["learned", "10"])
@@ -39,7 +43,9 @@ def main() -> None:
     args = p.parse_args()
     names = args.names or list_datasets(args.data_dir)
     table = published_table()
-    print("| data set | band | search | ef | restarts | error | diff vs exact | full DTW (% brute) | LB prunes |")
+    print(
+        "| data set | band | search | ef | restarts | error | diff vs exact | full DTW (% brute) | LB prunes |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     best: list[str] = []
     for name in names:
@@ -54,7 +60,9 @@ def main() -> None:
             index.add(x_tr, n_threads=1)
             err0, calls0, lb0 = one_nn_error(index, x_te, tr.y, te.y, exact=True)
             label = f"{band} ({spec}{'' if spec == 'learned' else '%'})"
-            print(f"| {name} | {label} | exact | | | {err0:.4f} | | {100 * calls0 / brute:.1f} | {lb0} |")
+            print(
+                f"| {name} | {label} | exact | | | {err0:.4f} | | {100 * calls0 / brute:.1f} | {lb0} |"
+            )
             ok = []
             for ef, restarts in SWEEP:
                 err, calls, lb = one_nn_error(index, x_te, tr.y, te.y, ef=ef, restarts=restarts)

@@ -5,11 +5,15 @@ from os import PathLike
 
 import numpy as np
 from numpy.typing import NDArray
+from typing_extensions import final
+
+__all__ = ["FORMAT_VERSION", "IndexFormatError", "NativeIndex", "read_header"]
 
 FORMAT_VERSION: int
 
 class IndexFormatError(ValueError): ...
 
+@final
 class NativeIndex:
     def __new__(
         cls,

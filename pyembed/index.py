@@ -76,9 +76,7 @@ def _as_rows(x: ArrayLike, name: str, dim: int) -> NDArray[np.float32]:
     """Converts ``x`` to a C-contiguous float32 array of shape (n, dim), checking it fully."""
     arr = np.asarray(x)
     if arr.dtype.kind not in "fiu":
-        raise TypeError(
-            f"{name} must hold real numbers (float or int), got dtype {arr.dtype}"
-        )
+        raise TypeError(f"{name} must hold real numbers (float or int), got dtype {arr.dtype}")
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)
     elif arr.ndim != 2:

@@ -30,7 +30,7 @@ def naive_dtw(a: np.ndarray, b: np.ndarray, band: int) -> float:
 
 
 def recall(got: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.mean([len(set(a) & set(b)) / len(b) for a, b in zip(got, truth)]))
+    return float(np.mean([len(set(a) & set(b)) / len(b) for a, b in zip(got, truth, strict=True)]))
 
 
 @pytest.fixture(scope="module")
@@ -62,11 +62,11 @@ def test_recall_does_not_fall_with_effort(uniform32, built):
     _, queries = uniform32
     exact = built.search(queries, k=10, exact=True).ids
     by_ef = [recall(built.search(queries, k=10, ef=ef).ids, exact) for ef in (10, 20, 40, 80, 160)]
-    assert all(b >= a for a, b in zip(by_ef, by_ef[1:])), f"recall by ef: {by_ef}"
+    assert all(b >= a for a, b in zip(by_ef, by_ef[1:], strict=False)), f"recall by ef: {by_ef}"
     by_restarts = [
         recall(built.search(queries, k=10, ef=10, restarts=r).ids, exact) for r in (1, 2, 4, 8)
     ]
-    assert all(b >= a for a, b in zip(by_restarts, by_restarts[1:])), by_restarts
+    assert all(b >= a for a, b in zip(by_restarts, by_restarts[1:], strict=False)), by_restarts
     assert by_ef[-1] > by_ef[0] and by_restarts[-1] > by_restarts[0]
 
 
@@ -160,24 +160,44 @@ def test_fewer_than_k_reachable_is_padded():
 BAD_INPUTS = [
     # (callable on a dim-4 index holding 3 rows, exception, message regex)
     (lambda ix: ix.search(np.zeros((2, 2, 4))), ValueError, "1-D .* or 2-D, got a 3-D"),
-    (lambda ix: ix.search(np.zeros((2, 5))), ValueError, "queries has 5 columns but the index has dim=4"),
-    (lambda ix: ix.add(np.zeros((2, 3))), ValueError, "vectors has 3 columns but the index has dim=4"),
+    (
+        lambda ix: ix.search(np.zeros((2, 5))),
+        ValueError,
+        "queries has 5 columns but the index has dim=4",
+    ),
+    (
+        lambda ix: ix.add(np.zeros((2, 3))),
+        ValueError,
+        "vectors has 3 columns but the index has dim=4",
+    ),
     (lambda ix: ix.search([[0, np.nan, 0, 0]]), ValueError, r"non-finite .* row 0, column 1"),
-    (lambda ix: ix.add([[0, 0, 0, 0], [0, 0, np.inf, 0]]), ValueError, r"non-finite .* row 1, column 2"),
+    (
+        lambda ix: ix.add([[0, 0, 0, 0], [0, 0, np.inf, 0]]),
+        ValueError,
+        r"non-finite .* row 1, column 2",
+    ),
     (lambda ix: ix.search(np.full((1, 4), 1e300)), ValueError, "non-finite"),
     (lambda ix: ix.search(np.ones((1, 4), dtype=bool)), TypeError, "dtype bool"),
     (lambda ix: ix.search(np.ones((1, 4), dtype=complex)), TypeError, "dtype complex"),
     (lambda ix: ix.search(np.array([[object()] * 4])), TypeError, "dtype object"),
     (lambda ix: ix.search([["a", "b", "c", "d"]]), TypeError, "dtype <U1"),
     (lambda ix: ix.search(np.zeros(4), k=0), ValueError, "k must be at least 1, got 0"),
-    (lambda ix: ix.search(np.zeros(4), k=4), ValueError, r"k must be between 1 and len\(index\)=3, got 4"),
+    (
+        lambda ix: ix.search(np.zeros(4), k=4),
+        ValueError,
+        r"k must be between 1 and len\(index\)=3, got 4",
+    ),
     (lambda ix: ix.search(np.zeros(4), k=2.5), TypeError, "k must be an integer"),
     (lambda ix: ix.search(np.zeros(4), k=1, ef=0), ValueError, "ef must be at least 1"),
     (lambda ix: ix.search(np.zeros(4), k=1, restarts=0), ValueError, "restarts must be at least 1"),
     (lambda ix: ix.add(np.zeros((1, 4)), ids=[0]), ValueError, "duplicate id 0"),
     (lambda ix: ix.add(np.zeros((2, 4)), ids=[8, 8]), ValueError, "duplicate id 8"),
     (lambda ix: ix.add(np.zeros((1, 4)), ids=[-3]), ValueError, "non-negative, got -3"),
-    (lambda ix: ix.add(np.zeros((2, 4)), ids=[5]), ValueError, "ids has 1 entries but vectors has 2"),
+    (
+        lambda ix: ix.add(np.zeros((2, 4)), ids=[5]),
+        ValueError,
+        "ids has 1 entries but vectors has 2",
+    ),
     (lambda ix: ix.add(np.zeros((1, 4)), ids=[1.5]), TypeError, "ids must be integers"),
     (lambda ix: ix.get_vectors([42]), KeyError, "id 42 is not in the index"),
     (lambda ix: Index(0), ValueError, "dim must be at least 1"),
