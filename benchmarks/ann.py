@@ -91,7 +91,7 @@ def make_libs(args) -> list[Lib]:
         state["ef"] = ef
 
     def pe_search(ix, q, threads):
-        return ix.search(q, K, ef=state["ef"], n_threads=threads).ids
+        return ix.search(q, K, ef=state["ef"], n_threads=threads, entry=args.entry).ids
 
     libs.append(Lib("pyembed", pe_build, pe_set_ef, pe_search))
     try:
@@ -133,7 +133,9 @@ def make_libs(args) -> list[Lib]:
         from usearch.index import Index as UIndex
 
         def u_build(data, threads):
-            ix = UIndex(ndim=data.shape[1], metric="l2sq", dtype="f32", connectivity=16, expansion_add=200)
+            ix = UIndex(
+                ndim=data.shape[1], metric="l2sq", dtype="f32", connectivity=16, expansion_add=200
+            )
             ix.add(np.arange(len(data)), data, threads=threads)
             return ix
 
@@ -152,7 +154,9 @@ def make_libs(args) -> list[Lib]:
 
 
 def recall_at_k(got: np.ndarray, truth: np.ndarray) -> float:
-    hits = sum(len(set(a[a >= 0].tolist()) & set(b.tolist())) for a, b in zip(got, truth))
+    hits = sum(
+        len(set(a[a >= 0].tolist()) & set(b.tolist())) for a, b in zip(got, truth, strict=True)
+    )
     return hits / truth.size
 
 
@@ -190,8 +194,14 @@ def run_dataset(name: str, data, queries, truth, libs: list[Lib], args) -> dict:
             rec = recall_at_k(np.asarray(batch), truth)
             rec_single = recall_at_k(got, truth)
             res["sweep"].append(
-                {"ef": ef, "recall": rec, "recall_per_query": rec_single, "qps_per_query": per_query,
-                 "qps_batch_1t": batch1, "qps_batch_2t": batch2}
+                {
+                    "ef": ef,
+                    "recall": rec,
+                    "recall_per_query": rec_single,
+                    "qps_per_query": per_query,
+                    "qps_batch_1t": batch1,
+                    "qps_batch_2t": batch2,
+                }
             )
             print(
                 f"  {name:14s} {lib.name:8s} ef={ef:4d} recall={rec:.4f} per-query {per_query:8.0f} q/s"
@@ -219,8 +229,11 @@ def report(name: str, res: dict) -> None:
     print(header)
     print("|" + "---|" * (2 + len(TARGETS)))
     for lib in libs:
-        for key, label in (("qps_per_query", "1 thread, per query"), ("qps_batch_1t", "1 thread, batch"),
-                           ("qps_batch_2t", "2 threads, batch")):
+        for key, label in (
+            ("qps_per_query", "1 thread, per query"),
+            ("qps_batch_1t", "1 thread, batch"),
+            ("qps_batch_2t", "2 threads, batch"),
+        ):
             cells = []
             for t in TARGETS:
                 v = qps_at(res[lib]["sweep"], t, key)
@@ -236,8 +249,14 @@ def report(name: str, res: dict) -> None:
     for lib in libs:
         r = res[lib]
         rb = f" ({r['build_s'][2] / base['build_s'][2]:.2f}x)" if base else ""
-        rm = f" ({r['memory_mb'] / base['memory_mb']:.2f}x)" if base and base["memory_mb"] > 0 else ""
-        print(f"| {lib} | {r['build_s'][1]:.2f} | {r['build_s'][2]:.2f}{rb} | {r['memory_mb']:.1f}{rm} |")
+        rm = (
+            f" ({r['memory_mb'] / base['memory_mb']:.2f}x)"
+            if base and base["memory_mb"] > 0
+            else ""
+        )
+        print(
+            f"| {lib} | {r['build_s'][1]:.2f} | {r['build_s'][2]:.2f}{rb} | {r['memory_mb']:.1f}{rm} |"
+        )
 
 
 def plot(name: str, res: dict, folder: str) -> None:
@@ -249,7 +268,12 @@ def plot(name: str, res: dict, folder: str) -> None:
     os.makedirs(folder, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 5))
     for lib, r in res.items():
-        ax.plot([s["recall"] for s in r["sweep"]], [s["qps_per_query"] for s in r["sweep"]], "o-", label=lib)
+        ax.plot(
+            [s["recall"] for s in r["sweep"]],
+            [s["qps_per_query"] for s in r["sweep"]],
+            "o-",
+            label=lib,
+        )
     ax.set_xlabel(f"recall@{K}")
     ax.set_ylabel("queries/second (1 thread, one query per call)")
     ax.set_yscale("log")
@@ -262,13 +286,23 @@ def plot(name: str, res: dict, folder: str) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--n", type=int, default=100_000, help="database size (default 100,000)")
     p.add_argument("--nq", type=int, default=1000, help="queries (default 1,000)")
     p.add_argument("--datasets", nargs="+", default=["clustered-128", "random-32"])
     p.add_argument("--libs", nargs="+", default=["pyembed", "hnswlib", "faiss", "usearch"])
-    p.add_argument("--max-degree", type=int, default=32, help="pyembed max_degree (default 32 = 2*M)")
+    p.add_argument(
+        "--max-degree", type=int, default=32, help="pyembed max_degree (default 32 = 2*M)"
+    )
     p.add_argument("--ef-construction", type=int, default=200, help="pyembed ef_construction")
+    p.add_argument(
+        "--entry",
+        default="pivots",
+        choices=["random", "pivots"],
+        help="pyembed search entry (default pivots; random = classic NSW restarts)",
+    )
     p.add_argument("--quick", action="store_true", help="fewer effort settings")
     p.add_argument("--keep-first", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--plot", metavar="DIR", help="write recall-vs-QPS PNGs into DIR")
@@ -281,7 +315,10 @@ def main() -> None:
     for name in args.datasets:
         data, queries = gens[name](args.n, args.nq)
         truth = ground_truth(data, queries, K)
-        print(f"# {name}: {data.shape[0]:,} x {data.shape[1]}, {len(queries)} queries", file=sys.stderr)
+        print(
+            f"# {name}: {data.shape[0]:,} x {data.shape[1]}, {len(queries)} queries",
+            file=sys.stderr,
+        )
         res = run_dataset(name, data, queries, truth, libs, args)
         report(name, res)
         everything[name] = res

@@ -129,8 +129,9 @@ impl NativeIndex {
 
     /// Searches `(n, dim)` float32 queries; returns `(ids (n,k) int64, distances (n,k) float32,
     /// stats (n,6) int64)` with stats columns distance_calls, lb_kim_pruned, lb_keogh_pruned,
-    /// lb_keogh_rev_pruned, abandoned, visited.
-    #[pyo3(signature = (queries, k, ef, restarts, exact, n_threads, prune))]
+    /// lb_keogh_rev_pruned, abandoned, visited. `entry` is "random" (each restart from a random
+    /// node) or "pivots" (the first restart from the nearest of a fixed, cached node sample).
+    #[pyo3(signature = (queries, k, ef, restarts, exact, n_threads, prune, entry = "random"))]
     #[allow(clippy::too_many_arguments, clippy::type_complexity)]
     fn search<'py>(
         &self,
@@ -142,6 +143,7 @@ impl NativeIndex {
         exact: bool,
         n_threads: usize,
         prune: bool,
+        entry: &str,
     ) -> PyResult<(
         Bound<'py, PyArray2<i64>>,
         Bound<'py, PyArray2<f32>>,
@@ -149,12 +151,23 @@ impl NativeIndex {
     )> {
         let n = queries.shape()[0];
         let dim = queries.shape()[1];
+        let entry = match entry {
+            "random" => nswg::Entry::Random,
+            "pivots" => nswg::Entry::Pivots,
+            other => {
+                return Err(to_py(nswg::Error::InvalidParameter {
+                    name: "entry",
+                    reason: format!("must be 'random' or 'pivots', got {other:?}"),
+                }))
+            }
+        };
         let q = slice2(&queries, "queries")?.to_vec();
         let p = nswg::SearchParams {
             ef,
             restarts,
             n_threads,
             prune,
+            entry,
         };
         let r = py
             .detach(|| {

@@ -342,3 +342,18 @@ def test_search_in_forked_child(uniform32, built):
     got = os.read(r, 1)
     os.waitpid(pid, 0)
     assert got == b"1"
+
+
+def test_pivot_entry_matches_exact_and_rejects_unknown_modes(uniform32, built):
+    data, queries = uniform32
+    exact = built.search(queries[:50], k=10, exact=True)
+    wide = built.search(queries[:50], k=10, ef=len(data), entry="pivots")
+    np.testing.assert_array_equal(wide.ids, exact.ids)
+    np.testing.assert_allclose(wide.distances, exact.distances, rtol=1e-5)
+    truth = built.search(queries, k=10, exact=True).ids
+    r = recall(built.search(queries, k=10, entry="pivots").ids, truth)
+    assert r >= 0.95, f"pivot-entry recall@10 at default ef = {r:.4f}"
+    one = built.search(queries[0], k=10, entry="pivots", n_threads=1)
+    np.testing.assert_array_equal(one.ids[0], built.search(queries[:1], k=10, entry="pivots").ids[0])
+    with pytest.raises(ValueError, match="entry"):
+        built.search(queries[:1], k=10, entry="hub")

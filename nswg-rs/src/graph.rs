@@ -1,10 +1,11 @@
 //! Adjacency lists of the navigable small world graph and the neighbor-selection rule.
 //!
-//! Each node has a fixed slot of `max_degree` `u32` links plus a count. Links and counts are atomics
-//! so that parallel insertion can extend lists while other threads search them (relaxed loads compile
-//! to plain loads). Writers of a list hold that node's lock; a reader may see a list mid-rewrite, but
-//! every entry it can see is a valid node number, because a node is linked only after its vector is
-//! stored.
+//! Each node owns one block of `1 + max_degree` `u32` words in a single flat array: the link count
+//! first, then the link slots, so a search reads a node's count and links from the same cache
+//! lines. Words are atomics so that parallel insertion can extend lists while other threads search
+//! them (relaxed loads compile to plain loads). Writers of a list hold that node's lock; a reader
+//! may see a list mid-rewrite, but every entry it can see is a valid node number, because a node is
+//! linked only after its vector is stored.
 
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -12,8 +13,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// Adjacency storage for `len()` nodes.
 pub(crate) struct Graph {
     pub max_degree: usize,
-    counts: Vec<AtomicU32>,
-    links: Vec<AtomicU32>,
+    /// Words per node: `1 + max_degree` (count, then slots).
+    stride: usize,
+    words: Vec<AtomicU32>,
     locks: Vec<Mutex<()>>,
 }
 
@@ -21,50 +23,64 @@ impl Graph {
     pub fn new(max_degree: usize) -> Self {
         Graph {
             max_degree,
-            counts: Vec::new(),
-            links: Vec::new(),
+            stride: max_degree + 1,
+            words: Vec::new(),
             locks: Vec::new(),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.counts.len()
+        self.locks.len()
     }
 
     /// Adds unlinked nodes until there are `n`.
     pub fn grow(&mut self, n: usize) {
-        self.counts.resize_with(n, || AtomicU32::new(0));
-        self.links
-            .resize_with(n * self.max_degree, || AtomicU32::new(0));
+        self.words
+            .resize_with(n * self.stride, || AtomicU32::new(0));
         self.locks.resize_with(n, || Mutex::new(()));
     }
 
     #[inline]
     pub fn degree(&self, node: u32) -> usize {
-        (self.counts[node as usize].load(Ordering::Acquire) as usize).min(self.max_degree)
+        (self.words[node as usize * self.stride].load(Ordering::Acquire) as usize)
+            .min(self.max_degree)
+    }
+
+    /// The links of `node`, read in place (no copy).
+    #[inline]
+    pub fn links(&self, node: u32) -> impl Iterator<Item = u32> + '_ {
+        let start = node as usize * self.stride + 1;
+        let deg = self.degree(node);
+        self.words[start..start + deg]
+            .iter()
+            .map(|a| a.load(Ordering::Relaxed))
+    }
+
+    /// Loads the first word of `node`'s block (count and the first links share its cache line) so
+    /// that the line is on its way before the links are needed. A plain, safe load whose value is
+    /// discarded: the core overlaps the miss with other work (a portable software prefetch).
+    #[inline]
+    pub fn touch(&self, node: u32) {
+        if let Some(w) = self.words.get(node as usize * self.stride) {
+            std::hint::black_box(w.load(Ordering::Relaxed));
+        }
     }
 
     /// Copies the links of `node` into `out` (cleared first).
     #[inline]
     pub fn neighbors_into(&self, node: u32, out: &mut Vec<u32>) {
         out.clear();
-        let start = node as usize * self.max_degree;
-        let deg = self.degree(node);
-        out.extend(
-            self.links[start..start + deg]
-                .iter()
-                .map(|a| a.load(Ordering::Relaxed)),
-        );
+        out.extend(self.links(node));
     }
 
     /// Replaces the links of `node`; the caller holds `lock(node)`. `new` has at most `max_degree` entries.
     pub fn set_links(&self, node: u32, new: &[u32]) {
         debug_assert!(new.len() <= self.max_degree);
-        let start = node as usize * self.max_degree;
-        for (slot, &v) in self.links[start..start + new.len()].iter().zip(new) {
+        let start = node as usize * self.stride;
+        for (slot, &v) in self.words[start + 1..start + 1 + new.len()].iter().zip(new) {
             slot.store(v, Ordering::Relaxed);
         }
-        self.counts[node as usize].store(new.len() as u32, Ordering::Release);
+        self.words[start].store(new.len() as u32, Ordering::Release);
     }
 
     /// Appends one link if there is room; returns false when the list is full. Caller holds the lock.
@@ -73,8 +89,9 @@ impl Graph {
         if deg >= self.max_degree {
             return false;
         }
-        self.links[node as usize * self.max_degree + deg].store(v, Ordering::Relaxed);
-        self.counts[node as usize].store(deg as u32 + 1, Ordering::Release);
+        let start = node as usize * self.stride;
+        self.words[start + 1 + deg].store(v, Ordering::Relaxed);
+        self.words[start].store(deg as u32 + 1, Ordering::Release);
         true
     }
 
@@ -84,25 +101,33 @@ impl Graph {
 
     /// Raw counts and links (for saving): `counts[i]`, then `max_degree` slots per node.
     pub fn raw(&self) -> (Vec<u32>, Vec<u32>) {
-        (
-            self.counts
-                .iter()
-                .map(|a| a.load(Ordering::Relaxed))
-                .collect(),
-            self.links
-                .iter()
-                .map(|a| a.load(Ordering::Relaxed))
-                .collect(),
-        )
+        let n = self.len();
+        let mut counts = Vec::with_capacity(n);
+        let mut links = Vec::with_capacity(n * self.max_degree);
+        for block in self.words.chunks_exact(self.stride) {
+            counts.push(block[0].load(Ordering::Relaxed));
+            links.extend(block[1..].iter().map(|a| a.load(Ordering::Relaxed)));
+        }
+        (counts, links)
     }
 
     /// Rebuilds from validated raw counts and links (as produced by [`Graph::raw`]).
     pub fn from_raw(max_degree: usize, counts: Vec<u32>, links: Vec<u32>) -> Self {
         let n = counts.len();
+        let mut words = Vec::with_capacity(n * (max_degree + 1));
+        for (i, &c) in counts.iter().enumerate() {
+            words.push(AtomicU32::new(c));
+            let slots = links
+                .get(i * max_degree..(i + 1) * max_degree)
+                .unwrap_or(&[]);
+            words.extend(slots.iter().map(|&v| AtomicU32::new(v)));
+            // Validated input always has full slots; pad defensively otherwise.
+            words.resize_with((i + 1) * (max_degree + 1), || AtomicU32::new(0));
+        }
         Graph {
             max_degree,
-            counts: counts.into_iter().map(AtomicU32::new).collect(),
-            links: links.into_iter().map(AtomicU32::new).collect(),
+            stride: max_degree + 1,
+            words,
             locks: (0..n).map(|_| Mutex::new(())).collect(),
         }
     }

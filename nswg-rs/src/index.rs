@@ -4,7 +4,7 @@ use crate::error::{invalid, Error};
 use crate::graph::{select_diverse, Cand, Graph};
 use crate::metric::dtw::DtwScratch;
 use crate::metric::{eval_sq, Metric, QueryPrep};
-use crate::params::{BuildParams, SearchParams};
+use crate::params::{BuildParams, Entry, SearchParams};
 use crate::stats::SearchStats;
 use crate::store::Store;
 use parking_lot::Mutex;
@@ -114,6 +114,29 @@ fn query_seed(seed: u64, q: &[f32]) -> u64 {
     Rng::new(h).next_u64()
 }
 
+/// Most pivots an index keeps (see [`Entry::Pivots`]).
+const MAX_PIVOTS: usize = 64;
+
+/// The entry sample of [`Entry::Pivots`]: node numbers `i * n / P` and a contiguous copy of their
+/// vectors (P x dim floats, small enough to stay in cache), rebuilt whenever nodes are added.
+#[derive(Default)]
+pub(crate) struct Pivots {
+    nodes: Vec<u32>,
+    rows: Vec<f32>,
+}
+
+impl Pivots {
+    fn build(store: &Store, n: usize) -> Pivots {
+        let p = n.min(MAX_PIVOTS);
+        let nodes: Vec<u32> = (0..p).map(|i| (i * n / p) as u32).collect();
+        let mut rows = Vec::with_capacity(p * store.dim);
+        for &v in &nodes {
+            rows.extend_from_slice(store.row(v as usize));
+        }
+        Pivots { nodes, rows }
+    }
+}
+
 struct PoolSlot {
     pid: u32,
     n_threads: usize,
@@ -129,6 +152,7 @@ pub struct Index {
     pub(crate) params: BuildParams,
     pub(crate) ids: Vec<i64>,
     pub(crate) id_map: HashMap<i64, u32>,
+    pivots: Pivots,
     scratch: Mutex<Vec<Scratch>>,
     pool: Mutex<Option<PoolSlot>>,
 }
@@ -189,12 +213,14 @@ impl Index {
         ids: Vec<i64>,
         id_map: HashMap<i64, u32>,
     ) -> Index {
+        let pivots = Pivots::build(&store, ids.len());
         Index {
             store,
             graph,
             params,
             ids,
             id_map,
+            pivots,
             scratch: Mutex::new(Vec::new()),
             pool: Mutex::new(None),
         }
@@ -283,6 +309,7 @@ impl Index {
         self.store.push_rows(rows);
         self.graph.grow(start + n_new);
         self.link_nodes(start, start + n_new, n_threads);
+        self.pivots = Pivots::build(&self.store, self.len());
         Ok(new_ids)
     }
 
@@ -386,6 +413,7 @@ impl Index {
                 ef,
                 ef,
                 self.params.restarts,
+                None,
                 limit,
                 true,
                 seed,
@@ -450,7 +478,8 @@ impl Index {
 
     /// Best-first search with restarts. Leaves the best `k` (by squared distance) in `s.top`.
     ///
-    /// Each restart starts at a random node of `0..limit` not yet visited, expands the nearest
+    /// With `pivots`, the first restart's beam is seeded with the nearest pivots
+    /// ([`Entry::Pivots`]). Every other restart starts at a random node of `0..limit` not yet visited, expands the nearest
     /// candidate, keeps a result set bounded to `ef`, and stops when the nearest remaining candidate is
     /// farther than the worst result. The visited set is shared by all restarts.
     ///
@@ -466,6 +495,7 @@ impl Index {
         k: usize,
         ef: usize,
         restarts: usize,
+        pivots: Option<&Pivots>,
         limit: usize,
         prune: bool,
         seed: u64,
@@ -484,32 +514,36 @@ impl Index {
         }
         let mut rng = Rng::new(seed);
         let ef = ef.max(k);
-        for _ in 0..restarts {
-            let mut entry = None;
-            for _ in 0..8 {
-                let e = rng.below(limit) as u32;
-                if s.mark(e) {
-                    entry = Some(e);
-                    break;
-                }
-            }
-            let Some(e) = entry else { continue };
+        for restart in 0..restarts {
             s.local.clear();
             s.cand.clear();
-            let (u, l) = self.store.envelope(e as usize);
-            let d = eval_sq(
-                metric,
-                q,
-                &mut s.prep,
-                self.store.row(e as usize),
-                u,
-                l,
-                f32::INFINITY,
-                prune,
-                stats,
-            );
-            s.cand.push(Reverse(Cand { d, node: e }));
-            s.local.push(Cand { d, node: e });
+            if let Some(pv) = pivots.filter(|pv| restart == 0 && !pv.nodes.is_empty()) {
+                self.seed_from_pivots(pv, q, ef, prune, s, stats);
+            } else {
+                let mut start = None;
+                for _ in 0..8 {
+                    let e = rng.below(limit) as u32;
+                    if s.mark(e) {
+                        start = Some(e);
+                        break;
+                    }
+                }
+                let Some(e) = start else { continue };
+                let (u, l) = self.store.envelope(e as usize);
+                let d = eval_sq(
+                    metric,
+                    q,
+                    &mut s.prep,
+                    self.store.row(e as usize),
+                    u,
+                    l,
+                    f32::INFINITY,
+                    prune,
+                    stats,
+                );
+                s.cand.push(Reverse(Cand { d, node: e }));
+                s.local.push(Cand { d, node: e });
+            }
             while let Some(Reverse(c)) = s.cand.pop() {
                 if s.local.len() >= ef {
                     if let Some(w) = s.local.peek() {
@@ -518,12 +552,20 @@ impl Index {
                         }
                     }
                 }
-                self.graph.neighbors_into(c.node, &mut s.nbrs);
+                // Next candidate's links, then the vectors of this node's unvisited neighbors:
+                // start every load first, so the distances below find them in cache.
+                if let Some(Reverse(next)) = s.cand.peek() {
+                    self.graph.touch(next.node);
+                }
+                s.nbrs.clear();
+                for nb in self.graph.links(c.node) {
+                    if s.mark(nb) {
+                        self.store.touch_row(nb as usize);
+                        s.nbrs.push(nb);
+                    }
+                }
                 for idx in 0..s.nbrs.len() {
                     let nb = s.nbrs[idx];
-                    if !s.mark(nb) {
-                        continue;
-                    }
                     let full = s.local.len() >= ef;
                     let worst = if full { s.local.peek().copied() } else { None };
                     let cutoff = worst.map_or(f32::INFINITY, |w| w.d);
@@ -558,6 +600,42 @@ impl Index {
                 }
             }
         }
+    }
+
+    /// Seeds the beam of a search from the pivots: compares the query with every unvisited pivot
+    /// (a contiguous, cache-resident block) and keeps the nearest `ef` as the starting candidates.
+    fn seed_from_pivots(
+        &self,
+        pivots: &Pivots,
+        q: &[f32],
+        ef: usize,
+        prune: bool,
+        s: &mut Scratch,
+        stats: &mut SearchStats,
+    ) {
+        let metric = self.store.metric;
+        let dim = self.store.dim;
+        for (&node, row) in pivots.nodes.iter().zip(pivots.rows.chunks_exact(dim)) {
+            if !s.mark(node) {
+                continue;
+            }
+            let worst = if s.local.len() >= ef {
+                s.local.peek().copied()
+            } else {
+                None
+            };
+            let cutoff = worst.map_or(f32::INFINITY, |w| w.d);
+            let (u, l) = self.store.envelope(node as usize);
+            let d = eval_sq(metric, q, &mut s.prep, row, u, l, cutoff, prune, stats);
+            let cand = Cand { d, node };
+            if worst.is_none_or(|w| cand < w) {
+                s.local.push(cand);
+                if s.local.len() > ef {
+                    s.local.pop();
+                }
+            }
+        }
+        s.cand.extend(s.local.iter().map(|&c| Reverse(c)));
     }
 
     /// Brute-force search over every stored vector with the same distance code (lower bounds and
@@ -644,6 +722,7 @@ impl Index {
                 k,
                 p.ef,
                 p.restarts,
+                (p.entry == Entry::Pivots).then_some(&self.pivots),
                 self.len(),
                 p.prune,
                 seed,

@@ -25,5 +25,5 @@ pub use error::Error;
 pub use index::{BatchResult, Index, Neighbor};
 pub use io::{read_header, Header, FORMAT_VERSION};
 pub use metric::Metric;
-pub use params::{BuildParams, SearchParams, DEFAULT_SEED};
+pub use params::{BuildParams, Entry, SearchParams, DEFAULT_SEED};
 pub use stats::SearchStats;

@@ -29,6 +29,20 @@ impl Default for BuildParams {
     }
 }
 
+/// Where each graph search starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Entry {
+    /// Every restart starts at a random stored node (the classic NSW search with restarts).
+    #[default]
+    Random,
+    /// The first restart starts from the pivots: a fixed, evenly spaced sample of the stored nodes
+    /// (node numbers `i * len / P`, `P = min(len, 64)`) whose vectors are kept in one contiguous,
+    /// cache-resident block. The query is compared with every pivot and the beam is seeded with the
+    /// nearest ones, so the search begins near the answer instead of walking there from a random
+    /// node. Further restarts start at random nodes as in [`Entry::Random`].
+    Pivots,
+}
+
 /// How a search runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SearchParams {
@@ -40,6 +54,8 @@ pub struct SearchParams {
     pub n_threads: usize,
     /// Use lower bounds and early abandoning (DTW). They never change an answer; off is for tests.
     pub prune: bool,
+    /// Where the search starts.
+    pub entry: Entry,
 }
 
 impl Default for SearchParams {
@@ -49,6 +65,7 @@ impl Default for SearchParams {
             restarts: 1,
             n_threads: 0,
             prune: true,
+            entry: Entry::Random,
         }
     }
 }

@@ -29,6 +29,21 @@ impl Store {
         &self.data[i * self.dim..(i + 1) * self.dim]
     }
 
+    /// Reads one float of every 64-byte line of row `i` and discards the sum, so that all of the
+    /// row's cache misses are in flight at once before the distance needs them (a portable, safe
+    /// software prefetch: measured on 30,000 x 128 clustered vectors it took single-thread search
+    /// from ~0.4x to ~0.7x hnswlib's QPS, the same as `_mm_prefetch`, which would need `unsafe`).
+    #[inline]
+    pub fn touch_row(&self, i: usize) {
+        if let Some(r) = self.data.get(i * self.dim..(i + 1) * self.dim) {
+            let mut acc = 0.0f32;
+            for x in r.iter().step_by(16) {
+                acc += *x;
+            }
+            std::hint::black_box(acc);
+        }
+    }
+
     /// The envelope of row `i`, or two empty slices for Euclidean.
     #[inline]
     pub fn envelope(&self, i: usize) -> (&[f32], &[f32]) {

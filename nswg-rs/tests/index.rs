@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use nswg::{BuildParams, Error, Index, Metric, SearchParams};
+use nswg::{BuildParams, Entry, Error, Index, Metric, SearchParams};
 use std::collections::{HashSet, VecDeque};
 
 fn build(data: &[f32], dim: usize, metric: Metric, threads: usize) -> Index {
@@ -293,4 +293,64 @@ fn errors_name_the_problem() {
         ..Default::default()
     };
     assert!(Index::new(3, Metric::Euclidean, bad).is_err());
+}
+
+#[test]
+fn pivot_entry_with_large_ef_or_restarts_is_exact() {
+    // Entry::Pivots only changes where the first restart begins: with ef >= n (a connected graph)
+    // or with many further random restarts the answer is the exact one, for both metrics.
+    for metric in [Metric::Euclidean, Metric::Dtw { band: 2 }] {
+        let dim = 12;
+        let data = walks(400, dim, 3);
+        let idx = build(&data, dim, metric, 1);
+        let wide = SearchParams {
+            ef: 400,
+            entry: Entry::Pivots,
+            ..Default::default()
+        };
+        let many = SearchParams {
+            ef: 16,
+            restarts: 64,
+            entry: Entry::Pivots,
+            ..Default::default()
+        };
+        for q in walks(15, dim, 4).chunks_exact(dim) {
+            let (e, _) = idx.exact_search(q, 10, &wide).unwrap();
+            let (g, _) = idx.search(q, 10, &wide).unwrap();
+            assert_eq!(g, e, "{metric:?} ef=400");
+            let (g, _) = idx.search(q, 10, &many).unwrap();
+            assert_eq!(g, e, "{metric:?} restarts=64");
+        }
+    }
+}
+
+#[test]
+fn pivot_entry_recall_and_pivots_follow_adds_and_loads() {
+    let dim = 32;
+    let data = uniform_rows(6_000, dim, 11);
+    let queries = uniform_rows(100, dim, 12);
+    // Built in two chunks: the pivots must cover the second chunk too (rebuilt on every add).
+    let mut idx = Index::new(dim, Metric::Euclidean, BuildParams::default()).unwrap();
+    idx.add(&data[..1000 * dim], None, 1).unwrap();
+    idx.add(&data[1000 * dim..], None, 1).unwrap();
+    let p = SearchParams {
+        entry: Entry::Pivots,
+        n_threads: 1,
+        ..Default::default()
+    };
+    let r = recall(&idx, &data, &queries, dim, 10, &p);
+    assert!(r >= 0.95, "pivot-entry recall@10 = {r}");
+    // A query equal to a stored vector of the second chunk finds it at distance 0.
+    let (hits, stats) = idx.search(&data[5000 * dim..5001 * dim], 1, &p).unwrap();
+    assert_eq!(hits[0].id, 5000);
+    assert_eq!(hits[0].distance, 0.0);
+    assert!(
+        stats.distance_calls >= 64,
+        "the pivots count as distance calls"
+    );
+    // The same answers after a save/load round trip (pivots are derived, not stored).
+    let back = Index::from_bytes(&idx.to_bytes()).unwrap();
+    let a = idx.search_batch(&queries, 10, &p, false).unwrap();
+    let b = back.search_batch(&queries, 10, &p, false).unwrap();
+    assert_eq!(a.ids, b.ids);
 }
