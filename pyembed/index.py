@@ -26,6 +26,7 @@ DEFAULT_RESTARTS = 1
 DEFAULT_SEED = 0
 
 _METRICS = ("euclidean", "dtw")
+_F32 = np.dtype(np.float32)
 _ENTRIES = ("random", "pivots")
 
 
@@ -62,19 +63,31 @@ class SearchResult:
 
 
 def _as_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, got bool")
-    try:
-        v = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
-    if v < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {v}")
-    return v
+    if type(value) is not int:  # exact int is the common case; anything else is checked fully
+        if isinstance(value, bool):
+            raise TypeError(f"{name} must be an integer, got bool")
+        try:
+            value = operator.index(value)
+        except TypeError:
+            raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
 
 
 def _as_rows(x: ArrayLike, name: str, dim: int) -> NDArray[np.float32]:
-    """Converts ``x`` to a C-contiguous float32 array of shape (n, dim), checking it fully."""
+    """Converts ``x`` to a C-contiguous float32 array of shape (n, dim), checking ndim and width.
+
+    Finiteness is checked by the core, after this conversion (so float64 values that overflow to
+    inf in float32 are caught), with the same message: "<name> contains a non-finite value (NaN or
+    inf) at row r, column c".
+    """
+    if type(x) is np.ndarray and x.dtype == _F32 and x.flags.c_contiguous:
+        # Fast path: already what the core reads; no copy here (the binding copies).
+        if x.ndim == 2 and x.shape[1] == dim:
+            return x
+        if x.ndim == 1 and x.shape[0] == dim:
+            return x.reshape(1, dim)
     arr = np.asarray(x)
     if arr.dtype.kind not in "fiu":
         raise TypeError(f"{name} must hold real numbers (float or int), got dtype {arr.dtype}")
@@ -85,14 +98,7 @@ def _as_rows(x: ArrayLike, name: str, dim: int) -> NDArray[np.float32]:
     if arr.shape[1] != dim:
         raise ValueError(f"{name} has {arr.shape[1]} columns but the index has dim={dim}")
     with np.errstate(over="ignore"):
-        out = np.ascontiguousarray(arr, dtype=np.float32)
-    bad = ~np.isfinite(out)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise ValueError(
-            f"{name} contains a non-finite value (NaN or inf) at row {row}, column {col}"
-        )
-    return out
+        return np.ascontiguousarray(arr, dtype=np.float32)
 
 
 def _as_ids(ids: ArrayLike, n: int) -> NDArray[np.int64]:
@@ -317,11 +323,7 @@ class Index:
             raise ValueError(f"entry must be one of {_ENTRIES}, got {entry!r}")
         q = _as_rows(queries, "queries", self.dim)
         k = _as_int(k, "k", 1)
-        n = len(self)
-        if n == 0:
-            raise ValueError("the index is empty: add vectors before searching")
-        if k > n:
-            raise ValueError(f"k must be between 1 and len(index)={n}, got {k}")
+        # The core checks, in this order: finiteness of the queries, an empty index, k <= len.
         ef_v = DEFAULT_EF if ef is None else _as_int(ef, "ef", 1)
         r_v = DEFAULT_RESTARTS if restarts is None else _as_int(restarts, "restarts", 1)
         threads = 0 if n_threads is None else _as_int(n_threads, "n_threads", 1)
@@ -339,15 +341,16 @@ class Index:
         entry: str = "random",
     ) -> SearchResult:
         ids, dists, st = self._native.search(q, k, ef, restarts, exact, n_threads, prune, entry)
+        cols = st.T.copy()  # one copy; each counter is then a contiguous row of it
         return SearchResult(
             ids=ids,
             distances=dists,
-            distance_calls=st[:, 0].copy(),
-            lb_pruned=st[:, 1:4].sum(axis=1),
-            lb_kim_pruned=st[:, 1].copy(),
-            lb_keogh_pruned=st[:, 2].copy(),
-            lb_keogh_rev_pruned=st[:, 3].copy(),
-            abandoned=st[:, 4].copy(),
+            distance_calls=cols[0],
+            lb_pruned=cols[1] + cols[2] + cols[3],
+            lb_kim_pruned=cols[1],
+            lb_keogh_pruned=cols[2],
+            lb_keogh_rev_pruned=cols[3],
+            abandoned=cols[4],
         )
 
     # -- access -------------------------------------------------------------------------------
