@@ -11,6 +11,7 @@ single-thread one query per call, single-thread as one batch call, and as one ba
     python benchmarks/ann.py                    # full run (several minutes)
     python benchmarks/ann.py --n 20000 --quick  # smoke run
     python benchmarks/ann.py --plot out/        # also write recall-vs-QPS PNGs (matplotlib)
+    python benchmarks/ann.py --hierarchy        # pyembed with HNSW-style layers (entry=hierarchy)
 """
 
 from __future__ import annotations
@@ -81,7 +82,12 @@ def make_libs(args) -> list[Lib]:
     from pyembed import Index
 
     def pe_build(data, threads):
-        ix = Index(data.shape[1], max_degree=args.max_degree, ef_construction=args.ef_construction)
+        ix = Index(
+            data.shape[1],
+            max_degree=args.max_degree,
+            ef_construction=args.ef_construction,
+            hierarchy=args.hierarchy,
+        )
         ix.add(data, n_threads=threads)
         return ix
 
@@ -299,9 +305,15 @@ def main() -> None:
     p.add_argument("--ef-construction", type=int, default=200, help="pyembed ef_construction")
     p.add_argument(
         "--entry",
-        default="pivots",
-        choices=["random", "pivots"],
-        help="pyembed search entry (default pivots; random = classic NSW restarts)",
+        default=None,
+        choices=["random", "pivots", "hierarchy"],
+        help="pyembed search entry (default: hierarchy with --hierarchy, else pivots; "
+        "random = classic NSW restarts)",
+    )
+    p.add_argument(
+        "--hierarchy",
+        action="store_true",
+        help="build pyembed's index with HNSW-style layers (Index(hierarchy=True))",
     )
     p.add_argument("--quick", action="store_true", help="fewer effort settings")
     p.add_argument("--keep-first", action="store_true", help=argparse.SUPPRESS)
@@ -309,6 +321,12 @@ def main() -> None:
     p.add_argument("--json", metavar="PATH", help="write all measurements as JSON")
     args = p.parse_args()
     args.efs = (10, 32, 64, 128, 256) if args.quick else EFS
+    if args.entry is None:
+        args.entry = "hierarchy" if args.hierarchy else "pivots"
+    print(
+        f"pyembed: max_degree={args.max_degree} ef_construction={args.ef_construction} "
+        f"hierarchy={args.hierarchy} entry={args.entry}"
+    )
     libs = make_libs(args)
     gens = {"clustered-128": clustered, "random-32": uniform}
     everything = {}

@@ -24,6 +24,7 @@ class NativeIndex:
         ef_construction: int,
         restarts: int,
         seed: int,
+        hierarchy: bool,
     ) -> NativeIndex: ...
     def add(
         self,

@@ -27,7 +27,7 @@ DEFAULT_SEED = 0
 
 _METRICS = ("euclidean", "dtw")
 _F32 = np.dtype(np.float32)
-_ENTRIES = ("random", "pivots")
+_ENTRIES = ("random", "pivots", "hierarchy")
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,11 @@ class Index:
     seed : int
         Seed of every random choice (entry points). Same seed and data, same graph (with
         ``n_threads=1`` when adding) and same answers.
+    hierarchy : bool
+        Also build HNSW-style layers above the graph (Malkov & Yashunin 2018): each node gets a
+        random level, upper layers are sparser graphs of ``max(max_degree // 2, 2)`` links, and
+        ``search(..., entry="hierarchy")`` descends them greedily to start near the answer.
+        Default False: the flat NSW graph searched with random restarts. Saved as format version 2.
 
     Examples
     --------
@@ -161,6 +166,7 @@ class Index:
         ef_construction: int = 64,
         build_restarts: int = 1,
         seed: int = DEFAULT_SEED,
+        hierarchy: bool = False,
     ) -> None:
         dim = _as_int(dim, "dim", 1)
         if metric not in _METRICS:
@@ -179,6 +185,7 @@ class Index:
             _as_int(ef_construction, "ef_construction", 1),
             _as_int(build_restarts, "build_restarts", 1),
             _as_int(seed, "seed", 0),
+            bool(hierarchy),
         )
 
     @classmethod
@@ -210,7 +217,7 @@ class Index:
 
     @property
     def build_params(self) -> dict[str, int]:
-        """max_degree, ef_construction, build_restarts and seed the graph was built with."""
+        """max_degree, ef_construction, build_restarts, seed and hierarchy the graph was built with."""
         p = self._native.build_params()
         p["build_restarts"] = p.pop("restarts")
         return p
@@ -297,12 +304,14 @@ class Index:
             LB_Kim / LB_Keogh pruning and early abandoning, which never change the answer).
         n_threads : int, optional
             Threads over queries; None uses all cores, 1 runs on the calling thread.
-        entry : {"random", "pivots"}
+        entry : {"random", "pivots", "hierarchy"}
             Where the search starts. "random" (default): every restart at a random stored node,
             the classic NSW search with restarts. "pivots": the first restart is seeded with the
             nearest of up to 64 evenly spaced stored nodes kept in one cache-resident block (they
             count as distance calls); further restarts are random. "pivots" reaches a given
-            recall with less work on large indexes.
+            recall with less work on large indexes. "hierarchy": the first restart starts where a
+            greedy descent through the layers of an index built with ``hierarchy=True`` ends
+            (HNSW); further restarts are random; on an index without layers it is "random".
 
         Returns
         -------

@@ -44,8 +44,10 @@ fn slice2<'a>(a: &'a PyReadonlyArray2<'_, f32>, what: &str) -> PyResult<&'a [f32
 #[pymethods]
 impl NativeIndex {
     /// Creates an empty index (all arguments required; defaults live in `pyembed.Index`).
+    /// `hierarchy` builds HNSW-style layers above the graph (searched with `entry="hierarchy"`).
     #[new]
-    #[pyo3(signature = (dim, metric, band, max_degree, ef_construction, restarts, seed))]
+    #[pyo3(signature = (dim, metric, band, max_degree, ef_construction, restarts, seed, hierarchy))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         dim: usize,
         metric: &str,
@@ -54,12 +56,14 @@ impl NativeIndex {
         ef_construction: usize,
         restarts: usize,
         seed: u64,
+        hierarchy: bool,
     ) -> PyResult<Self> {
         let params = nswg::BuildParams {
             max_degree,
             ef_construction,
             restarts,
             seed,
+            hierarchy,
         };
         let index =
             nswg::Index::new(dim, metric_from(metric, band, dim)?, params).map_err(to_py)?;
@@ -130,7 +134,9 @@ impl NativeIndex {
     /// Searches `(n, dim)` float32 queries; returns `(ids (n,k) int64, distances (n,k) float32,
     /// stats (n,6) int64)` with stats columns distance_calls, lb_kim_pruned, lb_keogh_pruned,
     /// lb_keogh_rev_pruned, abandoned, visited. `entry` is "random" (each restart from a random
-    /// node) or "pivots" (the first restart from the nearest of a fixed, cached node sample).
+    /// node), "pivots" (the first restart from the nearest of a fixed, cached node sample) or
+    /// "hierarchy" (the first restart from a greedy descent through the layers; "random" on an
+    /// index built without `hierarchy`).
     #[pyo3(signature = (queries, k, ef, restarts, exact, n_threads, prune, entry = "random"))]
     #[allow(clippy::too_many_arguments, clippy::type_complexity)]
     fn search<'py>(
@@ -154,10 +160,11 @@ impl NativeIndex {
         let entry = match entry {
             "random" => nswg::Entry::Random,
             "pivots" => nswg::Entry::Pivots,
+            "hierarchy" => nswg::Entry::Hierarchy,
             other => {
                 return Err(to_py(nswg::Error::InvalidParameter {
                     name: "entry",
-                    reason: format!("must be 'random' or 'pivots', got {other:?}"),
+                    reason: format!("must be 'random', 'pivots' or 'hierarchy', got {other:?}"),
                 }))
             }
         };
@@ -295,7 +302,7 @@ impl NativeIndex {
         self.inner.read().metric().band()
     }
 
-    /// Build parameters as a dict: max_degree, ef_construction, restarts, seed.
+    /// Build parameters as a dict: max_degree, ef_construction, restarts, seed, hierarchy.
     fn build_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         build_dict(py, &self.inner.read().build_params())
     }
@@ -307,6 +314,7 @@ fn build_dict<'py>(py: Python<'py>, p: &nswg::BuildParams) -> PyResult<Bound<'py
     d.set_item("ef_construction", p.ef_construction)?;
     d.set_item("restarts", p.restarts)?;
     d.set_item("seed", p.seed)?;
+    d.set_item("hierarchy", p.hierarchy)?;
     Ok(d)
 }
 

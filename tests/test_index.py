@@ -354,6 +354,54 @@ def test_pivot_entry_matches_exact_and_rejects_unknown_modes(uniform32, built):
     r = recall(built.search(queries, k=10, entry="pivots").ids, truth)
     assert r >= 0.95, f"pivot-entry recall@10 at default ef = {r:.4f}"
     one = built.search(queries[0], k=10, entry="pivots", n_threads=1)
-    np.testing.assert_array_equal(one.ids[0], built.search(queries[:1], k=10, entry="pivots").ids[0])
+    np.testing.assert_array_equal(
+        one.ids[0], built.search(queries[:1], k=10, entry="pivots").ids[0]
+    )
     with pytest.raises(ValueError, match="entry"):
         built.search(queries[:1], k=10, entry="hub")
+
+
+@pytest.fixture(scope="module")
+def built_hier(uniform32):
+    data, _ = uniform32
+    index = Index(32, hierarchy=True)
+    index.add(data)
+    return index
+
+
+def test_hierarchy_matches_exact_and_reaches_recall(uniform32, built_hier):
+    data, queries = uniform32
+    assert built_hier.build_params["hierarchy"] is True
+    exact = built_hier.search(queries[:50], k=10, exact=True)
+    for entry in ("hierarchy", "random", "pivots"):
+        wide = built_hier.search(queries[:50], k=10, ef=len(data), entry=entry)
+        np.testing.assert_array_equal(wide.ids, exact.ids)
+        np.testing.assert_allclose(wide.distances, exact.distances, rtol=1e-5)
+    truth = built_hier.search(queries, k=10, exact=True).ids
+    r = recall(built_hier.search(queries, k=10, entry="hierarchy").ids, truth)
+    assert r >= 0.95, f"hierarchy recall@10 at default ef = {r:.4f}"
+    # DTW with layers: the exact oracle still holds for a graph search with a full beam.
+    walk_data = np.cumsum(np.random.default_rng(5).normal(size=(300, 24)), axis=1)
+    walk_data = walk_data.astype(np.float32)
+    dtw = Index(24, "dtw", band=3, hierarchy=True)
+    dtw.add(walk_data)
+    q = walk_data[:10] + np.float32(0.1)
+    got = dtw.search(q, k=5, ef=300, entry="hierarchy")
+    want = dtw.search(q, k=5, exact=True)
+    np.testing.assert_array_equal(got.ids, want.ids)
+
+
+def test_hierarchy_save_load_round_trip(tmp_path, uniform32, built_hier):
+    _, queries = uniform32
+    path = tmp_path / "hier.nswg"
+    built_hier.save(path)
+    info = Index.info(path)
+    assert info["version"] == 2 and info["hierarchy"] is True
+    back = Index.load(path)
+    assert back.build_params == built_hier.build_params
+    a = built_hier.search(queries, 5, entry="hierarchy")
+    b = back.search(queries, 5, entry="hierarchy")
+    np.testing.assert_array_equal(a.ids, b.ids)
+    np.testing.assert_array_equal(a.distances, b.distances)
+    c = pickle.loads(pickle.dumps(built_hier)).search(queries, 5, entry="hierarchy")
+    np.testing.assert_array_equal(a.ids, c.ids)

@@ -1,7 +1,7 @@
 //! Search-loop timing on a saved index (development aid, for perf/callgrind):
 //! `cargo run --release --example search_bench -- INDEX QUERIES.f32 EF REPEATS`
 //! QUERIES.f32 is raw little-endian f32 rows of the index's width; ENTRY=pivots selects
-//! `Entry::Pivots`. Prints the best time per query
+//! `Entry::Pivots`, ENTRY=hierarchy `Entry::Hierarchy`. Prints the best time per query
 //! over the repeats, recall@10 and the mean distance calls.
 #![allow(clippy::unwrap_used)]
 use nswg::{Entry, Index, SearchParams};
@@ -19,10 +19,10 @@ fn main() {
     let p = SearchParams {
         ef,
         n_threads: 1,
-        entry: if std::env::var("ENTRY").is_ok_and(|v| v == "pivots") {
-            Entry::Pivots
-        } else {
-            Entry::Random
+        entry: match std::env::var("ENTRY").as_deref() {
+            Ok("pivots") => Entry::Pivots,
+            Ok("hierarchy") => Entry::Hierarchy,
+            _ => Entry::Random,
         },
         ..Default::default()
     };

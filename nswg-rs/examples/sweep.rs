@@ -37,6 +37,7 @@ fn main() {
                 ef_construction: efc,
                 restarts: rs,
                 seed: 0,
+                hierarchy: false,
             },
         )
         .unwrap();

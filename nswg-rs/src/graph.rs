@@ -133,6 +133,94 @@ impl Graph {
     }
 }
 
+/// Highest level a node may draw (with `M >= 2` a level above 30 has probability below 1e-9).
+pub(crate) const MAX_LEVEL: usize = 30;
+
+/// Marks "no entry point yet" in [`Layers::entry`].
+const NO_ENTRY: u64 = u64::MAX;
+
+/// One upper layer: the nodes whose level is at least this layer's (ascending node numbers) and
+/// their adjacency, indexed by slot (the node's position in `nodes`); links are node numbers.
+pub(crate) struct Layer {
+    pub nodes: Vec<u32>,
+    pub graph: Graph,
+}
+
+impl Layer {
+    /// The slot of `node` on this layer, if the node is on it.
+    #[inline]
+    pub fn slot(&self, node: u32) -> Option<u32> {
+        self.nodes.binary_search(&node).ok().map(|s| s as u32)
+    }
+}
+
+/// The HNSW-style hierarchy above the base graph: every node's level, the upper layers
+/// (`upper[l - 1]` is level `l`) and the entry point (the node of the highest level), packed as
+/// `level << 32 | node` in one atomic so searches read it without a lock. Nodes that raise the top
+/// level are inserted one at a time under `top_lock`.
+pub(crate) struct Layers {
+    /// Degree cap of the upper layers.
+    pub m: usize,
+    pub levels: Vec<u8>,
+    pub upper: Vec<Layer>,
+    entry: std::sync::atomic::AtomicU64,
+    pub top_lock: Mutex<()>,
+}
+
+impl Layers {
+    pub fn new(m: usize) -> Self {
+        Layers {
+            m,
+            levels: Vec::new(),
+            upper: Vec::new(),
+            entry: std::sync::atomic::AtomicU64::new(NO_ENTRY),
+            top_lock: Mutex::new(()),
+        }
+    }
+
+    /// Appends a node of level `level` (node numbers must arrive in ascending order).
+    pub fn push(&mut self, node: u32, level: usize) {
+        let level = level.min(MAX_LEVEL);
+        self.levels.push(level as u8);
+        while self.upper.len() < level {
+            self.upper.push(Layer {
+                nodes: Vec::new(),
+                graph: Graph::new(self.m),
+            });
+        }
+        for layer in &mut self.upper[..level] {
+            layer.nodes.push(node);
+            let n = layer.nodes.len();
+            layer.graph.grow(n);
+        }
+    }
+
+    /// The entry point `(node, level)`, or `None` before the first node is linked.
+    #[inline]
+    pub fn entry(&self) -> Option<(u32, usize)> {
+        let e = self.entry.load(Ordering::Acquire);
+        (e != NO_ENTRY).then_some((e as u32, (e >> 32) as usize))
+    }
+
+    /// Makes `node` the entry point if its level is above the current top (or there is none).
+    pub fn offer_entry(&self, node: u32, level: usize) {
+        let new = ((level as u64) << 32) | node as u64;
+        let _ = self
+            .entry
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
+                (cur == NO_ENTRY || ((cur >> 32) as usize) < level).then_some(new)
+            });
+    }
+
+    /// Sets the entry point directly (loading a validated file).
+    pub fn set_entry(&self, e: Option<(u32, usize)>) {
+        let v = e.map_or(NO_ENTRY, |(node, level)| {
+            ((level as u64) << 32) | node as u64
+        });
+        self.entry.store(v, Ordering::Release);
+    }
+}
+
 /// A candidate: squared distance and node number, ordered by distance then node (total order).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Cand {

@@ -1,7 +1,7 @@
 //! The index: store + graph + id map, with insertion, graph search, exact search and batch search.
 
 use crate::error::{invalid, Error};
-use crate::graph::{select_diverse, Cand, Graph};
+use crate::graph::{select_diverse, Cand, Graph, Layer, Layers, MAX_LEVEL};
 use crate::metric::dtw::DtwScratch;
 use crate::metric::{eval_sq, Metric, QueryPrep};
 use crate::params::{BuildParams, Entry, SearchParams};
@@ -49,6 +49,8 @@ pub(crate) struct Scratch {
     prep: QueryPrep,
     sorted: Vec<Cand>,
     chosen: Vec<u32>,
+    kept: Vec<u32>,
+    seeds: Vec<Cand>,
     build_dtw: DtwScratch,
 }
 
@@ -82,6 +84,27 @@ impl Scratch {
 /// recall@10 at ef=64 goes from 0.957 (m/2) to 0.969 (3m/4) for 6% more distance computations.
 fn new_node_links(max_degree: usize) -> usize {
     (max_degree * 3 / 4).max(1)
+}
+
+/// Degree cap of the upper layers of a hierarchy: `M = max(max_degree / 2, 2)`, as HNSW's `M`
+/// against its base-layer cap `2M`.
+pub(crate) fn upper_degree(max_degree: usize) -> usize {
+    (max_degree / 2).max(2)
+}
+
+/// The level of node `node` in a hierarchy: `floor(-ln(u) / ln(M))` for a uniform `u` in `(0, 1]`
+/// drawn from the index seed and the node number (so it does not depend on how rows are batched),
+/// capped at [`MAX_LEVEL`].
+fn draw_level(seed: u64, node: usize, m: usize) -> usize {
+    let mut r =
+        Rng::new(seed ^ 0x5851_F42D_4C95_7F2D ^ (node as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
+    let u = (r.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    let x = -(1.0 - u).ln() / (m.max(2) as f64).ln();
+    if x.is_finite() && x > 0.0 {
+        (x as usize).min(MAX_LEVEL)
+    } else {
+        0
+    }
 }
 
 /// SplitMix64: a small, fast, seedable generator (all randomness of the index goes through it).
@@ -152,6 +175,8 @@ pub struct Index {
     pub(crate) params: BuildParams,
     pub(crate) ids: Vec<i64>,
     pub(crate) id_map: HashMap<i64, u32>,
+    /// The layers above the base graph when built with [`BuildParams::hierarchy`].
+    pub(crate) layers: Option<Layers>,
     pivots: Pivots,
     scratch: Mutex<Vec<Scratch>>,
     pool: Mutex<Option<PoolSlot>>,
@@ -197,9 +222,13 @@ impl Index {
         if params.restarts == 0 {
             return Err(invalid("restarts", "must be at least 1, got 0"));
         }
+        let layers = params
+            .hierarchy
+            .then(|| Layers::new(upper_degree(params.max_degree)));
         Ok(Self::from_parts(
             Store::new(dim, metric),
             Graph::new(params.max_degree),
+            layers,
             params,
             Vec::new(),
             HashMap::new(),
@@ -209,6 +238,7 @@ impl Index {
     pub(crate) fn from_parts(
         store: Store,
         graph: Graph,
+        layers: Option<Layers>,
         params: BuildParams,
         ids: Vec<i64>,
         id_map: HashMap<i64, u32>,
@@ -217,6 +247,7 @@ impl Index {
         Index {
             store,
             graph,
+            layers,
             params,
             ids,
             id_map,
@@ -272,6 +303,55 @@ impl Index {
         Ok(v.iter().map(|&n| self.ids[n as usize]).collect())
     }
 
+    /// Level of the node holding `id` in the hierarchy (0 on a flat index, and for nodes that are
+    /// only in the base graph).
+    ///
+    /// # Errors
+    /// `UnknownId` if `id` is not stored.
+    pub fn level(&self, id: i64) -> Result<usize, Error> {
+        let node = *self.id_map.get(&id).ok_or(Error::UnknownId { id })?;
+        Ok(self
+            .layers
+            .as_ref()
+            .and_then(|l| l.levels.get(node as usize))
+            .map_or(0, |&v| v as usize))
+    }
+
+    /// Highest level of the hierarchy and the user id of its entry point, or `None` on a flat or
+    /// empty index.
+    pub fn entry_point(&self) -> Option<(i64, usize)> {
+        let (node, level) = self.layers.as_ref()?.entry()?;
+        Some((*self.ids.get(node as usize)?, level))
+    }
+
+    /// Out-links of `id` on layer `level` (0 = the base graph, as [`Index::neighbors`]), as user ids.
+    ///
+    /// # Errors
+    /// `UnknownId` if `id` is not stored; `InvalidParameter` if `level` is above the node's level.
+    pub fn neighbors_at(&self, id: i64, level: usize) -> Result<Vec<i64>, Error> {
+        if level == 0 {
+            return self.neighbors(id);
+        }
+        let node = *self.id_map.get(&id).ok_or(Error::UnknownId { id })?;
+        let top = self.level(id)?;
+        let layer = self
+            .layers
+            .as_ref()
+            .and_then(|l| l.upper.get(level - 1))
+            .filter(|_| level <= top)
+            .ok_or_else(|| {
+                invalid(
+                    "level",
+                    format!("id {id} is on levels 0..={top}, got {level}"),
+                )
+            })?;
+        let mut v = Vec::new();
+        if let Some(slot) = layer.slot(node) {
+            layer.graph.neighbors_into(slot, &mut v);
+        }
+        Ok(v.iter().map(|&n| self.ids[n as usize]).collect())
+    }
+
     /// Copies of the stored vectors of `ids`, row-major `(ids.len(), dim)`.
     ///
     /// # Errors
@@ -308,6 +388,13 @@ impl Index {
         self.ids.extend_from_slice(&new_ids);
         self.store.push_rows(rows);
         self.graph.grow(start + n_new);
+        let seed = self.params.seed;
+        if let Some(layers) = &mut self.layers {
+            for node in start..start + n_new {
+                let level = draw_level(seed, node, layers.m);
+                layers.push(node as u32, level);
+            }
+        }
         self.link_nodes(start, start + n_new, n_threads);
         self.pivots = Pivots::build(&self.store, self.len());
         Ok(new_ids)
@@ -391,15 +478,252 @@ impl Index {
         }
     }
 
-    /// Links node `i` into the graph, entering from nodes `0..limit`.
+    /// Links node `i` into the graph (and its layers), entering from nodes `0..limit`.
     fn insert(&self, i: u32, limit: usize, s: &mut Scratch) {
+        let mut dtw = std::mem::take(&mut s.build_dtw);
+        let mut seeds = std::mem::take(&mut s.seeds);
+        seeds.clear();
+        if let Some(layers) = &self.layers {
+            let lvl = layers.levels.get(i as usize).map_or(0, |&l| l as usize);
+            // A node that raises the top level is inserted alone (HNSW's global lock), so two new
+            // top nodes cannot both miss each other on their new layers.
+            let _top = layers
+                .entry()
+                .is_none_or(|(_, top)| lvl > top)
+                .then(|| layers.top_lock.lock());
+            self.insert_upper(layers, i, lvl, s, &mut seeds, &mut dtw);
+            self.link_base(i, limit, &seeds, s, &mut dtw);
+            layers.offer_entry(i, lvl);
+        } else {
+            self.link_base(i, limit, &[], s, &mut dtw);
+        }
+        s.seeds = seeds;
+        s.build_dtw = dtw;
+    }
+
+    /// Links node `i` on the upper layers `1..=lvl` and leaves in `seeds` where its base-layer
+    /// search starts (empty before the first node is linked): descends greedily (beam 1) from the
+    /// entry point down to level `lvl + 1`, then on each layer `lvl..=1` searches with beam
+    /// `ef_construction` from the previous layer's results and links by the diversity rule.
+    fn insert_upper(
+        &self,
+        layers: &Layers,
+        i: u32,
+        lvl: usize,
+        s: &mut Scratch,
+        seeds: &mut Vec<Cand>,
+        dtw: &mut DtwScratch,
+    ) {
+        let Some((ep, top)) = layers.entry() else {
+            return;
+        };
+        let metric = self.store.metric;
+        let q = self.store.row(i as usize);
+        let mut stats = SearchStats::default();
+        s.prep.prepare(metric, q);
+        let (u, l) = self.store.envelope(ep as usize);
+        let row = self.store.row(ep as usize);
+        let d = eval_sq(
+            metric,
+            q,
+            &mut s.prep,
+            row,
+            u,
+            l,
+            f32::INFINITY,
+            true,
+            &mut stats,
+        );
+        seeds.push(Cand { d, node: ep });
+        let mut chosen = std::mem::take(&mut s.chosen);
+        for level in (1..=top.min(MAX_LEVEL)).rev() {
+            let Some(layer) = layers.upper.get(level - 1) else {
+                continue;
+            };
+            let ef = if level > lvl {
+                1
+            } else {
+                self.params.ef_construction
+            };
+            self.layer_search(layer, q, Some(i), seeds, ef, true, s, &mut stats);
+            if level > lvl {
+                continue;
+            }
+            let Some(slot) = layer.slot(i) else {
+                continue;
+            };
+            select_diverse(
+                seeds,
+                layers.m,
+                |a, b, cut| self.node_dist_sq(a, b, cut, dtw),
+                &mut chosen,
+            );
+            {
+                let _g = layer.graph.lock(slot);
+                layer.graph.set_links(slot, &chosen);
+            }
+            for &j in &chosen {
+                if let Some(sj) = layer.slot(j) {
+                    self.back_link(&layer.graph, sj, j, i, s, dtw);
+                }
+            }
+        }
+        s.chosen = chosen;
+    }
+
+    /// Adds the link `j -> i` to `g` (where `j` has slot `sj`); when `j`'s list is full, re-selects
+    /// among its old links and `i` by the diversity rule, up to the graph's cap.
+    fn back_link(&self, g: &Graph, sj: u32, j: u32, i: u32, s: &mut Scratch, dtw: &mut DtwScratch) {
+        let _g = g.lock(sj);
+        if g.try_push(sj, i) {
+            return;
+        }
+        let mut nbrs = std::mem::take(&mut s.nbrs);
+        let mut sorted = std::mem::take(&mut s.sorted);
+        let mut kept = std::mem::take(&mut s.kept);
+        g.neighbors_into(sj, &mut nbrs);
+        sorted.clear();
+        sorted.extend(nbrs.iter().chain(std::iter::once(&i)).map(|&n| Cand {
+            d: self.node_dist_sq(j, n, f32::INFINITY, dtw),
+            node: n,
+        }));
+        sorted.sort_unstable();
+        select_diverse(
+            &sorted,
+            g.max_degree,
+            |a, b, cut| self.node_dist_sq(a, b, cut, dtw),
+            &mut kept,
+        );
+        g.set_links(sj, &kept);
+        s.nbrs = nbrs;
+        s.sorted = sorted;
+        s.kept = kept;
+    }
+
+    /// Best-first search on one upper layer from `entries`, with a result set bounded to `ef`;
+    /// replaces `entries` with the results, ascending. Same pruning contract as `graph_search`.
+    #[allow(clippy::too_many_arguments)]
+    fn layer_search(
+        &self,
+        layer: &Layer,
+        q: &[f32],
+        exclude: Option<u32>,
+        entries: &mut Vec<Cand>,
+        ef: usize,
+        prune: bool,
+        s: &mut Scratch,
+        stats: &mut SearchStats,
+    ) {
+        let metric = self.store.metric;
+        let ef = ef.max(1);
+        s.begin(self.graph.len());
+        if let Some(x) = exclude {
+            s.mark(x);
+        }
+        s.cand.clear();
+        s.local.clear();
+        for &c in entries.iter() {
+            if s.mark(c.node) {
+                s.cand.push(Reverse(c));
+                s.local.push(c);
+                if s.local.len() > ef {
+                    s.local.pop();
+                }
+            }
+        }
+        while let Some(Reverse(c)) = s.cand.pop() {
+            if s.local.len() >= ef && s.local.peek().is_some_and(|w| c.d > w.d) {
+                break;
+            }
+            let Some(slot) = layer.slot(c.node) else {
+                continue;
+            };
+            s.nbrs.clear();
+            for nb in layer.graph.links(slot) {
+                if s.mark(nb) {
+                    s.nbrs.push(nb);
+                }
+            }
+            for idx in 0..s.nbrs.len() {
+                let nb = s.nbrs[idx];
+                let worst = if s.local.len() >= ef {
+                    s.local.peek().copied()
+                } else {
+                    None
+                };
+                let cutoff = worst.map_or(f32::INFINITY, |w| w.d);
+                let (u, l) = self.store.envelope(nb as usize);
+                let row = self.store.row(nb as usize);
+                let d = eval_sq(metric, q, &mut s.prep, row, u, l, cutoff, prune, stats);
+                let cand = Cand { d, node: nb };
+                if worst.is_none_or(|w| cand < w) {
+                    s.cand.push(Reverse(cand));
+                    s.local.push(cand);
+                    if s.local.len() > ef {
+                        s.local.pop();
+                    }
+                }
+            }
+        }
+        entries.clear();
+        entries.extend(s.local.drain());
+        entries.sort_unstable();
+    }
+
+    /// Greedy descent (beam 1) from the entry point through the upper layers; leaves the node found
+    /// on layer 1 in `seeds` (empty on an empty hierarchy).
+    fn descend(
+        &self,
+        layers: &Layers,
+        q: &[f32],
+        prune: bool,
+        s: &mut Scratch,
+        seeds: &mut Vec<Cand>,
+        stats: &mut SearchStats,
+    ) {
+        seeds.clear();
+        let Some((ep, top)) = layers.entry() else {
+            return;
+        };
+        let metric = self.store.metric;
+        s.prep.prepare(metric, q);
+        let (u, l) = self.store.envelope(ep as usize);
+        let row = self.store.row(ep as usize);
+        let d = eval_sq(
+            metric,
+            q,
+            &mut s.prep,
+            row,
+            u,
+            l,
+            f32::INFINITY,
+            prune,
+            stats,
+        );
+        seeds.push(Cand { d, node: ep });
+        for level in (1..=top.min(MAX_LEVEL)).rev() {
+            if let Some(layer) = layers.upper.get(level - 1) {
+                self.layer_search(layer, q, None, seeds, 1, prune, s, stats);
+            }
+        }
+    }
+
+    /// Links node `i` into the base graph, entering from `seeds` (first restart) or from nodes
+    /// `0..limit`.
+    fn link_base(
+        &self,
+        i: u32,
+        limit: usize,
+        seeds: &[Cand],
+        s: &mut Scratch,
+        dtw: &mut DtwScratch,
+    ) {
         let m = self.graph.max_degree;
         if i == 0 {
             return;
         }
         let q = self.store.row(i as usize);
         let mut chosen = std::mem::take(&mut s.chosen);
-        let mut dtw = std::mem::take(&mut s.build_dtw);
         if (i as usize) <= m {
             chosen.clear();
             chosen.extend(0..i);
@@ -414,6 +738,7 @@ impl Index {
                 ef,
                 self.params.restarts,
                 None,
+                seeds,
                 limit,
                 true,
                 seed,
@@ -427,7 +752,7 @@ impl Index {
             select_diverse(
                 &sorted,
                 new_node_links(m),
-                |a, b, cut| self.node_dist_sq(a, b, cut, &mut dtw),
+                |a, b, cut| self.node_dist_sq(a, b, cut, dtw),
                 &mut chosen,
             );
             s.sorted = sorted;
@@ -436,34 +761,10 @@ impl Index {
             let _g = self.graph.lock(i);
             self.graph.set_links(i, &chosen);
         }
-        let mut nbrs = std::mem::take(&mut s.nbrs);
-        let mut sorted = std::mem::take(&mut s.sorted);
-        let mut kept = Vec::new();
         for &j in &chosen {
-            let _g = self.graph.lock(j);
-            if self.graph.try_push(j, i) {
-                continue;
-            }
-            // Full list: re-select among the old links and the new node by the same rule.
-            self.graph.neighbors_into(j, &mut nbrs);
-            sorted.clear();
-            sorted.extend(nbrs.iter().chain(std::iter::once(&i)).map(|&n| Cand {
-                d: self.node_dist_sq(j, n, f32::INFINITY, &mut dtw),
-                node: n,
-            }));
-            sorted.sort_unstable();
-            select_diverse(
-                &sorted,
-                m,
-                |a, b, cut| self.node_dist_sq(a, b, cut, &mut dtw),
-                &mut kept,
-            );
-            self.graph.set_links(j, &kept);
+            self.back_link(&self.graph, j, j, i, s, dtw);
         }
-        s.nbrs = nbrs;
-        s.sorted = sorted;
         s.chosen = chosen;
-        s.build_dtw = dtw;
     }
 
     /// Squared distance between two stored nodes (used when building): exact when `<= cutoff`,
@@ -496,6 +797,7 @@ impl Index {
         ef: usize,
         restarts: usize,
         pivots: Option<&Pivots>,
+        seeds: &[Cand],
         limit: usize,
         prune: bool,
         seed: u64,
@@ -519,6 +821,16 @@ impl Index {
             s.cand.clear();
             if let Some(pv) = pivots.filter(|pv| restart == 0 && !pv.nodes.is_empty()) {
                 self.seed_from_pivots(pv, q, ef, prune, s, stats);
+            } else if restart == 0 && !seeds.is_empty() {
+                for &c in seeds {
+                    if s.mark(c.node) {
+                        s.cand.push(Reverse(c));
+                        s.local.push(c);
+                        if s.local.len() > ef {
+                            s.local.pop();
+                        }
+                    }
+                }
             } else {
                 let mut start = None;
                 for _ in 0..8 {
@@ -716,6 +1028,11 @@ impl Index {
             self.exact_scan(q, k, p.prune, s, &mut stats);
         } else {
             let seed = query_seed(self.params.seed, q);
+            let mut seeds = std::mem::take(&mut s.seeds);
+            seeds.clear();
+            if let (Entry::Hierarchy, Some(layers)) = (p.entry, &self.layers) {
+                self.descend(layers, q, p.prune, s, &mut seeds, &mut stats);
+            }
             self.graph_search(
                 q,
                 None,
@@ -723,12 +1040,14 @@ impl Index {
                 p.ef,
                 p.restarts,
                 (p.entry == Entry::Pivots).then_some(&self.pivots),
+                &seeds,
                 self.len(),
                 p.prune,
                 seed,
                 s,
                 &mut stats,
             );
+            s.seeds = seeds;
         }
         let mut res: Vec<(f32, i64)> = s
             .top

@@ -1,4 +1,6 @@
-//! The on-disk format (version 1), little-endian throughout:
+//! The on-disk format (versions 1 and 2), little-endian throughout. Flat indexes are written as
+//! version 1; indexes with a hierarchy ([`BuildParams::hierarchy`]) as version 2, which appends the
+//! layers after the link slots:
 //!
 //! | bytes | content |
 //! |---|---|
@@ -10,14 +12,18 @@
 //! | 8·n | user ids (i64) |
 //! | 4·n | degrees (u32) |
 //! | 4·n·max_degree | link slots (u32 node numbers; the first `degree` of each node are used) |
+//! | 8 + 8 | version 2 only: entry node and top level (u64 each; `u64::MAX` twice when n = 0) |
+//! | n | version 2 only: level of every node (u8, at most 30) |
+//! | per level l = 1..=top | version 2 only: for the `n_l` nodes of level >= l in ascending order, degrees (4·n_l) then `M` link slots each (4·n_l·M), `M = max(max_degree / 2, 2)` |
 //! | 4 | CRC-32 of every preceding byte |
 //!
 //! Loading checks the magic, version, checksum, exact length, and every value the search indexes
-//! with (degrees, link targets, ids), so a loaded index cannot make search read out of bounds.
+//! with (degrees, link targets, ids; levels, layer links, the entry point), so a loaded index cannot
+//! make search read out of bounds.
 
 use crate::error::{invalid, Error};
-use crate::graph::Graph;
-use crate::index::Index;
+use crate::graph::{Graph, Layer, Layers, MAX_LEVEL};
+use crate::index::{upper_degree, Index};
 use crate::metric::Metric;
 use crate::params::BuildParams;
 use crate::store::Store;
@@ -26,8 +32,10 @@ use std::io::Write;
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"NSWGIDX\0";
-/// Highest format version this build reads and the one it writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// Highest format version this build reads (it reads 1 and 2). Flat indexes are written as version
+/// 1, hierarchical ones as version 2.
+pub const FORMAT_VERSION: u32 = 2;
+const FLAT_VERSION: u32 = 1;
 const HEADER_LEN: usize = 72;
 
 /// What a saved index file says about itself, read without loading the vectors.
@@ -106,6 +114,7 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
             ef_construction: usize_at(bytes, 40, "ef_construction")?,
             restarts: usize_at(bytes, 48, "restarts")?,
             seed: u64_at(bytes, 56),
+            hierarchy: version >= 2,
         },
     };
     if h.dim == 0 || h.params.max_degree < 2 || h.params.max_degree > 4096 {
@@ -140,7 +149,12 @@ impl Index {
         let m = self.graph.max_degree;
         let mut b = Vec::with_capacity(HEADER_LEN + n * (4 * dim + 12 + 4 * m) + 4);
         b.extend_from_slice(MAGIC);
-        b.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        let version = if self.layers.is_some() {
+            FORMAT_VERSION
+        } else {
+            FLAT_VERSION
+        };
+        b.extend_from_slice(&version.to_le_bytes());
         let (code, band) = match self.metric() {
             Metric::Euclidean => (0u32, 0usize),
             Metric::Dtw { band } => (1, band),
@@ -166,6 +180,20 @@ impl Index {
         let (counts, links) = self.graph.raw();
         for x in counts.iter().chain(&links) {
             b.extend_from_slice(&x.to_le_bytes());
+        }
+        if let Some(layers) = &self.layers {
+            let (entry, top) = layers
+                .entry()
+                .map_or((u64::MAX, u64::MAX), |(e, t)| (e as u64, t as u64));
+            b.extend_from_slice(&entry.to_le_bytes());
+            b.extend_from_slice(&top.to_le_bytes());
+            b.extend_from_slice(&layers.levels);
+            for layer in &layers.upper {
+                let (counts, links) = layer.graph.raw();
+                for x in counts.iter().chain(&links) {
+                    b.extend_from_slice(&x.to_le_bytes());
+                }
+            }
         }
         let crc = crc32fast::hash(&b);
         b.extend_from_slice(&crc.to_le_bytes());
@@ -215,6 +243,46 @@ impl Index {
             .and_then(|v| v.checked_add(n.checked_mul(m)?.checked_mul(4)?))
             .and_then(|v| v.checked_add(HEADER_LEN + 4))
             .ok_or_else(|| fmt_err("sizes in the header overflow"))?;
+        let base = expected - 4;
+        // Version 2: the layer section's size follows from the levels (checked before use).
+        let mut level_counts: Vec<usize> = Vec::new();
+        let mu = upper_degree(m);
+        let expected = if h.params.hierarchy {
+            let lv_end = base
+                .checked_add(16)
+                .and_then(|v| v.checked_add(n))
+                .ok_or_else(|| fmt_err("sizes in the header overflow"))?;
+            if bytes.len() < lv_end {
+                return Err(fmt_err(format!(
+                    "file has {} bytes, too short for the levels its header describes (truncated)",
+                    bytes.len()
+                )));
+            }
+            for &lv in &bytes[base + 16..lv_end] {
+                let lv = lv as usize;
+                if lv > MAX_LEVEL {
+                    return Err(fmt_err(format!("a node has level {lv} above {MAX_LEVEL}")));
+                }
+                if level_counts.len() < lv {
+                    level_counts.resize(lv, 0);
+                }
+                for c in &mut level_counts[..lv] {
+                    *c += 1;
+                }
+            }
+            let mut total = lv_end;
+            for &c in &level_counts {
+                total = c
+                    .checked_mul(4 * (1 + mu))
+                    .and_then(|v| v.checked_add(total))
+                    .ok_or_else(|| fmt_err("sizes in the file overflow"))?;
+            }
+            total
+                .checked_add(4)
+                .ok_or_else(|| fmt_err("sizes in the file overflow"))?
+        } else {
+            expected
+        };
         if bytes.len() != expected {
             return Err(fmt_err(format!(
                 "file has {} bytes but its header describes {expected} (truncated or corrupt)",
@@ -275,13 +343,105 @@ impl Index {
         store.data = data;
         store.compute_envelopes(0);
         let graph = Graph::from_raw(m, counts, links);
-        if let Metric::Dtw { .. } = h.metric {
-            // Nothing else to check: the envelopes were recomputed from the vectors.
-        }
-        let index = Index::from_parts(store, graph, h.params, ids, id_map);
+        let layers = if h.params.hierarchy {
+            Some(read_layers(body, base, n, mu, &level_counts)?)
+        } else {
+            None
+        };
+        let index = Index::from_parts(store, graph, layers, h.params, ids, id_map);
         if index.len() != n {
             return Err(invalid("n", "inconsistent"));
         }
         Ok(index)
     }
+}
+
+/// Parses and validates the layer section of a version-2 file (`body` = the file without its CRC,
+/// whose length was checked against `level_counts`): levels, entry point, degrees, link targets.
+fn read_layers(
+    body: &[u8],
+    base: usize,
+    n: usize,
+    m: usize,
+    level_counts: &[usize],
+) -> Result<Layers, Error> {
+    let entry = u64_at(body, base);
+    let top = u64_at(body, base + 8);
+    let levels = &body[base + 16..base + 16 + n];
+    let mut layers = Layers::new(m);
+    for (node, &lv) in levels.iter().enumerate() {
+        layers.push(node as u32, lv as usize);
+    }
+    let max_level = level_counts.len();
+    let entry = if n == 0 {
+        if entry != u64::MAX || top != u64::MAX {
+            return Err(fmt_err("an empty index has an entry point"));
+        }
+        None
+    } else {
+        let node = usize::try_from(entry)
+            .ok()
+            .filter(|&e| e < n)
+            .ok_or_else(|| fmt_err(format!("entry point {entry} is not a stored node")))?;
+        if top != max_level as u64 || levels[node] as usize != max_level {
+            return Err(fmt_err(format!(
+                "entry point {node} is not on the top level {max_level}"
+            )));
+        }
+        Some((node as u32, max_level))
+    };
+    let mut at = base + 16 + n;
+    let mut upper = Vec::with_capacity(max_level);
+    let mut seen: Vec<u32> = Vec::with_capacity(m);
+    for (l, layer) in layers.upper.drain(..).enumerate() {
+        let level = l + 1;
+        let len = layer.nodes.len();
+        if level_counts.get(l) != Some(&len) {
+            return Err(fmt_err("layer sizes disagree with the levels"));
+        }
+        let counts: Vec<u32> = body[at..at + 4 * len]
+            .chunks_exact(4)
+            .map(|c| u32_at(c, 0))
+            .collect();
+        at += 4 * len;
+        let links: Vec<u32> = body[at..at + 4 * len * m]
+            .chunks_exact(4)
+            .map(|c| u32_at(c, 0))
+            .collect();
+        at += 4 * len * m;
+        for (slot, &deg) in counts.iter().enumerate() {
+            let node = layer.nodes[slot];
+            if deg as usize > m {
+                return Err(fmt_err(format!(
+                    "node {node} has degree {deg} above {m} on level {level}"
+                )));
+            }
+            seen.clear();
+            seen.extend_from_slice(&links[slot * m..slot * m + deg as usize]);
+            if seen
+                .iter()
+                .any(|&t| t as usize >= n || t == node || (levels[t as usize] as usize) < level)
+            {
+                return Err(fmt_err(format!(
+                    "node {node} has an invalid link on level {level}"
+                )));
+            }
+            seen.sort_unstable();
+            if seen.windows(2).any(|w| w[0] == w[1]) {
+                return Err(fmt_err(format!(
+                    "node {node} has a repeated link on level {level}"
+                )));
+            }
+        }
+        upper.push(Layer {
+            nodes: layer.nodes,
+            graph: Graph::from_raw(m, counts, links),
+        });
+    }
+    if at != body.len() {
+        return Err(fmt_err("layer section has the wrong length"));
+    }
+    layers.upper = upper;
+    layers.set_entry(entry);
+    Ok(layers)
 }

@@ -1,6 +1,9 @@
 //! `nswg`: a navigable small world graph index (Malkov et al. 2014) for fixed-length `f32` vectors,
 //! with Euclidean and Sakoe-Chiba banded DTW distances, exact brute-force search over the same
-//! distance code, work counters on every search, and a checksummed on-disk format.
+//! distance code, work counters on every search, and a checksummed on-disk format. Optionally
+//! ([`BuildParams::hierarchy`]) an HNSW-style hierarchy of sparser layers (Malkov & Yashunin 2018)
+//! is built above the graph and searched with [`Entry::Hierarchy`]; the flat graph with random
+//! restarts stays the default.
 //!
 //! ```
 //! use nswg::{BuildParams, Index, Metric, SearchParams};

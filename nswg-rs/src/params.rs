@@ -16,6 +16,14 @@ pub struct BuildParams {
     pub restarts: usize,
     /// Seed of every random choice.
     pub seed: u64,
+    /// Build an HNSW-style hierarchy of layers (Malkov & Yashunin 2018) above the graph. Each node
+    /// draws a level from a seeded geometric distribution (`P(level >= l) = M^-l`, with
+    /// `M = max(max_degree / 2, 2)`); the nodes of level `l >= 1` form a sparser graph whose degree
+    /// cap is `M` (the base layer keeps `max_degree`), and the node of the highest level is the entry
+    /// point. Insertion descends greedily through the upper layers and links the node on every layer
+    /// up to its level with the same diversity rule. Searches use the layers only with
+    /// [`Entry::Hierarchy`]. Off (the default) builds the flat NSW graph exactly as before.
+    pub hierarchy: bool,
 }
 
 impl Default for BuildParams {
@@ -25,6 +33,7 @@ impl Default for BuildParams {
             ef_construction: 64,
             restarts: 1,
             seed: DEFAULT_SEED,
+            hierarchy: false,
         }
     }
 }
@@ -41,6 +50,12 @@ pub enum Entry {
     /// nearest ones, so the search begins near the answer instead of walking there from a random
     /// node. Further restarts start at random nodes as in [`Entry::Random`].
     Pivots,
+    /// HNSW-style entry: descend greedily (beam 1) from the top node through the upper layers of a
+    /// hierarchical index ([`BuildParams::hierarchy`]) and start the first restart's base-layer
+    /// search from the node found; further restarts start at random nodes as in [`Entry::Random`].
+    /// On a flat index this is [`Entry::Random`]. ([`Entry::Random`] and [`Entry::Pivots`] ignore
+    /// the layers of a hierarchical index.)
+    Hierarchy,
 }
 
 /// How a search runs.

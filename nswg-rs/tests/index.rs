@@ -354,3 +354,192 @@ fn pivot_entry_recall_and_pivots_follow_adds_and_loads() {
     let b = back.search_batch(&queries, 10, &p, false).unwrap();
     assert_eq!(a.ids, b.ids);
 }
+
+fn build_h(data: &[f32], dim: usize, metric: Metric, threads: usize) -> Index {
+    let mut idx = Index::new(
+        dim,
+        metric,
+        BuildParams {
+            hierarchy: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    idx.add(data, None, threads).unwrap();
+    idx
+}
+
+fn hier(p: SearchParams) -> SearchParams {
+    SearchParams {
+        entry: Entry::Hierarchy,
+        ..p
+    }
+}
+
+#[test]
+fn hierarchy_search_with_large_ef_is_exact() {
+    for metric in [Metric::Euclidean, Metric::Dtw { band: 2 }] {
+        let dim = 12;
+        let data = walks(400, dim, 3);
+        let idx = build_h(&data, dim, metric, 1);
+        assert!(idx.entry_point().is_some_and(|(_, top)| top >= 1));
+        for entry in [Entry::Hierarchy, Entry::Random, Entry::Pivots] {
+            let p = SearchParams {
+                ef: 400,
+                entry,
+                ..Default::default()
+            };
+            for q in walks(15, dim, 4).chunks_exact(dim) {
+                let (g, _) = idx.search(q, 10, &p).unwrap();
+                let (e, _) = idx.exact_search(q, 10, &p).unwrap();
+                assert_eq!(g, e, "{metric:?} {entry:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn hierarchy_dtw_oracle_and_pruning() {
+    let dim = 30;
+    let data = walks(600, dim, 31);
+    let metric = Metric::Dtw { band: 3 };
+    let idx = build_h(&data, dim, metric, 2);
+    let q = walks(30, dim, 32);
+    let on = hier(SearchParams {
+        ef: 32,
+        ..Default::default()
+    });
+    let off = SearchParams { prune: false, ..on };
+    let a = idx.search_batch(&q, 5, &on, false).unwrap();
+    let b = idx.search_batch(&q, 5, &off, false).unwrap();
+    assert_eq!(a.ids, b.ids);
+    assert_eq!(a.distances, b.distances);
+    let r = recall(&idx, &data, &q, dim, 5, &on);
+    assert!(r >= 0.9, "DTW hierarchy recall@5 = {r:.3}");
+    for (qi, qq) in q.chunks_exact(dim).enumerate() {
+        let want = naive_knn(&metric, &data, dim, qq, 5);
+        let (e, _) = idx.exact_search(qq, 5, &on).unwrap();
+        for (h, w) in e.iter().zip(&want) {
+            assert_eq!(h.id, w.1, "query {qi}");
+        }
+    }
+}
+
+#[test]
+fn hierarchy_recall_at_default_settings() {
+    let dim = 32;
+    let data = uniform_rows(10_000, dim, 7);
+    let idx = build_h(&data, dim, Metric::Euclidean, 0);
+    let queries = uniform_rows(200, dim, 8);
+    let r = recall(
+        &idx,
+        &data,
+        &queries,
+        dim,
+        10,
+        &hier(SearchParams::default()),
+    );
+    assert!(
+        r >= 0.95,
+        "hierarchy recall@10 at default settings = {r:.4}"
+    );
+    // Entry::Random ignores the layers and still works on a hierarchical index.
+    let r0 = recall(&idx, &data, &queries, dim, 10, &SearchParams::default());
+    assert!(
+        r0 >= 0.95,
+        "random-entry recall@10 on a hierarchy = {r0:.4}"
+    );
+}
+
+#[test]
+fn hierarchy_invariants_hold_on_every_layer() {
+    for threads in [1, 2] {
+        let dim = 16;
+        let n = 3000;
+        let data = uniform_rows(n, dim, 9);
+        let idx = build_h(&data, dim, Metric::Euclidean, threads);
+        let m0 = idx.build_params().max_degree;
+        let mu = (m0 / 2).max(2);
+        let (entry, top) = idx.entry_point().unwrap();
+        assert_eq!(idx.level(entry).unwrap(), top);
+        let mut per_level = vec![0usize; top + 1];
+        for id in 0..n as i64 {
+            let lv = idx.level(id).unwrap();
+            assert!(lv <= top, "node {id} above the top level");
+            for (l, count) in per_level.iter_mut().enumerate().take(lv + 1) {
+                *count += 1;
+                let nb = idx.neighbors_at(id, l).unwrap();
+                let cap = if l == 0 { m0 } else { mu };
+                assert!(nb.len() <= cap, "level {l}: degree {} > {cap}", nb.len());
+                assert!(!nb.contains(&id), "level {l}: self-loop at {id}");
+                let set: HashSet<_> = nb.iter().collect();
+                assert_eq!(set.len(), nb.len(), "level {l}: duplicate edge at {id}");
+                for &w in &nb {
+                    assert!(
+                        idx.level(w).unwrap() >= l,
+                        "level {l}: link to a lower node"
+                    );
+                }
+            }
+            assert!(idx.neighbors_at(id, lv + 1).is_err());
+        }
+        // Geometric levels: each layer is much smaller than the one below.
+        assert!(
+            per_level.len() >= 2 && per_level[1] * 4 < n,
+            "{per_level:?}"
+        );
+        // Every node of every layer is reachable from the entry point on that layer.
+        for (l, &on_level) in per_level.iter().enumerate() {
+            let mut seen = HashSet::from([entry]);
+            let mut queue = VecDeque::from([entry]);
+            while let Some(v) = queue.pop_front() {
+                for w in idx.neighbors_at(v, l).unwrap() {
+                    if seen.insert(w) {
+                        queue.push_back(w);
+                    }
+                }
+            }
+            assert_eq!(seen.len(), on_level, "threads={threads} level {l}");
+        }
+    }
+}
+
+#[test]
+fn hierarchy_sequential_build_is_reproducible_and_chunking_free() {
+    let dim = 10;
+    let data = uniform_rows(2000, dim, 11);
+    let a = build_h(&data, dim, Metric::Euclidean, 1);
+    let b = build_h(&data, dim, Metric::Euclidean, 1);
+    assert_eq!(a.to_bytes(), b.to_bytes());
+    let mut c = Index::new(
+        dim,
+        Metric::Euclidean,
+        BuildParams {
+            hierarchy: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for chunk in data.chunks(dim * 300) {
+        c.add(chunk, None, 1).unwrap();
+    }
+    assert_eq!(a.to_bytes(), c.to_bytes());
+    let q = uniform_rows(50, dim, 12);
+    let p = hier(SearchParams::default());
+    let ra = a.search_batch(&q, 5, &p, false).unwrap();
+    let rc = c
+        .search_batch(&q, 5, &SearchParams { n_threads: 1, ..p }, false)
+        .unwrap();
+    assert_eq!(ra.ids, rc.ids);
+    assert_eq!(ra.distances, rc.distances);
+    // The flat build is unaffected by the option's existence: same bytes as a default build.
+    let flat = build(&data, dim, Metric::Euclidean, 1);
+    assert_eq!(flat.to_bytes()[8..12], 1u32.to_le_bytes());
+    assert_eq!(a.to_bytes()[8..12], 2u32.to_le_bytes());
+    // Entry::Hierarchy on a flat index is Entry::Random.
+    let r1 = flat.search_batch(&q, 5, &p, false).unwrap();
+    let r2 = flat
+        .search_batch(&q, 5, &SearchParams::default(), false)
+        .unwrap();
+    assert_eq!(r1.ids, r2.ids);
+}

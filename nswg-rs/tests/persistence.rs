@@ -3,15 +3,22 @@
 
 mod common;
 use common::*;
-use nswg::{BuildParams, Error, Index, Metric, SearchParams};
+use nswg::{BuildParams, Entry, Error, Index, Metric, SearchParams};
 
 fn small(metric: Metric) -> Index {
+    small_with(metric, false)
+}
+
+/// 40 rows of width 6 with max_degree 4; with `hierarchy`, upper layers have degree cap 2 and
+/// (with the default seed) reach level 3 or more, so every part of the version-2 section is present.
+fn small_with(metric: Metric, hierarchy: bool) -> Index {
     let dim = 6;
     let mut idx = Index::new(
         dim,
         metric,
         BuildParams {
             max_degree: 4,
+            hierarchy,
             ..Default::default()
         },
     )
@@ -79,8 +86,153 @@ fn future_version_is_reported() {
     match Index::from_bytes(&b) {
         Err(Error::UnsupportedVersion {
             found: 99,
-            supported: 1,
+            supported: 2,
         }) => {}
         other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn hierarchy_save_load_round_trip() {
+    for metric in [Metric::Euclidean, Metric::Dtw { band: 2 }] {
+        let idx = small_with(metric, true);
+        let (_, top) = idx.entry_point().unwrap();
+        assert!(top >= 2, "test index too flat: top level {top}");
+        let bytes = idx.to_bytes();
+        assert_eq!(bytes[8..12], 2u32.to_le_bytes());
+        let back = Index::from_bytes(&bytes).unwrap();
+        assert_eq!(back.to_bytes(), bytes);
+        assert!(back.build_params().hierarchy);
+        assert_eq!(back.entry_point(), idx.entry_point());
+        let q = walks(10, 6, 22);
+        let p = SearchParams {
+            entry: Entry::Hierarchy,
+            ..Default::default()
+        };
+        let a = idx.search_batch(&q, 5, &p, false).unwrap();
+        let b = back.search_batch(&q, 5, &p, false).unwrap();
+        assert_eq!(a.ids, b.ids);
+        assert_eq!(a.distances, b.distances);
+        // Adding after a load continues the same hierarchy.
+        let mut c = back;
+        c.add(&walks(5, 6, 23), None, 1).unwrap();
+        assert_eq!(c.len(), 45);
+    }
+    // An empty hierarchical index round-trips too.
+    let empty = Index::new(
+        3,
+        Metric::Euclidean,
+        BuildParams {
+            hierarchy: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let back = Index::from_bytes(&empty.to_bytes()).unwrap();
+    assert!(back.is_empty() && back.build_params().hierarchy);
+}
+
+#[test]
+fn hierarchy_every_truncation_fails_cleanly() {
+    let bytes = small_with(Metric::Dtw { band: 1 }, true).to_bytes();
+    for cut in 0..bytes.len() {
+        assert!(
+            Index::from_bytes(&bytes[..cut]).is_err(),
+            "truncation at {cut} loaded"
+        );
+    }
+}
+
+#[test]
+fn hierarchy_byte_flips_fail_cleanly() {
+    let bytes = small_with(Metric::Euclidean, true).to_bytes();
+    let mut r = Rng::new(4);
+    for round in 0..3000 {
+        let mut b = bytes.clone();
+        // Half of the flips land in the layer section at the end.
+        let at = if round % 2 == 0 {
+            (r.next_u64() % b.len() as u64) as usize
+        } else {
+            b.len() - 1 - (r.next_u64() % 400) as usize
+        };
+        let bit = 1u8 << (r.next_u64() % 8);
+        b[at] ^= bit;
+        match Index::from_bytes(&b) {
+            Err(Error::Format { .. }) | Err(Error::UnsupportedVersion { .. }) => {}
+            Err(e) => panic!("unexpected error kind {e:?}"),
+            Ok(_) => panic!("flip at byte {at} loaded"),
+        }
+    }
+}
+
+/// Rewrites the CRC so that a crafted (inconsistent) body passes the checksum.
+fn fix_crc(b: &mut [u8]) {
+    let n = b.len() - 4;
+    let crc = crc32(&b[..n]);
+    b[n..].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// CRC-32 (IEEE), bitwise: the tests need no extra crate.
+fn crc32(data: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &x in data {
+        c ^= x as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+#[test]
+fn hierarchy_inconsistent_layers_are_rejected_even_with_a_valid_checksum() {
+    let idx = small_with(Metric::Euclidean, true);
+    let bytes = idx.to_bytes();
+    let (n, dim, m) = (40usize, 6usize, 4usize);
+    let base = 72 + n * (4 * dim + 12 + 4 * m);
+    let mut ok = bytes.clone();
+    fix_crc(&mut ok);
+    assert!(Index::from_bytes(&ok).is_ok());
+    // Entry point out of range, or not on the top level.
+    let (entry, _) = idx.entry_point().unwrap();
+    let entry_node = idx.ids().iter().position(|&i| i == entry).unwrap();
+    let other = (0..n).find(|&v| v != entry_node).unwrap();
+    for bad_entry in [n as u64, other as u64] {
+        let mut b = bytes.clone();
+        b[base..base + 8].copy_from_slice(&bad_entry.to_le_bytes());
+        fix_crc(&mut b);
+        assert!(matches!(Index::from_bytes(&b), Err(Error::Format { .. })));
+    }
+    // Wrong top level; a level above the maximum.
+    let mut b = bytes.clone();
+    b[base + 8..base + 16].copy_from_slice(&1000u64.to_le_bytes());
+    fix_crc(&mut b);
+    assert!(matches!(Index::from_bytes(&b), Err(Error::Format { .. })));
+    let mut b = bytes.clone();
+    b[base + 16] = 200;
+    fix_crc(&mut b);
+    assert!(matches!(Index::from_bytes(&b), Err(Error::Format { .. })));
+    // Layer 1: degree above the cap, a link out of range, a self-loop.
+    let n1 = idx
+        .ids()
+        .iter()
+        .filter(|&&id| idx.level(id).unwrap() >= 1)
+        .count();
+    let l1 = base + 16 + n;
+    let mut b = bytes.clone();
+    b[l1..l1 + 4].copy_from_slice(&3u32.to_le_bytes());
+    fix_crc(&mut b);
+    assert!(matches!(Index::from_bytes(&b), Err(Error::Format { .. })));
+    let slots = l1 + 4 * n1;
+    for bad in [n as u32, u32::MAX] {
+        let mut b = bytes.clone();
+        b[l1..l1 + 4].copy_from_slice(&1u32.to_le_bytes());
+        b[slots..slots + 4].copy_from_slice(&bad.to_le_bytes());
+        fix_crc(&mut b);
+        assert!(matches!(Index::from_bytes(&b), Err(Error::Format { .. })));
     }
 }
