@@ -350,17 +350,8 @@ class Index:
         entry: str = "random",
     ) -> SearchResult:
         ids, dists, st = self._native.search(q, k, ef, restarts, exact, n_threads, prune, entry)
-        cols = st.T.copy()  # one copy; each counter is then a contiguous row of it
-        return SearchResult(
-            ids=ids,
-            distances=dists,
-            distance_calls=cols[0],
-            lb_pruned=cols[1] + cols[2] + cols[3],
-            lb_kim_pruned=cols[1],
-            lb_keogh_pruned=cols[2],
-            lb_keogh_rev_pruned=cols[3],
-            abandoned=cols[4],
-        )
+        # st rows: distance_calls, lb_pruned, lb_kim, lb_keogh, lb_keogh_rev, abandoned (views).
+        return SearchResult(ids, dists, st[0], st[1], st[2], st[3], st[4], st[5])
 
     # -- access -------------------------------------------------------------------------------
     def get_vectors(self, ids: ArrayLike) -> NDArray[np.float32]:

@@ -1,6 +1,7 @@
 //! `NativeIndex`: the core index behind a read-write lock, driven from numpy arrays.
 
 use crate::errors::to_py;
+use numpy::IntoPyArray;
 use numpy::{
     PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
 };
@@ -34,6 +35,18 @@ fn metric_from(name: &str, band: Option<usize>, dim: usize) -> PyResult<nswg::Me
             "metric must be 'euclidean' or 'dtw', got {other:?}"
         ))),
     }
+}
+
+/// Moves a row-major `Vec` into a new `(rows, cols)` numpy array (no copy, no reshape call).
+fn array2<T: numpy::Element>(
+    py: Python<'_>,
+    v: Vec<T>,
+    rows: usize,
+    cols: usize,
+) -> PyResult<Bound<'_, PyArray2<T>>> {
+    let a = numpy::ndarray::Array2::from_shape_vec((rows, cols), v)
+        .map_err(|e| PyValueError::new_err(format!("internal shape error: {e}")))?;
+    Ok(a.into_pyarray(py))
 }
 
 fn slice2<'a>(a: &'a PyReadonlyArray2<'_, f32>, what: &str) -> PyResult<&'a [f32]> {
@@ -132,8 +145,8 @@ impl NativeIndex {
     }
 
     /// Searches `(n, dim)` float32 queries; returns `(ids (n,k) int64, distances (n,k) float32,
-    /// stats (n,6) int64)` with stats columns distance_calls, lb_kim_pruned, lb_keogh_pruned,
-    /// lb_keogh_rev_pruned, abandoned, visited. `entry` is "random" (each restart from a random
+    /// stats (6,n) int64)` whose rows are distance_calls, lb_pruned (total), lb_kim_pruned, lb_keogh_pruned,
+    /// lb_keogh_rev_pruned, abandoned. `entry` is "random" (each restart from a random
     /// node), "pivots" (the first restart from the nearest of a fixed, cached node sample) or
     /// "hierarchy" (the first restart from a greedy descent through the layers; "random" on an
     /// index built without `hierarchy`).
@@ -189,25 +202,23 @@ impl NativeIndex {
                 index.search_batch(&q, k, &p, exact)
             })
             .map_err(to_py)?;
-        let stats: Vec<i64> = r
-            .stats
-            .iter()
-            .flat_map(|s| {
-                [
-                    s.distance_calls,
-                    s.lb_kim_pruned,
-                    s.lb_keogh_pruned,
-                    s.lb_keogh_rev_pruned,
-                    s.abandoned,
-                    s.visited,
-                ]
-            })
-            .map(|v| v as i64)
-            .collect();
+        // Counters as rows (one per counter, n queries each), so each is a contiguous view.
+        let mut stats: Vec<i64> = Vec::with_capacity(6 * n);
+        let rows: [fn(&nswg::SearchStats) -> u64; 6] = [
+            |s| s.distance_calls,
+            |s| s.lb_pruned(),
+            |s| s.lb_kim_pruned,
+            |s| s.lb_keogh_pruned,
+            |s| s.lb_keogh_rev_pruned,
+            |s| s.abandoned,
+        ];
+        for get in rows {
+            stats.extend(r.stats.iter().map(|s| get(s) as i64));
+        }
         Ok((
-            PyArray1::from_vec(py, r.ids).reshape([n, k])?,
-            PyArray1::from_vec(py, r.distances).reshape([n, k])?,
-            PyArray1::from_vec(py, stats).reshape([n, 6])?,
+            array2(py, r.ids, n, k)?,
+            array2(py, r.distances, n, k)?,
+            array2(py, stats, 6, n)?,
         ))
     }
 
