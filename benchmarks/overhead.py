@@ -43,9 +43,7 @@ def main() -> None:
     native = index._native
     ef, nq = args.ef, len(queries)
     rows = [queries[i] for i in range(nq)]
-    batch = best_per_query(
-        lambda: index.search(queries, 10, ef=ef, n_threads=1), nq, args.rounds
-    )
+    batch = best_per_query(lambda: index.search(queries, 10, ef=ef, n_threads=1), nq, args.rounds)
     direct = best_per_query(
         lambda: [native.search(q[None], 10, ef, 1, False, 1, True, "random") for q in rows],
         nq,
@@ -56,10 +54,16 @@ def main() -> None:
     )
     print(f"index: {args.n} x {args.dim}, ef={ef}, {nq} queries, best of {args.rounds} rounds")
     print(f"Rust search time per query (batch call, 1 thread): {batch:7.2f} us")
-    print(f"native binding, one call per query:               {direct:7.2f} us (+{direct - batch:.2f})")
-    print(f"pyembed.Index.search, one call per query:         {per_call:7.2f} us (+{per_call - batch:.2f})")
+    print(
+        f"native binding, one call per query:               {direct:7.2f} us (+{direct - batch:.2f})"
+    )
+    print(
+        f"pyembed.Index.search, one call per query:         {per_call:7.2f} us (+{per_call - batch:.2f})"
+    )
     verdict = "met" if per_call - batch < 5 else "NOT met"
-    print(f"per-call overhead above the Rust search: {per_call - batch:.2f} us (target < 5 us: {verdict})")
+    print(
+        f"per-call overhead above the Rust search: {per_call - batch:.2f} us (target < 5 us: {verdict})"
+    )
 
 
 if __name__ == "__main__":
