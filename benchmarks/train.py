@@ -1,0 +1,360 @@
+"""Learned embeddings against classical baselines, searched with pyembed's index.
+
+Faces (``shared/data/faces``: Olivetti 40 x 10 at 64x64, Extended Yale B 38 x ~64 at 32x32): an
+identity-disjoint split holds out a quarter of the identities; the network trains on the rest and
+never sees the held-out people. Every held-out image then queries all other held-out images
+(leave-one-out) through an exact :class:`pyembed.Index` search; reported: Recall@1, Recall@5, MAP@R,
+balanced verification accuracy over all held-out pairs, and training seconds per epoch, for the
+triplet (batch-hard and semi-hard mining), contrastive and softmax + center-loss set-ups, next to
+PCA eigenfaces fit on the training identities and raw pixels.
+
+UCR (the data sets bundled with pyembed): a 1-D DenseNet trained on the TRAIN split embeds TRAIN and
+TEST; reported is the 1-NN test error of the embedding next to 1-NN with Euclidean distance and with
+exact full DTW on the z-normalised series (both through the index), and the archive's published
+full-DTW error.
+
+Usage::
+
+    python benchmarks/train.py                       # everything, about 20 minutes on 2 CPU cores
+    python benchmarks/train.py --faces olivetti --ucr GunPoint --setups triplet-hard
+    python benchmarks/train.py --out results.json    # also write every number as JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FACES_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"
+
+#: name -> (loss, miner)
+SETUPS: dict[str, tuple[str, str | None]] = {
+    "triplet-hard": ("triplet", "hard"),
+    "triplet-semihard": ("triplet", "semihard"),
+    "contrastive": ("contrastive", None),
+    "center": ("center", None),
+}
+
+#: per face set: first-convolution stride (2 halves the images up front) and epochs
+FACE_SETTINGS: dict[str, dict[str, int]] = {
+    "olivetti": {"stem_stride": 2, "epochs": 30},
+    "yaleb32": {"stem_stride": 2, "epochs": 15},
+}
+
+
+def _index_leave_one_out(vectors: np.ndarray, depth: int) -> np.ndarray:
+    """Row numbers of each vector's ``depth`` nearest others, by exact index search."""
+    from pyembed import Index
+    from pyembed.metrics import drop_self
+
+    n = vectors.shape[0]
+    index = Index(vectors.shape[1])
+    index.add(vectors, ids=np.arange(n, dtype=np.int64))
+    found = index.search(vectors, k=min(depth + 1, n), exact=True)
+    return drop_self(found.ids, np.arange(n))
+
+
+def _face_metrics(vectors: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    from pyembed.metrics import relevant_counts, retrieval_metrics
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    depth = max(5, int(relevant_counts(labels, labels, exclude_self=True).max()))
+    neighbors = _index_leave_one_out(vectors, depth)
+    return retrieval_metrics(vectors, labels, ks=(1, 5), neighbor_ids=neighbors)
+
+
+def run_faces(name: str, setups: list[str], seed: int, epochs: int | None) -> list[dict[str, Any]]:
+    """All rows of one face set: baselines first, then every training set-up."""
+    import torch
+
+    from pyembed.datasets.faces import Eigenfaces, identity_split, load_faces
+    from pyembed.train import (
+        ImageAugment,
+        TrainConfig,
+        Trainer,
+        build_model,
+        build_objective,
+        embed,
+        image_tensor,
+    )
+
+    data = load_faces(FACES_DIR / f"{name}.npz")
+    split = identity_split(data.labels, test_fraction=0.25, seed=seed)
+    test_labels = data.labels[split.test]
+    settings = FACE_SETTINGS.get(name, {"stem_stride": 1, "epochs": 20})
+    n_epochs = epochs if epochs is not None else settings["epochs"]
+    common = {
+        "data": name,
+        "train_identities": int(split.train_identities.size),
+        "test_identities": int(split.test_identities.size),
+        "test_images": int(split.test.size),
+    }
+    rows = []
+    eigen = Eigenfaces(100).fit(data.images[split.train])
+    baselines = {
+        "eigenfaces-100": eigen.transform(data.images[split.test]),
+        "pixels": data.images[split.test].reshape(split.test.size, -1) / 255.0,
+    }
+    for method, vectors in baselines.items():
+        metrics = _face_metrics(vectors, test_labels)
+        rows.append({**common, "method": method, "dim": vectors.shape[1], **metrics})
+        _log(f"{name} {method}: recall@1 {metrics['recall@1']:.4f} map@r {metrics['map@r']:.4f}")
+    inputs = image_tensor(data.images)
+    train_codes = np.unique(data.labels[split.train], return_inverse=True)[1]
+    for setup in setups:
+        loss_name, miner = SETUPS[setup]
+        torch.manual_seed(seed)
+        spec = {
+            "class": "DenseNetEmbedding",
+            "kwargs": {
+                "embedding_dim": 64,
+                "growth_rate": 12,
+                "block_sizes": [3, 3, 3],
+                "stem_stride": settings["stem_stride"],
+                "normalize": loss_name != "center",
+            },
+        }
+        model = build_model(spec)
+        loss, mine = build_objective(
+            loss_name, embedding_dim=64, n_classes=int(split.train_identities.size), miner=miner
+        )
+        config = TrainConfig(epochs=n_epochs, n_identities=8, n_per_identity=4, seed=seed)
+        trainer = Trainer(
+            model,
+            loss,
+            inputs[torch.from_numpy(split.train)],
+            torch.from_numpy(train_codes),
+            config,
+            miner=mine,
+            augment=ImageAugment(flip=True, max_shift=2),
+        )
+        trainer.fit(progress=False)
+        vectors = embed(model, inputs[torch.from_numpy(split.test)])
+        metrics = _face_metrics(vectors, test_labels)
+        if loss_name == "center":
+            # open-set rejection: thresholds = 95th percentile of training distances to own center
+            centers = loss.centers
+            seen = torch.from_numpy(embed(model, inputs[torch.from_numpy(split.train)]))
+            centers.fit_thresholds(seen, torch.from_numpy(train_codes), quantile=0.95)
+            predicted, _ = centers.classify(torch.from_numpy(vectors))
+            metrics["rejected_unseen"] = float((predicted == -1).double().mean())
+        rows.append(
+            {
+                **common,
+                "method": setup,
+                "dim": 64,
+                **metrics,
+                "epochs": n_epochs,
+                "seconds_per_epoch": trainer.mean_seconds_per_epoch(),
+                "final_loss": trainer.history[-1]["loss"],
+            }
+        )
+        _log(
+            f"{name} {setup}: recall@1 {metrics['recall@1']:.4f} map@r {metrics['map@r']:.4f} "
+            f"({trainer.mean_seconds_per_epoch():.1f} s/epoch)"
+        )
+    return rows
+
+
+def run_ucr(name: str, seed: int, epochs: int) -> dict[str, Any]:
+    """One UCR data set: learned-embedding 1-NN error beside Euclidean and exact full-DTW 1-NN."""
+    from dataclasses import replace
+
+    import torch
+
+    from pyembed import Index
+    from pyembed.datasets.ucr import load_ucr, published_table, znormalize
+    from pyembed.metrics import one_nn_error
+    from pyembed.train import (
+        SeriesAugment,
+        TrainConfig,
+        Trainer,
+        build_model,
+        build_objective,
+        embed,
+        series_tensor,
+    )
+
+    train = load_ucr(name, "TRAIN")
+    test = load_ucr(name, "TEST")
+    train, test = replace(train, X=znormalize(train.X)), replace(test, X=znormalize(test.X))
+    _, codes = np.unique(np.concatenate([train.y, test.y]).astype(str), return_inverse=True)
+    y_train, y_test = codes[: train.n], codes[train.n :]
+    n_classes = int(np.unique(y_train).size)
+    length = train.X.shape[1]
+    torch.manual_seed(seed)
+    model = build_model(
+        {
+            "class": "TimeSeriesEmbedding",
+            "kwargs": {
+                "embedding_dim": 32,
+                "growth_rate": 12,
+                "block_sizes": [2, 2, 2],
+                "normalize": True,
+            },
+        }
+    )
+    loss, miner = build_objective(
+        "triplet", embedding_dim=32, n_classes=n_classes, miner="semihard"
+    )
+    config = TrainConfig(
+        epochs=epochs, n_identities=min(8, n_classes), n_per_identity=8, n_batches=10, seed=seed
+    )
+    augment = SeriesAugment(max_shift=round(0.05 * length), scale=0.1, noise_std=0.05)
+    codes_train = np.unique(y_train, return_inverse=True)[1]
+    trainer = Trainer(
+        model,
+        loss,
+        series_tensor(train.X),
+        torch.from_numpy(codes_train),
+        config,
+        miner=miner,
+        augment=augment,
+    )
+    trainer.fit(progress=False)
+    e_train = embed(model, series_tensor(train.X))
+    e_test = embed(model, series_tensor(test.X))
+
+    def nn_error(metric: str, reference: np.ndarray, queries: np.ndarray) -> tuple[float, float]:
+        index = Index(reference.shape[1], metric) if metric == "dtw" else Index(reference.shape[1])
+        index.add(np.ascontiguousarray(reference, dtype=np.float32))
+        start = time.perf_counter()
+        found = index.search(np.ascontiguousarray(queries, dtype=np.float32), k=1, exact=True)
+        return one_nn_error(y_train[found.ids], y_test), time.perf_counter() - start
+
+    learned, learned_s = nn_error("euclidean", e_train, e_test)
+    euclid, _ = nn_error("euclidean", train.X, test.X)
+    dtw, dtw_s = nn_error("dtw", train.X, test.X)
+    published = published_table().get(name)
+    row = {
+        "data": name,
+        "n_train": train.n,
+        "n_test": test.n,
+        "length": length,
+        "learned_error": learned,
+        "euclidean_error": euclid,
+        "dtw_full_error": dtw,
+        "published_dtw_full_error": None if published is None else published.dtw_full_error,
+        "epochs": epochs,
+        "seconds_per_epoch": trainer.mean_seconds_per_epoch(),
+        "learned_query_seconds": learned_s,
+        "dtw_query_seconds": dtw_s,
+    }
+    _log(f"UCR {name}: learned {learned:.4f} euclidean {euclid:.4f} dtw-full {dtw:.4f}")
+    return row
+
+
+def _log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
+    def cell(key: str, value: Any) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, float):
+            return f"{value:.1f}" if key == "seconds_per_epoch" else f"{value:.4f}"
+        return str(value)
+
+    lines = ["| " + " | ".join(title for _, title in columns) + " |"]
+    lines.append("|" + "|".join("---" for _ in columns) + "|")
+    for row in rows:
+        cells = [cell(key, row.get(key)) for key, _ in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--faces", nargs="*", default=["olivetti", "yaleb32"], help="Face sets.")
+    parser.add_argument("--setups", nargs="*", default=list(SETUPS), choices=list(SETUPS))
+    parser.add_argument(
+        "--face-epochs", type=int, default=None, help="Override the epochs per face set."
+    )
+    parser.add_argument(
+        "--ucr", nargs="*", default=None, help="UCR data sets (default: all bundled)."
+    )
+    parser.add_argument("--ucr-epochs", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="Torch CPU threads.")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="Also write all results as JSON here."
+    )
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from pyembed.datasets.ucr import list_bundled
+
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    face_rows: list[dict[str, Any]] = []
+    for name in args.faces:
+        face_rows += run_faces(name, args.setups, args.seed, args.face_epochs)
+    ucr_names = list_bundled() if args.ucr is None else args.ucr
+    ucr_rows = [run_ucr(name, args.seed, args.ucr_epochs) for name in ucr_names]
+    total = time.perf_counter() - start
+
+    print(
+        f"# pyembed benchmarks/train.py (seed {args.seed}, {args.threads} threads, {total:.0f} s)\n"
+    )
+    if face_rows:
+        print("## Faces: held-out identities, leave-one-out retrieval (exact index search)\n")
+        print(
+            _table(
+                face_rows,
+                [
+                    ("data", "data"),
+                    ("method", "method"),
+                    ("dim", "dim"),
+                    ("test_identities", "ids"),
+                    ("test_images", "images"),
+                    ("recall@1", "Recall@1"),
+                    ("recall@5", "Recall@5"),
+                    ("map@r", "MAP@R"),
+                    ("verification_accuracy", "verif. acc (bal.)"),
+                    ("rejected_unseen", "outsiders rejected"),
+                    ("seconds_per_epoch", "s/epoch"),
+                    ("epochs", "epochs"),
+                ],
+            )
+        )
+        print(
+            "\n'outsiders rejected': center-loss set-up only; share of held-out-identity images "
+            "whose distance to the nearest class center exceeds that class's threshold (95th "
+            "percentile of the training images' distances to their own center)."
+        )
+        print()
+    if ucr_rows:
+        print("## UCR: 1-NN test error (z-normalised series)\n")
+        print(
+            _table(
+                ucr_rows,
+                [
+                    ("data", "data"),
+                    ("n_train", "train"),
+                    ("n_test", "test"),
+                    ("length", "length"),
+                    ("learned_error", "learned"),
+                    ("euclidean_error", "euclidean"),
+                    ("dtw_full_error", "DTW full"),
+                    ("published_dtw_full_error", "published DTW full"),
+                    ("seconds_per_epoch", "s/epoch"),
+                    ("epochs", "epochs"),
+                ],
+            )
+        )
+    if args.out is not None:
+        payload = {"seed": args.seed, "threads": args.threads, "faces": face_rows, "ucr": ucr_rows}
+        args.out.write_text(json.dumps(payload, indent=2, default=float) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

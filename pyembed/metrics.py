@@ -1,0 +1,384 @@
+"""Retrieval and verification metrics for embeddings (numpy only, no torch).
+
+Conventions: neighbor matrices are ``(n_queries, k)`` arrays ordered nearest first; a *relevant*
+neighbor has the query's label. Leave-one-out evaluation (queries drawn from the reference set)
+drops each query's own row with :func:`drop_self`. Distances are true L2 (not squared).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "VerificationResult",
+    "drop_self",
+    "knn_brute_force",
+    "map_at_r",
+    "one_nn_error",
+    "pair_distances",
+    "recall_at_k",
+    "relevant_counts",
+    "retrieval_metrics",
+    "verification_accuracy",
+]
+
+
+def _as_matrix(x: ArrayLike, name: str) -> NDArray[np.float64]:
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n, dim), got shape {arr.shape}")
+    arr = arr.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return arr
+
+
+def _check_neighbors(
+    neighbor_labels: ArrayLike, query_labels: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
+    nl = np.asarray(neighbor_labels)
+    ql = np.asarray(query_labels)
+    if nl.ndim != 2:
+        raise ValueError(f"neighbor_labels must be 2-D (n_queries, k), got shape {nl.shape}")
+    if ql.shape != (nl.shape[0],):
+        raise ValueError(f"query_labels must have shape ({nl.shape[0]},), got {ql.shape}")
+    if nl.shape[0] == 0:
+        raise ValueError("need at least one query")
+    return nl, ql
+
+
+def knn_brute_force(
+    queries: ArrayLike,
+    references: ArrayLike,
+    k: int,
+    *,
+    exclude_self: bool = False,
+    chunk_size: int = 1024,
+) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    """Exact k nearest neighbors by L2 distance (the numpy oracle).
+
+    Parameters
+    ----------
+    queries : array-like, shape (n, dim)
+    references : array-like, shape (m, dim)
+    k : int
+        Neighbors per query, ``1 <= k <= m`` (``<= m - 1`` with ``exclude_self``).
+    exclude_self : bool, default False
+        Queries are the references themselves (same rows, ``n == m``): row ``i`` never returns
+        ``i``.
+    chunk_size : int, default 1024
+        Queries per block (memory ``chunk_size * m`` floats).
+
+    Returns
+    -------
+    ids : ndarray of int64, shape (n, k)
+        Row numbers into ``references``, nearest first; ties broken by the lower row number.
+    distances : ndarray of float32, shape (n, k)
+        L2 distances (computed in float64).
+    """
+    q = _as_matrix(queries, "queries")
+    r = _as_matrix(references, "references")
+    if q.shape[1] != r.shape[1]:
+        raise ValueError(f"queries have dim={q.shape[1]} but references have dim={r.shape[1]}")
+    if exclude_self and q.shape[0] != r.shape[0]:
+        raise ValueError(
+            f"exclude_self needs queries and references of equal length, got {q.shape[0]} and "
+            f"{r.shape[0]}"
+        )
+    limit = r.shape[0] - (1 if exclude_self else 0)
+    if not 1 <= k <= limit:
+        raise ValueError(f"k must be between 1 and {limit}, got {k}")
+    ids = np.empty((q.shape[0], k), dtype=np.int64)
+    dists = np.empty((q.shape[0], k), dtype=np.float32)
+    r_sq = (r * r).sum(axis=1)
+    for start in range(0, q.shape[0], chunk_size):
+        block = q[start : start + chunk_size]
+        sq = (block * block).sum(axis=1)[:, None] + r_sq[None, :] - 2.0 * block @ r.T
+        np.maximum(sq, 0.0, out=sq)
+        if exclude_self:
+            rows = np.arange(block.shape[0])
+            sq[rows, start + rows] = np.inf
+        order = np.argsort(sq, axis=1, kind="stable")[:, :k]
+        ids[start : start + block.shape[0]] = order
+        dists[start : start + block.shape[0]] = np.sqrt(np.take_along_axis(sq, order, axis=1))
+    return ids, dists
+
+
+def drop_self(neighbor_ids: ArrayLike, query_ids: ArrayLike) -> NDArray[np.int64]:
+    """Remove each query's own id from its neighbor row (leave-one-out with an index that holds it).
+
+    Parameters
+    ----------
+    neighbor_ids : array-like of int, shape (n, k)
+    query_ids : array-like of int, shape (n,)
+
+    Returns
+    -------
+    ndarray of int64, shape (n, k - 1)
+        Each row without the query's id; if the id is absent, the row's last entry is dropped.
+    """
+    ids = np.asarray(neighbor_ids, dtype=np.int64)
+    own = np.asarray(query_ids, dtype=np.int64)
+    if ids.ndim != 2 or ids.shape[1] < 2 or own.shape != (ids.shape[0],):
+        raise ValueError(
+            f"need neighbor_ids (n, k >= 2) and query_ids (n,), got {ids.shape} and {own.shape}"
+        )
+    hit = ids == own[:, None]
+    first = np.where(hit.any(axis=1), hit.argmax(axis=1), ids.shape[1] - 1)
+    keep = np.ones_like(ids, dtype=bool)
+    keep[np.arange(ids.shape[0]), first] = False
+    return ids[keep].reshape(ids.shape[0], ids.shape[1] - 1)
+
+
+def relevant_counts(
+    query_labels: ArrayLike, reference_labels: ArrayLike, *, exclude_self: bool = False
+) -> NDArray[np.int64]:
+    """Number of references sharing each query's label (``R`` of MAP@R).
+
+    Parameters
+    ----------
+    query_labels : array-like, shape (n,)
+    reference_labels : array-like, shape (m,)
+    exclude_self : bool, default False
+        Queries are the references (leave-one-out): subtract the query itself.
+
+    Returns
+    -------
+    ndarray of int64, shape (n,)
+    """
+    uniques, counts = np.unique(np.asarray(reference_labels), return_counts=True)
+    lookup = dict(zip(uniques.tolist(), counts.tolist(), strict=True))
+    out = np.array([lookup.get(v, 0) for v in np.asarray(query_labels).tolist()], dtype=np.int64)
+    return out - 1 if exclude_self else out
+
+
+def recall_at_k(neighbor_labels: ArrayLike, query_labels: ArrayLike, k: int = 1) -> float:
+    """Fraction of queries with at least one relevant neighbor among their first ``k``.
+
+    Parameters
+    ----------
+    neighbor_labels : array-like, shape (n, >= k)
+        Labels of each query's neighbors, nearest first.
+    query_labels : array-like, shape (n,)
+    k : int, default 1
+
+    Returns
+    -------
+    float
+        Recall@k in ``[0, 1]``.
+    """
+    nl, ql = _check_neighbors(neighbor_labels, query_labels)
+    if not 1 <= k <= nl.shape[1]:
+        raise ValueError(f"k must be between 1 and {nl.shape[1]} (the neighbors given), got {k}")
+    return float(np.mean((nl[:, :k] == ql[:, None]).any(axis=1)))
+
+
+def map_at_r(neighbor_labels: ArrayLike, query_labels: ArrayLike, n_relevant: ArrayLike) -> float:
+    """Mean average precision at R (Musgrave, Belongie and Lim 2020).
+
+    For a query with ``R`` relevant references, ``AP@R = (1/R) * sum_{i<=R} P(i) * rel(i)`` where
+    ``P(i)`` is the precision of the first ``i`` neighbors and ``rel(i)`` is 1 when neighbor ``i``
+    is relevant. Queries with ``R = 0`` are skipped.
+
+    Parameters
+    ----------
+    neighbor_labels : array-like, shape (n, k)
+        With ``k >= max(R)``.
+    query_labels : array-like, shape (n,)
+    n_relevant : array-like of int, shape (n,)
+        ``R`` per query (see :func:`relevant_counts`).
+
+    Returns
+    -------
+    float
+        MAP@R in ``[0, 1]``.
+    """
+    nl, ql = _check_neighbors(neighbor_labels, query_labels)
+    r = np.asarray(n_relevant, dtype=np.int64)
+    if r.shape != ql.shape:
+        raise ValueError(f"n_relevant must have shape {ql.shape}, got {r.shape}")
+    used = r > 0
+    if not used.any():
+        raise ValueError("no query has a relevant reference (all R are 0)")
+    if int(r.max()) > nl.shape[1]:
+        raise ValueError(
+            f"need at least max(R)={int(r.max())} neighbors per query, got {nl.shape[1]}"
+        )
+    rel = (nl == ql[:, None]).astype(np.float64)
+    positions = np.arange(1, nl.shape[1] + 1)
+    within = positions[None, :] <= r[:, None]
+    rel = rel * within
+    precision = np.cumsum(rel, axis=1) / positions[None, :]
+    ap = (precision * rel).sum(axis=1)[used] / r[used]
+    return float(np.mean(ap))
+
+
+def one_nn_error(neighbor_labels: ArrayLike, query_labels: ArrayLike) -> float:
+    """Error rate of the 1-nearest-neighbor classifier: share of queries with a wrong nearest label.
+
+    Parameters
+    ----------
+    neighbor_labels : array-like, shape (n, >= 1)
+    query_labels : array-like, shape (n,)
+
+    Returns
+    -------
+    float
+        In ``[0, 1]``.
+    """
+    nl, ql = _check_neighbors(neighbor_labels, query_labels)
+    return float(np.mean(nl[:, 0] != ql))
+
+
+class VerificationResult(NamedTuple):
+    """Best verification accuracy over thresholds and the threshold achieving it.
+
+    ``threshold`` is in L2 units: a pair is declared "same identity" iff its distance is ``<=
+    threshold``.
+    """
+
+    accuracy: float
+    threshold: float
+
+
+def verification_accuracy(
+    distances: ArrayLike, same: ArrayLike, *, balanced: bool = False
+) -> VerificationResult:
+    """Accuracy of "same iff distance <= t" at the best threshold ``t``.
+
+    Every cut between consecutive distinct distances is tried (plus accepting none and all); the
+    returned threshold is the midpoint of the best cut's gap (the smallest such cut on ties).
+
+    Parameters
+    ----------
+    distances : array-like of float, shape (p,)
+        Distance of each pair.
+    same : array-like of bool, shape (p,)
+        Whether the pair shows the same identity.
+    balanced : bool, default False
+        Score ``(true positive rate + true negative rate) / 2`` instead of the fraction of pairs
+        classified correctly. With all pairs of a labelled set, different-identity pairs outnumber
+        same-identity pairs many times, and plain accuracy is then mostly the negative rate; the
+        balanced score weighs both kinds equally, like the 50/50 pair lists of LFW.
+
+    Returns
+    -------
+    VerificationResult
+        ``accuracy`` in ``[0, 1]`` and ``threshold``.
+    """
+    d = np.asarray(distances, dtype=np.float64)
+    s = np.asarray(same, dtype=bool)
+    if d.ndim != 1 or s.shape != d.shape or d.size == 0:
+        raise ValueError(
+            f"distances and same must be equal non-empty 1-D arrays, got {d.shape} and {s.shape}"
+        )
+    if not np.all(np.isfinite(d)):
+        raise ValueError("distances contains NaN or inf")
+    order = np.argsort(d, kind="stable")
+    d, s = d[order], s[order]
+    n_same = int(s.sum())
+    n_diff = d.size - n_same
+    if balanced and (n_same == 0 or n_diff == 0):
+        raise ValueError("balanced accuracy needs both same-identity and different-identity pairs")
+    # accepting the first i pairs (i = 0..p): correct = same among them + different among the rest
+    tp = np.concatenate([[0], np.cumsum(s)])
+    fp = np.concatenate([[0], np.cumsum(~s)])
+    if balanced:
+        correct = 0.5 * (tp / n_same + (n_diff - fp) / n_diff)
+    else:
+        correct = (tp + (n_diff - fp)) / d.size
+    # only cuts between distinct values are realisable
+    valid = np.ones(d.size + 1, dtype=bool)
+    valid[1:-1] = d[1:] > d[:-1]
+    correct = np.where(valid, correct, -1)
+    best = int(np.argmax(correct))
+    if best == 0:
+        threshold = d[0] - 1.0
+    elif best == d.size:
+        threshold = d[-1]
+    else:
+        threshold = 0.5 * (d[best - 1] + d[best])
+    return VerificationResult(float(correct[best]), float(threshold))
+
+
+def pair_distances(
+    embeddings: ArrayLike, labels: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """L2 distance and same-label flag of every unordered pair ``i < j``.
+
+    Parameters
+    ----------
+    embeddings : array-like, shape (n, dim)
+    labels : array-like, shape (n,)
+
+    Returns
+    -------
+    distances : ndarray of float64, shape (n * (n - 1) / 2,)
+    same : ndarray of bool, same shape
+    """
+    x = _as_matrix(embeddings, "embeddings")
+    lab = np.asarray(labels)
+    if lab.shape != (x.shape[0],):
+        raise ValueError(f"labels must have shape ({x.shape[0]},), got {lab.shape}")
+    i, j = np.triu_indices(x.shape[0], k=1)
+    sq = (x * x).sum(axis=1)
+    gram = sq[:, None] + sq[None, :] - 2.0 * x @ x.T
+    return np.sqrt(np.maximum(gram[i, j], 0.0)), lab[i] == lab[j]
+
+
+def retrieval_metrics(
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    *,
+    ks: tuple[int, ...] = (1, 5),
+    neighbor_ids: ArrayLike | None = None,
+) -> dict[str, float]:
+    """Leave-one-out retrieval and verification metrics of a labelled set of embeddings.
+
+    Every item queries all the others.
+
+    Parameters
+    ----------
+    embeddings : array-like, shape (n, dim)
+    labels : array-like, shape (n,)
+    ks : tuple of int, default (1, 5)
+        The ``k`` of each reported Recall@k, each between 1 and ``n - 1``.
+    neighbor_ids : array-like of int, shape (n, k'), optional
+        Neighbors found elsewhere (e.g. by a :class:`pyembed.Index`), row numbers into
+        ``embeddings``, self already removed, ``k' >= max(max(ks), max R)``. Default: exact search.
+
+    Returns
+    -------
+    dict
+        ``recall@k`` for each ``k``, ``map@r``, ``one_nn_error``, and the *balanced* verification
+        accuracy over all pairs at its best threshold, ``verification_accuracy``, with that
+        ``verification_threshold`` (L2 units); see :func:`verification_accuracy`.
+    """
+    x = _as_matrix(embeddings, "embeddings")
+    lab = np.asarray(labels)
+    if lab.shape != (x.shape[0],):
+        raise ValueError(f"labels must have shape ({x.shape[0]},), got {lab.shape}")
+    if not ks or min(ks) < 1 or max(ks) > x.shape[0] - 1:
+        raise ValueError(f"every k in ks must be between 1 and n - 1 = {x.shape[0] - 1}, got {ks}")
+    r = relevant_counts(lab, lab, exclude_self=True)
+    depth = max(max(ks), int(r.max()))
+    if neighbor_ids is None:
+        neighbor_ids, _ = knn_brute_force(x, x, min(depth, x.shape[0] - 1), exclude_self=True)
+    ids = np.asarray(neighbor_ids, dtype=np.int64)
+    if ids.ndim != 2 or ids.shape[0] != x.shape[0] or ids.shape[1] < depth:
+        raise ValueError(
+            f"neighbor_ids must have shape ({x.shape[0]}, >= {depth}), got {ids.shape}"
+        )
+    neighbor_labels = lab[ids]
+    out = {f"recall@{k}": recall_at_k(neighbor_labels, lab, k) for k in ks}
+    out["map@r"] = map_at_r(neighbor_labels, lab, r)
+    out["one_nn_error"] = one_nn_error(neighbor_labels, lab)
+    verification = verification_accuracy(*pair_distances(x, lab), balanced=True)
+    out["verification_accuracy"] = verification.accuracy
+    out["verification_threshold"] = verification.threshold
+    return out

@@ -1,0 +1,69 @@
+"""Decoupled 1-D convolution (DCNet)."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pyembed.nn.dcnet._conv import decoupled_conv
+from pyembed.nn.dcnet._layer import DecoupledWeights
+from pyembed.nn.dcnet.operator import DecoupledOperator
+
+__all__ = ["DecoupledConv1d"]
+
+
+class DecoupledConv1d(nn.Module):
+    """Drop-in for ``nn.Conv1d`` (zero padding, no groups) with a decoupled operator per patch.
+
+    Parameters
+    ----------
+    in_channels, out_channels, kernel_size : int
+    stride, padding, dilation : int, default 1, 0, 1
+        As in ``nn.Conv1d``; ``padding`` may also be ``"same"`` or ``"valid"``.
+    bias : bool, default False
+        Add a learned bias after the operator.
+    operator : DecoupledOperator, optional
+        Default ``DecoupledOperator()`` (TanhConv with cosine activation).
+
+    Notes
+    -----
+    Input ``(n, in_channels, length)``, output ``(n, out_channels, out_length)`` as ``nn.Conv1d``.
+    ``||x||`` is the norm of each receptive-field patch (all input channels), with ``sqrt(s +
+    1e-12)``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int | str = 0,
+        dilation: int = 1,
+        bias: bool = False,
+        *,
+        operator: DecoupledOperator | None = None,
+    ) -> None:
+        super().__init__()
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.params = DecoupledWeights((out_channels, in_channels, kernel_size), bias, operator)
+
+    @property
+    def weight(self) -> nn.Parameter:
+        """The kernels, shape ``(out_channels, in_channels, kernel_size)``."""
+        return self.params.weight
+
+    @property
+    def operator(self) -> DecoupledOperator:
+        """The decoupled operator."""
+        return self.params.operator
+
+    def project_weights_(self, scale: float = 1.0) -> None:
+        """Weight projection ``w <- scale * w / ||w||`` (call after each optimizer step)."""
+        self.params.project_(scale)
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        """Convolve ``(n, in_channels, length)`` to ``(n, out_channels, out_length)``."""
+        return decoupled_conv(
+            inputs, self.params, F.conv1d, self.stride, self.padding, self.dilation
+        )

@@ -1,0 +1,66 @@
+"""Decoupled fully connected layer (DCNet)."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from pyembed.nn.dcnet._layer import DecoupledWeights, safe_norm
+from pyembed.nn.dcnet.operator import DecoupledOperator
+
+__all__ = ["DecoupledLinear"]
+
+
+class DecoupledLinear(nn.Module):
+    """Drop-in for ``nn.Linear`` computing ``h(||w_j||, ||x||) * g(theta_j)`` per output unit ``j``.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    bias : bool, default False
+        Add a learned bias after the operator (off by default: it would break the operator's bound).
+    operator : DecoupledOperator, optional
+        Magnitude/angular choice; default ``DecoupledOperator()`` (TanhConv with cosine activation).
+
+    Notes
+    -----
+    Input ``(..., in_features)``, output ``(..., out_features)``. Norms use ``sqrt(s + 1e-12)``.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = False,
+        *,
+        operator: DecoupledOperator | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.params = DecoupledWeights((out_features, in_features), bias, operator)
+
+    @property
+    def weight(self) -> nn.Parameter:
+        """The kernels, shape ``(out_features, in_features)``."""
+        return self.params.weight
+
+    @property
+    def operator(self) -> DecoupledOperator:
+        """The decoupled operator."""
+        return self.params.operator
+
+    def project_weights_(self, scale: float = 1.0) -> None:
+        """Weight projection ``w <- scale * w / ||w||`` (call after each optimizer step)."""
+        self.params.project_(scale)
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        """Map ``(..., in_features)`` to ``(..., out_features)``."""
+        if inputs.shape[-1] != self.in_features:
+            raise ValueError(
+                f"inputs have {inputs.shape[-1]} features but the layer expects {self.in_features}"
+            )
+        flat = inputs.reshape(-1, self.in_features)
+        inner = flat @ self.params.weight.T
+        input_norms = safe_norm(flat.pow(2).sum(dim=1, keepdim=True))
+        out = self.params.combine(inner, input_norms, self.params.weight_norms()[None, :])
+        return out.reshape(*inputs.shape[:-1], self.out_features)

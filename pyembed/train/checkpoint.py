@@ -1,0 +1,81 @@
+"""Atomic checkpoint files."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["CHECKPOINT_FORMAT", "load_checkpoint", "save_checkpoint"]
+
+#: Value of the ``"format"`` key of every checkpoint written by pyembed.
+CHECKPOINT_FORMAT = "pyembed-train-checkpoint-1"
+
+
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write ``state`` with ``torch.save``, atomically.
+
+    The file is written to a temporary name in the target directory, flushed and fsynced, then
+    renamed over ``path``: an interrupted save leaves the previous checkpoint intact.
+
+    Parameters
+    ----------
+    state : dict
+        Tensors, state dicts and plain Python values (no numpy arrays, so the file loads with
+        ``weights_only=True``).
+    path : path-like
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
+    # os.open with mode 0o666 honours the umask (mkstemp would leave the file private, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save({"format": CHECKPOINT_FORMAT, **state}, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint`.
+
+    Parameters
+    ----------
+    path : path-like
+    map_location : str or torch.device, default "cpu"
+
+    Returns
+    -------
+    dict
+        The saved state (loaded with ``weights_only=True``: no code runs while reading).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a pyembed training checkpoint.
+    """
+    try:
+        state = torch.load(Path(path), map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # torch raises several types for foreign or corrupt files
+        raise ValueError(
+            f"{os.fspath(path)!r} is not a readable pyembed checkpoint: {exc}"
+        ) from exc
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"{os.fspath(path)!r} is not a pyembed training checkpoint ({CHECKPOINT_FORMAT})"
+        )
+    return state

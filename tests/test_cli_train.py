@@ -1,0 +1,235 @@
+"""`pyembed train faces|ucr`, `pyembed eval` and `pyembed query` through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib import resources
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("pyembed._nswg")
+
+from click.testing import CliRunner  # noqa: E402
+
+from pyembed.cli import main  # noqa: E402
+
+TINY = [
+    "--epochs", "2", "--growth-rate", "4", "--block-sizes", "1,1", "--embedding-dim", "8",
+    "--n-identities", "3", "--n-per-identity", "3", "--n-batches", "2", "--threads", "2",
+    "--no-progress",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def face_file(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(6, dtype=np.int16), 6)
+    base = rng.integers(0, 200, size=(6, 16, 16))
+    images = np.clip(base[labels] + rng.integers(0, 40, size=(36, 16, 16)), 0, 255).astype(np.uint8)
+    path = tmp_path_factory.mktemp("faces") / "toy.npz"
+    np.savez(path, images=images, labels=labels)
+    return path
+
+
+@pytest.fixture(scope="module")
+def face_run(face_file, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run") / "faces"
+    args = [
+        "train",
+        "faces",
+        "--data",
+        str(face_file),
+        "--run-dir",
+        str(run_dir),
+        "--test-identities",
+        "2",
+    ]
+    result = CliRunner().invoke(main, [*args, *TINY, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return run_dir, json.loads(result.stdout)
+
+
+def test_importing_the_cli_does_not_import_torch():
+    code = "import sys, pyembed.cli; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_train_faces_writes_the_run_directory(face_run):
+    run_dir, summary = face_run
+    assert {p.name for p in run_dir.iterdir()} == {
+        "model.pt",
+        "embeddings.npz",
+        "index.nswg",
+        "run.json",
+    }
+    assert (
+        summary["epochs"] == 2
+        and summary["test_identities"] == 2
+        and summary["train_identities"] == 4
+    )
+    with np.load(run_dir / "embeddings.npz") as arrays:
+        assert arrays["embeddings"].shape == (36, 8) and arrays["is_test"].sum() == 12
+        assert np.array_equal(arrays["index_rows"], np.arange(36))
+    from pyembed import Index
+
+    assert len(Index.load(run_dir / "index.nswg")) == 36
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["kind"] == "faces" and len(info["history"]) == 2
+
+
+def test_eval_faces_reports_learned_and_eigenfaces(face_run):
+    run_dir, _ = face_run
+    result = CliRunner().invoke(
+        main, ["eval", str(run_dir), "--format", "json", "--pca-components", "5"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = {row["method"]: row for row in json.loads(result.stdout)["results"]}
+    assert set(rows) == {"learned", "eigenfaces-5"}
+    for row in rows.values():
+        assert (
+            row["n_queries"] == 12 and 0.0 <= row["recall@1"] <= 1.0 and 0.0 <= row["map@r"] <= 1.0
+        )
+    table = CliRunner().invoke(main, ["eval", str(run_dir)])
+    assert table.exit_code == 0 and table.stdout.startswith(
+        "# pyembed eval: toy, 2 held-out identities"
+    )
+
+
+def test_query_finds_each_indexed_image_first(face_run, face_file, tmp_path):
+    run_dir, _ = face_run
+    with np.load(face_file) as data:
+        np.savez(tmp_path / "q.npz", images=data["images"][[0, 7, 30]])
+    result = CliRunner().invoke(
+        main,
+        ["query", str(run_dir), str(tmp_path / "q.npz"), "-k", "3", "--exact", "--format", "csv"],
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "query,rank,id,label,distance" and len(lines) == 1 + 9
+    firsts = [line.split(",") for line in lines[1:] if line.split(",")[1] == "1"]
+    assert [int(f[2]) for f in firsts] == [0, 7, 30]
+    assert all(float(f[4]) < 1e-3 for f in firsts)
+
+
+def test_query_rejects_wrong_image_size(face_run, tmp_path):
+    run_dir, _ = face_run
+    np.savez(tmp_path / "bad.npz", images=np.zeros((2, 8, 8), np.uint8))
+    result = CliRunner().invoke(main, ["query", str(run_dir), str(tmp_path / "bad.npz")])
+    assert result.exit_code == 1 and "shape (n, 16, 16)" in result.output
+
+
+def test_existing_run_needs_resume_and_resume_continues(face_file, tmp_path):
+    run_dir = tmp_path / "r"
+    args = [
+        "train",
+        "faces",
+        "--data",
+        str(face_file),
+        "--run-dir",
+        str(run_dir),
+        "--test-identities",
+        "2",
+        *TINY,
+    ]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 1 and "--resume" in again.output
+    more = [a if a != "2" or i != TINY.index("--epochs") + 1 else "3" for i, a in enumerate(TINY)]
+    base = [
+        "train",
+        "faces",
+        "--data",
+        str(face_file),
+        "--run-dir",
+        str(run_dir),
+        "--test-identities",
+        "2",
+    ]
+    resumed = CliRunner().invoke(main, [*base, *more, "--resume", "--format", "json"])
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(resumed.stdout)["epochs"] == 3
+    changed = CliRunner().invoke(main, [*base, *more, "--resume", "--loss", "contrastive"])
+    assert changed.exit_code == 1 and "objective differs" in changed.output
+
+
+def test_train_ucr_eval_and_query_on_bundled_data(tmp_path):
+    run_dir = tmp_path / "ucr"
+    args = ["train", "ucr", "ItalyPowerDemand", "--run-dir", str(run_dir), *TINY]
+    result = CliRunner().invoke(main, [*args, "--n-identities", "2", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["train_series"] == 67 and summary["length"] == 24
+    evaluated = CliRunner().invoke(main, ["eval", str(run_dir), "--format", "json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    rows = {row["method"]: row for row in json.loads(evaluated.stdout)["results"]}
+    assert set(rows) == {"learned", "dtw-full"}
+    assert rows["dtw-full"]["one_nn_error"] == pytest.approx(
+        0.0496, abs=1e-3
+    )  # the archive's full DTW
+    test_file = (
+        resources.files("pyembed")
+        / "data"
+        / "ucr"
+        / "ItalyPowerDemand"
+        / "ItalyPowerDemand_TEST.ts"
+    )
+    with resources.as_file(test_file) as path:
+        queried = CliRunner().invoke(
+            main, ["query", str(run_dir), str(path), "-k", "1", "--format", "json"]
+        )
+    assert queried.exit_code == 0, queried.output
+    assert len(json.loads(queried.stdout)["results"]) == 1029
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["train", "faces", "--run-dir", "x"], 2, "Missing option '--data'"),
+        (
+            ["train", "ucr", "Nope", "--run-dir", "{tmp}/u", "--no-progress"],
+            1,
+            "unknown UCR data set",
+        ),
+        (
+            ["train", "faces", "--data", "{face}", "--run-dir", "{tmp}/f", "--block-sizes", "3,x"],
+            2,
+            "comma-separated",
+        ),
+        (
+            [
+                "train",
+                "faces",
+                "--data",
+                "{face}",
+                "--run-dir",
+                "{tmp}/f",
+                "--loss",
+                "center",
+                "--miner",
+                "hard",
+            ],
+            2,
+            "no miner",
+        ),
+        (["eval", "{tmp}"], 1, "not a run directory"),
+    ],
+)
+def test_user_errors_are_one_line(args, code, message, face_file, tmp_path):
+    filled = [a.format(tmp=tmp_path, face=face_file) for a in args]
+    result = CliRunner().invoke(main, filled)
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_face_file_is_a_click_error(tmp_path):
+    (tmp_path / "bad.npz").write_bytes(b"nope")
+    result = CliRunner().invoke(
+        main,
+        ["train", "faces", "--data", str(tmp_path / "bad.npz"), "--run-dir", str(tmp_path / "r")],
+    )
+    assert result.exit_code == 1 and "not a readable .npz archive" in result.output
