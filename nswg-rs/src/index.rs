@@ -1275,3 +1275,71 @@ impl Ord for OrdF32 {
         self.0.total_cmp(&o.0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn visited_marks_reset_between_searches_and_survive_stamp_wrap() {
+        let mut s = Scratch::default();
+        s.begin(4);
+        assert!(s.mark(2));
+        assert!(!s.mark(2), "second mark in one search must report visited");
+        s.begin(4);
+        assert!(s.mark(2), "a new search starts with nothing visited");
+        // Force the generation counter to wrap: stale stamps must not read as visited.
+        s.visited.iter_mut().for_each(|v| *v = u32::MAX);
+        s.stamp = u32::MAX - 1;
+        s.begin(4);
+        assert_eq!(s.stamp, u32::MAX);
+        assert!(!s.mark(1), "stamp u32::MAX equals the stale marks: visited");
+        s.begin(4);
+        assert_eq!(
+            s.stamp, 1,
+            "after wrapping, the array is cleared and stamps restart at 1"
+        );
+        for node in 0..4 {
+            assert!(s.mark(node), "node {node} must be unvisited after the wrap");
+        }
+        s.begin(10);
+        assert!(s.mark(9), "the array grows with the index");
+    }
+
+    #[test]
+    fn candidate_order_is_total_and_heaps_pop_in_order() {
+        let mut cand: BinaryHeap<Reverse<Cand>> = BinaryHeap::new();
+        let mut worst: BinaryHeap<Cand> = BinaryHeap::new();
+        for (d, node) in [(3.0, 1), (1.0, 7), (1.0, 2), (f32::INFINITY, 0), (2.0, 5)] {
+            cand.push(Reverse(Cand { d, node }));
+            worst.push(Cand { d, node });
+        }
+        let order: Vec<u32> = std::iter::from_fn(|| cand.pop().map(|c| c.0.node)).collect();
+        assert_eq!(
+            order,
+            vec![2, 7, 5, 1, 0],
+            "nearest first, ties by node number"
+        );
+        assert_eq!(
+            worst.pop().map(|c| c.node),
+            Some(0),
+            "result heap drops the farthest"
+        );
+    }
+
+    #[test]
+    fn rng_is_seeded_and_in_range() {
+        let a: Vec<usize> = {
+            let mut r = Rng::new(42);
+            (0..100).map(|_| r.below(7)).collect()
+        };
+        let mut r = Rng::new(42);
+        let b: Vec<usize> = (0..100).map(|_| r.below(7)).collect();
+        assert_eq!(a, b);
+        assert!(a.iter().all(|&x| x < 7));
+        assert!(
+            (0..7).all(|v| a.contains(&v)),
+            "every value appears in 100 draws"
+        );
+    }
+}
