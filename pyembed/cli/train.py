@@ -26,6 +26,7 @@ import io
 import json
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -406,7 +407,9 @@ def _write_outputs(
         index_rows=index_rows,
     )
     index = Index(embeddings.shape[1], "euclidean", seed=seed)
-    index.add(embeddings[index_rows], ids=index_rows)
+    # One thread: the saved graph is then a function of the seed and the embeddings alone, so a
+    # rerun with the same seed writes the same index file (a parallel build may link differently).
+    index.add(embeddings[index_rows], ids=index_rows, n_threads=1)
     index.save(run_dir / INDEX_FILE)
     (run_dir / RUN_FILE).write_text(
         json.dumps(run_info, indent=2, default=str) + "\n", encoding="utf-8"
@@ -433,6 +436,145 @@ def _emit_summary(summary: dict[str, Any], fmt: str, out: Path | None) -> None:
     else:
         text = _render(rows, ["key", "value"], "table", "", {})
     _emit(text, out)
+
+
+@dataclass(frozen=True)
+class TrainingArgs:
+    """The options that :func:`_training_options` adds, as click passes them to a command."""
+
+    run_dir: Path
+    loss_name: str
+    miner: str | None
+    margin: float | None
+    center_weight: float
+    epochs: int
+    embedding_dim: int
+    growth_rate: int
+    block_sizes: str
+    compression: float
+    normalize: bool | None
+    n_identities: int
+    n_per_identity: int
+    n_batches: int | None
+    max_lr: float
+    weight_decay: float
+    seed: int
+    threads: int | None
+    checkpoint_every: int
+    resume: bool
+    overwrite: bool
+    progress: bool | None
+    output_format: str
+    out: Path | None
+    debug: bool
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The data-specific part of a ``train`` command, as its loader returns it.
+
+    ``inputs`` holds every item (the rows of ``embeddings.npz``); ``train_inputs`` and
+    ``train_labels`` (codes ``0..n_classes-1``) are what the network is fitted on.
+    """
+
+    kind: str
+    model_class: str
+    model_kwargs: dict[str, Any]
+    data: dict[str, Any]
+    split: dict[str, Any] | None
+    inputs: Any
+    train_inputs: Any
+    train_labels: Any
+    n_classes: int
+    augment: Any
+    labels: Any
+    label_names: Any
+    is_test: Any
+    index_rows: Any
+    summary: dict[str, Any]
+
+
+def _run_training(args: TrainingArgs, load: Callable[[TrainingArgs], TrainingData]) -> None:
+    """Check the objective, then load, fit, write the run directory and print the summary."""
+    blocks = _parse_blocks(args.block_sizes)
+    if args.loss_name == "contrastive" and args.miner == "semihard":
+        raise click.BadParameter(
+            "contrastive pairs support --miner all or hard", param_hint="--miner"
+        )
+    if args.loss_name == "center" and args.miner is not None:
+        raise click.BadParameter("the center loss uses no miner", param_hint="--miner")
+
+    def body() -> None:
+        from pyembed.train import TrainConfig, embed
+
+        _set_threads(args.threads)
+        checkpoint = _prepare_run_dir(args.run_dir, args.resume, args.overwrite)
+        data = load(args)
+        model_spec = {
+            "class": data.model_class,
+            "kwargs": {
+                "in_channels": 1,
+                "embedding_dim": args.embedding_dim,
+                "growth_rate": args.growth_rate,
+                "block_sizes": list(blocks),
+                "compression": args.compression,
+                **data.model_kwargs,
+                "normalize": _normalize_default(args.loss_name, args.normalize),
+            },
+        }
+        objective = {
+            "loss": args.loss_name,
+            "miner": args.miner,
+            "margin": args.margin,
+            "center_weight": args.center_weight,
+        }
+        metadata = {
+            "kind": data.kind,
+            "model": model_spec,
+            "objective": objective,
+            "data": data.data,
+        }
+        if data.split is not None:
+            metadata["split"] = data.split
+        config = TrainConfig(
+            epochs=args.epochs,
+            n_identities=args.n_identities,
+            n_per_identity=args.n_per_identity,
+            n_batches=args.n_batches,
+            max_lr=args.max_lr,
+            weight_decay=args.weight_decay,
+            seed=args.seed,
+            checkpoint_every=args.checkpoint_every,
+        )
+        model, trainer = _fit(
+            model_spec=model_spec,
+            objective=objective,
+            inputs=data.train_inputs,
+            labels=data.train_labels,
+            n_classes=data.n_classes,
+            config=config,
+            augment=data.augment,
+            metadata=metadata,
+            checkpoint=checkpoint,
+            resume=args.resume,
+            progress=args.progress,
+        )
+        embeddings = embed(model, data.inputs)
+        run_info = {**metadata, "config": config.to_dict(), "history": trainer.history}
+        _write_outputs(
+            args.run_dir,
+            embeddings,
+            data.labels,
+            data.label_names,
+            data.is_test,
+            data.index_rows,
+            run_info,
+            args.seed,
+        )
+        summary = _train_summary(args.run_dir, trainer, {**data.summary, "loss": args.loss_name})
+        _emit_summary(summary, args.output_format, args.out)
+
+    _run_guarded(args.debug, body)
 
 
 @train.command("faces")
@@ -478,145 +620,65 @@ def faces(
     stem_stride: int,
     max_shift: int,
     flip: bool,
-    run_dir: Path,
-    loss_name: str,
-    miner: str | None,
-    margin: float | None,
-    center_weight: float,
-    epochs: int,
-    embedding_dim: int,
-    growth_rate: int,
-    block_sizes: str,
-    compression: float,
-    normalize: bool | None,
-    n_identities: int,
-    n_per_identity: int,
-    n_batches: int | None,
-    max_lr: float,
-    weight_decay: float,
-    seed: int,
-    threads: int | None,
-    checkpoint_every: int,
-    resume: bool,
-    overwrite: bool,
-    progress: bool | None,
-    output_format: str,
-    out: Path | None,
-    debug: bool,
+    **training: Any,
 ) -> None:
     """Train a siamese DenseNet face embedding on identities of --data, holding some identities out.
 
     Writes RUN_DIR/model.pt, embeddings.npz (every image), index.nswg (every image; ids are rows of
     embeddings.npz) and run.json, then prints a summary. Evaluate with `pyembed eval RUN_DIR`.
     """
-    blocks = _parse_blocks(block_sizes)
-    if loss_name == "contrastive" and miner == "semihard":
-        raise click.BadParameter(
-            "contrastive pairs support --miner all or hard", param_hint="--miner"
-        )
-    if loss_name == "center" and miner is not None:
-        raise click.BadParameter("the center loss uses no miner", param_hint="--miner")
 
-    def body() -> None:
+    def load(args: TrainingArgs) -> TrainingData:
         import numpy as np
         import torch
 
         from pyembed.datasets.faces import identity_split, load_faces
-        from pyembed.train import ImageAugment, TrainConfig, embed, image_tensor
+        from pyembed.train import ImageAugment, image_tensor
 
-        _set_threads(threads)
-        checkpoint = _prepare_run_dir(run_dir, resume, overwrite)
         data = load_faces(data_path)
         split = identity_split(
-            data.labels, test_fraction=test_fraction, n_test_identities=test_identities, seed=seed
+            data.labels,
+            test_fraction=test_fraction,
+            n_test_identities=test_identities,
+            seed=args.seed,
         )
         inputs = image_tensor(data.images)
         codes = np.unique(data.labels[split.train], return_inverse=True)[1]
-        model_spec = {
-            "class": "DenseNetEmbedding",
-            "kwargs": {
-                "in_channels": 1,
-                "embedding_dim": embedding_dim,
-                "growth_rate": growth_rate,
-                "block_sizes": list(blocks),
-                "compression": compression,
-                "stem_stride": stem_stride,
-                "normalize": _normalize_default(loss_name, normalize),
-            },
-        }
-        objective = {
-            "loss": loss_name,
-            "miner": miner,
-            "margin": margin,
-            "center_weight": center_weight,
-        }
-        metadata = {
-            "kind": "faces",
-            "model": model_spec,
-            "objective": objective,
-            "data": {
+        is_test = np.zeros(data.n, dtype=bool)
+        is_test[split.test] = True
+        return TrainingData(
+            kind="faces",
+            model_class="DenseNetEmbedding",
+            model_kwargs={"stem_stride": stem_stride},
+            data={
                 "path": str(data_path.resolve()),
                 "name": data.name,
                 "image_shape": list(data.images.shape[1:]),
             },
-            "split": {
-                "seed": seed,
+            split={
+                "seed": args.seed,
                 "test_fraction": test_fraction,
                 "test_identities": split.test_identities.tolist(),
             },
-        }
-        config = TrainConfig(
-            epochs=epochs,
-            n_identities=n_identities,
-            n_per_identity=n_per_identity,
-            n_batches=n_batches,
-            max_lr=max_lr,
-            weight_decay=weight_decay,
-            seed=seed,
-            checkpoint_every=checkpoint_every,
-        )
-        model, trainer = _fit(
-            model_spec=model_spec,
-            objective=objective,
-            inputs=inputs[torch.from_numpy(split.train)],
-            labels=torch.from_numpy(codes),
+            inputs=inputs,
+            train_inputs=inputs[torch.from_numpy(split.train)],
+            train_labels=torch.from_numpy(codes),
             n_classes=len(split.train_identities),
-            config=config,
             augment=ImageAugment(flip=flip, max_shift=max_shift),
-            metadata=metadata,
-            checkpoint=checkpoint,
-            resume=resume,
-            progress=progress,
-        )
-        embeddings = embed(model, inputs)
-        is_test = np.zeros(data.n, dtype=bool)
-        is_test[split.test] = True
-        run_info = {**metadata, "config": config.to_dict(), "history": trainer.history}
-        _write_outputs(
-            run_dir,
-            embeddings,
-            data.labels,
-            data.labels.astype(str),
-            is_test,
-            np.arange(data.n, dtype=np.int64),
-            run_info,
-            seed,
-        )
-        summary = _train_summary(
-            run_dir,
-            trainer,
-            {
+            labels=data.labels,
+            label_names=data.labels.astype(str),
+            is_test=is_test,
+            index_rows=np.arange(data.n, dtype=np.int64),
+            summary={
                 "data": data.name,
                 "train_images": int(split.train.size),
                 "train_identities": int(split.train_identities.size),
                 "test_images": int(split.test.size),
                 "test_identities": int(split.test_identities.size),
-                "loss": loss_name,
             },
         )
-        _emit_summary(summary, output_format, out)
 
-    _run_guarded(debug, body)
+    _run_training(TrainingArgs(**training), load)
 
 
 @train.command("ucr")
@@ -662,31 +724,7 @@ def ucr(
     max_shift_pct: float,
     scale: float,
     noise_std: float,
-    run_dir: Path,
-    loss_name: str,
-    miner: str | None,
-    margin: float | None,
-    center_weight: float,
-    epochs: int,
-    embedding_dim: int,
-    growth_rate: int,
-    block_sizes: str,
-    compression: float,
-    normalize: bool | None,
-    n_identities: int,
-    n_per_identity: int,
-    n_batches: int | None,
-    max_lr: float,
-    weight_decay: float,
-    seed: int,
-    threads: int | None,
-    checkpoint_every: int,
-    resume: bool,
-    overwrite: bool,
-    progress: bool | None,
-    output_format: str,
-    out: Path | None,
-    debug: bool,
+    **training: Any,
 ) -> None:
     """Train a 1-D DenseNet embedding on the TRAIN split of UCR data set NAME.
 
@@ -695,22 +733,13 @@ def ucr(
     small: one pass is a few batches, so raise --n-batches (benchmarks/train.py uses 10 batches of
     8 series per class).
     """
-    blocks = _parse_blocks(block_sizes)
-    if loss_name == "contrastive" and miner == "semihard":
-        raise click.BadParameter(
-            "contrastive pairs support --miner all or hard", param_hint="--miner"
-        )
-    if loss_name == "center" and miner is not None:
-        raise click.BadParameter("the center loss uses no miner", param_hint="--miner")
 
-    def body() -> None:
+    def load(args: TrainingArgs) -> TrainingData:
         import numpy as np
         import torch
 
-        from pyembed.train import SeriesAugment, TrainConfig, embed, series_tensor
+        from pyembed.train import SeriesAugment, series_tensor
 
-        _set_threads(threads)
-        checkpoint = _prepare_run_dir(run_dir, resume, overwrite)
         train_split, test_split = _load_ucr_pair(name, data_dir, znorm=not no_znorm)
         series = np.concatenate([train_split.X, test_split.X]).astype(np.float32)
         names, codes = np.unique(
@@ -719,89 +748,39 @@ def ucr(
         n_train = train_split.X.shape[0]
         train_codes = np.unique(codes[:n_train], return_inverse=True)[1]
         length = series.shape[1]
-        model_spec = {
-            "class": "TimeSeriesEmbedding",
-            "kwargs": {
-                "in_channels": 1,
-                "embedding_dim": embedding_dim,
-                "growth_rate": growth_rate,
-                "block_sizes": list(blocks),
-                "compression": compression,
-                "normalize": _normalize_default(loss_name, normalize),
-            },
-        }
-        objective = {
-            "loss": loss_name,
-            "miner": miner,
-            "margin": margin,
-            "center_weight": center_weight,
-        }
-        metadata = {
-            "kind": "ucr",
-            "model": model_spec,
-            "objective": objective,
-            "data": {
+        inputs = series_tensor(series)
+        return TrainingData(
+            kind="ucr",
+            model_class="TimeSeriesEmbedding",
+            model_kwargs={},
+            data={
                 "name": train_split.name,
                 "data_dir": None if data_dir is None else str(data_dir.resolve()),
                 "znorm": not no_znorm,
                 "length": length,
             },
-        }
-        config = TrainConfig(
-            epochs=epochs,
-            n_identities=n_identities,
-            n_per_identity=n_per_identity,
-            n_batches=n_batches,
-            max_lr=max_lr,
-            weight_decay=weight_decay,
-            seed=seed,
-            checkpoint_every=checkpoint_every,
-        )
-        inputs = series_tensor(series)
-        augment = SeriesAugment(
-            max_shift=round(max_shift_pct / 100 * length), scale=scale, noise_std=noise_std
-        )
-        model, trainer = _fit(
-            model_spec=model_spec,
-            objective=objective,
-            inputs=inputs[:n_train],
-            labels=torch.from_numpy(train_codes),
+            split=None,
+            inputs=inputs,
+            train_inputs=inputs[:n_train],
+            train_labels=torch.from_numpy(train_codes),
             n_classes=int(train_codes.max()) + 1,
-            config=config,
-            augment=augment,
-            metadata=metadata,
-            checkpoint=checkpoint,
-            resume=resume,
-            progress=progress,
-        )
-        embeddings = embed(model, inputs)
-        is_test = np.arange(series.shape[0]) >= n_train
-        run_info = {**metadata, "config": config.to_dict(), "history": trainer.history}
-        _write_outputs(
-            run_dir,
-            embeddings,
-            codes.astype(np.int64),
-            names[codes],
-            is_test,
-            np.arange(n_train, dtype=np.int64),
-            run_info,
-            seed,
-        )
-        summary = _train_summary(
-            run_dir,
-            trainer,
-            {
+            augment=SeriesAugment(
+                max_shift=round(max_shift_pct / 100 * length), scale=scale, noise_std=noise_std
+            ),
+            labels=codes.astype(np.int64),
+            label_names=names[codes],
+            is_test=np.arange(series.shape[0]) >= n_train,
+            index_rows=np.arange(n_train, dtype=np.int64),
+            summary={
                 "data": train_split.name,
                 "train_series": n_train,
                 "test_series": int(test_split.X.shape[0]),
                 "length": length,
                 "classes": int(names.size),
-                "loss": loss_name,
             },
         )
-        _emit_summary(summary, output_format, out)
 
-    _run_guarded(debug, body)
+    _run_training(TrainingArgs(**training), load)
 
 
 def _load_ucr_pair(name: str, data_dir: Path | None, *, znorm: bool) -> tuple[Any, Any]:

@@ -1,4 +1,5 @@
-"""Shared pieces of the decoupled layers: norms with a safe square root, cosines, projection."""
+"""Shared pieces of the decoupled layers: norms with a safe square root, cosines, projection and
+the layers' base class."""
 
 from __future__ import annotations
 
@@ -54,3 +55,32 @@ class DecoupledWeights(nn.Module):
             raise ValueError(f"scale must be > 0, got {scale}")
         norms = self.weight_norms().view(-1, *([1] * (self.weight.ndim - 1)))
         self.weight.mul_(scale / norms)
+
+
+class DecoupledLayer(nn.Module):
+    """Base class of the decoupled layers: their :class:`DecoupledWeights` live in ``params``.
+
+    Subclasses call ``super().__init__(shape, bias, operator)`` with the weight shape (output units
+    first) and implement ``forward``.
+    """
+
+    def __init__(
+        self, shape: tuple[int, ...], bias: bool, operator: DecoupledOperator | None
+    ) -> None:
+        super().__init__()
+        self.params = DecoupledWeights(shape, bias, operator)
+
+    @property
+    def weight(self) -> nn.Parameter:
+        """The kernels, shape ``(out, in, *kernel_size)`` (``(out_features, in_features)`` for
+        the linear layer)."""
+        return self.params.weight
+
+    @property
+    def operator(self) -> DecoupledOperator:
+        """The decoupled operator."""
+        return self.params.operator
+
+    def project_weights_(self, scale: float = 1.0) -> None:
+        """Weight projection ``w <- scale * w / ||w||`` (call after each optimizer step)."""
+        self.params.project_(scale)

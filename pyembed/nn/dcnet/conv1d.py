@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from pyembed.nn.dcnet._conv import decoupled_conv
-from pyembed.nn.dcnet._layer import DecoupledWeights
+from pyembed.nn.dcnet._layer import DecoupledLayer
 from pyembed.nn.dcnet.operator import DecoupledOperator
 
 __all__ = ["DecoupledConv1d"]
 
 
-class DecoupledConv1d(nn.Module):
+class DecoupledConv1d(DecoupledLayer):
     """Drop-in for ``nn.Conv1d`` (zero padding, no groups) with a decoupled operator per patch.
 
     Parameters
@@ -44,23 +44,8 @@ class DecoupledConv1d(nn.Module):
         *,
         operator: DecoupledOperator | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__((out_channels, in_channels, kernel_size), bias, operator)
         self.stride, self.padding, self.dilation = stride, padding, dilation
-        self.params = DecoupledWeights((out_channels, in_channels, kernel_size), bias, operator)
-
-    @property
-    def weight(self) -> nn.Parameter:
-        """The kernels, shape ``(out_channels, in_channels, kernel_size)``."""
-        return self.params.weight
-
-    @property
-    def operator(self) -> DecoupledOperator:
-        """The decoupled operator."""
-        return self.params.operator
-
-    def project_weights_(self, scale: float = 1.0) -> None:
-        """Weight projection ``w <- scale * w / ||w||`` (call after each optimizer step)."""
-        self.params.project_(scale)
 
     def forward(self, inputs: Tensor) -> Tensor:
         """Convolve ``(n, in_channels, length)`` to ``(n, out_channels, out_length)``."""

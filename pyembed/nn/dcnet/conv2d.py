@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from pyembed.nn.dcnet._conv import decoupled_conv
-from pyembed.nn.dcnet._layer import DecoupledWeights
+from pyembed.nn.dcnet._layer import DecoupledLayer
 from pyembed.nn.dcnet.operator import DecoupledOperator
 
 __all__ = ["DecoupledConv2d"]
 
 
-class DecoupledConv2d(nn.Module):
+class DecoupledConv2d(DecoupledLayer):
     """Drop-in for ``nn.Conv2d`` (zero padding, no groups) with a decoupled operator per patch.
 
     Parameters
@@ -44,24 +44,9 @@ class DecoupledConv2d(nn.Module):
         *,
         operator: DecoupledOperator | None = None,
     ) -> None:
-        super().__init__()
-        self.stride, self.padding, self.dilation = stride, padding, dilation
         kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
-        self.params = DecoupledWeights((out_channels, in_channels, kh, kw), bias, operator)
-
-    @property
-    def weight(self) -> nn.Parameter:
-        """The kernels, shape ``(out_channels, in_channels, kh, kw)``."""
-        return self.params.weight
-
-    @property
-    def operator(self) -> DecoupledOperator:
-        """The decoupled operator."""
-        return self.params.operator
-
-    def project_weights_(self, scale: float = 1.0) -> None:
-        """Weight projection ``w <- scale * w / ||w||`` (call after each optimizer step)."""
-        self.params.project_(scale)
+        super().__init__((out_channels, in_channels, kh, kw), bias, operator)
+        self.stride, self.padding, self.dilation = stride, padding, dilation
 
     def forward(self, inputs: Tensor) -> Tensor:
         """Convolve ``(n, in_channels, H, W)`` to ``(n, out_channels, H_out, W_out)``."""

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import Tensor
 
-from pyembed.nn.dcnet._layer import DecoupledWeights, safe_norm
+from pyembed.nn.dcnet._layer import DecoupledLayer, safe_norm
 from pyembed.nn.dcnet.operator import DecoupledOperator
 
 __all__ = ["DecoupledLinear"]
 
 
-class DecoupledLinear(nn.Module):
+class DecoupledLinear(DecoupledLayer):
     """Drop-in for ``nn.Linear`` computing ``h(||w_j||, ||x||) * g(theta_j)`` per output unit ``j``.
 
     Parameters
@@ -34,24 +34,9 @@ class DecoupledLinear(nn.Module):
         *,
         operator: DecoupledOperator | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__((out_features, in_features), bias, operator)
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        self.params = DecoupledWeights((out_features, in_features), bias, operator)
-
-    @property
-    def weight(self) -> nn.Parameter:
-        """The kernels, shape ``(out_features, in_features)``."""
-        return self.params.weight
-
-    @property
-    def operator(self) -> DecoupledOperator:
-        """The decoupled operator."""
-        return self.params.operator
-
-    def project_weights_(self, scale: float = 1.0) -> None:
-        """Weight projection ``w <- scale * w / ||w||`` (call after each optimizer step)."""
-        self.params.project_(scale)
 
     def forward(self, inputs: Tensor) -> Tensor:
         """Map ``(..., in_features)`` to ``(..., out_features)``."""
