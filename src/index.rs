@@ -125,6 +125,8 @@ impl NativeIndex {
         // Validate the whole batch first, so a bad row late in a chunked add changes nothing.
         py.detach(|| self.inner.read().check_new(&rows, ids.as_deref()))
             .map_err(to_py)?;
+        // One exact reservation for the whole batch: the chunks below then never reallocate.
+        py.detach(|| self.inner.write().reserve(n));
         let mut out = Vec::with_capacity(n);
         let mut done = 0;
         while done < n {

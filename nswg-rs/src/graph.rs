@@ -34,6 +34,12 @@ impl Graph {
     }
 
     /// Adds unlinked nodes until there are `n`.
+    /// Reserves room for `additional` more nodes exactly (no doubling).
+    pub fn reserve(&mut self, additional: usize) {
+        self.words.reserve_exact(additional * self.stride);
+        self.locks.reserve_exact(additional);
+    }
+
     pub fn grow(&mut self, n: usize) {
         self.words
             .resize_with(n * self.stride, || AtomicU32::new(0));

@@ -400,6 +400,16 @@ impl Index {
         Ok(new_ids)
     }
 
+    /// Reserves memory for `additional` more vectors exactly, so that a large add made of many
+    /// smaller `add` calls (as the Python binding does, to stay interruptible) does not leave the
+    /// geometric over-allocation of growing buffers behind. Optional: `add` works without it.
+    pub fn reserve(&mut self, additional: usize) {
+        self.store.reserve(additional);
+        self.graph.reserve(additional);
+        self.ids.reserve_exact(additional);
+        self.id_map.reserve(additional);
+    }
+
     /// Checks what [`Index::add`] would check, without adding; returns the ids the rows would get.
     ///
     /// # Errors
@@ -558,10 +568,7 @@ impl Index {
                 |a, b, cut| self.node_dist_sq(a, b, cut, dtw),
                 &mut chosen,
             );
-            {
-                let _g = layer.graph.lock(slot);
-                layer.graph.set_links(slot, &chosen);
-            }
+            self.set_own_links(&layer.graph, slot, i, &chosen, s, dtw);
             for &j in &chosen {
                 if let Some(sj) = layer.slot(j) {
                     self.back_link(&layer.graph, sj, j, i, s, dtw);
@@ -571,11 +578,64 @@ impl Index {
         s.chosen = chosen;
     }
 
+    /// Writes the new node `i`'s own list on `g` (slot `si`). In a parallel build, `i` can already be
+    /// visible (through a layer above, linked first) to concurrent inserts, which may have pushed
+    /// back-links into its still-empty list on this layer. Overwriting those would strand the nodes
+    /// they point to, so they are merged with `chosen`, and the union is re-selected by the
+    /// diversity rule when it exceeds the cap. In a sequential build the list is always empty here,
+    /// so the result is exactly `chosen`.
+    fn set_own_links(
+        &self,
+        g: &Graph,
+        si: u32,
+        i: u32,
+        chosen: &[u32],
+        s: &mut Scratch,
+        dtw: &mut DtwScratch,
+    ) {
+        let _g = g.lock(si);
+        let mut nbrs = std::mem::take(&mut s.nbrs);
+        g.neighbors_into(si, &mut nbrs);
+        if nbrs.is_empty() {
+            g.set_links(si, chosen);
+        } else {
+            for &c in chosen {
+                if !nbrs.contains(&c) {
+                    nbrs.push(c);
+                }
+            }
+            if nbrs.len() <= g.max_degree {
+                g.set_links(si, &nbrs);
+            } else {
+                let mut sorted = std::mem::take(&mut s.sorted);
+                let mut kept = std::mem::take(&mut s.kept);
+                sorted.clear();
+                sorted.extend(nbrs.iter().map(|&n| Cand {
+                    d: self.node_dist_sq(i, n, f32::INFINITY, dtw),
+                    node: n,
+                }));
+                sorted.sort_unstable();
+                select_diverse(
+                    &sorted,
+                    g.max_degree,
+                    |a, b, cut| self.node_dist_sq(a, b, cut, dtw),
+                    &mut kept,
+                );
+                g.set_links(si, &kept);
+                s.sorted = sorted;
+                s.kept = kept;
+            }
+        }
+        s.nbrs = nbrs;
+    }
+
     /// Adds the link `j -> i` to `g` (where `j` has slot `sj`); when `j`'s list is full, re-selects
     /// among its old links and `i` by the diversity rule, up to the graph's cap.
     fn back_link(&self, g: &Graph, sj: u32, j: u32, i: u32, s: &mut Scratch, dtw: &mut DtwScratch) {
         let _g = g.lock(sj);
-        if g.try_push(sj, i) {
+        // In a parallel build `j` may already link to `i` (each chose the other while both were
+        // being inserted); the link must not appear twice.
+        if g.links(sj).any(|n| n == i) || g.try_push(sj, i) {
             return;
         }
         let mut nbrs = std::mem::take(&mut s.nbrs);
@@ -757,10 +817,7 @@ impl Index {
             );
             s.sorted = sorted;
         }
-        {
-            let _g = self.graph.lock(i);
-            self.graph.set_links(i, &chosen);
-        }
+        self.set_own_links(&self.graph, i, i, &chosen, s, dtw);
         for &j in &chosen {
             self.back_link(&self.graph, j, j, i, s, dtw);
         }

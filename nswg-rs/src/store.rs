@@ -56,6 +56,16 @@ impl Store {
     }
 
     /// Appends validated rows (a multiple of `dim` floats) and computes their envelopes.
+    /// Reserves room for `additional` more rows exactly (no doubling), envelopes included.
+    pub fn reserve(&mut self, additional: usize) {
+        let floats = additional * self.dim;
+        self.data.reserve_exact(floats);
+        if let Metric::Dtw { .. } = self.metric {
+            self.upper.reserve_exact(floats);
+            self.lower.reserve_exact(floats);
+        }
+    }
+
     pub fn push_rows(&mut self, rows: &[f32]) {
         let start = self.data.len();
         self.data.extend_from_slice(rows);
