@@ -607,23 +607,7 @@ impl Index {
             if nbrs.len() <= g.max_degree {
                 g.set_links(si, &nbrs);
             } else {
-                let mut sorted = std::mem::take(&mut s.sorted);
-                let mut kept = std::mem::take(&mut s.kept);
-                sorted.clear();
-                sorted.extend(nbrs.iter().map(|&n| Cand {
-                    d: self.node_dist_sq(i, n, f32::INFINITY, dtw),
-                    node: n,
-                }));
-                sorted.sort_unstable();
-                select_diverse(
-                    &sorted,
-                    g.max_degree,
-                    |a, b, cut| self.node_dist_sq(a, b, cut, dtw),
-                    &mut kept,
-                );
-                g.set_links(si, &kept);
-                s.sorted = sorted;
-                s.kept = kept;
+                self.reselect(g, si, i, &nbrs, s, dtw);
             }
         }
         s.nbrs = nbrs;
@@ -639,12 +623,28 @@ impl Index {
             return;
         }
         let mut nbrs = std::mem::take(&mut s.nbrs);
+        g.neighbors_into(sj, &mut nbrs);
+        nbrs.push(i);
+        self.reselect(g, sj, j, &nbrs, s, dtw);
+        s.nbrs = nbrs;
+    }
+
+    /// Replaces `node`'s list on `g` (slot `slot`) by the diversity rule's choice among `cands`, up
+    /// to the graph's cap. The caller holds the slot's lock.
+    fn reselect(
+        &self,
+        g: &Graph,
+        slot: u32,
+        node: u32,
+        cands: &[u32],
+        s: &mut Scratch,
+        dtw: &mut DtwScratch,
+    ) {
         let mut sorted = std::mem::take(&mut s.sorted);
         let mut kept = std::mem::take(&mut s.kept);
-        g.neighbors_into(sj, &mut nbrs);
         sorted.clear();
-        sorted.extend(nbrs.iter().chain(std::iter::once(&i)).map(|&n| Cand {
-            d: self.node_dist_sq(j, n, f32::INFINITY, dtw),
+        sorted.extend(cands.iter().map(|&n| Cand {
+            d: self.node_dist_sq(node, n, f32::INFINITY, dtw),
             node: n,
         }));
         sorted.sort_unstable();
@@ -654,8 +654,7 @@ impl Index {
             |a, b, cut| self.node_dist_sq(a, b, cut, dtw),
             &mut kept,
         );
-        g.set_links(sj, &kept);
-        s.nbrs = nbrs;
+        g.set_links(slot, &kept);
         s.sorted = sorted;
         s.kept = kept;
     }
