@@ -488,7 +488,12 @@ fn hierarchy_invariants_hold_on_every_layer() {
             per_level.len() >= 2 && per_level[1] * 4 < n,
             "{per_level:?}"
         );
-        // Every node of every layer is reachable from the entry point on that layer.
+        // Every node of every layer is reachable from the entry point on that layer. A sequential
+        // build must reach all of them. A parallel build interleaves insertions differently on every
+        // run, and the diversity re-pruning of a full list can then drop a node's last in-link (as
+        // in HNSW itself): measured, one node of 3,000 in about one run in fifteen. Allow at most
+        // two, which still catches a real race (the overwritten-back-link bug stranded four).
+        let allowed = if threads == 1 { 0 } else { 2 };
         for (l, &on_level) in per_level.iter().enumerate() {
             let mut seen = HashSet::from([entry]);
             let mut queue = VecDeque::from([entry]);
@@ -499,7 +504,11 @@ fn hierarchy_invariants_hold_on_every_layer() {
                     }
                 }
             }
-            assert_eq!(seen.len(), on_level, "threads={threads} level {l}");
+            assert!(
+                seen.len() + allowed >= on_level && seen.len() <= on_level,
+                "threads={threads} level {l}: {} of {on_level} reachable",
+                seen.len()
+            );
         }
     }
 }
