@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from pyembed.cli._common import one_line, run_guarded, stderr_is_terminal
+
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
@@ -316,24 +318,14 @@ def ucr(
         znorm=not no_znorm,
         n_threads=n_threads,
     )
-    try:
+
+    def body() -> None:
         jobs, skipped = _prepare(names, data_dir, settings)
-        show = progress if progress is not None else _stderr_is_terminal()
+        show = progress if progress is not None else stderr_is_terminal()
         results = _run(jobs, settings, show_progress=show)
         _emit(results, skipped, settings, output_format, out, json_path, csv_path)
-    except click.ClickException:
-        raise
-    except (ValueError, OSError, TypeError, KeyError, ImportError) as exc:
-        if debug:
-            raise
-        raise click.ClickException(_one_line(exc)) from None
-    except Exception as exc:  # anything else is a bug; still one line unless --debug
-        if debug:
-            raise
-        raise click.ClickException(
-            f"unexpected {type(exc).__name__}: {_one_line(exc)} "
-            "(rerun with --debug for a traceback)"
-        ) from None
+
+    run_guarded(debug, body)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -395,7 +387,7 @@ def _prepare(
                 raise
             # Running a whole directory: report what cannot be read (variable-length data sets,
             # say) and go on with the rest.
-            reason = _one_line(exc)
+            reason = one_line(exc)
             skipped.append({"name": name, "reason": reason})
             click.echo(f"skipping {name}: {reason}", err=True)
             continue
@@ -743,10 +735,6 @@ def _render_table(results: list[dict[str, Any]], settings: _Settings) -> str:
 # Progress and errors
 
 
-def _stderr_is_terminal() -> bool:
-    return bool(getattr(sys.stderr, "isatty", lambda: False)())
-
-
 @contextlib.contextmanager
 def _progress_bar(total: int, show: bool) -> Iterator[Callable[[int], None]]:
     if not show:
@@ -754,10 +742,3 @@ def _progress_bar(total: int, show: bool) -> Iterator[Callable[[int], None]]:
         return
     with click.progressbar(length=total, label="bench ucr", file=sys.stderr) as bar:
         yield bar.update
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, KeyError) and exc.args:
-        text = str(exc.args[0])
-    return " ".join(text.split())

@@ -24,13 +24,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
+
+from pyembed.cli._common import one_line, run_guarded
 
 __all__ = ["eval_cmd", "query", "train"]
 
@@ -45,51 +46,12 @@ FORMATS = ("table", "json", "csv")
 # Shared helpers
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, KeyError) and exc.args:
-        text = str(exc.args[0])
-    return " ".join(text.split())
-
-
-def _run_guarded(debug: bool, body: Callable[[], None]) -> None:
-    """Run a command body; user errors become one-line ``ClickException``s unless ``--debug``."""
-    try:
-        body()
-    except click.ClickException:
-        raise
-    except ModuleNotFoundError as exc:
-        if debug:
-            raise
-        if exc.name == "torch":
-            raise click.ClickException(
-                "this command needs torch: install pyembed with the train extra (pip install "
-                "'pyembed[train]')"
-            ) from None
-        raise click.ClickException(_one_line(exc)) from None
-    except (ValueError, OSError, TypeError, KeyError, ImportError, FloatingPointError) as exc:
-        if debug:
-            raise
-        raise click.ClickException(_one_line(exc)) from None
-    except Exception as exc:  # a bug; still one line unless --debug
-        if debug:
-            raise
-        raise click.ClickException(
-            f"unexpected {type(exc).__name__}: {_one_line(exc)} (rerun with --debug for a "
-            "traceback)"
-        ) from None
-
-
-def _stderr_is_terminal() -> bool:
-    return bool(getattr(sys.stderr, "isatty", lambda: False)())
-
-
 def _import_index():
     try:
         from pyembed import Index
     except ImportError as exc:
         raise click.ClickException(
-            f"the pyembed index is not available ({_one_line(exc)})"
+            f"the pyembed index is not available ({one_line(exc)})"
         ) from None
     return Index
 
@@ -574,7 +536,7 @@ def _run_training(args: TrainingArgs, load: Callable[[TrainingArgs], TrainingDat
         summary = _train_summary(args.run_dir, trainer, {**data.summary, "loss": args.loss_name})
         _emit_summary(summary, args.output_format, args.out)
 
-    _run_guarded(args.debug, body)
+    run_guarded(args.debug, body)
 
 
 @train.command("faces")
@@ -909,7 +871,7 @@ def eval_cmd(
             out,
         )
 
-    _run_guarded(debug, body)
+    run_guarded(debug, body)
 
 
 def _eval_faces(
@@ -1127,7 +1089,7 @@ def query(
             out,
         )
 
-    _run_guarded(debug, body)
+    run_guarded(debug, body)
 
 
 def _read_inputs(path: Path, key: str | None, metadata: dict[str, Any]) -> Any:
