@@ -66,6 +66,20 @@ impl Scratch {
         }
     }
 
+    /// Starts a beam from `entries`: each one not yet visited is marked and enters the candidate
+    /// queue and the beam (bounded to `ef`).
+    fn seed(&mut self, entries: &[Cand], ef: usize) {
+        for &c in entries {
+            if self.mark(c.node) {
+                self.cand.push(Reverse(c));
+                self.local.push(c);
+                if self.local.len() > ef {
+                    self.local.pop();
+                }
+            }
+        }
+    }
+
     /// Marks `node` visited; true if it was not visited before in this search.
     #[inline]
     fn mark(&mut self, node: u32) -> bool {
@@ -531,19 +545,7 @@ impl Index {
         let q = self.store.row(i as usize);
         let mut stats = SearchStats::default();
         s.prep.prepare(metric, q);
-        let (u, l) = self.store.envelope(ep as usize);
-        let row = self.store.row(ep as usize);
-        let d = eval_sq(
-            metric,
-            q,
-            &mut s.prep,
-            row,
-            u,
-            l,
-            f32::INFINITY,
-            true,
-            &mut stats,
-        );
+        let d = self.eval_node(q, ep, f32::INFINITY, true, &mut s.prep, &mut stats);
         seeds.push(Cand { d, node: ep });
         let mut chosen = std::mem::take(&mut s.chosen);
         for level in (1..=top.min(MAX_LEVEL)).rev() {
@@ -673,7 +675,6 @@ impl Index {
         s: &mut Scratch,
         stats: &mut SearchStats,
     ) {
-        let metric = self.store.metric;
         let ef = ef.max(1);
         s.begin(self.graph.len());
         if let Some(x) = exclude {
@@ -681,15 +682,7 @@ impl Index {
         }
         s.cand.clear();
         s.local.clear();
-        for &c in entries.iter() {
-            if s.mark(c.node) {
-                s.cand.push(Reverse(c));
-                s.local.push(c);
-                if s.local.len() > ef {
-                    s.local.pop();
-                }
-            }
-        }
+        s.seed(entries, ef);
         while let Some(Reverse(c)) = s.cand.pop() {
             if s.local.len() >= ef && s.local.peek().is_some_and(|w| c.d > w.d) {
                 break;
@@ -704,29 +697,65 @@ impl Index {
                 }
             }
             for idx in 0..s.nbrs.len() {
-                let nb = s.nbrs[idx];
-                let worst = if s.local.len() >= ef {
-                    s.local.peek().copied()
-                } else {
-                    None
-                };
-                let cutoff = worst.map_or(f32::INFINITY, |w| w.d);
-                let (u, l) = self.store.envelope(nb as usize);
-                let row = self.store.row(nb as usize);
-                let d = eval_sq(metric, q, &mut s.prep, row, u, l, cutoff, prune, stats);
-                let cand = Cand { d, node: nb };
-                if worst.is_none_or(|w| cand < w) {
-                    s.cand.push(Reverse(cand));
-                    s.local.push(cand);
-                    if s.local.len() > ef {
-                        s.local.pop();
-                    }
-                }
+                self.offer(q, s.nbrs[idx], ef, prune, s, stats);
             }
         }
         entries.clear();
         entries.extend(s.local.drain());
         entries.sort_unstable();
+    }
+
+    /// Squared distance from the prepared query `q` to stored node `node` (see [`eval_sq`]: exact
+    /// when `<= cutoff`, otherwise some value `> cutoff`).
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn eval_node(
+        &self,
+        q: &[f32],
+        node: u32,
+        cutoff: f32,
+        prune: bool,
+        prep: &mut QueryPrep,
+        stats: &mut SearchStats,
+    ) -> f32 {
+        let (u, l) = self.store.envelope(node as usize);
+        let row = self.store.row(node as usize);
+        eval_sq(self.store.metric, q, prep, row, u, l, cutoff, prune, stats)
+    }
+
+    /// One step of the best-first beam: evaluates the newly visited node `nb` and, if the beam
+    /// (`s.local`, bounded to `ef`) is not full or `(d, nb)` beats its worst result, adds it to
+    /// the beam and to the candidate queue.
+    ///
+    /// Pruning (lower bounds, early abandoning) cannot change the outcome: the cutoff handed to
+    /// the distance is the worst result's distance when the beam is full, a bound or an abandoned
+    /// DTW only reports some `d > cutoff`, and any such `d` fails the admission test anyway; below
+    /// the cutoff the value is exact.
+    #[inline]
+    fn offer(
+        &self,
+        q: &[f32],
+        nb: u32,
+        ef: usize,
+        prune: bool,
+        s: &mut Scratch,
+        stats: &mut SearchStats,
+    ) {
+        let worst = if s.local.len() >= ef {
+            s.local.peek().copied()
+        } else {
+            None
+        };
+        let cutoff = worst.map_or(f32::INFINITY, |w| w.d);
+        let d = self.eval_node(q, nb, cutoff, prune, &mut s.prep, stats);
+        let cand = Cand { d, node: nb };
+        if worst.is_none_or(|w| cand < w) {
+            s.cand.push(Reverse(cand));
+            s.local.push(cand);
+            if s.local.len() > ef {
+                s.local.pop();
+            }
+        }
     }
 
     /// Greedy descent (beam 1) from the entry point through the upper layers; leaves the node found
@@ -746,19 +775,7 @@ impl Index {
         };
         let metric = self.store.metric;
         s.prep.prepare(metric, q);
-        let (u, l) = self.store.envelope(ep as usize);
-        let row = self.store.row(ep as usize);
-        let d = eval_sq(
-            metric,
-            q,
-            &mut s.prep,
-            row,
-            u,
-            l,
-            f32::INFINITY,
-            prune,
-            stats,
-        );
+        let d = self.eval_node(q, ep, f32::INFINITY, prune, &mut s.prep, stats);
         seeds.push(Cand { d, node: ep });
         for level in (1..=top.min(MAX_LEVEL)).rev() {
             if let Some(layer) = layers.upper.get(level - 1) {
@@ -878,15 +895,7 @@ impl Index {
             if let Some(pv) = pivots.filter(|pv| restart == 0 && !pv.nodes.is_empty()) {
                 self.seed_from_pivots(pv, q, ef, prune, s, stats);
             } else if restart == 0 && !seeds.is_empty() {
-                for &c in seeds {
-                    if s.mark(c.node) {
-                        s.cand.push(Reverse(c));
-                        s.local.push(c);
-                        if s.local.len() > ef {
-                            s.local.pop();
-                        }
-                    }
-                }
+                s.seed(seeds, ef);
             } else {
                 let mut start = None;
                 for _ in 0..8 {
@@ -897,18 +906,7 @@ impl Index {
                     }
                 }
                 let Some(e) = start else { continue };
-                let (u, l) = self.store.envelope(e as usize);
-                let d = eval_sq(
-                    metric,
-                    q,
-                    &mut s.prep,
-                    self.store.row(e as usize),
-                    u,
-                    l,
-                    f32::INFINITY,
-                    prune,
-                    stats,
-                );
+                let d = self.eval_node(q, e, f32::INFINITY, prune, &mut s.prep, stats);
                 s.cand.push(Reverse(Cand { d, node: e }));
                 s.local.push(Cand { d, node: e });
             }
@@ -933,30 +931,7 @@ impl Index {
                     }
                 }
                 for idx in 0..s.nbrs.len() {
-                    let nb = s.nbrs[idx];
-                    let full = s.local.len() >= ef;
-                    let worst = if full { s.local.peek().copied() } else { None };
-                    let cutoff = worst.map_or(f32::INFINITY, |w| w.d);
-                    let (u, l) = self.store.envelope(nb as usize);
-                    let d = eval_sq(
-                        metric,
-                        q,
-                        &mut s.prep,
-                        self.store.row(nb as usize),
-                        u,
-                        l,
-                        cutoff,
-                        prune,
-                        stats,
-                    );
-                    let cand = Cand { d, node: nb };
-                    if worst.is_none_or(|w| cand < w) {
-                        s.cand.push(Reverse(cand));
-                        s.local.push(cand);
-                        if s.local.len() > ef {
-                            s.local.pop();
-                        }
-                    }
+                    self.offer(q, s.nbrs[idx], ef, prune, s, stats);
                 }
             }
             for c in s.local.drain() {
@@ -993,6 +968,7 @@ impl Index {
                 None
             };
             let cutoff = worst.map_or(f32::INFINITY, |w| w.d);
+            // The pivot's own copy of its row: the block stays in cache across queries.
             let (u, l) = self.store.envelope(node as usize);
             let d = eval_sq(metric, q, &mut s.prep, row, u, l, cutoff, prune, stats);
             let cand = Cand { d, node };
@@ -1026,18 +1002,7 @@ impl Index {
             } else {
                 f32::INFINITY
             };
-            let (u, l) = self.store.envelope(node);
-            let d = eval_sq(
-                metric,
-                q,
-                &mut s.prep,
-                self.store.row(node),
-                u,
-                l,
-                cutoff,
-                prune,
-                stats,
-            );
+            let d = self.eval_node(q, node as u32, cutoff, prune, &mut s.prep, stats);
             let key = (OrdF32(d), self.ids[node], node as u32);
             if top.len() < k {
                 top.push(key);
