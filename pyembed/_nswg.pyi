@@ -7,11 +7,44 @@ import numpy as np
 from numpy.typing import NDArray
 from typing_extensions import final
 
-__all__ = ["FORMAT_VERSION", "IndexFormatError", "NativeIndex", "read_header"]
+__all__ = ["FORMAT_VERSION", "IndexFormatError", "NativeIndex", "SearchResult", "read_header"]
 
 FORMAT_VERSION: int
 
 class IndexFormatError(ValueError): ...
+
+@final
+class SearchResult:
+    def __new__(
+        cls,
+        ids: NDArray[np.int64],
+        distances: NDArray[np.float32],
+        distance_calls: NDArray[np.int64],
+        lb_pruned: NDArray[np.int64],
+        lb_kim_pruned: NDArray[np.int64],
+        lb_keogh_pruned: NDArray[np.int64],
+        lb_keogh_rev_pruned: NDArray[np.int64],
+        abandoned: NDArray[np.int64],
+    ) -> SearchResult: ...
+    @property
+    def ids(self) -> NDArray[np.int64]: ...
+    @property
+    def distances(self) -> NDArray[np.float32]: ...
+    @property
+    def distance_calls(self) -> NDArray[np.int64]: ...
+    @property
+    def lb_pruned(self) -> NDArray[np.int64]: ...
+    @property
+    def lb_kim_pruned(self) -> NDArray[np.int64]: ...
+    @property
+    def lb_keogh_pruned(self) -> NDArray[np.int64]: ...
+    @property
+    def lb_keogh_rev_pruned(self) -> NDArray[np.int64]: ...
+    @property
+    def abandoned(self) -> NDArray[np.int64]: ...
+    def __reduce__(
+        self,
+    ) -> tuple[type[SearchResult], tuple[NDArray[np.int64] | NDArray[np.float32], ...]]: ...
 
 @final
 class NativeIndex:
@@ -43,7 +76,7 @@ class NativeIndex:
         n_threads: int,
         prune: bool,
         entry: str = "random",
-    ) -> tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.int64]]: ...
+    ) -> SearchResult: ...
     def get_vectors(self, ids: NDArray[np.int64]) -> NDArray[np.float32]: ...
     def neighbors(self, id: int) -> NDArray[np.int64]: ...
     def save(self, path: str | PathLike[str]) -> None: ...

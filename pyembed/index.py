@@ -10,13 +10,13 @@ from __future__ import annotations
 import operator
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from pyembed import _nswg
+from pyembed._nswg import SearchResult
 
 #: Beam size of a search when ``ef`` is not given (the search uses ``max(ef, k)``).
 DEFAULT_EF = 64
@@ -28,38 +28,6 @@ DEFAULT_SEED = 0
 _METRICS = ("euclidean", "dtw")
 _F32 = np.dtype(np.float32)
 _ENTRIES = ("random", "pivots", "hierarchy")
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    """Neighbors of a batch of queries, best first.
-
-    Attributes
-    ----------
-    ids : ndarray of int64, shape (n_queries, k)
-        User ids of the neighbors; -1 pads a row when fewer than ``k`` were reached.
-    distances : ndarray of float32, shape (n_queries, k)
-        Distances in true units (L2, or DTW as defined in the module docstring), ascending per row,
-        ties broken by id; +inf where ``ids`` is -1.
-    distance_calls : ndarray of int64, shape (n_queries,)
-        Full distance computations per query (DTW: including the ones abandoned early).
-    lb_pruned : ndarray of int64, shape (n_queries,)
-        Candidates skipped by any lower bound (DTW only; the sum of the three counters below).
-    lb_kim_pruned, lb_keogh_pruned, lb_keogh_rev_pruned : ndarray of int64, shape (n_queries,)
-        Candidates skipped by LB_Kim, by LB_Keogh against the query's envelope, and by LB_Keogh
-        against the stored series' envelope.
-    abandoned : ndarray of int64, shape (n_queries,)
-        DTW computations stopped early because a whole band row exceeded the current k-th best.
-    """
-
-    ids: NDArray[np.int64]
-    distances: NDArray[np.float32]
-    distance_calls: NDArray[np.int64]
-    lb_pruned: NDArray[np.int64]
-    lb_kim_pruned: NDArray[np.int64]
-    lb_keogh_pruned: NDArray[np.int64]
-    lb_keogh_rev_pruned: NDArray[np.int64]
-    abandoned: NDArray[np.int64]
 
 
 def _as_int(value: Any, name: str, minimum: int) -> int:
@@ -336,7 +304,7 @@ class Index:
         ef_v = DEFAULT_EF if ef is None else _as_int(ef, "ef", 1)
         r_v = DEFAULT_RESTARTS if restarts is None else _as_int(restarts, "restarts", 1)
         threads = 0 if n_threads is None else _as_int(n_threads, "n_threads", 1)
-        return self._search(q, k, ef_v, r_v, bool(exact), threads, True, entry)
+        return self._native.search(q, k, ef_v, r_v, bool(exact), threads, True, entry)
 
     def _search(
         self,
@@ -349,9 +317,7 @@ class Index:
         prune: bool,
         entry: str = "random",
     ) -> SearchResult:
-        ids, dists, st = self._native.search(q, k, ef, restarts, exact, n_threads, prune, entry)
-        # st rows: distance_calls, lb_pruned, lb_kim, lb_keogh, lb_keogh_rev, abandoned (views).
-        return SearchResult(ids, dists, st[0], st[1], st[2], st[3], st[4], st[5])
+        return self._native.search(q, k, ef, restarts, exact, n_threads, prune, entry)
 
     # -- access -------------------------------------------------------------------------------
     def get_vectors(self, ids: ArrayLike) -> NDArray[np.float32]:

@@ -1,6 +1,7 @@
 //! `NativeIndex`: the core index behind a read-write lock, driven from numpy arrays.
 
 use crate::errors::to_py;
+use crate::result::SearchResult;
 use numpy::IntoPyArray;
 use numpy::{
     PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
@@ -153,7 +154,7 @@ impl NativeIndex {
     /// "hierarchy" (the first restart from a greedy descent through the layers; "random" on an
     /// index built without `hierarchy`).
     #[pyo3(signature = (queries, k, ef, restarts, exact, n_threads, prune, entry = "random"))]
-    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
         py: Python<'py>,
@@ -165,11 +166,7 @@ impl NativeIndex {
         n_threads: usize,
         prune: bool,
         entry: &str,
-    ) -> PyResult<(
-        Bound<'py, PyArray2<i64>>,
-        Bound<'py, PyArray2<f32>>,
-        Bound<'py, PyArray2<i64>>,
-    )> {
+    ) -> PyResult<SearchResult> {
         let n = queries.shape()[0];
         let dim = queries.shape()[1];
         let entry = match entry {
@@ -217,7 +214,7 @@ impl NativeIndex {
         for get in rows {
             stats.extend(r.stats.iter().map(|s| get(s) as i64));
         }
-        Ok((
+        Ok(SearchResult::from_search(
             array2(py, r.ids, n, k)?,
             array2(py, r.distances, n, k)?,
             array2(py, stats, 6, n)?,

@@ -3,6 +3,7 @@
 
 mod errors;
 mod index;
+mod result;
 
 use pyo3::prelude::*;
 
@@ -10,6 +11,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _nswg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<index::NativeIndex>()?;
+    m.add_class::<result::SearchResult>()?;
     m.add(
         "IndexFormatError",
         m.py().get_type::<errors::IndexFormatError>(),

@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from pyembed import Index, IndexFormatError
+from pyembed import Index, IndexFormatError, SearchResult
 
 
 def brute_force(data: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -49,6 +49,25 @@ def test_exact_search_matches_numpy(uniform32, built):
     np.testing.assert_allclose(res.distances, dists, rtol=1e-5)
     assert res.ids.dtype == np.int64 and res.distances.dtype == np.float32
     assert (res.distance_calls == len(data)).all()
+
+
+def test_search_result_is_immutable_and_round_trips(uniform32, built):
+    _, queries = uniform32
+    res = built.search(queries[:3], k=4)
+    assert isinstance(res, SearchResult)
+    with pytest.raises(AttributeError):
+        res.ids = None  # type: ignore[misc]
+    counters = ["distance_calls", "lb_pruned", "lb_kim_pruned", "lb_keogh_pruned"]
+    counters += ["lb_keogh_rev_pruned", "abandoned"]
+    for name in counters:
+        v = getattr(res, name)
+        assert v.shape == (3,) and v.dtype == np.int64, name
+        assert getattr(res, name) is v, f"{name} is made once, not per access"
+    assert (res.distance_calls > 0).all() and (res.lb_pruned == 0).all()  # Euclidean: no bounds
+    back = pickle.loads(pickle.dumps(res))
+    for name in ["ids", "distances", *counters]:
+        np.testing.assert_array_equal(getattr(back, name), getattr(res, name))
+    assert repr(res).startswith("SearchResult(ids=array([[") and "abandoned=array(" in repr(res)
 
 
 def test_graph_recall_at_default_settings(uniform32, built):
