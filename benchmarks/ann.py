@@ -3,15 +3,22 @@
 Datasets (fixed seeds, generated here): clustered-128 (100,000 x 128 Gaussian mixture, 1,000
 queries from the same mixture) and random-32 (100,000 x 32 uniform, 1,000 queries). Exact ground
 truth by brute force (numpy, float64). For every library: build time with 1 and 2 threads, index
-memory (resident-set growth during the build), and a sweep of its search effort (ef) timed
-single-thread one query per call, single-thread as one batch call, and as one batch call with
-2 threads. The table gives queries/second at the smallest effort reaching recall@10 >= 0.90,
+memory (resident-set growth of one build in a fresh process), and a sweep of its search effort
+(ef) timed single-thread one query per call, single-thread as one batch call, and as one batch
+call with 2 threads. The table gives queries/second at the best effort reaching recall@10 >= 0.90,
 0.95 and 0.99, and the ratio to hnswlib measured in the same run.
 
-    python benchmarks/ann.py                    # full run (several minutes)
+The libraries are interleaved so a slow spell of a shared machine hits them alike: the builds
+take turns, and at each effort setting every library is timed once per round, for --repeat
+rounds, keeping each one's best round.
+
+pyembed runs twice: "pyembed" is the index with HNSW-style layers (Index(hierarchy=True),
+entry="hierarchy"), "pyembed-nsw" the flat navigable small world graph (entry "pivots" unless
+--nsw-entry says otherwise; "random" is the classic NSW search with restarts).
+
+    python benchmarks/ann.py                    # full run (about ten minutes)
     python benchmarks/ann.py --n 20000 --quick  # smoke run
     python benchmarks/ann.py --plot out/        # also write recall-vs-QPS PNGs (matplotlib)
-    python benchmarks/ann.py --hierarchy        # pyembed with HNSW-style layers (entry=hierarchy)
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import numpy as np
 
 K = 10
 TARGETS = (0.90, 0.95, 0.99)
+QPS_KEYS = ("qps_per_query", "qps_batch_1t", "qps_batch_2t")
 EFS = (10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 
 
@@ -82,25 +90,29 @@ def make_libs(args) -> list[Lib]:
     libs = []
     from pyembed import Index
 
-    def pe_build(data, threads):
-        ix = Index(
-            data.shape[1],
-            max_degree=args.max_degree,
-            ef_construction=args.ef_construction,
-            hierarchy=args.hierarchy,
-        )
-        ix.add(data, n_threads=threads)
-        return ix
+    def pyembed_lib(name: str, hierarchy: bool, entry: str) -> Lib:
+        state: dict = {}
 
-    state: dict = {}
+        def build(data, threads):
+            ix = Index(
+                data.shape[1],
+                max_degree=args.max_degree,
+                ef_construction=args.ef_construction,
+                hierarchy=hierarchy,
+            )
+            ix.add(data, n_threads=threads)
+            return ix
 
-    def pe_set_ef(ix, ef):
-        state["ef"] = ef
+        def set_ef(ix, ef):
+            state["ef"] = ef
 
-    def pe_search(ix, q, threads):
-        return ix.search(q, K, ef=state["ef"], n_threads=threads, entry=args.entry).ids
+        def search(ix, q, threads):
+            return ix.search(q, K, ef=state["ef"], n_threads=threads, entry=entry).ids
 
-    libs.append(Lib("pyembed", pe_build, pe_set_ef, pe_search))
+        return Lib(name, build, set_ef, search)
+
+    libs.append(pyembed_lib("pyembed", True, "hierarchy"))
+    libs.append(pyembed_lib("pyembed-nsw", False, args.nsw_entry))
     try:
         import hnswlib
 
@@ -171,8 +183,6 @@ def memory_in_fresh_process(lib_name: str, dataset: str, args) -> float:
         "--datasets", dataset, "--n", str(args.n), "--nq", "1",
         "--max-degree", str(args.max_degree), "--ef-construction", str(args.ef_construction),
     ]  # fmt: skip
-    if args.hierarchy:
-        cmd.append("--hierarchy")
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -184,64 +194,71 @@ def recall_at_k(got: np.ndarray, truth: np.ndarray) -> float:
     return hits / truth.size
 
 
+def time_searches(lib: Lib, handle, queries: np.ndarray, best: dict) -> tuple:
+    """One round of the three timings of one library at its current effort; keeps the best q/s
+    in ``best`` and returns the results of the per-query and the batch form."""
+    t = time.perf_counter()
+    got = np.vstack([lib.search(handle, q, 1) for q in queries])
+    best["qps_per_query"] = max(best["qps_per_query"], len(queries) / (time.perf_counter() - t))
+    t = time.perf_counter()
+    batch = lib.search(handle, queries, 1)
+    best["qps_batch_1t"] = max(best["qps_batch_1t"], len(queries) / (time.perf_counter() - t))
+    t = time.perf_counter()
+    lib.search(handle, queries, 2)
+    best["qps_batch_2t"] = max(best["qps_batch_2t"], len(queries) / (time.perf_counter() - t))
+    return got, batch
+
+
 def run_dataset(name: str, data, queries, truth, libs: list[Lib], args) -> dict:
-    out: dict = {}
-    for lib in libs:
-        res: dict = {"build_s": {}, "sweep": []}
-        handle = None
-        for threads in (1, 2):
+    out: dict = {lib.name: {"build_s": {}, "sweep": []} for lib in libs}
+    handles: dict = {}
+    # Builds take turns: all libraries with 1 thread (discarded), then all with 2 threads (kept).
+    for threads in (1, 2):
+        for lib in libs:
             gc.collect()
-            before = rss_bytes()
             t = time.perf_counter()
             handle = lib.build(data, threads)
-            res["build_s"][threads] = time.perf_counter() - t
-            res["memory_mb_inprocess"] = (rss_bytes() - before) / 2**20
-            if threads == 1 and not args.keep_first:
-                del handle
-                gc.collect()
-                handle = None
-        assert handle is not None
-        res["memory_mb"] = memory_in_fresh_process(lib.name, name, args)
-        for ef in args.efs:
-            if ef < K:
-                continue
-            lib.set_ef(handle, ef)
-            lib.search(handle, queries[:10], 1)  # warm-up
-            # Best of --repeat timings: a background hiccup on a shared machine then hits one
-            # repetition, not one library's whole sweep.
-            per_query = batch1 = batch2 = 0.0
-            for _ in range(args.repeat):
-                t = time.perf_counter()
-                got = np.vstack([lib.search(handle, q, 1) for q in queries])
-                per_query = max(per_query, len(queries) / (time.perf_counter() - t))
-                t = time.perf_counter()
-                batch = lib.search(handle, queries, 1)
-                batch1 = max(batch1, len(queries) / (time.perf_counter() - t))
-                t = time.perf_counter()
-                lib.search(handle, queries, 2)
-                batch2 = max(batch2, len(queries) / (time.perf_counter() - t))
+            out[lib.name]["build_s"][threads] = time.perf_counter() - t
+            print(f"  {name:14s} {lib.name:11s} build {threads} thread(s): "
+                  f"{out[lib.name]['build_s'][threads]:.2f} s", file=sys.stderr)  # fmt: skip
+            if threads == 2:
+                handles[lib.name] = handle
+            del handle
+            gc.collect()
+    for lib in libs:
+        out[lib.name]["memory_mb"] = memory_in_fresh_process(lib.name, name, args)
+    active = list(libs)
+    for ef in args.efs:
+        if ef < K or not active:
+            continue
+        best = {lib.name: dict.fromkeys(QPS_KEYS, 0.0) for lib in active}
+        results: dict = {}
+        for lib in active:
+            lib.set_ef(handles[lib.name], ef)
+            lib.search(handles[lib.name], queries[:10], 1)  # warm-up
+        # Rounds interleave the libraries: a background hiccup hits one round of one library.
+        for _ in range(args.repeat):
+            for lib in active:
+                lib.set_ef(handles[lib.name], ef)
+                results[lib.name] = time_searches(lib, handles[lib.name], queries, best[lib.name])
+        done = []
+        for lib in active:
+            got, batch = results[lib.name]
             rec = recall_at_k(np.asarray(batch), truth)
-            rec_single = recall_at_k(got, truth)
-            res["sweep"].append(
-                {
-                    "ef": ef,
-                    "recall": rec,
-                    "recall_per_query": rec_single,
-                    "qps_per_query": per_query,
-                    "qps_batch_1t": batch1,
-                    "qps_batch_2t": batch2,
-                }
-            )
+            row = {"ef": ef, "recall": rec, "recall_per_query": recall_at_k(got, truth)}
+            row.update(best[lib.name])
+            out[lib.name]["sweep"].append(row)
             print(
-                f"  {name:14s} {lib.name:8s} ef={ef:4d} recall={rec:.4f} per-query {per_query:8.0f} q/s"
-                f"  batch-1t {batch1:8.0f}  batch-2t {batch2:8.0f}",
+                f"  {name:14s} {lib.name:11s} ef={ef:4d} recall={rec:.4f} per-query "
+                f"{row['qps_per_query']:8.0f} q/s  batch-1t {row['qps_batch_1t']:8.0f}  "
+                f"batch-2t {row['qps_batch_2t']:8.0f}",
                 file=sys.stderr,
             )
             if rec >= 0.999:
-                break
-        del handle
-        gc.collect()
-        out[lib.name] = res
+                done.append(lib)
+        active = [lib for lib in active if lib not in done]
+    handles.clear()
+    gc.collect()
     return out
 
 
@@ -321,28 +338,23 @@ def main() -> None:
     p.add_argument("--n", type=int, default=100_000, help="database size (default 100,000)")
     p.add_argument("--nq", type=int, default=1000, help="queries (default 1,000)")
     p.add_argument("--datasets", nargs="+", default=["clustered-128", "random-32"])
-    p.add_argument("--libs", nargs="+", default=["pyembed", "hnswlib", "faiss", "usearch"])
+    p.add_argument(
+        "--libs", nargs="+", default=["pyembed", "pyembed-nsw", "hnswlib", "faiss", "usearch"]
+    )
     p.add_argument(
         "--max-degree", type=int, default=32, help="pyembed max_degree (default 32 = 2*M)"
     )
     p.add_argument("--ef-construction", type=int, default=200, help="pyembed ef_construction")
     p.add_argument(
-        "--entry",
-        default=None,
-        choices=["random", "pivots", "hierarchy"],
-        help="pyembed search entry (default: hierarchy with --hierarchy, else pivots; "
-        "random = classic NSW restarts)",
-    )
-    p.add_argument(
-        "--hierarchy",
-        action="store_true",
-        help="build pyembed's index with HNSW-style layers (Index(hierarchy=True))",
+        "--nsw-entry",
+        default="pivots",
+        choices=["random", "pivots"],
+        help="search entry of pyembed-nsw (default pivots; random = classic NSW restarts)",
     )
     p.add_argument("--quick", action="store_true", help="fewer effort settings")
     p.add_argument(
         "--repeat", type=int, default=3, help="timings per setting; the best is kept (default 3)"
     )
-    p.add_argument("--keep-first", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--plot", metavar="DIR", help="write recall-vs-QPS PNGs into DIR")
     p.add_argument("--json", metavar="PATH", help="write all measurements as JSON")
     p.add_argument("--memory-probe", metavar="LIB", help=argparse.SUPPRESS)
@@ -358,11 +370,10 @@ def main() -> None:
         del handle
         return
     args.efs = (10, 32, 64, 128, 256) if args.quick else EFS
-    if args.entry is None:
-        args.entry = "hierarchy" if args.hierarchy else "pivots"
     print(
-        f"pyembed: max_degree={args.max_degree} ef_construction={args.ef_construction} "
-        f"hierarchy={args.hierarchy} entry={args.entry}"
+        f"pyembed: max_degree={args.max_degree} ef_construction={args.ef_construction}; "
+        f"pyembed = hierarchy=True entry=hierarchy; pyembed-nsw = flat, entry={args.nsw_entry}; "
+        f"best of {args.repeat} interleaved rounds"
     )
     libs = make_libs(args)
     gens = {"clustered-128": clustered, "random-32": uniform}
