@@ -27,7 +27,7 @@ DEFAULT_SEED = 0
 
 _METRICS = ("euclidean", "dtw")
 _F32 = np.dtype(np.float32)
-_ENTRIES = ("random", "pivots", "hierarchy")
+_ENTRIES = ("auto", "random", "pivots", "hierarchy")
 
 
 def _as_int(value: Any, name: str, minimum: int) -> int:
@@ -108,8 +108,10 @@ class Index:
     hierarchy : bool
         Also build HNSW-style layers above the graph (Malkov & Yashunin 2018): each node gets a
         random level, upper layers are sparser graphs of ``max(max_degree // 2, 2)`` links, and
-        ``search(..., entry="hierarchy")`` descends them greedily to start near the answer.
-        Default False: the flat NSW graph searched with random restarts. Saved as format version 2.
+        ``search`` (``entry="auto"`` or ``"hierarchy"``) descends them greedily to start near
+        the answer; layer l holds about n / M**l nodes. Default True. False builds the
+        flat NSW graph only, searched with random restarts (format version 1); an index with
+        layers is saved as format version 2.
 
     Examples
     --------
@@ -134,7 +136,7 @@ class Index:
         ef_construction: int = 64,
         build_restarts: int = 1,
         seed: int = DEFAULT_SEED,
-        hierarchy: bool = False,
+        hierarchy: bool = True,
     ) -> None:
         dim = _as_int(dim, "dim", 1)
         if metric not in _METRICS:
@@ -252,7 +254,7 @@ class Index:
         restarts: int | None = None,
         exact: bool = False,
         n_threads: int | None = None,
-        entry: str = "random",
+        entry: str = "auto",
     ) -> SearchResult:
         """Find the ``k`` nearest stored vectors of each query.
 
@@ -272,8 +274,9 @@ class Index:
             LB_Kim / LB_Keogh pruning and early abandoning, which never change the answer).
         n_threads : int, optional
             Threads over queries; None uses all cores, 1 runs on the calling thread.
-        entry : {"random", "pivots", "hierarchy"}
-            Where the search starts. "random" (default): every restart at a random stored node,
+        entry : {"auto", "random", "pivots", "hierarchy"}
+            Where the search starts. "auto" (default): "hierarchy" on an index built with
+            ``hierarchy=True``, else "random". "random": every restart at a random stored node,
             the classic NSW search with restarts. "pivots": the first restart is seeded with the
             nearest of up to 64 evenly spaced stored nodes kept in one cache-resident block (they
             count as distance calls); further restarts are random. "pivots" reaches a given
@@ -296,7 +299,9 @@ class Index:
             Wrong ndim or width, NaN/inf, ``k`` outside ``1..len(index)``, an empty index,
             an unknown ``entry``.
         """
-        if entry not in _ENTRIES:
+        if entry == "auto":
+            entry = "hierarchy"  # the core searches an index without layers from random nodes
+        elif entry not in _ENTRIES:
             raise ValueError(f"entry must be one of {_ENTRIES}, got {entry!r}")
         q = _as_rows(queries, "queries", self.dim)
         k = _as_int(k, "k", 1)

@@ -244,7 +244,11 @@ def test_save_load_info_pickle(tmp_path, uniform32, built):
     built.save(path)
     info = Index.info(path)
     assert info["dim"] == 32 and info["n"] == len(built) and info["metric"] == "euclidean"
-    assert info["version"] == 1 and info["max_degree"] == 32
+    assert info["version"] == 2 and info["max_degree"] == 32  # layers by default: format 2
+    flat = Index(32, hierarchy=False)
+    flat.add(queries)
+    flat.save(tmp_path / "flat.nswg")
+    assert Index.info(tmp_path / "flat.nswg")["version"] == 1
     back = Index.load(str(path))
     a, b = built.search(queries, 5), back.search(queries, 5)
     np.testing.assert_array_equal(a.ids, b.ids)

@@ -191,7 +191,7 @@ def bench() -> None:
     "--restarts",
     type=click.IntRange(min=1),
     default=None,
-    help="nsw: number of random entry points per query.",
+    help="nsw: greedy searches per query, merged (the first from the layers, the rest from random nodes).",
 )
 @click.option(
     "--max-degree",
