@@ -1,7 +1,7 @@
 //! The index: store + graph + id map, with insertion, graph search, exact search and batch search.
 
 use crate::error::{invalid, Error};
-use crate::graph::{select_diverse, Cand, Graph, Layer, Layers, MAX_LEVEL};
+use crate::graph::{reselect_diverse, select_diverse, Beam, Cand, Graph, Layer, Layers, MAX_LEVEL};
 use crate::metric::dtw::DtwScratch;
 use crate::metric::{eval_sq, Metric, QueryPrep};
 use crate::params::{BuildParams, Entry, SearchParams};
@@ -9,7 +9,6 @@ use crate::stats::SearchStats;
 use crate::store::Store;
 use parking_lot::Mutex;
 use rayon::prelude::*;
-use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -36,22 +35,33 @@ pub struct BatchResult {
     pub stats: Vec<SearchStats>,
 }
 
-/// Per-thread search state: a generation-stamped visited array, heaps and DTW buffers, reused
-/// between queries so a search allocates nothing once warm.
+/// Per-thread search state: a generation-stamped visited array, the beam, heaps and DTW buffers, reused
+/// between queries so a search allocates nothing once warm. The stamps are 16-bit (as hnswlib's
+/// visited tags): half the cache footprint of 32-bit ones for the array every step of a search
+/// touches at random, for one clearing of the array every 65,535 searches.
 #[derive(Default)]
 pub(crate) struct Scratch {
-    visited: Vec<u32>,
-    stamp: u32,
-    cand: BinaryHeap<Reverse<Cand>>,
-    local: BinaryHeap<Cand>,
+    visited: Vec<u16>,
+    stamp: u16,
+    beam: Beam,
     top: BinaryHeap<Cand>,
     nbrs: Vec<u32>,
     prep: QueryPrep,
     sorted: Vec<Cand>,
+    resel: Vec<(Cand, bool)>,
+    fresh: Vec<u32>,
     chosen: Vec<u32>,
     kept: Vec<u32>,
     seeds: Vec<Cand>,
-    build_dtw: DtwScratch,
+    build_dtw: BuildDist,
+}
+
+/// Distance state of one insertion: DTW buffers and a count of the distance computations (search
+/// and neighbor selection), reported through [`crate::build_stats`] with the `build-stats` feature.
+#[derive(Default)]
+pub(crate) struct BuildDist {
+    dtw: DtwScratch,
+    calls: u64,
 }
 
 impl Scratch {
@@ -66,16 +76,13 @@ impl Scratch {
         }
     }
 
-    /// Starts a beam from `entries`: each one not yet visited is marked and enters the candidate
-    /// queue and the beam (bounded to `ef`).
+    /// Starts a beam bounded to `ef` from `entries`: each one not yet visited is marked and
+    /// enters the beam.
     fn seed(&mut self, entries: &[Cand], ef: usize) {
+        self.beam.reset(ef);
         for &c in entries {
             if self.mark(c.node) {
-                self.cand.push(Reverse(c));
-                self.local.push(c);
-                if self.local.len() > ef {
-                    self.local.pop();
-                }
+                self.beam.push(c);
             }
         }
     }
@@ -521,6 +528,8 @@ impl Index {
         } else {
             self.link_base(i, limit, &[], s, &mut dtw);
         }
+        #[cfg(feature = "build-stats")]
+        crate::build_stats::add(std::mem::take(&mut dtw.calls));
         s.seeds = seeds;
         s.build_dtw = dtw;
     }
@@ -536,7 +545,7 @@ impl Index {
         lvl: usize,
         s: &mut Scratch,
         seeds: &mut Vec<Cand>,
-        dtw: &mut DtwScratch,
+        dtw: &mut BuildDist,
     ) {
         let Some((ep, top)) = layers.entry() else {
             return;
@@ -558,6 +567,7 @@ impl Index {
                 self.params.ef_construction
             };
             self.layer_search(layer, q, Some(i), seeds, ef, true, s, &mut stats);
+            dtw.calls += std::mem::take(&mut stats.distance_calls);
             if level > lvl {
                 continue;
             }
@@ -570,7 +580,7 @@ impl Index {
                 |a, b, cut| self.node_dist_sq(a, b, cut, dtw),
                 &mut chosen,
             );
-            self.set_own_links(&layer.graph, slot, i, &chosen, s, dtw);
+            self.set_own_links(&layer.graph, slot, i, &chosen, chosen.len(), s, dtw);
             for &j in &chosen {
                 if let Some(sj) = layer.slot(j) {
                     self.back_link(&layer.graph, sj, j, i, s, dtw);
@@ -585,31 +595,35 @@ impl Index {
     /// back-links into its still-empty list on this layer. Overwriting those would strand the nodes
     /// they point to, so they are merged with `chosen`, and the union is re-selected by the
     /// diversity rule when it exceeds the cap. In a sequential build the list is always empty here,
-    /// so the result is exactly `chosen`.
+    /// so the result is exactly `chosen`. The first `diverse` entries of `chosen` are a choice of
+    /// the diversity rule (see [`Graph::set_links`]).
+    #[allow(clippy::too_many_arguments)]
     fn set_own_links(
         &self,
         g: &Graph,
         si: u32,
         i: u32,
         chosen: &[u32],
+        diverse: usize,
         s: &mut Scratch,
-        dtw: &mut DtwScratch,
+        dtw: &mut BuildDist,
     ) {
         let _g = g.lock(si);
         let mut nbrs = std::mem::take(&mut s.nbrs);
         g.neighbors_into(si, &mut nbrs);
         if nbrs.is_empty() {
-            g.set_links(si, chosen);
+            g.set_links(si, chosen, diverse);
         } else {
+            let known = g.diverse_prefix(si);
             for &c in chosen {
                 if !nbrs.contains(&c) {
                     nbrs.push(c);
                 }
             }
             if nbrs.len() <= g.max_degree {
-                g.set_links(si, &nbrs);
+                g.set_links(si, &nbrs, known);
             } else {
-                self.reselect(g, si, i, &nbrs, s, dtw);
+                self.reselect(g, si, i, &nbrs, known, s, dtw);
             }
         }
         s.nbrs = nbrs;
@@ -617,7 +631,7 @@ impl Index {
 
     /// Adds the link `j -> i` to `g` (where `j` has slot `sj`); when `j`'s list is full, re-selects
     /// among its old links and `i` by the diversity rule, up to the graph's cap.
-    fn back_link(&self, g: &Graph, sj: u32, j: u32, i: u32, s: &mut Scratch, dtw: &mut DtwScratch) {
+    fn back_link(&self, g: &Graph, sj: u32, j: u32, i: u32, s: &mut Scratch, dtw: &mut BuildDist) {
         let _g = g.lock(sj);
         // In a parallel build `j` may already link to `i` (each chose the other while both were
         // being inserted); the link must not appear twice.
@@ -627,38 +641,46 @@ impl Index {
         let mut nbrs = std::mem::take(&mut s.nbrs);
         g.neighbors_into(sj, &mut nbrs);
         nbrs.push(i);
-        self.reselect(g, sj, j, &nbrs, s, dtw);
+        let known = g.diverse_prefix(sj);
+        self.reselect(g, sj, j, &nbrs, known, s, dtw);
         s.nbrs = nbrs;
     }
 
     /// Replaces `node`'s list on `g` (slot `slot`) by the diversity rule's choice among `cands`, up
-    /// to the graph's cap. The caller holds the slot's lock.
+    /// to the graph's cap, where the first `known` of `cands` are already known diverse (the
+    /// list's [`Graph::diverse_prefix`]), which spares their comparisons among themselves. The
+    /// caller holds the slot's lock.
+    #[allow(clippy::too_many_arguments)]
     fn reselect(
         &self,
         g: &Graph,
         slot: u32,
         node: u32,
         cands: &[u32],
+        known: usize,
         s: &mut Scratch,
-        dtw: &mut DtwScratch,
+        dtw: &mut BuildDist,
     ) {
-        let mut sorted = std::mem::take(&mut s.sorted);
+        let mut sorted = std::mem::take(&mut s.resel);
         let mut kept = std::mem::take(&mut s.kept);
+        let mut fresh = std::mem::take(&mut s.fresh);
         sorted.clear();
-        sorted.extend(cands.iter().map(|&n| Cand {
-            d: self.node_dist_sq(node, n, f32::INFINITY, dtw),
-            node: n,
+        sorted.extend(cands.iter().enumerate().map(|(k, &n)| {
+            let d = self.node_dist_sq(node, n, f32::INFINITY, dtw);
+            (Cand { d, node: n }, k < known)
         }));
-        sorted.sort_unstable();
-        select_diverse(
+        sorted.sort_unstable_by_key(|a| a.0);
+        reselect_diverse(
             &sorted,
             g.max_degree,
             |a, b, cut| self.node_dist_sq(a, b, cut, dtw),
             &mut kept,
+            &mut fresh,
         );
-        g.set_links(slot, &kept);
-        s.sorted = sorted;
+        g.set_links(slot, &kept, kept.len());
+        s.resel = sorted;
         s.kept = kept;
+        s.fresh = fresh;
     }
 
     /// Best-first search on one upper layer from `entries`, with a result set bounded to `ef`;
@@ -680,13 +702,8 @@ impl Index {
         if let Some(x) = exclude {
             s.mark(x);
         }
-        s.cand.clear();
-        s.local.clear();
         s.seed(entries, ef);
-        while let Some(Reverse(c)) = s.cand.pop() {
-            if s.local.len() >= ef && s.local.peek().is_some_and(|w| c.d > w.d) {
-                break;
-            }
+        while let Some(c) = s.beam.pop_next() {
             let Some(slot) = layer.slot(c.node) else {
                 continue;
             };
@@ -701,8 +718,7 @@ impl Index {
             }
         }
         entries.clear();
-        entries.extend(s.local.drain());
-        entries.sort_unstable();
+        entries.extend(s.beam.iter());
     }
 
     /// Squared distance from the prepared query `q` to stored node `node` (see [`eval_sq`]: exact
@@ -723,9 +739,8 @@ impl Index {
         eval_sq(self.store.metric, q, prep, row, u, l, cutoff, prune, stats)
     }
 
-    /// One step of the best-first beam: evaluates the newly visited node `nb` and, if the beam
-    /// (`s.local`, bounded to `ef`) is not full or `(d, nb)` beats its worst result, adds it to
-    /// the beam and to the candidate queue.
+    /// One step of the best-first search: evaluates the newly visited node `nb` and, if the beam
+    /// (`s.beam`, bounded to `ef`) is not full or `(d, nb)` beats its worst result, adds it.
     ///
     /// Pruning (lower bounds, early abandoning) cannot change the outcome: the cutoff handed to
     /// the distance is the worst result's distance when the beam is full, a bound or an abandoned
@@ -741,21 +756,10 @@ impl Index {
         s: &mut Scratch,
         stats: &mut SearchStats,
     ) {
-        let worst = if s.local.len() >= ef {
-            s.local.peek().copied()
-        } else {
-            None
-        };
-        let cutoff = worst.map_or(f32::INFINITY, |w| w.d);
+        debug_assert!(s.beam.len() <= ef);
+        let cutoff = s.beam.worst_if_full().map_or(f32::INFINITY, |w| w.d);
         let d = self.eval_node(q, nb, cutoff, prune, &mut s.prep, stats);
-        let cand = Cand { d, node: nb };
-        if worst.is_none_or(|w| cand < w) {
-            s.cand.push(Reverse(cand));
-            s.local.push(cand);
-            if s.local.len() > ef {
-                s.local.pop();
-            }
-        }
+        s.beam.push(Cand { d, node: nb });
     }
 
     /// Greedy descent (beam 1) from the entry point through the upper layers; leaves the node found
@@ -792,7 +796,7 @@ impl Index {
         limit: usize,
         seeds: &[Cand],
         s: &mut Scratch,
-        dtw: &mut DtwScratch,
+        dtw: &mut BuildDist,
     ) {
         let m = self.graph.max_degree;
         if i == 0 {
@@ -800,9 +804,11 @@ impl Index {
         }
         let q = self.store.row(i as usize);
         let mut chosen = std::mem::take(&mut s.chosen);
+        let diverse;
         if (i as usize) <= m {
             chosen.clear();
             chosen.extend(0..i);
+            diverse = 0;
         } else {
             let mut stats = SearchStats::default();
             let ef = self.params.ef_construction;
@@ -821,6 +827,7 @@ impl Index {
                 s,
                 &mut stats,
             );
+            dtw.calls += stats.distance_calls;
             let mut sorted = std::mem::take(&mut s.sorted);
             sorted.clear();
             sorted.extend(s.top.drain());
@@ -832,8 +839,9 @@ impl Index {
                 &mut chosen,
             );
             s.sorted = sorted;
+            diverse = chosen.len();
         }
-        self.set_own_links(&self.graph, i, i, &chosen, s, dtw);
+        self.set_own_links(&self.graph, i, i, &chosen, diverse, s, dtw);
         for &j in &chosen {
             self.back_link(&self.graph, j, j, i, s, dtw);
         }
@@ -842,11 +850,12 @@ impl Index {
 
     /// Squared distance between two stored nodes (used when building): exact when `<= cutoff`,
     /// otherwise some value `> cutoff` (DTW abandons early).
-    fn node_dist_sq(&self, a: u32, b: u32, cutoff: f32, dtw: &mut DtwScratch) -> f32 {
+    fn node_dist_sq(&self, a: u32, b: u32, cutoff: f32, dtw: &mut BuildDist) -> f32 {
         let (ra, rb) = (self.store.row(a as usize), self.store.row(b as usize));
+        dtw.calls += 1;
         match self.store.metric {
             Metric::Euclidean => crate::metric::euclidean::sq_euclidean(ra, rb),
-            Metric::Dtw { band } => crate::metric::dtw::dtw_sq(ra, rb, band, cutoff, dtw),
+            Metric::Dtw { band } => crate::metric::dtw::dtw_sq(ra, rb, band, cutoff, &mut dtw.dtw),
         }
     }
 
@@ -890,10 +899,9 @@ impl Index {
         let mut rng = Rng::new(seed);
         let ef = ef.max(k);
         for restart in 0..restarts {
-            s.local.clear();
-            s.cand.clear();
+            s.beam.reset(ef);
             if let Some(pv) = pivots.filter(|pv| restart == 0 && !pv.nodes.is_empty()) {
-                self.seed_from_pivots(pv, q, ef, prune, s, stats);
+                self.seed_from_pivots(pv, q, prune, s, stats);
             } else if restart == 0 && !seeds.is_empty() {
                 s.seed(seeds, ef);
             } else {
@@ -907,20 +915,12 @@ impl Index {
                 }
                 let Some(e) = start else { continue };
                 let d = self.eval_node(q, e, f32::INFINITY, prune, &mut s.prep, stats);
-                s.cand.push(Reverse(Cand { d, node: e }));
-                s.local.push(Cand { d, node: e });
+                s.beam.push(Cand { d, node: e });
             }
-            while let Some(Reverse(c)) = s.cand.pop() {
-                if s.local.len() >= ef {
-                    if let Some(w) = s.local.peek() {
-                        if c.d > w.d {
-                            break;
-                        }
-                    }
-                }
+            while let Some(c) = s.beam.pop_next() {
                 // Next candidate's links, then the vectors of this node's unvisited neighbors:
                 // start every load first, so the distances below find them in cache.
-                if let Some(Reverse(next)) = s.cand.peek() {
+                if let Some(next) = s.beam.peek_next() {
                     self.graph.touch(next.node);
                 }
                 s.nbrs.clear();
@@ -934,7 +934,7 @@ impl Index {
                     self.offer(q, s.nbrs[idx], ef, prune, s, stats);
                 }
             }
-            for c in s.local.drain() {
+            for c in s.beam.iter() {
                 if s.top.len() < k {
                     s.top.push(c);
                 } else if s.top.peek().is_some_and(|w| c < *w) {
@@ -946,12 +946,12 @@ impl Index {
     }
 
     /// Seeds the beam of a search from the pivots: compares the query with every unvisited pivot
-    /// (a contiguous, cache-resident block) and keeps the nearest `ef` as the starting candidates.
+    /// (a contiguous, cache-resident block) and keeps the nearest (as many as the beam holds) as
+    /// the starting candidates.
     fn seed_from_pivots(
         &self,
         pivots: &Pivots,
         q: &[f32],
-        ef: usize,
         prune: bool,
         s: &mut Scratch,
         stats: &mut SearchStats,
@@ -962,24 +962,12 @@ impl Index {
             if !s.mark(node) {
                 continue;
             }
-            let worst = if s.local.len() >= ef {
-                s.local.peek().copied()
-            } else {
-                None
-            };
-            let cutoff = worst.map_or(f32::INFINITY, |w| w.d);
+            let cutoff = s.beam.worst_if_full().map_or(f32::INFINITY, |w| w.d);
             // The pivot's own copy of its row: the block stays in cache across queries.
             let (u, l) = self.store.envelope(node as usize);
             let d = eval_sq(metric, q, &mut s.prep, row, u, l, cutoff, prune, stats);
-            let cand = Cand { d, node };
-            if worst.is_none_or(|w| cand < w) {
-                s.local.push(cand);
-                if s.local.len() > ef {
-                    s.local.pop();
-                }
-            }
+            s.beam.push(Cand { d, node });
         }
-        s.cand.extend(s.local.iter().map(|&c| Reverse(c)));
     }
 
     /// Brute-force search over every stored vector with the same distance code (lower bounds and
@@ -1300,6 +1288,7 @@ impl Ord for OrdF32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cmp::Reverse;
 
     #[test]
     fn visited_marks_reset_between_searches_and_survive_stamp_wrap() {
@@ -1310,11 +1299,11 @@ mod tests {
         s.begin(4);
         assert!(s.mark(2), "a new search starts with nothing visited");
         // Force the generation counter to wrap: stale stamps must not read as visited.
-        s.visited.iter_mut().for_each(|v| *v = u32::MAX);
-        s.stamp = u32::MAX - 1;
+        s.visited.iter_mut().for_each(|v| *v = u16::MAX);
+        s.stamp = u16::MAX - 1;
         s.begin(4);
-        assert_eq!(s.stamp, u32::MAX);
-        assert!(!s.mark(1), "stamp u32::MAX equals the stale marks: visited");
+        assert_eq!(s.stamp, u16::MAX);
+        assert!(!s.mark(1), "stamp u16::MAX equals the stale marks: visited");
         s.begin(4);
         assert_eq!(
             s.stamp, 1,

@@ -15,6 +15,23 @@
 //! ```
 #![deny(missing_docs)]
 
+#[cfg(feature = "build-stats")]
+pub mod build_stats {
+    //! Distance computations spent by index builds (development aid, `build-stats` feature only).
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    static DISTANCE_CALLS: AtomicU64 = AtomicU64::new(0);
+
+    pub(crate) fn add(n: u64) {
+        DISTANCE_CALLS.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Distance computations of every insertion in this process since the last call (search and
+    /// neighbor selection, all indexes and threads together); resets the count.
+    pub fn take_distance_calls() -> u64 {
+        DISTANCE_CALLS.swap(0, Ordering::Relaxed)
+    }
+}
 mod error;
 mod graph;
 mod index;

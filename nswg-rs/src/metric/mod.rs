@@ -77,9 +77,10 @@ impl QueryPrep {
 
 /// Squared distance from a prepared query to a stored row, or some value `> cutoff` once the true
 /// value is known to exceed `cutoff` (lower bounds, early abandoning). Never wrong below `cutoff`:
-/// a returned value `<= cutoff` is exact. Counters go to `stats`.
+/// a returned value `<= cutoff` is exact. Counters go to `stats`. The Euclidean case is inlined into
+/// the search loops; DTW goes through [`eval_dtw_sq`].
 #[allow(clippy::too_many_arguments)]
-#[inline]
+#[inline(always)]
 pub(crate) fn eval_sq(
     metric: Metric,
     query: &[f32],
@@ -91,57 +92,73 @@ pub(crate) fn eval_sq(
     prune: bool,
     stats: &mut SearchStats,
 ) -> f32 {
-    stats.visited += 1;
     match metric {
         Metric::Euclidean => {
+            stats.visited += 1;
             stats.distance_calls += 1;
             euclidean::sq_euclidean(query, row)
         }
-        Metric::Dtw { band } => {
-            let cutoff = if prune { cutoff } else { f32::INFINITY };
-            if cutoff < f32::INFINITY {
-                // Cheapest bound first (UCR Suite order). A bound > cutoff means the true DTW is
-                // > cutoff too, so the candidate could not enter the result set anyway.
-                let lb = bounds::lb_kim_sq(query, row);
-                if lb > cutoff {
-                    stats.lb_kim_pruned += 1;
-                    return lb;
-                }
-                // LB_Keogh both ways, keeping each one's suffix sums: the tighter set lets the DTW
-                // below abandon a row as soon as its cost plus the bound of what remains exceeds
-                // the cutoff (the UCR Suite's cumulative bound).
-                prep.cb_fwd.resize(query.len(), 0.0);
-                prep.cb_rev.resize(query.len(), 0.0);
-                let fwd =
-                    bounds::lb_keogh_cumulative_sq(row, &prep.upper, &prep.lower, &mut prep.cb_fwd);
-                if fwd > cutoff {
-                    stats.lb_keogh_pruned += 1;
-                    return fwd;
-                }
-                let rev =
-                    bounds::lb_keogh_cumulative_sq(query, row_upper, row_lower, &mut prep.cb_rev);
-                if rev > cutoff {
-                    stats.lb_keogh_rev_pruned += 1;
-                    return rev;
-                }
-                let cb = if fwd > rev {
-                    &prep.cb_fwd
-                } else {
-                    &prep.cb_rev
-                };
-                stats.distance_calls += 1;
-                let d = dtw::dtw_sq_cb(query, row, band, cutoff, cb, &mut prep.dtw);
-                if d > cutoff {
-                    stats.abandoned += 1;
-                }
-                return d;
-            }
-            stats.distance_calls += 1;
-            let d = dtw::dtw_sq(query, row, band, cutoff, &mut prep.dtw);
-            if d > cutoff {
-                stats.abandoned += 1;
-            }
-            d
-        }
+        Metric::Dtw { band } => eval_dtw_sq(
+            band, query, prep, row, row_upper, row_lower, cutoff, prune, stats,
+        ),
     }
+}
+
+/// The DTW case of [`eval_sq`] (same contract).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn eval_dtw_sq(
+    band: usize,
+    query: &[f32],
+    prep: &mut QueryPrep,
+    row: &[f32],
+    row_upper: &[f32],
+    row_lower: &[f32],
+    cutoff: f32,
+    prune: bool,
+    stats: &mut SearchStats,
+) -> f32 {
+    stats.visited += 1;
+    let cutoff = if prune { cutoff } else { f32::INFINITY };
+    if cutoff < f32::INFINITY {
+        // Cheapest bound first (UCR Suite order). A bound > cutoff means the true DTW is
+        // > cutoff too, so the candidate could not enter the result set anyway.
+        let lb = bounds::lb_kim_sq(query, row);
+        if lb > cutoff {
+            stats.lb_kim_pruned += 1;
+            return lb;
+        }
+        // LB_Keogh both ways, keeping each one's suffix sums: the tighter set lets the DTW
+        // below abandon a row as soon as its cost plus the bound of what remains exceeds
+        // the cutoff (the UCR Suite's cumulative bound).
+        prep.cb_fwd.resize(query.len(), 0.0);
+        prep.cb_rev.resize(query.len(), 0.0);
+        let fwd = bounds::lb_keogh_cumulative_sq(row, &prep.upper, &prep.lower, &mut prep.cb_fwd);
+        if fwd > cutoff {
+            stats.lb_keogh_pruned += 1;
+            return fwd;
+        }
+        let rev = bounds::lb_keogh_cumulative_sq(query, row_upper, row_lower, &mut prep.cb_rev);
+        if rev > cutoff {
+            stats.lb_keogh_rev_pruned += 1;
+            return rev;
+        }
+        let cb = if fwd > rev {
+            &prep.cb_fwd
+        } else {
+            &prep.cb_rev
+        };
+        stats.distance_calls += 1;
+        let d = dtw::dtw_sq_cb(query, row, band, cutoff, cb, &mut prep.dtw);
+        if d > cutoff {
+            stats.abandoned += 1;
+        }
+        return d;
+    }
+    stats.distance_calls += 1;
+    let d = dtw::dtw_sq(query, row, band, cutoff, &mut prep.dtw);
+    if d > cutoff {
+        stats.abandoned += 1;
+    }
+    d
 }
