@@ -262,9 +262,25 @@ impl PartialOrd for Cand {
         Some(self.cmp(o))
     }
 }
+impl Cand {
+    /// One integer that orders like `(d, node)`: distances are never negative (squared distances
+    /// and their lower bounds), and the bits of a non-negative `f32`, `+inf` included, order like
+    /// its value. One integer comparison instead of a total float order and a tie-break.
+    #[inline(always)]
+    fn key(&self) -> u64 {
+        debug_assert!(
+            self.d >= 0.0 || self.d.is_nan(),
+            "negative distance {}",
+            self.d
+        );
+        ((self.d.to_bits() as u64) << 32) | self.node as u64
+    }
+}
+
 impl Ord for Cand {
+    #[inline(always)]
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        self.d.total_cmp(&o.d).then(self.node.cmp(&o.node))
+        self.key().cmp(&o.key())
     }
 }
 

@@ -723,7 +723,7 @@ impl Index {
 
     /// Squared distance from the prepared query `q` to stored node `node` (see [`eval_sq`]: exact
     /// when `<= cutoff`, otherwise some value `> cutoff`).
-    #[inline]
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn eval_node(
         &self,
