@@ -26,7 +26,7 @@ use crate::graph::{Graph, Layer, Layers, MAX_LEVEL};
 use crate::index::{upper_degree, Index};
 use crate::metric::Metric;
 use crate::params::BuildParams;
-use crate::store::Store;
+use crate::store::{Floats, Store};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
@@ -171,7 +171,7 @@ impl Index {
         }
         b.extend_from_slice(&self.params.seed.to_le_bytes());
         b.extend_from_slice(&(n as u64).to_le_bytes());
-        for x in &self.store.data {
+        for x in self.store.data.as_slice() {
             b.extend_from_slice(&x.to_le_bytes());
         }
         for x in &self.ids {
@@ -294,13 +294,19 @@ impl Index {
             return Err(fmt_err("checksum mismatch (the file is corrupt)"));
         }
         let mut at = HEADER_LEN;
-        let mut data = Vec::with_capacity(n * dim);
-        for c in body[at..at + 4 * n * dim].chunks_exact(4) {
-            let x = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-            if !x.is_finite() {
-                return Err(fmt_err("a stored vector holds a non-finite value"));
+        let mut data = Floats::default();
+        data.reserve_exact(n * dim);
+        let mut part = Vec::with_capacity(4096);
+        for bytes in body[at..at + 4 * n * dim].chunks(4 * 4096) {
+            part.clear();
+            for c in bytes.chunks_exact(4) {
+                let x = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                if !x.is_finite() {
+                    return Err(fmt_err("a stored vector holds a non-finite value"));
+                }
+                part.push(x);
             }
-            data.push(x);
+            data.extend_from_slice(&part);
         }
         at += 4 * n * dim;
         let mut ids = Vec::with_capacity(n);
