@@ -77,7 +77,7 @@ def main() -> None:
         {
             "batch": lambda: index.search(queries, 10, ef=ef, n_threads=1),
             "native": lambda: [
-                native.search(q[None], 10, ef, 1, False, 1, True, "random") for q in rows
+                native.search(q[None], 10, ef, 1, False, 1, True, "hierarchy") for q in rows
             ],
             "index": lambda: [index.search(q, 10, ef=ef, n_threads=1) for q in rows],
         },
