@@ -340,6 +340,17 @@ class Index:
         """Graph out-links of the vector with ``id``, as ids (int64), for inspection."""
         return self._native.neighbors(_as_int(id, "id", 0))
 
+    def link_orphans(self) -> int:
+        """Give every vector that no other vector links to on the base graph one in-link.
+
+        A search can never reach such an "orphan" (searching for its own vector would miss it).
+        Pruning leaves a few (about 1 vector in 800 on clustered 128-d data); :meth:`add` repairs
+        them by itself after any call that adds at least 1/64 of the index, and after smaller
+        calls once their total reaches that. Call this after a stream of small adds to repair at
+        once. Cost: one pass over the graph. Returns the number of vectors linked.
+        """
+        return self._native.link_orphans()
+
     # -- persistence --------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the index (vectors, ids, graph, parameters) to ``path`` (checksummed binary)."""

@@ -144,7 +144,20 @@ impl NativeIndex {
             }
             py.check_signals()?;
         }
+        // A large add split into chunks ends with the orphan pass the core would have run for it
+        // in one piece (the core runs it by itself only once enough nodes have accumulated).
+        py.detach(|| {
+            let mut ix = self.inner.write();
+            if ix.added_since_repair() > 0 && n * 64 >= ix.len() {
+                ix.link_orphans();
+            }
+        });
         Ok(PyArray1::from_vec(py, out))
+    }
+
+    /// Gives every node without an in-link on the base graph one; returns how many it linked.
+    fn link_orphans(&self, py: Python<'_>) -> usize {
+        py.detach(|| self.inner.write().link_orphans())
     }
 
     /// Searches `(n, dim)` float32 queries; returns `(ids (n,k) int64, distances (n,k) float32,

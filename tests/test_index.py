@@ -166,6 +166,29 @@ def test_inputs_that_work(built, uniform32):
     np.testing.assert_array_equal(ints.get_vectors([9]), [[4, 5, 6]])
 
 
+@pytest.mark.parametrize("hierarchy", [False, True])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_every_stored_vector_is_found_after_orphans_are_linked(hierarchy, n_threads):
+    # Narrow clusters, small degree cap: the diversity rule leaves nodes no search reaches (such a
+    # vector is never found by searching for it); add links them back.
+    rng = np.random.default_rng(5)
+    means = rng.normal(size=(30, 64))
+    data = (means[rng.integers(0, 30, 3000)] + 0.35 * rng.normal(size=(3000, 64))).astype(
+        np.float32
+    )
+    ix = Index(64, max_degree=8, hierarchy=hierarchy)
+    ix.add(data, n_threads=n_threads)
+    indeg = np.zeros(len(ix), np.int64)
+    for i in range(len(ix)):
+        np.add.at(indeg, ix.neighbors(i), 1)
+    assert (indeg == 0).sum() <= 1, np.flatnonzero(indeg == 0)  # at most the search root
+    assert ix.link_orphans() == 0  # nothing left
+    # With a beam as large as the index the search covers every node reachable from its
+    # entry; every stored vector is then its own nearest neighbour.
+    got = ix.search(data, 1, ef=len(ix), n_threads=2).ids[:, 0]
+    assert (got == np.arange(len(ix))).all(), np.flatnonzero(got != np.arange(len(ix)))
+
+
 def test_fewer_than_k_reachable_is_padded():
     index = Index(2, max_degree=2)
     index.add([[0, 0], [1, 1], [5, 5]])

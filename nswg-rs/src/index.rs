@@ -199,9 +199,18 @@ pub struct Index {
     /// The layers above the base graph when built with [`BuildParams::hierarchy`].
     pub(crate) layers: Option<Layers>,
     pivots: Pivots,
+    /// Nodes inserted since the last [`Index::link_orphans`] pass (not saved).
+    unlinked_since_repair: usize,
+    /// Orphans linked by [`Index::link_orphans`] since this index was made or loaded (not saved).
+    orphans_linked: usize,
     scratch: Mutex<Vec<Scratch>>,
     pool: Mutex<Option<PoolSlot>>,
 }
+
+/// `add` runs [`Index::link_orphans`] once the nodes inserted since the last pass reach
+/// `1/REPAIR_FRACTION` of the index: the pass reads every list once, so its cost stays a small
+/// fraction of the insertion work it follows.
+const REPAIR_FRACTION: usize = 64;
 
 /// Checks that `rows` holds whole rows of width `dim` of finite values; returns the row count.
 pub(crate) fn check_rows(what: &'static str, rows: &[f32], dim: usize) -> Result<usize, Error> {
@@ -273,6 +282,8 @@ impl Index {
             ids,
             id_map,
             pivots,
+            unlinked_since_repair: 0,
+            orphans_linked: 0,
             scratch: Mutex::new(Vec::new()),
             pool: Mutex::new(None),
         }
@@ -417,8 +428,152 @@ impl Index {
             }
         }
         self.link_nodes(start, start + n_new, n_threads);
+        self.unlinked_since_repair += n_new;
+        if self.unlinked_since_repair * REPAIR_FRACTION >= self.len() {
+            self.link_orphans();
+        }
         self.pivots = Pivots::build(&self.store, self.len());
         Ok(new_ids)
+    }
+
+    /// Nodes added since the last [`Index::link_orphans`] pass (`add` runs one by itself once this
+    /// reaches 1/64 of the index).
+    pub fn added_since_repair(&self) -> usize {
+        self.unlinked_since_repair
+    }
+
+    /// How many orphans [`Index::link_orphans`] has linked since this index was made or loaded.
+    pub fn orphans_linked(&self) -> usize {
+        self.orphans_linked
+    }
+
+    /// Links every node of the base graph that a search from the root cannot reach, and returns
+    /// how many it linked. The root is the hierarchy's entry node, or node 0 on a flat graph. Such
+    /// an orphan can still reach the graph but no search reaches it (except from a random entry
+    /// on the orphan itself), so searching for its own vector would not find it. The diversity
+    /// rule makes a few: when a full list is re-selected, a node whose only in-link it was can be
+    /// dropped (about 1 node in 800 on 100,000 clustered 128-d vectors), and a few such nodes can
+    /// link only among themselves.
+    ///
+    /// For each unreached node `u` (ascending), the link `v -> u` is offered to the nodes `v` that
+    /// are reached, nearest to `u` first: those `u` links to, or when it links to none, the
+    /// results of a base-graph search for `u`'s vector from the root (beam `ef_construction`).
+    /// The link is appended if `v`'s list has room, else it replaces the link of `v` to its
+    /// farthest neighbour that has another in-link, so no list exceeds `max_degree`. Everything
+    /// `u` reaches is then reached. A replaced link can cut a node off, so the pass repeats (up to
+    /// 4 rounds) until everything is reached. `add` calls this by itself once the nodes inserted
+    /// since the last pass reach 1/64 of the index; call it after a stream of small adds. Each
+    /// round reads every list once (O(n * max_degree)), plus about `2 * max_degree` distance
+    /// computations per orphan.
+    pub fn link_orphans(&mut self) -> usize {
+        self.unlinked_since_repair = 0;
+        let n = self.len();
+        if n < 2 {
+            return 0;
+        }
+        let root = self
+            .layers
+            .as_ref()
+            .and_then(Layers::entry)
+            .map_or(0, |(e, _)| e);
+        let g = &self.graph;
+        let mut dtw = BuildDist::default();
+        let mut s = self.take_scratch();
+        let mut linked = 0;
+        let (mut cands, mut list, mut queue) = (Vec::new(), Vec::new(), Vec::new());
+        for _round in 0..4 {
+            let mut indeg = vec![0u32; n];
+            for u in 0..n as u32 {
+                for v in g.links(u) {
+                    indeg[v as usize] += 1;
+                }
+            }
+            let mut reached = vec![false; n];
+            let mut spread = |from: u32, reached: &mut Vec<bool>| {
+                reached[from as usize] = true;
+                queue.clear();
+                queue.push(from);
+                while let Some(v) = queue.pop() {
+                    for w in g.links(v) {
+                        if !std::mem::replace(&mut reached[w as usize], true) {
+                            queue.push(w);
+                        }
+                    }
+                }
+            };
+            spread(root, &mut reached);
+            if reached.iter().all(|&r| r) {
+                break;
+            }
+            for u in 0..n as u32 {
+                if reached[u as usize] {
+                    continue;
+                }
+                cands.clear();
+                cands.extend(g.links(u).filter(|&v| reached[v as usize]).map(|v| Cand {
+                    d: self.node_dist_sq(u, v, f32::INFINITY, &mut dtw),
+                    node: v,
+                }));
+                if cands.is_empty() {
+                    let q = self.store.row(u as usize);
+                    let mut stats = SearchStats::default();
+                    let d = self.eval_node(q, root, f32::INFINITY, false, &mut s.prep, &mut stats);
+                    let ef = self.params.ef_construction;
+                    let root_seed = [Cand { d, node: root }];
+                    self.graph_search(
+                        q,
+                        Some(u),
+                        ef,
+                        ef,
+                        1,
+                        None,
+                        &root_seed,
+                        n,
+                        false,
+                        0,
+                        &mut s,
+                        &mut stats,
+                    );
+                    cands.extend(s.top.drain().filter(|c| reached[c.node as usize]));
+                }
+                cands.sort_unstable();
+                let mut done = false;
+                for &Cand { node: v, .. } in &cands {
+                    let _lock = g.lock(v);
+                    if g.try_push(v, u) {
+                        indeg[u as usize] += 1;
+                        done = true;
+                        break;
+                    }
+                    list.clear();
+                    list.extend(g.links(v).map(|w| Cand {
+                        d: self.node_dist_sq(v, w, f32::INFINITY, &mut dtw),
+                        node: w,
+                    }));
+                    list.sort_unstable();
+                    let Some(pos) = list.iter().rposition(|c| indeg[c.node as usize] >= 2) else {
+                        continue;
+                    };
+                    indeg[list[pos].node as usize] -= 1;
+                    indeg[u as usize] += 1;
+                    let d = self.node_dist_sq(v, u, f32::INFINITY, &mut dtw);
+                    list[pos] = Cand { d, node: u };
+                    list.sort_unstable();
+                    let nodes: Vec<u32> = list.iter().map(|c| c.node).collect();
+                    // The list changed outside the diversity rule: no prefix is known diverse.
+                    g.set_links(v, &nodes, 0);
+                    done = true;
+                    break;
+                }
+                if done {
+                    linked += 1;
+                    spread(u, &mut reached);
+                }
+            }
+        }
+        self.give_scratch(s);
+        self.orphans_linked += linked;
+        linked
     }
 
     /// Reserves memory for `additional` more vectors exactly, so that a large add made of many

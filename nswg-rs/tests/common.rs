@@ -28,6 +28,19 @@ pub fn uniform_rows(n: usize, dim: usize, seed: u64) -> Vec<f32> {
     (0..n * dim).map(|_| r.uniform()).collect()
 }
 
+/// Gaussian mixture: `centers` means ~ N(0, 1) per coordinate, rows = a random mean plus
+/// N(0, `spread`^2) noise (clustered, embedding-like data).
+pub fn clustered_rows(n: usize, dim: usize, centers: usize, spread: f32, seed: u64) -> Vec<f32> {
+    let mut r = Rng::new(seed);
+    let means: Vec<f32> = (0..centers * dim).map(|_| r.normal()).collect();
+    let mut out = Vec::with_capacity(n * dim);
+    for _ in 0..n {
+        let c = (r.next_u64() % centers as u64) as usize;
+        out.extend((0..dim).map(|j| means[c * dim + j] + spread * r.normal()));
+    }
+    out
+}
+
 /// Random walks (cumulative sums of normal steps): time-series-like rows.
 pub fn walks(n: usize, len: usize, seed: u64) -> Vec<f32> {
     let mut r = Rng::new(seed);

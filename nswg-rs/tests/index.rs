@@ -177,6 +177,104 @@ fn graph_invariants_hold() {
     }
 }
 
+/// In-degree of every node on the base graph.
+fn in_degrees(idx: &Index) -> Vec<usize> {
+    let mut indeg = vec![0; idx.len()];
+    for id in 0..idx.len() as i64 {
+        for w in idx.neighbors(id).unwrap() {
+            indeg[w as usize] += 1;
+        }
+    }
+    indeg
+}
+
+#[test]
+fn every_node_is_reachable_in_every_build_mode() {
+    // Narrow clusters in 64-d with a small degree cap: the diversity rule leaves orphans here
+    // (checked below through orphans_linked), which the pass after each add links back.
+    let (n, dim) = (3000, 64);
+    let data = clustered_rows(n, dim, 30, 0.35, 21);
+    for (metric, hierarchy, threads) in [
+        (Metric::Euclidean, false, 1),
+        (Metric::Euclidean, false, 2),
+        (Metric::Euclidean, true, 1),
+        (Metric::Euclidean, true, 2),
+        (Metric::Dtw { band: 3 }, false, 2),
+        (Metric::Dtw { band: 3 }, true, 2),
+    ] {
+        let params = BuildParams {
+            max_degree: 8,
+            hierarchy,
+            ..Default::default()
+        };
+        let mut idx = Index::new(dim, metric, params).unwrap();
+        idx.add(&data, None, threads).unwrap();
+        let what = format!("{metric:?} hierarchy={hierarchy} threads={threads}");
+        assert!(idx.orphans_linked() > 0, "{what}: the data made no orphan");
+        assert_eq!(idx.added_since_repair(), 0, "{what}");
+        // The root: where every search on the base graph can start.
+        let root = idx.entry_point().map_or(0, |(id, _)| id);
+        let indeg = in_degrees(&idx);
+        let orphans: Vec<_> = (0..n)
+            .filter(|&u| indeg[u] == 0 && u as i64 != root)
+            .collect();
+        assert!(orphans.is_empty(), "{what}: orphans left {orphans:?}");
+        for id in 0..n as i64 {
+            let nb = idx.neighbors(id).unwrap();
+            assert!(nb.len() <= 8, "{what}: degree {} > cap", nb.len());
+            assert!(!nb.contains(&id), "{what}: self-loop at {id}");
+            assert_eq!(nb.iter().collect::<HashSet<_>>().len(), nb.len(), "{what}");
+        }
+        // Idempotent: nothing left to link.
+        assert_eq!(idx.link_orphans(), 0, "{what}");
+        // Every node is reachable from the root, so a search with a beam as large as the index
+        // finds every stored vector (an orphan is never found, from any entry but itself).
+        let mut seen = vec![false; n];
+        let mut queue = VecDeque::from([root]);
+        seen[root as usize] = true;
+        while let Some(v) = queue.pop_front() {
+            for w in idx.neighbors(v).unwrap() {
+                if !std::mem::replace(&mut seen[w as usize], true) {
+                    queue.push_back(w);
+                }
+            }
+        }
+        let lost = seen.iter().filter(|&&s| !s).count();
+        assert_eq!(
+            lost, 0,
+            "{what}: {lost} of {n} nodes unreachable from the root"
+        );
+    }
+}
+
+#[test]
+fn small_adds_are_repaired_once_they_add_up() {
+    let (n, dim) = (2000, 64);
+    let data = clustered_rows(n + 40, dim, 30, 0.35, 22);
+    let params = BuildParams {
+        max_degree: 8,
+        ..Default::default()
+    };
+    let mut idx = Index::new(dim, Metric::Euclidean, params).unwrap();
+    idx.add(&data[..n * dim], None, 1).unwrap();
+    assert_eq!(idx.added_since_repair(), 0);
+    // 31 one-row adds stay below 1/64 of the index: no pass yet; the 32nd triggers one.
+    for i in n..n + 31 {
+        idx.add(&data[i * dim..(i + 1) * dim], None, 1).unwrap();
+    }
+    assert_eq!(idx.added_since_repair(), 31);
+    idx.add(&data[(n + 31) * dim..(n + 32) * dim], None, 1)
+        .unwrap();
+    assert_eq!(idx.added_since_repair(), 0);
+    assert!(in_degrees(&idx).iter().all(|&d| d > 0));
+    // An explicit pass at any time.
+    idx.add(&data[(n + 32) * dim..], None, 1).unwrap();
+    assert_eq!(idx.added_since_repair(), 8);
+    idx.link_orphans();
+    assert_eq!(idx.added_since_repair(), 0);
+    assert!(in_degrees(&idx).iter().all(|&d| d > 0));
+}
+
 #[test]
 fn sequential_build_is_reproducible_and_chunking_free() {
     let dim = 10;
@@ -186,6 +284,9 @@ fn sequential_build_is_reproducible_and_chunking_free() {
     for chunk in data.chunks(dim * 300) {
         b.add(chunk, None, 1).unwrap();
     }
+    // Chunk boundaries matter only through the orphan pass after each add, which found nothing
+    // to link on this data.
+    assert_eq!((a.orphans_linked(), b.orphans_linked()), (0, 0));
     assert_eq!(a.to_bytes(), b.to_bytes());
     let q = uniform_rows(50, dim, 12);
     let p = SearchParams::default();
@@ -532,6 +633,7 @@ fn hierarchy_sequential_build_is_reproducible_and_chunking_free() {
     for chunk in data.chunks(dim * 300) {
         c.add(chunk, None, 1).unwrap();
     }
+    assert_eq!((a.orphans_linked(), c.orphans_linked()), (0, 0));
     assert_eq!(a.to_bytes(), c.to_bytes());
     let q = uniform_rows(50, dim, 12);
     let p = hier(SearchParams::default());
