@@ -14,9 +14,12 @@ The libraries are interleaved so a slow spell of a shared machine hits them alik
 take turns, and at each effort setting every library is timed once per round, for --repeat
 rounds, keeping each one's best round.
 
-pyembed runs twice: "pyembed" is the index with HNSW-style layers (Index(hierarchy=True),
-entry="hierarchy"), "pyembed-nsw" the flat navigable small world graph (entry "pivots" unless
---nsw-entry says otherwise; "random" is the classic NSW search with restarts).
+pyembed runs three ways: "pyembed" is the index with HNSW-style layers (Index(hierarchy=True),
+entry="hierarchy"), "pyembed-sq8" the same index searched with quantized=True (the walk compares
+8-bit codes, the final candidates are re-ranked by float distances), "pyembed-nsw" the flat
+navigable small world graph (entry "pivots" unless --nsw-entry says otherwise; "random" is the
+classic NSW search with restarts). "faiss-sq8" is faiss's IndexHNSWSQ (8-bit scalar quantizer, no
+re-ranking), the peer closest to pyembed-sq8.
 
     python benchmarks/ann.py                    # full run (about ten minutes)
     python benchmarks/ann.py --n 20000 --quick  # smoke run
@@ -93,7 +96,7 @@ def make_libs(args) -> list[Lib]:
     libs = []
     from pyembed import Index
 
-    def pyembed_lib(name: str, hierarchy: bool, entry: str) -> Lib:
+    def pyembed_lib(name: str, hierarchy: bool, entry: str, quantized: bool = False) -> Lib:
         state: dict = {}
 
         def build(data, threads):
@@ -104,17 +107,22 @@ def make_libs(args) -> list[Lib]:
                 hierarchy=hierarchy,
             )
             ix.add(data, n_threads=threads)
+            if quantized:  # the first quantized search encodes the rows: part of the build
+                ix.search(data[:1], 1, quantized=True)
             return ix
 
         def set_ef(ix, ef):
             state["ef"] = ef
 
         def search(ix, q, threads):
-            return ix.search(q, K, ef=state["ef"], n_threads=threads, entry=entry).ids
+            return ix.search(
+                q, K, ef=state["ef"], n_threads=threads, entry=entry, quantized=quantized
+            ).ids
 
         return Lib(name, build, set_ef, search)
 
     libs.append(pyembed_lib("pyembed", True, "hierarchy"))
+    libs.append(pyembed_lib("pyembed-sq8", True, "hierarchy", quantized=True))
     libs.append(pyembed_lib("pyembed-nsw", False, args.nsw_entry))
     try:
         import hnswlib
@@ -149,6 +157,16 @@ def make_libs(args) -> list[Lib]:
             return ix.search(q.reshape(-1, q.shape[-1]), K)[1]
 
         libs.append(Lib("faiss", f_build, f_set_ef, f_search))
+
+        def fsq_build(data, threads):
+            faiss.omp_set_num_threads(threads)
+            ix = faiss.IndexHNSWSQ(data.shape[1], faiss.ScalarQuantizer.QT_8bit, 16)
+            ix.hnsw.efConstruction = 200
+            ix.train(data)
+            ix.add(data)
+            return ix
+
+        libs.append(Lib("faiss-sq8", fsq_build, f_set_ef, f_search))
     except ImportError:
         print("faiss-cpu not installed: skipped", file=sys.stderr)
     try:
@@ -385,7 +403,17 @@ def main() -> None:
     p.add_argument("--nq", type=int, default=1000, help="queries (default 1,000)")
     p.add_argument("--datasets", nargs="+", default=["clustered-128", "random-32"])
     p.add_argument(
-        "--libs", nargs="+", default=["pyembed", "pyembed-nsw", "hnswlib", "faiss", "usearch"]
+        "--libs",
+        nargs="+",
+        default=[
+            "pyembed",
+            "pyembed-sq8",
+            "pyembed-nsw",
+            "hnswlib",
+            "faiss",
+            "faiss-sq8",
+            "usearch",
+        ],
     )
     p.add_argument(
         "--max-degree", type=int, default=32, help="pyembed max_degree (default 32 = 2*M)"
@@ -431,7 +459,8 @@ def main() -> None:
     args.efs = (10, 32, 64, 128, 256) if args.quick else EFS
     print(
         f"pyembed: max_degree={args.max_degree} ef_construction={args.ef_construction}; "
-        f"pyembed = hierarchy=True entry=hierarchy; pyembed-nsw = flat, entry={args.nsw_entry}; "
+        "pyembed = hierarchy=True entry=hierarchy; pyembed-sq8 = the same, quantized=True; "
+        f"pyembed-nsw = flat, entry={args.nsw_entry}; "
         f"best of {args.repeat} interleaved rounds"
     )
     libs = make_libs(args)

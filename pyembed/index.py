@@ -255,6 +255,7 @@ class Index:
         exact: bool = False,
         n_threads: int | None = None,
         entry: str = "auto",
+        quantized: bool = False,
     ) -> SearchResult:
         """Find the ``k`` nearest stored vectors of each query.
 
@@ -283,6 +284,16 @@ class Index:
             recall with less work on large indexes. "hierarchy": the first restart starts where a
             greedy descent through the layers of an index built with ``hierarchy=True`` ends
             (HNSW); further restarts are random; on an index without layers it is "random".
+        quantized : bool
+            Euclidean only. Walk the graph on an 8-bit code of every stored coordinate (a quarter
+            of the memory reads of float32), then re-rank each walk's final ``ef`` candidates by
+            their float32 distances, so the returned distances are exact. About 1.2-1.3x the
+            queries/second at the same recall on 100,000 x 128 clustered vectors (see
+            ``benchmarks/ann.py``). The first quantized search encodes the stored vectors (one
+            byte per coordinate more memory, kept up to date by ``add``, not saved). Coordinate
+            ``j`` is coded in 255 even steps between its smallest and largest stored value, so a
+            coordinate with one extreme outlier is coded coarsely for every vector: on such data
+            compare recall with and without. Ignored when ``exact=True``.
 
         Returns
         -------
@@ -297,7 +308,7 @@ class Index:
             Non-numeric dtypes or non-integer ``k``, ``ef``, ``restarts``.
         ValueError
             Wrong ndim or width, NaN/inf, ``k`` outside ``1..len(index)``, an empty index,
-            an unknown ``entry``.
+            an unknown ``entry``, ``quantized=True`` on a DTW index.
         """
         if entry == "auto":
             entry = "hierarchy"  # the core searches an index without layers from random nodes
@@ -309,7 +320,9 @@ class Index:
         ef_v = DEFAULT_EF if ef is None else _as_int(ef, "ef", 1)
         r_v = DEFAULT_RESTARTS if restarts is None else _as_int(restarts, "restarts", 1)
         threads = 0 if n_threads is None else _as_int(n_threads, "n_threads", 1)
-        return self._native.search(q, k, ef_v, r_v, bool(exact), threads, True, entry)
+        return self._native.search(
+            q, k, ef_v, r_v, bool(exact), threads, True, entry, bool(quantized)
+        )
 
     def _search(
         self,

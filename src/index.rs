@@ -165,8 +165,9 @@ impl NativeIndex {
     /// lb_keogh_rev_pruned, abandoned. `entry` is "random" (each restart from a random
     /// node), "pivots" (the first restart from the nearest of a fixed, cached node sample) or
     /// "hierarchy" (the first restart from a greedy descent through the layers; "random" on an
-    /// index built without `hierarchy`).
-    #[pyo3(signature = (queries, k, ef, restarts, exact, n_threads, prune, entry = "random"))]
+    /// index built without `hierarchy`). `quantized`: walk on the 8-bit codes and re-rank by float
+    /// distances (Euclidean; the first such search encodes the stored rows).
+    #[pyo3(signature = (queries, k, ef, restarts, exact, n_threads, prune, entry = "random", quantized = false))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -179,6 +180,7 @@ impl NativeIndex {
         n_threads: usize,
         prune: bool,
         entry: &str,
+        quantized: bool,
     ) -> PyResult<SearchResult> {
         let n = queries.shape()[0];
         let dim = queries.shape()[1];
@@ -200,7 +202,13 @@ impl NativeIndex {
             n_threads,
             prune,
             entry,
+            quantized,
         };
+        if quantized && !exact && !self.inner.read().has_codes() {
+            // First quantized search: encode the stored rows once (kept up to date by add).
+            py.detach(|| self.inner.write().set_codes(true))
+                .map_err(to_py)?;
+        }
         let r = py
             .detach(|| {
                 let index = self.inner.read();

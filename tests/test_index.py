@@ -451,3 +451,50 @@ def test_hierarchy_save_load_round_trip(tmp_path, uniform32, built_hier):
     np.testing.assert_array_equal(a.distances, b.distances)
     c = pickle.loads(pickle.dumps(built_hier)).search(queries, 5, entry="hierarchy")
     np.testing.assert_array_equal(a.ids, c.ids)
+
+
+@pytest.mark.parametrize("hierarchy", [False, True])
+def test_quantized_search_with_large_ef_is_exact(uniform32, hierarchy):
+    data, queries = uniform32
+    ix = Index(data.shape[1], hierarchy=hierarchy)
+    ix.add(data[:800])
+    got = ix.search(queries[:30], 10, ef=800, quantized=True, n_threads=1)
+    want = ix.search(queries[:30], 10, exact=True)
+    np.testing.assert_array_equal(got.ids, want.ids)
+    np.testing.assert_array_equal(got.distances, want.distances)
+
+
+def test_quantized_search_recall_and_codes_follow_adds_and_loads(tmp_path, uniform32):
+    data, queries = uniform32
+    ix = Index(data.shape[1])
+    ix.add(data[:5000])
+    truth = ix.search(queries, 10, exact=True).ids
+
+    def recall(res):
+        return np.mean([len(set(a) & set(b)) / 10 for a, b in zip(res.ids, truth, strict=True)])
+
+    r_float = recall(ix.search(queries, 10, ef=32))
+    r_codes = recall(ix.search(queries, 10, ef=32, quantized=True))  # encodes the rows here
+    assert abs(r_codes - r_float) <= 0.01, (r_codes, r_float)
+    # Rows added later (some outside the first ranges) are coded too: each is found.
+    extra = data[5000:5200] * 1.5 - 0.25
+    ids = ix.add(extra)
+    got = ix.search(extra, 1, ef=64, quantized=True).ids[:, 0]
+    assert np.mean(got == ids) >= 0.99
+    # A loaded index encodes on its first quantized search and answers the same.
+    path = tmp_path / "ix.nswg"
+    ix.save(path)
+    again = Index.load(path)
+    a = ix.search(queries, 10, ef=32, quantized=True, n_threads=1)
+    b = again.search(queries, 10, ef=32, quantized=True, n_threads=1)
+    np.testing.assert_array_equal(a.ids, b.ids)
+    np.testing.assert_array_equal(a.distances, b.distances)
+
+
+def test_quantized_search_needs_euclidean(walks):
+    data, queries = walks
+    ix = Index(data.shape[1], metric="dtw", band=2)
+    ix.add(data[:50])
+    with pytest.raises(ValueError, match="quantized"):
+        ix.search(queries[:2], 3, quantized=True)
+    ix.search(queries[:2], 3, quantized=True, exact=True)  # exact search ignores it

@@ -3,10 +3,11 @@
 use crate::error::{invalid, Error};
 use crate::graph::{reselect_diverse, select_diverse, Beam, Cand, Graph, Layer, Layers, MAX_LEVEL};
 use crate::metric::dtw::DtwScratch;
+use crate::metric::euclidean::sq_euclidean_codes;
 use crate::metric::{eval_sq, Metric, QueryPrep};
 use crate::params::{BuildParams, Entry, SearchParams};
 use crate::stats::SearchStats;
-use crate::store::Store;
+use crate::store::{Codes, Store};
 use parking_lot::Mutex;
 use rayon::prelude::*;
 use std::collections::{BinaryHeap, HashMap};
@@ -53,6 +54,8 @@ pub(crate) struct Scratch {
     chosen: Vec<u32>,
     kept: Vec<u32>,
     seeds: Vec<Cand>,
+    /// The query minus the code offsets, for a quantized search.
+    shifted: Vec<f32>,
     build_dtw: BuildDist,
 }
 
@@ -436,6 +439,32 @@ impl Index {
         Ok(new_ids)
     }
 
+    /// Starts (`on`) or stops keeping an 8-bit code of every stored coordinate, which a search
+    /// with [`SearchParams::quantized`] walks the graph on: one byte per coordinate more memory
+    /// (a quarter of the vectors'), encoded now for the stored rows (O(n * dim)) and kept up to
+    /// date by `add`. Not saved: a loaded index has none until asked. Coordinate `j` is coded
+    /// linearly between the smallest and largest stored value of `j` in 255 steps, so one extreme
+    /// outlier in a coordinate coarsens that coordinate for every row (the answers' distances stay
+    /// exact; the walk gets less precise).
+    ///
+    /// # Errors
+    /// `InvalidParameter` (`quantized`) when turning codes on for a DTW index.
+    pub fn set_codes(&mut self, on: bool) -> Result<(), Error> {
+        if on && self.store.metric != Metric::Euclidean {
+            return Err(invalid(
+                "quantized",
+                "8-bit codes need the Euclidean metric (DTW searches walk on the floats)",
+            ));
+        }
+        self.store.set_codes(on);
+        Ok(())
+    }
+
+    /// Whether the index keeps 8-bit codes (see [`Index::set_codes`]).
+    pub fn has_codes(&self) -> bool {
+        self.store.codes.is_some()
+    }
+
     /// Nodes added since the last [`Index::link_orphans`] pass (`add` runs one by itself once this
     /// reaches 1/64 of the index).
     pub fn added_since_repair(&self) -> usize {
@@ -522,6 +551,7 @@ impl Index {
                     let root_seed = [Cand { d, node: root }];
                     self.graph_search(
                         q,
+                        None,
                         Some(u),
                         ef,
                         ef,
@@ -869,7 +899,7 @@ impl Index {
                 }
             }
             for idx in 0..s.nbrs.len() {
-                self.offer(q, s.nbrs[idx], ef, prune, s, stats);
+                self.offer(q, None, s.nbrs[idx], ef, prune, s, stats);
             }
         }
         entries.clear();
@@ -902,9 +932,11 @@ impl Index {
     /// DTW only reports some `d > cutoff`, and any such `d` fails the admission test anyway; below
     /// the cutoff the value is exact.
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     fn offer(
         &self,
         q: &[f32],
+        coded: Option<(&Codes, &[f32])>,
         nb: u32,
         ef: usize,
         prune: bool,
@@ -912,9 +944,33 @@ impl Index {
         stats: &mut SearchStats,
     ) {
         debug_assert!(s.beam.len() <= ef);
-        let cutoff = s.beam.worst_if_full().map_or(f32::INFINITY, |w| w.d);
-        let d = self.eval_node(q, nb, cutoff, prune, &mut s.prep, stats);
+        let d = match coded {
+            Some((codes, shifted)) => self.eval_coded(codes, shifted, nb, stats),
+            None => {
+                let cutoff = s.beam.worst_if_full().map_or(f32::INFINITY, |w| w.d);
+                self.eval_node(q, nb, cutoff, prune, &mut s.prep, stats)
+            }
+        };
         s.beam.push(Cand { d, node: nb });
+    }
+
+    /// Squared Euclidean distance from a query, given as `query - lo` (see [`crate::store::Codes`]), to the
+    /// 8-bit codes of `node`.
+    #[inline(always)]
+    fn eval_coded(
+        &self,
+        codes: &Codes,
+        shifted: &[f32],
+        node: u32,
+        stats: &mut SearchStats,
+    ) -> f32 {
+        stats.visited += 1;
+        stats.distance_calls += 1;
+        sq_euclidean_codes(
+            shifted,
+            &codes.scale,
+            codes.row(self.store.dim, node as usize),
+        )
     }
 
     /// Greedy descent (beam 1) from the entry point through the upper layers; leaves the node found
@@ -970,6 +1026,7 @@ impl Index {
             let seed = self.params.seed ^ (i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D);
             self.graph_search(
                 q,
+                None,
                 Some(i),
                 ef,
                 ef,
@@ -1029,6 +1086,7 @@ impl Index {
     fn graph_search(
         &self,
         q: &[f32],
+        coded: Option<(&Codes, &[f32])>,
         exclude: Option<u32>,
         k: usize,
         ef: usize,
@@ -1059,6 +1117,22 @@ impl Index {
                 self.seed_from_pivots(pv, q, prune, s, stats);
             } else if restart == 0 && !seeds.is_empty() {
                 s.seed(seeds, ef);
+                if let Some((codes, shifted)) = coded {
+                    // The walk compares code distances: put the seeds on the same footing.
+                    let mut beam = std::mem::take(&mut s.beam);
+                    let mut sorted = std::mem::take(&mut s.sorted);
+                    sorted.clear();
+                    sorted.extend(beam.iter().map(|c| Cand {
+                        d: self.eval_coded(codes, shifted, c.node, stats),
+                        node: c.node,
+                    }));
+                    beam.reset(ef);
+                    for &c in &sorted {
+                        beam.push(c);
+                    }
+                    s.beam = beam;
+                    s.sorted = sorted;
+                }
             } else {
                 let mut start = None;
                 for _ in 0..8 {
@@ -1069,7 +1143,10 @@ impl Index {
                     }
                 }
                 let Some(e) = start else { continue };
-                let d = self.eval_node(q, e, f32::INFINITY, prune, &mut s.prep, stats);
+                let d = match coded {
+                    Some((codes, shifted)) => self.eval_coded(codes, shifted, e, stats),
+                    None => self.eval_node(q, e, f32::INFINITY, prune, &mut s.prep, stats),
+                };
                 s.beam.push(Cand { d, node: e });
             }
             while let Some(c) = s.beam.pop_next() {
@@ -1081,13 +1158,31 @@ impl Index {
                 s.nbrs.clear();
                 for nb in self.graph.links(c.node) {
                     if s.mark(nb) {
-                        self.store.touch_row(nb as usize);
+                        if let Some((codes, _)) = coded {
+                            codes.touch(self.store.dim, nb as usize);
+                        } else {
+                            self.store.touch_row(nb as usize);
+                        }
                         s.nbrs.push(nb);
                     }
                 }
                 for idx in 0..s.nbrs.len() {
-                    self.offer(q, s.nbrs[idx], ef, prune, s, stats);
+                    self.offer(q, coded, s.nbrs[idx], ef, prune, s, stats);
                 }
+            }
+            if coded.is_some() {
+                // Re-rank the walk's candidates by their float distances.
+                let mut sorted = std::mem::take(&mut s.sorted);
+                sorted.clear();
+                sorted.extend(s.beam.iter().map(|c| Cand {
+                    d: self.eval_node(q, c.node, f32::INFINITY, prune, &mut s.prep, stats),
+                    node: c.node,
+                }));
+                s.beam.reset(ef);
+                for &c in &sorted {
+                    s.beam.push(c);
+                }
+                s.sorted = sorted;
             }
             for c in s.beam.iter() {
                 if s.top.len() < k {
@@ -1159,7 +1254,7 @@ impl Index {
             .extend(top.into_iter().map(|(d, _, node)| Cand { d: d.0, node }));
     }
 
-    fn check_query(&self, k: usize, p: &SearchParams) -> Result<(), Error> {
+    fn check_query(&self, k: usize, p: &SearchParams, exact: bool) -> Result<(), Error> {
         if self.is_empty() {
             return Err(Error::EmptyIndex);
         }
@@ -1171,6 +1266,12 @@ impl Index {
         }
         if p.restarts == 0 {
             return Err(invalid("restarts", "must be at least 1, got 0"));
+        }
+        if p.quantized && !exact && self.store.codes.is_none() {
+            return Err(invalid(
+                "quantized",
+                "the index keeps no 8-bit codes: call set_codes(true) first",
+            ));
         }
         Ok(())
     }
@@ -1197,8 +1298,15 @@ impl Index {
             if let (Entry::Hierarchy, Some(layers)) = (p.entry, &self.layers) {
                 self.descend(layers, q, p.prune, s, &mut seeds, &mut stats);
             }
+            let mut shifted = std::mem::take(&mut s.shifted);
+            let codes = self.store.codes.as_ref().filter(|_| p.quantized);
+            if let Some(c) = codes {
+                shifted.clear();
+                shifted.extend(q.iter().zip(&c.lo).map(|(x, lo)| x - lo));
+            }
             self.graph_search(
                 q,
+                codes.map(|c| (c, &shifted[..])),
                 None,
                 k,
                 p.ef,
@@ -1211,6 +1319,7 @@ impl Index {
                 s,
                 &mut stats,
             );
+            s.shifted = shifted;
             s.seeds = seeds;
         }
         let mut res: Vec<(f32, i64)> = s
@@ -1238,7 +1347,8 @@ impl Index {
     /// distance (true units), ties by id; fewer than `k` reachable nodes are padded with id -1, +inf.
     ///
     /// # Errors
-    /// `DimensionMismatch`, `NonFinite`, `EmptyIndex`, `InvalidParameter` (k outside 1..=len, restarts 0).
+    /// `DimensionMismatch`, `NonFinite`, `EmptyIndex`, `InvalidParameter` (k outside 1..=len,
+    /// restarts 0, `quantized` on an index without codes).
     pub fn search(
         &self,
         query: &[f32],
@@ -1299,7 +1409,7 @@ impl Index {
         exact: bool,
     ) -> Result<BatchResult, Error> {
         let n = check_rows("queries", queries, self.dim())?;
-        self.check_query(k, p)?;
+        self.check_query(k, p, exact)?;
         let mut out = BatchResult {
             k,
             ids: vec![-1; n * k],

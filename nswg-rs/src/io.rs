@@ -348,6 +348,7 @@ impl Index {
         let mut store = Store::new(dim, h.metric);
         store.data = data;
         store.compute_envelopes(0);
+        store.encode_rows(0);
         let graph = Graph::from_raw(m, counts, links);
         let layers = if h.params.hierarchy {
             Some(read_layers(body, base, n, mu, &level_counts)?)

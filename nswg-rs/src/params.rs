@@ -71,6 +71,13 @@ pub struct SearchParams {
     pub prune: bool,
     /// Where the search starts.
     pub entry: Entry,
+    /// Walk the graph comparing the query with the stored rows' 8-bit codes (a quarter of the
+    /// memory reads of the floats; the index must keep them, see [`crate::Index::set_codes`]),
+    /// then re-rank the final beam of each restart by the float distances. Returned distances are
+    /// exact; which nodes the walk visits can differ (recall at a given `ef` moves by about
+    /// +-0.002 on the benchmark data). Ignored by exact search; the upper layers of a hierarchy
+    /// are walked on the floats.
+    pub quantized: bool,
 }
 
 impl Default for SearchParams {
@@ -81,6 +88,7 @@ impl Default for SearchParams {
             n_threads: 0,
             prune: true,
             entry: Entry::Random,
+            quantized: false,
         }
     }
 }

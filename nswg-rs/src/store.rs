@@ -11,6 +11,9 @@ pub(crate) struct Store {
     pub upper: Vec<f32>,
     /// Lower DTW envelope of every row (empty for Euclidean), same layout as `data`.
     pub lower: Vec<f32>,
+    /// 8-bit codes of every row, once asked for ([`crate::Index::set_codes`]; Euclidean only), for
+    /// [`crate::SearchParams::quantized`].
+    pub codes: Option<Codes>,
 }
 
 impl Store {
@@ -21,6 +24,7 @@ impl Store {
             data: Floats::default(),
             upper: Vec::new(),
             lower: Vec::new(),
+            codes: None,
         }
     }
 
@@ -63,6 +67,8 @@ impl Store {
         if let Metric::Dtw { .. } = self.metric {
             self.upper.reserve_exact(floats);
             self.lower.reserve_exact(floats);
+        } else if let Some(c) = self.codes.as_mut() {
+            c.bytes.reserve_exact(floats);
         }
     }
 
@@ -70,6 +76,69 @@ impl Store {
         let start = self.data.len();
         self.data.extend_from_slice(rows);
         self.compute_envelopes(start);
+        self.encode_rows(start);
+    }
+
+    /// Brings the 8-bit codes up to date with the rows from float offset `start` on (Euclidean
+    /// only): widens the per-coordinate ranges to the new rows, re-encoding every row if a range
+    /// changed, else encoding only the new ones. The ranges are the exact minimum and maximum of
+    /// every stored coordinate, so the codes do not depend on how the rows were added (a loaded
+    /// index re-encodes to the same bytes). Does nothing while the store keeps no codes.
+    pub fn encode_rows(&mut self, start: usize) {
+        let data = self.data.as_slice();
+        let Some(c) = self.codes.as_mut() else {
+            return;
+        };
+        if c.lo.len() != self.dim {
+            c.lo = vec![f32::INFINITY; self.dim];
+            c.hi = vec![f32::NEG_INFINITY; self.dim];
+        }
+        let mut widened = false;
+        for row in data[start..].chunks_exact(self.dim) {
+            for ((x, lo), hi) in row.iter().zip(&mut c.lo).zip(&mut c.hi) {
+                if *x < *lo {
+                    *lo = *x;
+                    widened = true;
+                }
+                if *x > *hi {
+                    *hi = *x;
+                    widened = true;
+                }
+            }
+        }
+        let from = if widened {
+            c.scale =
+                c.lo.iter()
+                    .zip(&c.hi)
+                    .map(|(lo, hi)| (hi - lo) / 255.0)
+                    .collect();
+            0
+        } else {
+            start
+        };
+        c.bytes.truncate(from);
+        for row in data[from..].chunks_exact(self.dim) {
+            c.bytes
+                .extend(row.iter().zip(&c.lo).zip(&c.scale).map(|((x, lo), s)| {
+                    if *s > 0.0 {
+                        ((x - lo) / s).round().clamp(0.0, 255.0) as u8
+                    } else {
+                        0
+                    }
+                }));
+        }
+    }
+
+    /// Starts keeping 8-bit codes of every row (encoding the rows stored so far), or drops them.
+    pub fn set_codes(&mut self, on: bool) {
+        match (on, self.codes.is_some()) {
+            (true, false) => {
+                self.codes = Some(Codes::default());
+                self.encode_rows(0);
+            }
+            (false, true) => self.codes = None,
+            _ => {}
+        }
     }
 
     /// Computes envelopes for every row from float offset `start` on (DTW only).
@@ -87,6 +156,84 @@ impl Store {
             {
                 bounds::envelope(row, band, up, lo);
             }
+        }
+    }
+}
+
+/// Scalar quantisation of the stored rows to one byte per coordinate: coordinate `j` of a row is
+/// stored as the code `c` whose value `lo[j] + scale[j] * c` is nearest, with `lo`/`hi` the
+/// smallest/largest stored value of coordinate `j` and `scale = (hi - lo) / 255`, so the error per
+/// coordinate is at most `scale / 2`. A quantized search walks the graph on these (a quarter of the
+/// memory traffic of the floats) and re-ranks its final candidates with the floats.
+#[derive(Default)]
+pub(crate) struct Codes {
+    pub lo: Vec<f32>,
+    pub hi: Vec<f32>,
+    pub scale: Vec<f32>,
+    pub bytes: Bytes,
+}
+
+impl Codes {
+    /// The codes of row `i` of width `dim` (empty past the end).
+    #[inline(always)]
+    pub fn row(&self, dim: usize, i: usize) -> &[u8] {
+        self.bytes
+            .as_slice()
+            .get(i * dim..(i + 1) * dim)
+            .unwrap_or(&[])
+    }
+
+    /// [`Store::touch_row`] for the codes of row `i`: one read per cache line of the row.
+    #[inline]
+    pub fn touch(&self, dim: usize, i: usize) {
+        let mut acc = 0u8;
+        for x in self.row(dim, i).iter().step_by(64) {
+            acc ^= *x;
+        }
+        std::hint::black_box(acc);
+    }
+}
+
+/// One 64-byte cache line of bytes; the unit of [`Bytes`]' allocation.
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C, align(64))]
+struct ByteLine([u8; 64]);
+
+/// A growable byte buffer starting on a 64-byte cache line (see [`Floats`]).
+#[derive(Default)]
+pub(crate) struct Bytes {
+    lines: Vec<ByteLine>,
+    len: usize,
+}
+
+impl Bytes {
+    /// The bytes, `len` of them.
+    #[inline(always)]
+    pub fn as_slice(&self) -> &[u8] {
+        &bytemuck::cast_slice::<ByteLine, u8>(&self.lines)[..self.len]
+    }
+
+    /// Keeps the first `len` bytes.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+        self.lines.truncate(self.len.div_ceil(64));
+    }
+
+    /// Room for `additional` more bytes without reallocating (no doubling).
+    pub fn reserve_exact(&mut self, additional: usize) {
+        let need = (self.len + additional).div_ceil(64);
+        self.lines
+            .reserve_exact(need.saturating_sub(self.lines.len()));
+    }
+
+    /// Appends the bytes of `it`.
+    pub fn extend(&mut self, it: impl Iterator<Item = u8>) {
+        for b in it {
+            if self.len == self.lines.len() * 64 {
+                self.lines.push(ByteLine([0; 64]));
+            }
+            bytemuck::cast_slice_mut::<ByteLine, u8>(&mut self.lines)[self.len] = b;
+            self.len += 1;
         }
     }
 }
@@ -131,5 +278,44 @@ impl Floats {
         self.len += xs.len();
         self.lines.resize(self.len.div_ceil(16), Line::default());
         bytemuck::cast_slice_mut::<Line, f32>(&mut self.lines)[start..self.len].copy_from_slice(xs);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_decode_within_half_a_step_and_follow_the_ranges() {
+        let dim = 5;
+        let mut st = Store::new(dim, Metric::Euclidean);
+        st.set_codes(true);
+        let rows: Vec<f32> = (0..200)
+            .map(|i| ((i * 7919) % 1000) as f32 * 0.01 - 3.0 + (i % dim) as f32)
+            .collect();
+        st.push_rows(&rows[..100]);
+        st.push_rows(&rows[100..]);
+        let c = st.codes.as_ref().unwrap();
+        for j in 0..dim {
+            let col = rows.iter().skip(j).step_by(dim);
+            let lo = col.clone().fold(f32::INFINITY, |a, &b| a.min(b));
+            let hi = col.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+            assert_eq!((c.lo[j], c.hi[j]), (lo, hi));
+        }
+        for (i, row) in rows.chunks_exact(dim).enumerate() {
+            for (j, x) in row.iter().enumerate() {
+                let back = c.lo[j] + c.scale[j] * f32::from(c.row(dim, i)[j]);
+                assert!(
+                    (back - x).abs() <= c.scale[j] * 0.5 + 1e-5,
+                    "row {i} col {j}"
+                );
+            }
+        }
+        // A constant coordinate codes to 0 and decodes exactly.
+        let mut flat = Store::new(2, Metric::Euclidean);
+        flat.set_codes(true);
+        flat.push_rows(&[1.5, 0.0, 1.5, 1.0]);
+        let c = flat.codes.as_ref().unwrap();
+        assert_eq!((c.row(2, 0), c.row(2, 1)), (&[0u8, 0][..], &[0u8, 255][..]));
     }
 }

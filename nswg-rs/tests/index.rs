@@ -654,3 +654,133 @@ fn hierarchy_sequential_build_is_reproducible_and_chunking_free() {
         .unwrap();
     assert_eq!(r1.ids, r2.ids);
 }
+
+fn quantized(p: SearchParams) -> SearchParams {
+    SearchParams {
+        quantized: true,
+        ..p
+    }
+}
+
+#[test]
+fn quantized_search_with_large_ef_is_exact_in_every_entry_mode() {
+    // The walk on 8-bit codes with ef >= n keeps every reachable node in the beam, and the
+    // re-ranking by float distances then gives exactly the brute-force answer.
+    let (n, dim) = (500, 24);
+    let data = clustered_rows(n, dim, 8, 0.5, 31);
+    for hierarchy in [false, true] {
+        let params = BuildParams {
+            hierarchy,
+            ..Default::default()
+        };
+        let mut idx = Index::new(dim, Metric::Euclidean, params).unwrap();
+        idx.add(&data, None, 1).unwrap();
+        idx.set_codes(true).unwrap();
+        for entry in [Entry::Random, Entry::Pivots, Entry::Hierarchy] {
+            let p = quantized(SearchParams {
+                ef: n,
+                entry,
+                ..Default::default()
+            });
+            for q in clustered_rows(20, dim, 8, 0.5, 32).chunks_exact(dim) {
+                let (g, _) = idx.search(q, 10, &p).unwrap();
+                let (e, _) = idx.exact_search(q, 10, &p).unwrap();
+                assert_eq!(g, e, "hierarchy={hierarchy} {entry:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn quantized_recall_matches_the_float_walk() {
+    let (n, dim) = (5000, 64);
+    let data = clustered_rows(n, dim, 20, 0.35, 33);
+    let queries = clustered_rows(200, dim, 20, 0.35, 34);
+    let mut idx = build_h(&data, dim, Metric::Euclidean, 2);
+    idx.set_codes(true).unwrap();
+    for ef in [16, 32, 64] {
+        let p = hier(SearchParams {
+            ef,
+            ..Default::default()
+        });
+        let r_float = recall(&idx, &data, &queries, dim, 10, &p);
+        let r_codes = recall(&idx, &data, &queries, dim, 10, &quantized(p));
+        assert!(
+            (r_codes - r_float).abs() <= 0.01,
+            "ef={ef}: recall {r_codes} quantized vs {r_float} float"
+        );
+        // Distances returned by a quantized search are the float ones.
+        let r = idx
+            .search_batch(&queries, 10, &quantized(p), false)
+            .unwrap();
+        for (qi, q) in queries.chunks_exact(dim).enumerate() {
+            for j in 0..10 {
+                let id = r.ids[qi * 10 + j];
+                let row = &data[id as usize * dim..(id as usize + 1) * dim];
+                let want = Metric::Euclidean.distance(q, row);
+                assert!((r.distances[qi * 10 + j] - want).abs() <= 1e-5 * want.max(1.0));
+            }
+        }
+    }
+}
+
+#[test]
+fn codes_do_not_depend_on_chunking_or_loading() {
+    // The code ranges are the exact min/max of the stored values, so any way of adding the rows,
+    // and a reload, encodes them the same and a quantized search answers the same.
+    let dim = 16;
+    let data = clustered_rows(3000, dim, 10, 0.5, 35);
+    let queries = clustered_rows(50, dim, 10, 0.5, 36);
+    let p = quantized(SearchParams {
+        ef: 24,
+        n_threads: 1,
+        ..Default::default()
+    });
+    let mut whole = build(&data, dim, Metric::Euclidean, 1);
+    whole.set_codes(true).unwrap();
+    let mut chunked = Index::new(dim, Metric::Euclidean, BuildParams::default()).unwrap();
+    chunked.set_codes(true).unwrap(); // codes kept from the start, widened as rows arrive
+    for chunk in data.chunks(dim * 700) {
+        chunked.add(chunk, None, 1).unwrap();
+    }
+    let mut loaded = Index::from_bytes(&whole.to_bytes()).unwrap();
+    assert!(!loaded.has_codes(), "codes are not saved");
+    let err = loaded.search_batch(&queries, 5, &p, false).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidParameter {
+                name: "quantized",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    loaded.set_codes(true).unwrap();
+    let a = whole.search_batch(&queries, 5, &p, false).unwrap();
+    for other in [&chunked, &loaded] {
+        let b = other.search_batch(&queries, 5, &p, false).unwrap();
+        assert_eq!(a.ids, b.ids);
+        assert_eq!(a.distances, b.distances);
+    }
+    // Codes off again: quantized searches are refused, float ones unchanged.
+    loaded.set_codes(false).unwrap();
+    assert!(loaded.search_batch(&queries, 5, &p, false).is_err());
+    assert!(
+        loaded.search_batch(&queries, 5, &p, true).is_ok(),
+        "exact ignores quantized"
+    );
+    // DTW keeps no codes.
+    let mut dtw = Index::new(dim, Metric::Dtw { band: 2 }, BuildParams::default()).unwrap();
+    let err = dtw.set_codes(true).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidParameter {
+                name: "quantized",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}

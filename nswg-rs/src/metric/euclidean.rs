@@ -34,6 +34,40 @@ pub fn sq_euclidean(a: &[f32], b: &[f32]) -> f32 {
     s + tail
 }
 
+/// Squared Euclidean distance from a query to a row stored as 8-bit codes, in the query's squared
+/// units: `sum_i (shifted_i - scale_i * codes_i)^2`, where `shifted = query - lo` and a code `c`
+/// stands for the value `lo + scale * c` (see [`crate::store::Codes`]). The row is read as 1 byte
+/// per coordinate instead of 4, which is what a memory-bound search pays for. Dispatched like
+/// [`sq_euclidean`]; every version adds in the same order.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+pub fn sq_euclidean_codes(shifted: &[f32], scale: &[f32], codes: &[u8]) -> f32 {
+    let n = shifted.len().min(scale.len()).min(codes.len());
+    let (q, w, c) = (&shifted[..n], &scale[..n], &codes[..n]);
+    let mut acc = [0.0f32; LANES];
+    let (cq, cw, cc) = (
+        q.chunks_exact(LANES),
+        w.chunks_exact(LANES),
+        c.chunks_exact(LANES),
+    );
+    let (tq, tw, tc) = (cq.remainder(), cw.remainder(), cc.remainder());
+    for ((x, s), y) in cq.zip(cw).zip(cc) {
+        for i in 0..LANES {
+            let d = x[i] - s[i] * f32::from(y[i]);
+            acc[i] += d * d;
+        }
+    }
+    let mut tail = 0.0f32;
+    for ((x, s), y) in tq.iter().zip(tw).zip(tc) {
+        let d = x - s * f32::from(*y);
+        tail += d * d;
+    }
+    let mut s = 0.0f32;
+    for v in acc {
+        s += v;
+    }
+    s + tail
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +132,26 @@ mod tests {
             .sum();
         let got = sq_euclidean(&a, &b) as f64;
         assert!((got - naive).abs() <= 1e-4 * naive, "{got} vs {naive}");
+    }
+
+    #[test]
+    fn codes_distance_is_the_distance_to_the_decoded_row() {
+        // Codes that decode exactly (lo + scale * c with small integers): the distance is exact.
+        let len = 37;
+        let q: Vec<f32> = (0..len).map(|i| (i % 5) as f32 - 1.0).collect();
+        let lo: Vec<f32> = (0..len).map(|i| -((i % 3) as f32)).collect();
+        let scale: Vec<f32> = (0..len).map(|i| [0.5, 1.0, 2.0, 0.0][i % 4]).collect();
+        let codes: Vec<u8> = (0..len).map(|i| ((i * 31) % 256) as u8).collect();
+        let decoded: Vec<f32> = (0..len)
+            .map(|i| lo[i] + scale[i] * f32::from(codes[i]))
+            .collect();
+        let shifted: Vec<f32> = q.iter().zip(&lo).map(|(x, l)| x - l).collect();
+        let naive: f64 = q
+            .iter()
+            .zip(&decoded)
+            .map(|(x, y)| ((x - y) as f64).powi(2))
+            .sum();
+        assert_eq!(sq_euclidean_codes(&shifted, &scale, &codes) as f64, naive);
+        assert_eq!(sq_euclidean_codes(&[], &[], &[]), 0.0);
     }
 }
