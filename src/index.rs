@@ -135,7 +135,11 @@ impl NativeIndex {
             let chunk_rows = &rows[done * dim..end * dim];
             let chunk_ids = ids.as_ref().map(|v| &v[done..end]);
             let added = py
-                .detach(|| self.inner.write().add(chunk_rows, chunk_ids, n_threads))
+                .detach(|| {
+                    self.inner
+                        .write()
+                        .add_deferring_repair(chunk_rows, chunk_ids, n_threads)
+                })
                 .map_err(to_py)?;
             out.extend(added);
             done = end;
@@ -144,11 +148,10 @@ impl NativeIndex {
             }
             py.check_signals()?;
         }
-        // A large add split into chunks ends with the orphan pass the core would have run for it
-        // in one piece (the core runs it by itself only once enough nodes have accumulated).
+        // One orphan pass for the whole batch, when the core's add would have run one for it.
         py.detach(|| {
             let mut ix = self.inner.write();
-            if ix.added_since_repair() > 0 && n * 64 >= ix.len() {
+            if ix.repair_due() {
                 ix.link_orphans();
             }
         });

@@ -414,6 +414,25 @@ impl Index {
         ids: Option<&[i64]>,
         n_threads: usize,
     ) -> Result<Vec<i64>, Error> {
+        let new_ids = self.add_deferring_repair(rows, ids, n_threads)?;
+        if self.repair_due() {
+            self.link_orphans();
+        }
+        Ok(new_ids)
+    }
+
+    /// As [`Index::add`] without the orphan pass: for a caller that adds one batch in pieces (to
+    /// stay interruptible) and runs [`Index::link_orphans`] once at the end, instead of a pass
+    /// after every piece.
+    ///
+    /// # Errors
+    /// As [`Index::add`].
+    pub fn add_deferring_repair(
+        &mut self,
+        rows: &[f32],
+        ids: Option<&[i64]>,
+        n_threads: usize,
+    ) -> Result<Vec<i64>, Error> {
         let new_ids = self.check_new(rows, ids)?;
         let start = self.len();
         let n_new = new_ids.len();
@@ -432,9 +451,6 @@ impl Index {
         }
         self.link_nodes(start, start + n_new, n_threads);
         self.unlinked_since_repair += n_new;
-        if self.unlinked_since_repair * REPAIR_FRACTION >= self.len() {
-            self.link_orphans();
-        }
         self.pivots = Pivots::build(&self.store, self.len());
         Ok(new_ids)
     }
@@ -469,6 +485,12 @@ impl Index {
     /// reaches 1/64 of the index).
     pub fn added_since_repair(&self) -> usize {
         self.unlinked_since_repair
+    }
+
+    /// Whether [`Index::add`] would run the orphan pass now: the nodes added since the last pass
+    /// reach 1/64 of the index.
+    pub fn repair_due(&self) -> bool {
+        self.unlinked_since_repair > 0 && self.unlinked_since_repair * REPAIR_FRACTION >= self.len()
     }
 
     /// How many orphans [`Index::link_orphans`] has linked since this index was made or loaded.

@@ -267,6 +267,16 @@ fn small_adds_are_repaired_once_they_add_up() {
         .unwrap();
     assert_eq!(idx.added_since_repair(), 0);
     assert!(in_degrees(&idx).iter().all(|&d| d > 0));
+    // A batch added in pieces without passes, then one pass.
+    let mut pieces = Index::new(dim, Metric::Euclidean, params).unwrap();
+    for piece in data[..n * dim].chunks(dim * 500) {
+        pieces.add_deferring_repair(piece, None, 1).unwrap();
+    }
+    assert_eq!(pieces.added_since_repair(), n);
+    assert!(pieces.repair_due());
+    assert!(pieces.link_orphans() > 0, "this data leaves orphans");
+    assert!(!pieces.repair_due());
+    assert!(in_degrees(&pieces).iter().all(|&d| d > 0));
     // An explicit pass at any time.
     idx.add(&data[(n + 32) * dim..], None, 1).unwrap();
     assert_eq!(idx.added_since_repair(), 8);
