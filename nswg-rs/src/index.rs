@@ -3,7 +3,7 @@
 use crate::error::{invalid, Error};
 use crate::graph::{reselect_diverse, select_diverse, Beam, Cand, Graph, Layer, Layers, MAX_LEVEL};
 use crate::metric::dtw::DtwScratch;
-use crate::metric::euclidean::sq_euclidean_codes;
+use crate::metric::euclidean::{sq_euclidean, sq_euclidean_codes};
 use crate::metric::{eval_sq, Metric, QueryPrep};
 use crate::params::{BuildParams, Entry, SearchParams};
 use crate::stats::SearchStats;
@@ -967,7 +967,10 @@ impl Index {
     ) {
         debug_assert!(s.beam.len() <= ef);
         let d = match coded {
-            Some((codes, shifted)) => self.eval_coded(codes, shifted, nb, stats),
+            Some((codes, shifted)) => {
+                stats.visited += 1;
+                self.eval_coded(codes, shifted, nb, stats)
+            }
             None => {
                 let cutoff = s.beam.worst_if_full().map_or(f32::INFINITY, |w| w.d);
                 self.eval_node(q, nb, cutoff, prune, &mut s.prep, stats)
@@ -976,8 +979,9 @@ impl Index {
         s.beam.push(Cand { d, node: nb });
     }
 
-    /// Squared Euclidean distance from a query, given as `query - lo` (see [`crate::store::Codes`]), to the
-    /// 8-bit codes of `node`.
+    /// Squared Euclidean distance from a query, given as `query - lo` (see
+    /// [`crate::store::Codes`]), to the 8-bit codes of `node`. Counts a distance computation, not
+    /// a visit (the caller counts visits).
     #[inline(always)]
     fn eval_coded(
         &self,
@@ -986,7 +990,6 @@ impl Index {
         node: u32,
         stats: &mut SearchStats,
     ) -> f32 {
-        stats.visited += 1;
         stats.distance_calls += 1;
         sq_euclidean_codes(
             shifted,
@@ -1166,7 +1169,10 @@ impl Index {
                 }
                 let Some(e) = start else { continue };
                 let d = match coded {
-                    Some((codes, shifted)) => self.eval_coded(codes, shifted, e, stats),
+                    Some((codes, shifted)) => {
+                        stats.visited += 1;
+                        self.eval_coded(codes, shifted, e, stats)
+                    }
                     None => self.eval_node(q, e, f32::INFINITY, prune, &mut s.prep, stats),
                 };
                 s.beam.push(Cand { d, node: e });
@@ -1196,10 +1202,12 @@ impl Index {
                 // Re-rank the walk's candidates by their float distances.
                 let mut sorted = std::mem::take(&mut s.sorted);
                 sorted.clear();
-                sorted.extend(s.beam.iter().map(|c| Cand {
-                    d: self.eval_node(q, c.node, f32::INFINITY, prune, &mut s.prep, stats),
-                    node: c.node,
-                }));
+                for c in s.beam.iter() {
+                    // Already counted as visited by the walk: one more distance computation.
+                    stats.distance_calls += 1;
+                    let d = sq_euclidean(q, self.store.row(c.node as usize));
+                    sorted.push(Cand { d, node: c.node });
+                }
                 s.beam.reset(ef);
                 for &c in &sorted {
                     s.beam.push(c);

@@ -4,6 +4,7 @@
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SearchStats {
     /// Full distance computations started (Euclidean, or DTW including the ones abandoned early).
+    /// A quantized search counts its comparisons with 8-bit codes and its float re-ranking.
     pub distance_calls: u64,
     /// Candidates skipped because LB_Kim already exceeded the current k-th best (DTW only).
     pub lb_kim_pruned: u64,

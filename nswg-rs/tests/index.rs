@@ -693,9 +693,13 @@ fn quantized_search_with_large_ef_is_exact_in_every_entry_mode() {
                 ..Default::default()
             });
             for q in clustered_rows(20, dim, 8, 0.5, 32).chunks_exact(dim) {
-                let (g, _) = idx.search(q, 10, &p).unwrap();
+                let (g, st) = idx.search(q, 10, &p).unwrap();
                 let (e, _) = idx.exact_search(q, 10, &p).unwrap();
                 assert_eq!(g, e, "hierarchy={hierarchy} {entry:?}");
+                if !hierarchy && entry == Entry::Random {
+                    // Every node visited once on its codes, then all re-ranked on the floats.
+                    assert_eq!((st.visited, st.distance_calls), (n as u64, 2 * n as u64));
+                }
             }
         }
     }
