@@ -738,6 +738,19 @@ fn quantized_recall_matches_the_float_walk() {
     }
 }
 
+fn assert_names_quantized(err: &Error) {
+    assert!(
+        matches!(
+            err,
+            Error::InvalidParameter {
+                name: "quantized",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
 #[test]
 fn codes_do_not_depend_on_chunking_or_loading() {
     // The code ranges are the exact min/max of the stored values, so any way of adding the rows,
@@ -760,16 +773,7 @@ fn codes_do_not_depend_on_chunking_or_loading() {
     let mut loaded = Index::from_bytes(&whole.to_bytes()).unwrap();
     assert!(!loaded.has_codes(), "codes are not saved");
     let err = loaded.search_batch(&queries, 5, &p, false).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::InvalidParameter {
-                name: "quantized",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_names_quantized(&err);
     loaded.set_codes(true).unwrap();
     let a = whole.search_batch(&queries, 5, &p, false).unwrap();
     for other in [&chunked, &loaded] {
@@ -787,14 +791,5 @@ fn codes_do_not_depend_on_chunking_or_loading() {
     // DTW keeps no codes.
     let mut dtw = Index::new(dim, Metric::Dtw { band: 2 }, BuildParams::default()).unwrap();
     let err = dtw.set_codes(true).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::InvalidParameter {
-                name: "quantized",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_names_quantized(&err);
 }
