@@ -308,7 +308,8 @@ class Index:
             Non-numeric dtypes or non-integer ``k``, ``ef``, ``restarts``.
         ValueError
             Wrong ndim or width, NaN/inf, ``k`` outside ``1..len(index)``, an empty index,
-            an unknown ``entry``, ``quantized=True`` on a DTW index.
+            an unknown ``entry``, ``quantized=True`` on a DTW index (unless ``exact=True``,
+            which ignores it).
         """
         if entry == "auto":
             entry = "hierarchy"  # the core searches an index without layers from random nodes
@@ -354,15 +355,34 @@ class Index:
         return self._native.neighbors(_as_int(id, "id", 0))
 
     def link_orphans(self) -> int:
-        """Give every vector that no other vector links to on the base graph one in-link.
+        """Link every vector that a search from the graph's root cannot reach; return how many.
 
-        A search can never reach such an "orphan" (searching for its own vector would miss it).
-        Pruning leaves a few (about 1 vector in 800 on clustered 128-d data); :meth:`add` repairs
-        them by itself after any call that adds at least 1/64 of the index, and after smaller
-        calls once their total reaches that. Call this after a stream of small adds to repair at
-        once. Cost: one pass over the graph. Returns the number of vectors linked.
+        The diversity rule that prunes full neighbour lists can leave a few vectors that no search
+        reaches (about 1 in 800 on clustered 128-d data; hnswlib leaves as many), so searching for
+        such a vector's own value would not find it. :meth:`add` runs this repair by itself after
+        any call that adds at least 1/64 of the index, and after smaller calls once their total
+        reaches that; call it after a stream of small adds, or after an interrupted ``add``.
+        Cost: up to four passes over the graph plus a little work per unreached vector.
         """
         return self._native.link_orphans()
+
+    @property
+    def has_codes(self) -> bool:
+        """Whether the index keeps the 8-bit codes ``search(quantized=True)`` walks on."""
+        return self._native.has_codes
+
+    def set_codes(self, on: bool) -> None:
+        """Encode (``True``) or drop (``False``) the 8-bit codes of the stored vectors.
+
+        The first ``search(quantized=True)`` encodes them by itself; ``set_codes(False)`` frees
+        their memory (one byte per stored coordinate). Codes are not saved with the index.
+
+        Raises
+        ------
+        ValueError
+            ``True`` on a DTW index.
+        """
+        self._native.set_codes(bool(on))
 
     # -- persistence --------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:

@@ -158,9 +158,21 @@ impl NativeIndex {
         Ok(PyArray1::from_vec(py, out))
     }
 
-    /// Gives every node without an in-link on the base graph one; returns how many it linked.
+    /// Links every base-graph node a search from the root cannot reach; returns how many.
     fn link_orphans(&self, py: Python<'_>) -> usize {
         py.detach(|| self.inner.write().link_orphans())
+    }
+
+    /// Keeps (true) or drops (false) the 8-bit codes quantized searches walk on.
+    fn set_codes(&self, py: Python<'_>, on: bool) -> PyResult<()> {
+        py.detach(|| self.inner.write().set_codes(on))
+            .map_err(to_py)
+    }
+
+    /// Whether the index keeps 8-bit codes.
+    #[getter]
+    fn has_codes(&self) -> bool {
+        self.inner.read().has_codes()
     }
 
     /// Searches `(n, dim)` float32 queries; returns `(ids (n,k) int64, distances (n,k) float32,
@@ -207,22 +219,21 @@ impl NativeIndex {
             entry,
             quantized,
         };
-        if quantized && !exact && !self.inner.read().has_codes() {
-            // First quantized search: encode the stored rows once (kept up to date by add).
-            py.detach(|| self.inner.write().set_codes(true))
-                .map_err(to_py)?;
-        }
         let r = py
             .detach(|| {
-                let index = self.inner.read();
-                if dim != index.dim() {
+                let expected = self.inner.read().dim();
+                if dim != expected {
                     return Err(nswg::Error::DimensionMismatch {
                         what: "queries",
-                        expected: index.dim(),
+                        expected,
                         got: dim,
                     });
                 }
-                index.search_batch(&q, k, &p, exact)
+                if quantized && !exact && !self.inner.read().has_codes() {
+                    // First quantized search: encode the stored rows (kept up to date by add).
+                    self.inner.write().set_codes(true)?;
+                }
+                self.inner.read().search_batch(&q, k, &p, exact)
             })
             .map_err(to_py)?;
         // Counters as rows (one per counter, n queries each), so each is a contiguous view.

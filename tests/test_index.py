@@ -498,3 +498,22 @@ def test_quantized_search_needs_euclidean(walks):
     with pytest.raises(ValueError, match="quantized"):
         ix.search(queries[:2], 3, quantized=True)
     ix.search(queries[:2], 3, quantized=True, exact=True)  # exact search ignores it
+
+
+def test_codes_are_made_on_demand_and_can_be_dropped(uniform32):
+    data, queries = uniform32
+    ix = Index(data.shape[1])
+    ix.add(data[:500])
+    assert not ix.has_codes
+    with pytest.raises(ValueError, match="dim|width|queries"):
+        ix.search(queries[:, :5], 3, quantized=True)
+    assert not ix.has_codes  # a rejected query encodes nothing
+    ix.search(queries[:3], 3, quantized=True)
+    assert ix.has_codes
+    ix.set_codes(False)
+    assert not ix.has_codes
+    ix.set_codes(True)
+    assert ix.has_codes
+    dtw = Index(8, metric="dtw", band=1)
+    with pytest.raises(ValueError, match="quantized"):
+        dtw.set_codes(True)

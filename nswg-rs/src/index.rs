@@ -499,23 +499,25 @@ impl Index {
     }
 
     /// Links every node of the base graph that a search from the root cannot reach, and returns
-    /// how many it linked. The root is the hierarchy's entry node, or node 0 on a flat graph. Such
-    /// an orphan can still reach the graph but no search reaches it (except from a random entry
-    /// on the orphan itself), so searching for its own vector would not find it. The diversity
-    /// rule makes a few: when a full list is re-selected, a node whose only in-link it was can be
-    /// dropped (about 1 node in 800 on 100,000 clustered 128-d vectors), and a few such nodes can
-    /// link only among themselves.
+    /// how many nodes it linked. The root is the hierarchy's entry node, or node 0 on a flat
+    /// graph. A search that starts from the root (or descends to the base graph through the
+    /// layers) never reaches such an orphan, so searching for its own vector would not find it.
+    /// The diversity rule makes a few: when a full list is re-selected, a node whose only in-link
+    /// it was can be dropped (about 1 node in 800 on 100,000 clustered 128-d vectors), and a few
+    /// such nodes can link only among themselves.
     ///
     /// For each unreached node `u` (ascending), the link `v -> u` is offered to the nodes `v` that
     /// are reached, nearest to `u` first: those `u` links to, or when it links to none, the
     /// results of a base-graph search for `u`'s vector from the root (beam `ef_construction`).
     /// The link is appended if `v`'s list has room, else it replaces the link of `v` to its
-    /// farthest neighbour that has another in-link, so no list exceeds `max_degree`. Everything
-    /// `u` reaches is then reached. A replaced link can cut a node off, so the pass repeats (up to
-    /// 4 rounds) until everything is reached. `add` calls this by itself once the nodes inserted
-    /// since the last pass reach 1/64 of the index; call it after a stream of small adds. Each
-    /// round reads every list once (O(n * max_degree)), plus about `2 * max_degree` distance
-    /// computations per orphan.
+    /// farthest neighbour that another reached node also links to, so no list exceeds
+    /// `max_degree`. Everything `u` reaches is then reached. A replaced link can still cut a node
+    /// off (when its other in-link was reached only through it), so the pass repeats, up to 4
+    /// rounds, until everything is reached; a node no offer can take stays unlinked (not seen in
+    /// the tests or benchmarks). `add` calls this by itself once the nodes inserted since the last
+    /// pass reach 1/64 of the index; call it after a stream of small adds. Each round reads every
+    /// list once (O(n * max_degree)); each orphan costs a few list scorings (`max_degree` distance
+    /// computations each) and, when it links to no reached node, one search.
     pub fn link_orphans(&mut self) -> usize {
         self.unlinked_since_repair = 0;
         let n = self.len();
@@ -530,29 +532,27 @@ impl Index {
         let g = &self.graph;
         let mut dtw = BuildDist::default();
         let mut s = self.take_scratch();
-        let mut linked = 0;
+        let mut was_linked = vec![false; n];
         let (mut cands, mut list, mut queue) = (Vec::new(), Vec::new(), Vec::new());
         for _round in 0..4 {
+            // In-links from reached nodes only: a link may be given up only by a node whose
+            // target keeps another in-link from the reached part of the graph.
             let mut indeg = vec![0u32; n];
-            for u in 0..n as u32 {
-                for v in g.links(u) {
-                    indeg[v as usize] += 1;
-                }
-            }
             let mut reached = vec![false; n];
-            let mut spread = |from: u32, reached: &mut Vec<bool>| {
+            let mut spread = |from: u32, reached: &mut Vec<bool>, indeg: &mut Vec<u32>| {
                 reached[from as usize] = true;
                 queue.clear();
                 queue.push(from);
                 while let Some(v) = queue.pop() {
                     for w in g.links(v) {
+                        indeg[w as usize] += 1;
                         if !std::mem::replace(&mut reached[w as usize], true) {
                             queue.push(w);
                         }
                     }
                 }
             };
-            spread(root, &mut reached);
+            spread(root, &mut reached, &mut indeg);
             if reached.iter().all(|&r| r) {
                 break;
             }
@@ -618,12 +618,13 @@ impl Index {
                     break;
                 }
                 if done {
-                    linked += 1;
-                    spread(u, &mut reached);
+                    was_linked[u as usize] = true;
+                    spread(u, &mut reached, &mut indeg);
                 }
             }
         }
         self.give_scratch(s);
+        let linked = was_linked.iter().filter(|&&l| l).count();
         self.orphans_linked += linked;
         linked
     }
@@ -991,11 +992,17 @@ impl Index {
         stats: &mut SearchStats,
     ) -> f32 {
         stats.distance_calls += 1;
-        sq_euclidean_codes(
+        let d = sq_euclidean_codes(
             shifted,
             &codes.scale,
             codes.row(self.store.dim, node as usize),
-        )
+        );
+        // Values near f32::MAX can make inf - inf; rank such a node last rather than arbitrarily.
+        if d.is_nan() {
+            f32::INFINITY
+        } else {
+            d
+        }
     }
 
     /// Greedy descent (beam 1) from the entry point through the upper layers; leaves the node found
@@ -1138,12 +1145,20 @@ impl Index {
         let ef = ef.max(k);
         for restart in 0..restarts {
             s.beam.reset(ef);
-            if let Some(pv) = pivots.filter(|pv| restart == 0 && !pv.nodes.is_empty()) {
+            let seeded = if let Some(pv) = pivots.filter(|pv| restart == 0 && !pv.nodes.is_empty())
+            {
                 self.seed_from_pivots(pv, q, prune, s, stats);
+                true
             } else if restart == 0 && !seeds.is_empty() {
                 s.seed(seeds, ef);
+                true
+            } else {
+                false
+            };
+            if seeded {
                 if let Some((codes, shifted)) = coded {
-                    // The walk compares code distances: put the seeds on the same footing.
+                    // Seeds come with float distances; the walk compares code distances (which
+                    // run higher by the coding error): put the seeds on the same footing.
                     let mut beam = std::mem::take(&mut s.beam);
                     let mut sorted = std::mem::take(&mut s.sorted);
                     sorted.clear();
@@ -1300,7 +1315,11 @@ impl Index {
         if p.quantized && !exact && self.store.codes.is_none() {
             return Err(invalid(
                 "quantized",
-                "the index keeps no 8-bit codes: call set_codes(true) first",
+                if self.store.metric == Metric::Euclidean {
+                    "the index keeps no 8-bit codes: call set_codes(true) first"
+                } else {
+                    "quantized search needs the Euclidean metric (DTW walks on the floats)"
+                },
             ));
         }
         Ok(())

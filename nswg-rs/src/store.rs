@@ -107,25 +107,31 @@ impl Store {
             }
         }
         let from = if widened {
+            // In f64: `hi - lo` of two finite f32 can overflow f32.
             c.scale =
                 c.lo.iter()
                     .zip(&c.hi)
-                    .map(|(lo, hi)| (hi - lo) / 255.0)
+                    .map(|(&lo, &hi)| ((f64::from(hi) - f64::from(lo)) / 255.0) as f32)
                     .collect();
             0
         } else {
             start
         };
-        c.bytes.truncate(from);
-        for row in data[from..].chunks_exact(self.dim) {
-            c.bytes
-                .extend(row.iter().zip(&c.lo).zip(&c.scale).map(|((x, lo), s)| {
-                    if *s > 0.0 {
-                        ((x - lo) / s).round().clamp(0.0, 255.0) as u8
-                    } else {
-                        0
-                    }
-                }));
+        c.bytes.resize(data.len());
+        let out = &mut c.bytes.as_mut_slice()[from..];
+        for (row, codes) in data[from..]
+            .chunks_exact(self.dim)
+            .zip(out.chunks_exact_mut(self.dim))
+        {
+            for (((x, lo), s), code) in row.iter().zip(&c.lo).zip(&c.scale).zip(codes) {
+                *code = if *s > 0.0 {
+                    ((f64::from(*x) - f64::from(*lo)) / f64::from(*s))
+                        .round()
+                        .clamp(0.0, 255.0) as u8
+                } else {
+                    0
+                };
+            }
         }
     }
 
@@ -213,10 +219,16 @@ impl Bytes {
         &bytemuck::cast_slice::<ByteLine, u8>(&self.lines)[..self.len]
     }
 
-    /// Keeps the first `len` bytes.
-    pub fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len);
-        self.lines.truncate(self.len.div_ceil(64));
+    /// The bytes, mutable.
+    #[inline(always)]
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        &mut bytemuck::cast_slice_mut::<ByteLine, u8>(&mut self.lines)[..self.len]
+    }
+
+    /// Keeps the first `len` bytes, or appends zeros up to `len`.
+    pub fn resize(&mut self, len: usize) {
+        self.lines.resize(len.div_ceil(64), ByteLine([0; 64]));
+        self.len = len;
     }
 
     /// Room for `additional` more bytes without reallocating (no doubling).
@@ -224,17 +236,6 @@ impl Bytes {
         let need = (self.len + additional).div_ceil(64);
         self.lines
             .reserve_exact(need.saturating_sub(self.lines.len()));
-    }
-
-    /// Appends the bytes of `it`.
-    pub fn extend(&mut self, it: impl Iterator<Item = u8>) {
-        for b in it {
-            if self.len == self.lines.len() * 64 {
-                self.lines.push(ByteLine([0; 64]));
-            }
-            bytemuck::cast_slice_mut::<ByteLine, u8>(&mut self.lines)[self.len] = b;
-            self.len += 1;
-        }
     }
 }
 

@@ -793,3 +793,24 @@ fn codes_do_not_depend_on_chunking_or_loading() {
     let err = dtw.set_codes(true).unwrap_err();
     assert_names_quantized(&err);
 }
+
+#[test]
+fn quantized_search_survives_ranges_wider_than_f32() {
+    // hi - lo overflows f32 here; the codes must not turn distances into NaN (which would trip
+    // the beam's ordering) and the answers, re-ranked on the floats, stay exact with ef >= n.
+    let dim = 4;
+    let mut data = uniform_rows(200, dim, 41);
+    data[0] = 3.0e38;
+    data[5] = -3.0e38;
+    let mut idx = build(&data, dim, Metric::Euclidean, 1);
+    idx.set_codes(true).unwrap();
+    let p = quantized(SearchParams {
+        ef: 200,
+        ..Default::default()
+    });
+    for q in uniform_rows(10, dim, 42).chunks_exact(dim) {
+        let (g, _) = idx.search(q, 5, &p).unwrap();
+        let (e, _) = idx.exact_search(q, 5, &p).unwrap();
+        assert_eq!(g, e);
+    }
+}
