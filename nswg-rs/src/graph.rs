@@ -40,14 +40,23 @@ impl Graph {
     /// Adds unlinked nodes until there are `n`.
     /// Reserves room for `additional` more nodes exactly (no doubling).
     pub fn reserve(&mut self, additional: usize) {
+        let cap = self.words.capacity();
         self.words.reserve_exact(additional * self.stride);
+        if self.words.capacity() != cap {
+            crate::pages::advise_huge(&self.words);
+        }
         self.diverse.reserve_exact(additional);
         self.locks.reserve_exact(additional);
     }
 
     pub fn grow(&mut self, n: usize) {
+        let cap = self.words.capacity();
         self.words
             .resize_with(n * self.stride, || AtomicU32::new(0));
+        if self.words.capacity() != cap {
+            // Too late for the pages already written (the copy), in time for the rest.
+            crate::pages::advise_huge(&self.words);
+        }
         self.diverse.resize_with(n, || AtomicU16::new(0));
         self.locks.resize_with(n, || Mutex::new(()));
     }
@@ -137,6 +146,7 @@ impl Graph {
     pub fn from_raw(max_degree: usize, counts: Vec<u32>, links: Vec<u32>) -> Self {
         let n = counts.len();
         let mut words = Vec::with_capacity(n * (max_degree + 1));
+        crate::pages::advise_huge(&words);
         for (i, &c) in counts.iter().enumerate() {
             words.push(AtomicU32::new(c));
             let slots = links

@@ -37,6 +37,7 @@ mod graph;
 mod index;
 mod io;
 pub mod metric;
+mod pages;
 mod params;
 mod stats;
 mod store;

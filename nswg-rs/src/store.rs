@@ -227,15 +227,24 @@ impl Bytes {
 
     /// Keeps the first `len` bytes, or appends zeros up to `len`.
     pub fn resize(&mut self, len: usize) {
-        self.lines.resize(len.div_ceil(64), ByteLine([0; 64]));
+        let lines = len.div_ceil(64);
+        if lines > self.lines.capacity() {
+            self.lines.reserve_exact(lines - self.lines.len());
+            crate::pages::advise_huge(&self.lines);
+        }
+        self.lines.resize(lines, ByteLine([0; 64]));
         self.len = len;
     }
 
     /// Room for `additional` more bytes without reallocating (no doubling).
     pub fn reserve_exact(&mut self, additional: usize) {
         let need = (self.len + additional).div_ceil(64);
+        let cap = self.lines.capacity();
         self.lines
             .reserve_exact(need.saturating_sub(self.lines.len()));
+        if self.lines.capacity() != cap {
+            crate::pages::advise_huge(&self.lines);
+        }
     }
 }
 
@@ -269,8 +278,12 @@ impl Floats {
     /// Room for `additional` more floats without reallocating (no doubling).
     pub fn reserve_exact(&mut self, additional: usize) {
         let need = (self.len + additional).div_ceil(16);
+        let cap = self.lines.capacity();
         self.lines
             .reserve_exact(need.saturating_sub(self.lines.len()));
+        if self.lines.capacity() != cap {
+            crate::pages::advise_huge(&self.lines);
+        }
     }
 
     /// Appends `xs`.
