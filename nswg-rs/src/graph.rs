@@ -40,11 +40,8 @@ impl Graph {
     /// Adds unlinked nodes until there are `n`.
     /// Reserves room for `additional` more nodes exactly (no doubling).
     pub fn reserve(&mut self, additional: usize) {
-        let cap = self.words.capacity();
-        self.words.reserve_exact(additional * self.stride);
-        if self.words.capacity() != cap {
-            crate::pages::advise_huge(&self.words);
-        }
+        let total = self.words.len() + additional * self.stride;
+        crate::pages::reserve_advised(&mut self.words, total);
         self.diverse.reserve_exact(additional);
         self.locks.reserve_exact(additional);
     }

@@ -28,6 +28,16 @@ pub(crate) fn advise_huge<T>(v: &Vec<T>) {
     let _ = v;
 }
 
+/// Makes room in `v` for `total` elements in all (exactly, no doubling), then [`advise_huge`] if
+/// that moved `v` to a new allocation (whose pages are untouched beyond the copied part).
+pub(crate) fn reserve_advised<T>(v: &mut Vec<T>, total: usize) {
+    let cap = v.capacity();
+    v.reserve_exact(total.saturating_sub(v.len()));
+    if v.capacity() != cap {
+        advise_huge(v);
+    }
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
@@ -63,8 +73,8 @@ mod tests {
             return;
         }
         let n = (16 << 20) / std::mem::size_of::<u64>();
-        let mut v: Vec<u64> = Vec::with_capacity(n);
-        advise_huge(&v);
+        let mut v: Vec<u64> = Vec::new();
+        reserve_advised(&mut v, n);
         v.extend((0..n as u64).map(|i| i.wrapping_mul(0x9E37_79B9)));
         let huge = huge_kib_at(v.as_ptr() as usize + (8 << 20)).unwrap_or(0);
         // 16 MiB holds at least seven aligned 2 MiB pages; allow for a kernel short of free ones.

@@ -228,10 +228,7 @@ impl Bytes {
     /// Keeps the first `len` bytes, or appends zeros up to `len`.
     pub fn resize(&mut self, len: usize) {
         let lines = len.div_ceil(64);
-        if lines > self.lines.capacity() {
-            self.lines.reserve_exact(lines - self.lines.len());
-            crate::pages::advise_huge(&self.lines);
-        }
+        crate::pages::reserve_advised(&mut self.lines, lines);
         self.lines.resize(lines, ByteLine([0; 64]));
         self.len = len;
     }
@@ -239,12 +236,7 @@ impl Bytes {
     /// Room for `additional` more bytes without reallocating (no doubling).
     pub fn reserve_exact(&mut self, additional: usize) {
         let need = (self.len + additional).div_ceil(64);
-        let cap = self.lines.capacity();
-        self.lines
-            .reserve_exact(need.saturating_sub(self.lines.len()));
-        if self.lines.capacity() != cap {
-            crate::pages::advise_huge(&self.lines);
-        }
+        crate::pages::reserve_advised(&mut self.lines, need);
     }
 }
 
@@ -278,12 +270,7 @@ impl Floats {
     /// Room for `additional` more floats without reallocating (no doubling).
     pub fn reserve_exact(&mut self, additional: usize) {
         let need = (self.len + additional).div_ceil(16);
-        let cap = self.lines.capacity();
-        self.lines
-            .reserve_exact(need.saturating_sub(self.lines.len()));
-        if self.lines.capacity() != cap {
-            crate::pages::advise_huge(&self.lines);
-        }
+        crate::pages::reserve_advised(&mut self.lines, need);
     }
 
     /// Appends `xs`.
