@@ -47,13 +47,9 @@ impl Graph {
     }
 
     pub fn grow(&mut self, n: usize) {
-        let cap = self.words.capacity();
+        crate::pages::grow_advised(&mut self.words, n * self.stride);
         self.words
             .resize_with(n * self.stride, || AtomicU32::new(0));
-        if self.words.capacity() != cap {
-            // Too late for the pages already written (the copy), in time for the rest.
-            crate::pages::advise_huge(&self.words);
-        }
         self.diverse.resize_with(n, || AtomicU16::new(0));
         self.locks.resize_with(n, || Mutex::new(()));
     }

@@ -38,10 +38,40 @@ pub(crate) fn reserve_advised<T>(v: &mut Vec<T>, total: usize) {
     }
 }
 
-#[cfg(all(test, target_os = "linux"))]
+/// Makes room in `v` for `total` elements in all, growing as `Vec` does (at least doubling, so
+/// repeated small appends stay amortised O(1)), then [`advise_huge`] if that moved `v` to a new
+/// allocation. For buffers grown by appends without a prior [`reserve_advised`].
+pub(crate) fn grow_advised<T>(v: &mut Vec<T>, total: usize) {
+    if total > v.capacity() {
+        v.reserve(total - v.len());
+        advise_huge(v);
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
+    #[test]
+    fn growing_by_small_appends_reallocates_a_logarithmic_number_of_times() {
+        let mut v: Vec<u32> = Vec::new();
+        let mut moves = 0;
+        for total in 1..=1_000_000usize {
+            let cap = v.capacity();
+            grow_advised(&mut v, total);
+            v.push(total as u32);
+            moves += usize::from(v.capacity() != cap);
+        }
+        assert!(
+            moves <= 30,
+            "{moves} reallocations for 1e6 one-element appends"
+        );
+        let mut w: Vec<u32> = Vec::new();
+        reserve_advised(&mut w, 1000);
+        assert_eq!(w.capacity(), 1000);
+    }
+
+    #[cfg(target_os = "linux")]
     /// The `AnonHugePages` (KiB) of the mapping of this process that contains `addr`.
     fn huge_kib_at(addr: usize) -> Option<usize> {
         let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
@@ -64,6 +94,7 @@ mod tests {
         None
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn advised_buffers_get_huge_pages_where_the_kernel_offers_them() {
         let mode = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")

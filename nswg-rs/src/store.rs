@@ -228,7 +228,7 @@ impl Bytes {
     /// Keeps the first `len` bytes, or appends zeros up to `len`.
     pub fn resize(&mut self, len: usize) {
         let lines = len.div_ceil(64);
-        crate::pages::reserve_advised(&mut self.lines, lines);
+        crate::pages::grow_advised(&mut self.lines, lines);
         self.lines.resize(lines, ByteLine([0; 64]));
         self.len = len;
     }
@@ -277,7 +277,9 @@ impl Floats {
     pub fn extend_from_slice(&mut self, xs: &[f32]) {
         let start = self.len;
         self.len += xs.len();
-        self.lines.resize(self.len.div_ceil(16), Line::default());
+        let lines = self.len.div_ceil(16);
+        crate::pages::grow_advised(&mut self.lines, lines);
+        self.lines.resize(lines, Line::default());
         bytemuck::cast_slice_mut::<Line, f32>(&mut self.lines)[start..self.len].copy_from_slice(xs);
     }
 }
