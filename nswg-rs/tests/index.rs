@@ -12,6 +12,15 @@ fn build(data: &[f32], dim: usize, metric: Metric, threads: usize) -> Index {
     idx
 }
 
+/// Asserts that the graph search returns exactly the exact search's answer for every query row.
+fn assert_search_is_exact(idx: &Index, queries: &[f32], k: usize, p: &SearchParams, what: &str) {
+    for q in queries.chunks_exact(idx.dim()) {
+        let (g, _) = idx.search(q, k, p).unwrap();
+        let (e, _) = idx.exact_search(q, k, p).unwrap();
+        assert_eq!(g, e, "{what}");
+    }
+}
+
 fn recall(
     idx: &Index,
     data: &[f32],
@@ -69,11 +78,7 @@ fn graph_search_with_large_ef_is_exact() {
             ef: 400,
             ..Default::default()
         };
-        for q in walks(15, dim, 4).chunks_exact(dim) {
-            let (g, _) = idx.search(q, 10, &p).unwrap();
-            let (e, _) = idx.exact_search(q, 10, &p).unwrap();
-            assert_eq!(g, e, "{metric:?}");
-        }
+        assert_search_is_exact(&idx, &walks(15, dim, 4), 10, &p, &format!("{metric:?}"));
     }
 }
 
@@ -87,11 +92,7 @@ fn enough_restarts_give_the_exact_answer() {
         restarts: 64,
         ..Default::default()
     };
-    for q in uniform_rows(30, dim, 6).chunks_exact(dim) {
-        let (g, _) = idx.search(q, 5, &p).unwrap();
-        let (e, _) = idx.exact_search(q, 5, &p).unwrap();
-        assert_eq!(g, e);
-    }
+    assert_search_is_exact(&idx, &uniform_rows(30, dim, 6), 5, &p, "flat, restarts");
 }
 
 #[test]
@@ -500,11 +501,8 @@ fn hierarchy_search_with_large_ef_is_exact() {
                 entry,
                 ..Default::default()
             };
-            for q in walks(15, dim, 4).chunks_exact(dim) {
-                let (g, _) = idx.search(q, 10, &p).unwrap();
-                let (e, _) = idx.exact_search(q, 10, &p).unwrap();
-                assert_eq!(g, e, "{metric:?} {entry:?}");
-            }
+            let what = format!("{metric:?} {entry:?}");
+            assert_search_is_exact(&idx, &walks(15, dim, 4), 10, &p, &what);
         }
     }
 }
@@ -808,9 +806,5 @@ fn quantized_search_survives_ranges_wider_than_f32() {
         ef: 200,
         ..Default::default()
     });
-    for q in uniform_rows(10, dim, 42).chunks_exact(dim) {
-        let (g, _) = idx.search(q, 5, &p).unwrap();
-        let (e, _) = idx.exact_search(q, 5, &p).unwrap();
-        assert_eq!(g, e);
-    }
+    assert_search_is_exact(&idx, &uniform_rows(10, dim, 42), 5, &p, "ranges beyond f32");
 }
