@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pyembed.metrics import qps_at_recall, qps_interpolated
+
 K = 10
 TARGETS = (0.90, 0.95, 0.99)
 QPS_KEYS = ("qps_per_query", "qps_batch_1t", "qps_batch_2t")
@@ -289,33 +291,6 @@ def run_dataset(name: str, data, queries, truth, libs: list[Lib], args) -> dict:
     return out
 
 
-def qps_at(sweep: list[dict], target: float, key: str) -> float | None:
-    """Measured q/s of the fastest sweep point whose recall reaches ``target`` (a step: a library
-    whose sweep point lands just above the target gets credit a coarser one does not)."""
-    ok = [s[key] for s in sweep if s["recall"] >= target]
-    return max(ok) if ok else None
-
-
-def qps_interpolated(sweep: list[dict], target: float, key: str) -> float | None:
-    """q/s at exactly recall ``target``: log(q/s) interpolated linearly in recall between the two
-    sweep points of the Pareto front that bracket the target (None when not bracketed)."""
-    pts = sorted((s["recall"], s[key]) for s in sweep)
-    front: list[tuple[float, float]] = []
-    for rec, q in reversed(pts):  # keep points not beaten on both recall and speed
-        if not front or q > front[-1][1]:
-            front.append((rec, q))
-    front.reverse()
-    for (r0, q0), (r1, q1) in zip(front[:-1], front[1:], strict=True):
-        if r0 <= target <= r1:
-            if r1 == r0:
-                return max(q0, q1)
-            f = (target - r0) / (r1 - r0)
-            return float(np.exp(np.log(q0) + f * (np.log(q1) - np.log(q0))))
-    if front and front[0][0] >= target:
-        return None if front[0][0] > target else front[0][1]
-    return None
-
-
 MODES = (
     ("qps_per_query", "1 thread, per query"),
     ("qps_batch_1t", "1 thread, batch"),
@@ -335,7 +310,7 @@ def qps_table(res: dict, pick: Callable[[list[dict], float, str], float | None])
                 v = pick(res[lib]["sweep"], t, key)
                 b = pick(base["sweep"], t, key) if base else None
                 if v is None:
-                    cells.append("not reached" if pick is qps_at else "not bracketed")
+                    cells.append("not reached" if pick is qps_at_recall else "not bracketed")
                 else:
                     ratio = f" ({v / b:.2f}x)" if b else ""
                     cells.append(f"{v:,.0f}{ratio}")
@@ -354,7 +329,7 @@ def report(name: str, res: dict) -> None:
         f"\n## {name}: queries/second at recall@{K} >= target, fastest measured sweep point "
         "(ratio to hnswlib in brackets)\n"
     )
-    qps_table(res, qps_at)
+    qps_table(res, qps_at_recall)
     print(
         f"\n## {name}: queries/second at recall@{K} = target, interpolated between the two "
         "measured sweep points around it (log q/s linear in recall)\n"

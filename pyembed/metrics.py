@@ -1,13 +1,23 @@
-"""Retrieval and verification metrics for embeddings (numpy only, no torch).
+"""Metrics of nearest-neighbor results (numpy only, no torch).
 
-Conventions: neighbor matrices are ``(n_queries, k)`` arrays ordered nearest first; a *relevant*
-neighbor has the query's label. Leave-one-out evaluation (queries drawn from the reference set)
-drops each query's own row with :func:`drop_self`. Distances are true L2 (not squared).
+This module owns every number computed *from* search results, for the CLI and the benchmarks alike:
+
+- classification: :func:`knn_vote` (majority vote of the k nearest) and :func:`knn_error` (its
+  error rate; with k = 1 the archive's 1-NN error), :func:`one_nn_error` on neighbor labels;
+- retrieval and verification: :func:`recall_at_k`, :func:`map_at_r`, :func:`verification_accuracy`,
+  :func:`retrieval_metrics`, with :func:`knn_brute_force` as the numpy oracle and
+  :func:`leave_one_out_neighbors` / :func:`drop_self` for queries drawn from the reference set;
+- speed tables: :func:`pareto_front`, :func:`qps_at_recall` and :func:`qps_interpolated` turn a
+  sweep of (recall, queries/second) points into queries/second at a target recall.
+
+Conventions: neighbor matrices are ``(n_queries, k)`` arrays ordered nearest first, and ``-1`` marks
+"no neighbor"; a *relevant* neighbor has the query's label. Distances are true L2 (not squared).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -16,9 +26,15 @@ __all__ = [
     "VerificationResult",
     "drop_self",
     "knn_brute_force",
+    "knn_error",
+    "knn_vote",
+    "leave_one_out_neighbors",
     "map_at_r",
     "one_nn_error",
     "pair_distances",
+    "pareto_front",
+    "qps_at_recall",
+    "qps_interpolated",
     "recall_at_k",
     "relevant_counts",
     "retrieval_metrics",
@@ -135,6 +151,63 @@ def drop_self(neighbor_ids: ArrayLike, query_ids: ArrayLike) -> NDArray[np.int64
     return ids[keep].reshape(ids.shape[0], ids.shape[1] - 1)
 
 
+def leave_one_out_neighbors(
+    vectors: ArrayLike,
+    depth: int,
+    *,
+    exact: bool = True,
+    ef: int | None = None,
+    graph: str | None = None,
+    seed: int | None = None,
+    n_threads: int | None = None,
+) -> NDArray[np.int64]:
+    """The ``depth`` nearest other rows of every row, found through a Euclidean :class:`pyembed.Index`.
+
+    Every row is stored in one index (ids are the row numbers) and queries it for ``depth + 1``
+    neighbors; :func:`drop_self` then removes the row itself.
+
+    Parameters
+    ----------
+    vectors : array-like, shape (n, dim)
+        Real numbers, ``n >= 2``; converted to float32 by the index.
+    depth : int
+        Neighbors kept per row, ``1 <= depth <= n - 1``.
+    exact : bool, default True
+        Brute-force search (the exact answer); False walks the graph.
+    ef : int, optional
+        Graph search beam (``exact=False`` only); None: the index default.
+    graph : {"hnsw", "nsw"}, optional
+        Graph kind of the index; None: the index default.
+    seed : int, optional
+        Seed of the graph build; None: the index default.
+    n_threads : int, optional
+        Threads of the build and the search; None: all cores.
+
+    Returns
+    -------
+    ndarray of int64, shape (n, depth)
+        Row numbers, nearest first (L2 distance), never the row itself.
+    """
+    from pyembed.index import Index
+
+    x = np.asarray(vectors)
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise ValueError(f"vectors must be 2-D (n >= 2, dim), got shape {x.shape}")
+    n = x.shape[0]
+    if not 1 <= depth <= n - 1:
+        raise ValueError(f"depth must be between 1 and n - 1 = {n - 1}, got {depth}")
+    build: dict[str, Any] = {}
+    if graph is not None:
+        build["graph"] = graph
+    if seed is not None:
+        build["seed"] = seed
+    index = Index(x.shape[1], "euclidean", **build)
+    rows = np.arange(n, dtype=np.int64)
+    index.add(x, ids=rows, n_threads=n_threads)
+    found = index.search(x, k=depth + 1, exact=exact, ef=None if exact else ef, n_threads=n_threads)
+    return drop_self(found.ids, rows)
+
+
 def relevant_counts(
     query_labels: ArrayLike, reference_labels: ArrayLike, *, exclude_self: bool = False
 ) -> NDArray[np.int64]:
@@ -233,6 +306,110 @@ def one_nn_error(neighbor_labels: ArrayLike, query_labels: ArrayLike) -> float:
     """
     nl, ql = _check_neighbors(neighbor_labels, query_labels)
     return float(np.mean(nl[:, 0] != ql))
+
+
+def knn_vote(
+    neighbor_ids: ArrayLike, reference_labels: ArrayLike
+) -> tuple[NDArray[Any], NDArray[np.bool_]]:
+    """Majority vote of the k nearest neighbors; a tie goes to the nearest tied neighbor's label.
+
+    Parameters
+    ----------
+    neighbor_ids : array-like of int, shape (n, k)
+        Row numbers into ``reference_labels``, nearest first, as returned by ``Index.search`` when
+        the ids are the reference row numbers. ``-1`` marks "no neighbor" and does not vote.
+    reference_labels : array-like, shape (m,)
+        Labels of the reference (training) items.
+
+    Returns
+    -------
+    predictions : ndarray, shape (n,)
+        The predicted label per query, same dtype as ``reference_labels``; arbitrary where
+        ``valid`` is False.
+    valid : ndarray of bool, shape (n,)
+        False for queries without any neighbor (count them as errors).
+
+    Raises
+    ------
+    ValueError
+        If ``neighbor_ids`` is not 2-D or holds an id ``>= m``.
+    """
+    ids = np.asarray(neighbor_ids, dtype=np.int64)
+    labels = np.asarray(reference_labels)
+    if ids.ndim != 2:
+        raise ValueError(f"neighbor_ids must be 2-D (n, k), got {ids.ndim} dimensions")
+    if ids.size and int(ids.max()) >= labels.shape[0]:
+        raise ValueError(
+            f"neighbor id {int(ids.max())} is out of range for {labels.shape[0]} training labels"
+        )
+    n = ids.shape[0]
+    valid: NDArray[np.bool_] = np.asarray((ids >= 0).any(axis=1), dtype=bool)
+    predictions = np.empty(n, dtype=labels.dtype)
+    if labels.shape[0] == 0:
+        return predictions, valid
+    if ids.shape[1] == 1:
+        first = ids[:, 0]
+        predictions[:] = labels[np.where(first >= 0, first, 0)]
+        return predictions, valid
+    for row in range(n):
+        votes: dict[Any, int] = {}
+        nearest: dict[Any, int] = {}
+        for rank, neighbor in enumerate(ids[row].tolist()):
+            if neighbor < 0:
+                continue
+            label = labels[neighbor].item()
+            votes[label] = votes.get(label, 0) + 1
+            nearest.setdefault(label, rank)
+        if votes:
+            predictions[row] = max(votes, key=lambda label: (votes[label], -nearest[label]))
+        else:
+            predictions[row] = labels[0]
+    return predictions, valid
+
+
+def knn_error(
+    neighbor_ids: ArrayLike, reference_labels: ArrayLike, query_labels: ArrayLike
+) -> float:
+    """Error rate of k-NN classification by :func:`knn_vote`: the share of queries misclassified.
+
+    With ``k = 1`` this is the 1-NN error the UCR archive publishes (ties between equally near
+    references go to the lower id, which exact search returns first). A query without any
+    neighbor (a row of ``-1``) counts as an error. Labels compare as text when the two label
+    arrays have different kinds (integers in one, strings in the other).
+
+    Parameters
+    ----------
+    neighbor_ids : array-like of int, shape (n, k)
+        Row numbers into ``reference_labels``, nearest first; ``-1`` = no neighbor.
+    reference_labels : array-like, shape (m,)
+    query_labels : array-like, shape (n,)
+        The true label of each query.
+
+    Returns
+    -------
+    float
+        In ``[0, 1]``.
+
+    Raises
+    ------
+    ValueError
+        If there are no queries, or the shapes disagree (see :func:`knn_vote`).
+    """
+    predictions, valid = knn_vote(neighbor_ids, reference_labels)
+    truth = np.asarray(query_labels)
+    if truth.shape != predictions.shape:
+        raise ValueError(
+            f"query_labels must have shape ({predictions.shape[0]},), got {truth.shape}"
+        )
+    if truth.size == 0:
+        raise ValueError("need at least one query")
+    return float(np.mean(~valid | ~_same_labels(predictions, truth)))
+
+
+def _same_labels(a: NDArray[Any], b: NDArray[Any]) -> NDArray[np.bool_]:
+    if a.dtype.kind != b.dtype.kind:  # e.g. int labels in one split, text in the other
+        return np.asarray(a.astype(str) == b.astype(str))
+    return np.asarray(a == b)
 
 
 class VerificationResult(NamedTuple):
@@ -382,3 +559,88 @@ def retrieval_metrics(
     out["verification_accuracy"] = verification.accuracy
     out["verification_threshold"] = verification.threshold
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Speed tables: queries/second at a target recall, from a sweep of search efforts
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The (recall, speed) points not beaten on both recall and speed, by increasing recall.
+
+    A point is dropped when another point has at least its recall and a higher speed (a noisy
+    round at a higher effort can be slower yet no more accurate).
+
+    Parameters
+    ----------
+    points : sequence of (float, float)
+        ``(recall, queries_per_second)`` pairs; recall in ``[0, 1]``, speed in queries/second.
+
+    Returns
+    -------
+    list of (float, float)
+        The front, recall increasing and speed decreasing.
+    """
+    front: list[tuple[float, float]] = []
+    for recall, speed in sorted(points, reverse=True):
+        if not front or speed > front[-1][1]:
+            front.append((recall, speed))
+    front.reverse()
+    return front
+
+
+def qps_at_recall(sweep: Sequence[Mapping[str, Any]], target: float, key: str) -> float | None:
+    """Queries/second of the fastest sweep point whose recall reaches ``target`` (a step).
+
+    A library whose sweep point lands just above the target gets credit that a coarser sweep
+    does not; :func:`qps_interpolated` is the even-handed figure.
+
+    Parameters
+    ----------
+    sweep : sequence of mapping
+        One mapping per search effort, with ``"recall"`` (in ``[0, 1]``) and ``key``.
+    target : float
+        Recall to reach, in ``[0, 1]``.
+    key : str
+        The speed field of each point, in queries/second.
+
+    Returns
+    -------
+    float or None
+        Queries/second; None when no point reaches ``target``.
+    """
+    reached = [point[key] for point in sweep if point["recall"] >= target]
+    return max(reached) if reached else None
+
+
+def qps_interpolated(sweep: Sequence[Mapping[str, Any]], target: float, key: str) -> float | None:
+    """Queries/second at exactly recall ``target``, interpolated on the sweep's Pareto front.
+
+    ``log(queries/second)`` is interpolated linearly in recall between the two points of
+    :func:`pareto_front` that bracket ``target``.
+
+    Parameters
+    ----------
+    sweep : sequence of mapping
+        One mapping per search effort, with ``"recall"`` (in ``[0, 1]``) and ``key``.
+    target : float
+        Recall, in ``[0, 1]``.
+    key : str
+        The speed field of each point, in queries/second.
+
+    Returns
+    -------
+    float or None
+        Queries/second; None when the front does not bracket ``target`` (every point below it,
+        or every point above it; a point exactly at ``target`` counts).
+    """
+    front = pareto_front([(point["recall"], point[key]) for point in sweep])
+    for (r0, q0), (r1, q1) in zip(front[:-1], front[1:], strict=True):
+        if r0 <= target <= r1:
+            if r1 == r0:
+                return float(max(q0, q1))
+            f = (target - r0) / (r1 - r0)
+            return float(np.exp(np.log(q0) + f * (np.log(q1) - np.log(q0))))
+    if front and front[0][0] == target:
+        return float(front[0][1])
+    return None

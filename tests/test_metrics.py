@@ -11,6 +11,9 @@ import pytest
 from pyembed.metrics import (
     drop_self,
     knn_brute_force,
+    knn_error,
+    knn_vote,
+    leave_one_out_neighbors,
     map_at_r,
     one_nn_error,
     pair_distances,
@@ -149,3 +152,87 @@ def test_verification_matches_exhaustive_threshold_search():
     same = rng.random(40) < 0.4
     best = max(np.mean((d <= t) == same) for t in itertools.chain([-1.0], np.unique(d)))
     assert verification_accuracy(d, same).accuracy == pytest.approx(best)
+
+
+# --------------------------------------------------------------------------------------------------
+# k-NN classification
+
+
+def test_knn_vote_majority_and_ties():
+    labels = np.array([1, 2, 2, 3, 1])
+    ids = np.array(
+        [
+            [0, 1, 2],  # 1, 2, 2 -> 2 by majority
+            [3, 0, 1],  # 3, 1, 2 -> three-way tie -> nearest (3)
+            [1, 0, 4],  # 2, 1, 1 -> 1 by majority
+            [0, 1, -1],  # 1, 2, padding -> tie -> nearest (1)
+            [-1, -1, -1],  # nothing found
+        ]
+    )
+    predictions, valid = knn_vote(ids, labels)
+    assert valid.tolist() == [True, True, True, True, False]
+    assert predictions[:4].tolist() == [2, 3, 1, 1]
+
+
+def test_knn_vote_one_neighbor_and_text_labels():
+    labels = np.array(["a", "b", "c"])
+    predictions, valid = knn_vote(np.array([[2], [0], [-1]]), labels)
+    assert valid.tolist() == [True, True, False]
+    assert predictions[:2].tolist() == ["c", "a"]
+
+
+def test_knn_vote_rejects_bad_ids():
+    with pytest.raises(ValueError, match="out of range"):
+        knn_vote(np.array([[5]]), np.array([1, 2]))
+    with pytest.raises(ValueError, match="2-D"):
+        knn_vote(np.array([0, 1]), np.array([1, 2]))
+
+
+def test_knn_error_counts_missing_neighbors_as_wrong():
+    train = np.array([1, 2, 2, 3])
+    ids = np.array([[0, 1, 2], [3, 3, 0], [-1, -1, -1], [1, 2, 0]])
+    # votes: 2, 3, none, 2 against truth 2, 3, 3, 1: two errors of four (one of them: no neighbor)
+    assert knn_error(ids, train, np.array([2, 3, 3, 1])) == pytest.approx(0.5)
+    # k = 1 is the 1-NN error of the first column
+    first = ids[[0, 1, 3], :1]
+    assert knn_error(first, train, np.array([1, 3, 1])) == one_nn_error(
+        train[first], np.array([1, 3, 1])
+    )
+
+
+def test_knn_error_compares_int_and_text_labels_as_text():
+    assert knn_error(np.array([[0], [1]]), np.array([1, 2]), np.array(["1", "1"])) == 0.5
+
+
+def test_knn_error_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="query_labels must have shape"):
+        knn_error(np.array([[0], [1]]), np.array([1, 2]), np.array([1]))
+    with pytest.raises(ValueError, match="at least one query"):
+        knn_error(np.empty((0, 1), np.int64), np.array([1, 2]), np.array([]))
+
+
+# --------------------------------------------------------------------------------------------------
+# Leave-one-out neighbors through an Index
+
+
+def test_leave_one_out_neighbors_match_brute_force():
+    pytest.importorskip("pyembed._nswg")
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(40, 6)).astype(np.float32)
+    expected, _ = knn_brute_force(x, x, 5, exclude_self=True)
+    got = leave_one_out_neighbors(x, 5)
+    assert got.dtype == np.int64 and got.shape == (40, 5)
+    np.testing.assert_array_equal(got, expected)
+    for graph in ("hnsw", "nsw"):
+        walked = leave_one_out_neighbors(x, 5, exact=False, ef=64, graph=graph, n_threads=1)
+        assert not (walked == np.arange(40)[:, None]).any()  # never the row itself
+        recall = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(walked, expected, strict=True)])
+        assert recall >= 0.95, f"{graph}: leave-one-out recall@5 {recall:.3f} against exact"
+
+
+def test_leave_one_out_neighbors_rejects_bad_depth():
+    x = np.zeros((3, 2), np.float32)
+    with pytest.raises(ValueError, match="depth must be between 1 and n - 1 = 2"):
+        leave_one_out_neighbors(x, 3)
+    with pytest.raises(ValueError, match="2-D"):
+        leave_one_out_neighbors(np.zeros(3), 1)
