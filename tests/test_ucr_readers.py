@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +14,16 @@ from pyembed.datasets import (
     band_from_pct,
     list_bundled,
     list_datasets,
+    load_pair,
     load_ucr,
+    published_error,
     published_table,
+    read_file,
     read_ts,
     read_tsv,
     read_txt,
+    resolve_band,
+    wants_learned_band,
     znormalize,
 )
 
@@ -156,6 +161,50 @@ def test_text_labels_stay_text(tmp_path: Path) -> None:
     split = read_tsv(_write(tmp_path / "Toy_TRAIN.tsv", _tsv(rows)))
     assert split.y.dtype.kind == "U"
     assert split.y.tolist() == ["walk", "run"]
+
+
+@pytest.mark.parametrize(
+    ("file_name", "make"),
+    [
+        ("Toy_TRAIN.tsv", lambda: _tsv(ROWS)),
+        ("Toy_TRAIN.TSV", lambda: _tsv(ROWS)),
+        ("Toy_TRAIN.txt", lambda: _tsv(ROWS).replace("\t", "  ")),
+        ("Toy_TRAIN.csv", lambda: _tsv(ROWS).replace("\t", ",")),
+        ("Toy_TRAIN.ts", lambda: _ts(ROWS)),
+    ],
+)
+def test_read_file_picks_the_reader_by_extension(
+    file_name: str, make: Callable[[], str], tmp_path: Path
+) -> None:
+    split = read_file(_write(tmp_path / file_name, make()))
+    np.testing.assert_array_equal(split.X, X_EXPECTED)
+    np.testing.assert_array_equal(split.y, Y_EXPECTED)
+    assert (split.name, split.split) == ("Toy", "TRAIN")
+
+
+def test_read_file_uses_the_extension_not_the_contents(tmp_path: Path) -> None:
+    # .ts text in a .tsv file is read by the .tsv reader, which rejects it (naming the file)
+    with pytest.raises(ValueError, match=r"Toy_TRAIN\.tsv"):
+        read_file(_write(tmp_path / "Toy_TRAIN.tsv", _ts(ROWS)))
+    with pytest.raises(ValueError, match=r"unknown UCR file extension '\.arff'.*\.tsv, \.txt"):
+        read_file(_write(tmp_path / "Toy_TRAIN.arff", _tsv(ROWS)))
+    with pytest.raises(ValueError, match=r"extension '\(none\)'"):
+        read_file(_write(tmp_path / "Toy_TRAIN", _tsv(ROWS)))
+    with pytest.raises(FileNotFoundError):
+        read_file(tmp_path / "Missing_TRAIN.ts")
+
+
+def test_load_pair(tmp_path: Path) -> None:
+    train, test = load_pair("GunPoint")
+    assert (train.split, test.split) == ("TRAIN", "TEST") and train.length == test.length == 150
+    np.testing.assert_array_equal(train.X, load_ucr("GunPoint", "TRAIN").X)
+    z_train, z_test = load_pair("GunPoint", znorm=True)
+    np.testing.assert_array_equal(z_test.X, znormalize(test.X))
+    np.testing.assert_array_equal(z_train.y, train.y)
+    _write(tmp_path / "A" / "A_TRAIN.tsv", _tsv(ROWS))
+    _write(tmp_path / "A" / "A_TEST.tsv", _tsv([(1, [1.0, 2.0])]))
+    with pytest.raises(ValueError, match="train series have 4 samples but test series have 2"):
+        load_pair("A", tmp_path)
 
 
 def test_load_ucr_from_data_dir_each_format(tmp_path: Path) -> None:
@@ -329,6 +378,61 @@ def test_band_from_pct(pct: float, length: int, band: int) -> None:
 def test_band_from_pct_rejects(pct: float, length: int, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         band_from_pct(pct, length)
+
+
+# --------------------------------------------------------------------------------------------------
+# The band a run uses and the published error it reproduces
+
+
+def test_wants_learned_band() -> None:
+    assert wants_learned_band() and wants_learned_band(None) and wants_learned_band("learned")
+    assert not wants_learned_band("full")
+    assert not wants_learned_band(0)
+    assert not wants_learned_band(None, 10.0)
+
+
+def test_resolve_band() -> None:
+    osuleaf = published_table()["OSULeaf"]  # learned window 7 % of 427 samples
+    assert resolve_band(427, published=osuleaf) == 30
+    assert resolve_band(427, band="learned", published=osuleaf) == 30
+    assert resolve_band(427, band=None, published=osuleaf) == 30
+    assert resolve_band(427, band="full", published=osuleaf) is None
+    assert resolve_band(427, band=12) == 12
+    assert resolve_band(427, band=427) == 427
+    assert resolve_band(150, band_pct=10) == 15
+    assert resolve_band(25, band_pct=10) == 3  # 2.5 rounds half away from zero
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"band": "learned", "name": "Toy"}, "no learned window for 'Toy'"),
+        ({"band": 151, "name": "GunPoint"}, "band 151 is larger than the series length 150"),
+        ({"band": -1}, "must be >= 0"),
+        ({"band": "wide"}, "'learned', 'full' or a radius in samples"),
+        ({"band": True}, "'learned', 'full' or a radius in samples"),
+        ({"band_pct": 101}, "percentage between 0 and 100"),
+    ],
+)
+def test_resolve_band_rejects(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        resolve_band(150, **kwargs)  # type: ignore[arg-type]
+
+
+def test_published_error_picks_the_figure_of_the_settings() -> None:
+    row = published_table()["OSULeaf"]  # length 427, learned window 7 % = 30 samples
+    length = 427
+    assert published_error(row, metric="euclidean", band=None, length=length) == row.ed_error
+    assert published_error(row, metric="dtw", band=None, length=length) == row.dtw_full_error
+    # a radius of length - 1 already allows every warping path
+    assert published_error(row, metric="dtw", band=426, length=length) == row.dtw_full_error
+    assert published_error(row, metric="dtw", band=30, length=length) == row.dtw_learned_error
+    assert published_error(row, metric="dtw", band=0, length=length) == row.ed_error
+    assert published_error(row, metric="dtw", band=29, length=length) is None
+    assert published_error(row, metric="dtw", band=30, length=length, k=3) is None
+    assert published_error(None, metric="dtw", band=30, length=length) is None
+    with pytest.raises(ValueError, match="metric"):
+        published_error(row, metric="ed", band=None, length=length)
 
 
 # --------------------------------------------------------------------------------------------------

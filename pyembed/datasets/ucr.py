@@ -4,13 +4,16 @@ This module owns everything pyembed knows about UCR data on disk:
 
 - one reader per file format: :func:`read_tsv` (the 2018 archive's ``<Name>_TRAIN.tsv``),
   :func:`read_txt` (the classic ``.txt``/``.csv`` files) and :func:`read_ts` (the aeon/sktime
-  ``.ts`` text format, univariate only);
+  ``.ts`` text format, univariate only), and :func:`read_file`, which picks one by extension;
 - :func:`load_ucr`, which finds ``<Name>/<Name>_<SPLIT>.tsv|.txt|.csv|.ts`` in a directory laid
-  out like the archive, or in the small copies bundled with pyembed (:func:`list_bundled`);
+  out like the archive, or in the small copies bundled with pyembed (:func:`list_bundled`), and
+  :func:`load_pair`, both splits at once;
 - :func:`znormalize` (per-series z-normalization) and :func:`band_from_pct` (the archive's window
   percentage as a Sakoe-Chiba radius in samples);
 - :func:`published_table`, the archive's own 1-NN test errors (``DataSummary.csv``) for all 128
-  data sets.
+  data sets, and the policy that ties a run to them: :func:`resolve_band` (which DTW band a
+  run uses: the archive's learned window, full DTW, a radius or a percentage) and
+  :func:`published_error` (which published figure, if any, that run reproduces).
 
 Decisions that hold for every reader:
 
@@ -26,10 +29,11 @@ Decisions that hold for every reader:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -52,11 +56,16 @@ __all__ = [
     "band_from_pct",
     "list_bundled",
     "list_datasets",
+    "load_pair",
     "load_ucr",
+    "published_error",
     "published_table",
+    "read_file",
     "read_ts",
     "read_tsv",
     "read_txt",
+    "resolve_band",
+    "wants_learned_band",
     "znormalize",
 ]
 
@@ -73,7 +82,6 @@ _PUBLISHED_FILE = ("data", "ucr_published.csv")
 _FILE_NAME = re.compile(r"^(?P<name>.+)_(?P<split>TRAIN|TEST)$", re.IGNORECASE)
 _CLASSIC_SEPARATOR = re.compile(r"[,\s]+")
 
-_PathLike = str | Path
 Labels = NDArray[Any]
 """Class labels, shape ``(n,)``: ``int64`` when every label is an integer, else ``str``."""
 
@@ -430,13 +438,55 @@ def _check_ts_header(header: dict[str, str], source: str, name: str) -> None:
         raise ValueError(f"{source}: the file has no class labels (@classLabel false)")
 
 
-_PARSERS = {".tsv": _parse_tsv, ".txt": _parse_txt, ".csv": _parse_txt, ".ts": _parse_ts}
+_Parser = Callable[[str, str, str, str], UCRSplit]
+_PARSERS: dict[str, _Parser] = {
+    ".tsv": _parse_tsv,
+    ".txt": _parse_txt,
+    ".csv": _parse_txt,
+    ".ts": _parse_ts,
+}
 
 
-def _read(path: _PathLike, parser: Any) -> UCRSplit:
+def _read(source: _Source, parser: _Parser) -> UCRSplit:
+    name, split = _name_split(source.name)
+    return parser(_read_text(source), str(source), name, split)
+
+
+def read_file(path: str | Path) -> UCRSplit:
+    """Read one UCR file with the reader its extension names (any case).
+
+    ``.tsv`` goes to :func:`read_tsv`, ``.txt`` and ``.csv`` to :func:`read_txt`, ``.ts`` to
+    :func:`read_ts`. Nothing is guessed from the contents: a file with another extension is an
+    error rather than a reader's best effort.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A file such as ``GunPoint/GunPoint_TEST.ts``; ``name`` and ``split`` of the result come
+        from the file name.
+
+    Returns
+    -------
+    UCRSplit
+        ``X`` of shape ``(n, length)``, float32, not normalized, and ``y`` of shape ``(n,)``.
+
+    Raises
+    ------
+    ValueError
+        If the extension is none of ``.tsv``, ``.txt``, ``.csv``, ``.ts``, or the file is malformed
+        (see the readers). The message names the file.
+    FileNotFoundError
+        If the file does not exist.
+    """
     path = Path(path)
-    name, split = _name_split(path.name)
-    return parser(_read_text(path), str(path), name, split)  # type: ignore[no-any-return]
+    parser = _PARSERS.get(path.suffix.lower())
+    if parser is None:
+        known = ", ".join(_PARSERS)
+        raise ValueError(
+            f"{path}: unknown UCR file extension {path.suffix or '(none)'!r}; expected one of "
+            f"{known}"
+        )
+    return _read(path, parser)
 
 
 def read_tsv(path: str | Path) -> UCRSplit:
@@ -462,7 +512,7 @@ def read_tsv(path: str | Path) -> UCRSplit:
         or variable-length series (rows with different amounts of trailing NaN padding). The
         message names the file.
     """
-    return _read(path, _parse_tsv)
+    return _read(Path(path), _parse_tsv)
 
 
 def read_txt(path: str | Path) -> UCRSplit:
@@ -488,7 +538,7 @@ def read_txt(path: str | Path) -> UCRSplit:
         If the file is empty, ragged (rows of different lengths), or has a non-number or NaN. The
         message names the file.
     """
-    return _read(path, _parse_txt)
+    return _read(Path(path), _parse_txt)
 
 
 def read_ts(path: str | Path) -> UCRSplit:
@@ -515,7 +565,7 @@ def read_ts(path: str | Path) -> UCRSplit:
         If the file is multivariate, variable-length, time-stamped, unlabeled, empty, or has a
         missing value or a non-number. The message names the file.
     """
-    return _read(path, _parse_ts)
+    return _read(Path(path), _parse_ts)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -632,6 +682,46 @@ def load_ucr(name: str, split: str, data_dir: str | Path | None = None) -> UCRSp
     )
 
 
+def load_pair(
+    name: str, data_dir: str | Path | None = None, *, znorm: bool = False
+) -> tuple[UCRSplit, UCRSplit]:
+    """Load the TRAIN and TEST splits of a UCR data set, checked to have the same series length.
+
+    Parameters
+    ----------
+    name : str
+        Data set name, e.g. ``"GunPoint"`` (see :func:`load_ucr`).
+    data_dir : str or pathlib.Path or None
+        Root of an archive-like directory tree; ``None`` for the bundled data.
+    znorm : bool, default False
+        Z-normalize every series with :func:`znormalize` (the archive's published errors are for
+        z-normalized series).
+
+    Returns
+    -------
+    (UCRSplit, UCRSplit)
+        TRAIN then TEST; ``X`` float32 of shape ``(n_train, length)`` and ``(n_test, length)``.
+
+    Raises
+    ------
+    ValueError
+        If the two splits have different lengths, or as :func:`load_ucr`.
+    FileNotFoundError
+        As :func:`load_ucr`.
+    """
+    train = load_ucr(name, "TRAIN", data_dir)
+    test = load_ucr(name, "TEST", data_dir)
+    if train.length != test.length:
+        raise ValueError(
+            f"{train.name}: train series have {train.length} samples but test series have "
+            f"{test.length}; both splits must have the same length"
+        )
+    if znorm:
+        train = dataclasses.replace(train, X=znormalize(train.X))
+        test = dataclasses.replace(test, X=znormalize(test.X))
+    return train, test
+
+
 # --------------------------------------------------------------------------------------------------
 # The published table
 
@@ -673,3 +763,133 @@ def published_table() -> dict[str, PublishedRow]:
         Keyed by data set name, in the archive's order. A new dict on every call.
     """
     return {row.name: row for row in _published_rows()}
+
+
+# --------------------------------------------------------------------------------------------------
+# Which band a run uses, and which published error it reproduces
+
+LEARNED = "learned"
+"""``band`` value: the Sakoe-Chiba window the archive learned on each data set's training split."""
+FULL = "full"
+"""``band`` value: unconstrained DTW (no band)."""
+
+
+def wants_learned_band(band: str | int | None = LEARNED, band_pct: float | None = None) -> bool:
+    """Whether a DTW run with these band settings needs the archive's learned window.
+
+    Parameters
+    ----------
+    band : "learned", "full", int or None
+        As in :func:`resolve_band`; None means ``"learned"``.
+    band_pct : float or None
+        As in :func:`resolve_band`.
+
+    Returns
+    -------
+    bool
+        True when neither a radius, a percentage nor full DTW was asked for.
+    """
+    return band_pct is None and band in (None, LEARNED)
+
+
+def resolve_band(
+    length: int,
+    *,
+    band: str | int | None = LEARNED,
+    band_pct: float | None = None,
+    published: PublishedRow | None = None,
+    name: str = "the data set",
+) -> int | None:
+    """The DTW Sakoe-Chiba radius, in samples, that a run on one data set uses.
+
+    Parameters
+    ----------
+    length : int
+        Samples per series of the data set.
+    band : "learned", "full", int or None, default "learned"
+        ``"learned"`` (or None): the archive's learned window of ``published``, a percentage of
+        ``length`` turned into samples by :func:`band_from_pct`; ``"full"``: no band; an int: a
+        radius in samples, ``0 <= band <= length``. Ignored when ``band_pct`` is given.
+    band_pct : float or None
+        A window in percent of ``length`` (``0..100``), turned into samples by
+        :func:`band_from_pct` (rounded half away from zero, the archive's convention).
+    published : PublishedRow or None
+        The data set's row of :func:`published_table`; needed for the learned window.
+    name : str
+        The data set's name, for error messages.
+
+    Returns
+    -------
+    int or None
+        The radius in samples, or None for full DTW.
+
+    Raises
+    ------
+    ValueError
+        If the learned window is asked for but ``published`` is None, ``band`` is a number outside
+        ``0..length`` or an unknown word, or ``band_pct`` is outside ``0..100``.
+    """
+    if band_pct is not None:
+        return band_from_pct(band_pct, length)
+    if band == FULL:
+        return None
+    if band is None or band == LEARNED:
+        if published is None:
+            raise ValueError(f"the archive publishes no learned window for {name!r}")
+        return band_from_pct(published.dtw_learned_window_pct, length)
+    if isinstance(band, str) or isinstance(band, bool):
+        raise ValueError(f"band must be 'learned', 'full' or a radius in samples, got {band!r}")
+    radius = int(band)
+    if radius < 0:
+        raise ValueError(f"the band is a radius in samples and must be >= 0, got {radius}")
+    if radius > length:
+        raise ValueError(f"band {radius} is larger than the series length {length} of {name}")
+    return radius
+
+
+def published_error(
+    published: PublishedRow | None,
+    *,
+    metric: str,
+    band: int | None,
+    length: int,
+    k: int = 1,
+) -> float | None:
+    """The archive's 1-NN test error that a run with these settings reproduces, if there is one.
+
+    The archive publishes three figures per data set, all for 1-NN on z-normalized series:
+    Euclidean, DTW with the learned window, and full DTW. A DTW radius of ``length - 1`` or more
+    allows every warping path, so it is full DTW; a radius of 0 allows only the diagonal, so it is
+    the Euclidean distance.
+
+    Parameters
+    ----------
+    published : PublishedRow or None
+        The data set's row of :func:`published_table`.
+    metric : {"euclidean", "dtw"}
+    band : int or None
+        The DTW radius in samples the run used (None: full DTW); ignored for Euclidean.
+    length : int
+        Samples per series.
+    k : int, default 1
+        Neighbors that vote; the archive publishes k = 1 only.
+
+    Returns
+    -------
+    float or None
+        The published error (a fraction of the test set), or None when the archive has no figure
+        for these settings.
+    """
+    if published is None or k != 1:
+        return None
+    if metric == "euclidean":
+        return published.ed_error
+    if metric != "dtw":
+        raise ValueError(f"metric must be 'euclidean' or 'dtw', got {metric!r}")
+    if band is None or band >= length - 1:
+        return published.dtw_full_error
+    if band == band_from_pct(published.dtw_learned_window_pct, length):
+        return published.dtw_learned_error
+    if band == 0:
+        return published.ed_error
+    return None
