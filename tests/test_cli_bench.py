@@ -11,8 +11,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
-from pyembed.cli.bench import COLUMNS, bench, knn_vote
+from pyembed.cli.bench import COLUMNS, bench
 from pyembed.datasets import list_bundled, load_ucr, published_table
+from pyembed.index import (
+    DEFAULT_EF_CONSTRUCTION,
+    DEFAULT_GRAPH,
+    DEFAULT_MAX_DEGREE,
+    DEFAULT_SEED,
+)
 
 TOLERANCE = 0.5e-4  # published errors have 4 decimals
 
@@ -78,7 +84,7 @@ def test_json_reproduces_published_errors_and_counts_work() -> None:
 
 
 def test_json_ed_and_full_band() -> None:
-    ed = json_results(run("--metric", "ed", "--format", "json", "GunPoint"))
+    ed = json_results(run("--metric", "euclidean", "--format", "json", "GunPoint"))
     assert ed[0]["band"] is None
     assert ed[0]["published_error"] == published_table()["GunPoint"].ed_error
     full = json_results(run("--band", "full", "--format", "json", "ItalyPowerDemand"))
@@ -103,6 +109,7 @@ def test_csv_output() -> None:
     assert [row["name"] for row in rows] == ["Coffee", "GunPoint"]
     assert list(rows[0])[: len(COLUMNS)] == list(COLUMNS)
     assert rows[0]["metric"] == "dtw" and rows[0]["search"] == "exact" and rows[0]["k"] == "1"
+    assert rows[0]["graph"] == DEFAULT_GRAPH
     assert float(rows[1]["error"]) == pytest.approx(0.0867, abs=TOLERANCE)
 
 
@@ -131,18 +138,33 @@ def test_progress_goes_to_stderr() -> None:
     json.loads(result.stdout)  # stdout holds only the results
 
 
-def test_k_nn_vote_and_nsw_search() -> None:
+def test_k_nn_vote_and_graph_search() -> None:
     knn = json_results(run("--k", "3", "--format", "json", "ItalyPowerDemand"))
     assert knn[0]["published_error"] is None  # the archive publishes 1-NN only
-    nsw = json_results(
-        run("--search", "nsw", "--ef", "32", "--restarts", "2", "--format", "json", "GunPoint")
-    )
-    assert 0.0 <= float(nsw[0]["error"]) <= 1.0  # type: ignore[arg-type]
-    assert 0.0 < float(nsw[0]["distance_calls_pct"]) <= 100.0  # type: ignore[arg-type]
+    short = json_results(run("-k", "3", "--format", "json", "ItalyPowerDemand"))
+    assert short[0]["error"] == knn[0]["error"]  # -k is --k
+    for graph in ("hnsw", "nsw"):
+        result = run(
+            "--search", "graph", "--graph", graph, "--ef", "32", "--restarts", "2",
+            "--format", "json", "GunPoint",
+        )  # fmt: skip
+        assert json.loads(result.stdout)["settings"]["graph"] == graph
+        found = json_results(result)
+        assert 0.0 <= float(found[0]["error"]) <= 1.0  # type: ignore[arg-type]
+        assert 0.0 < float(found[0]["distance_calls_pct"]) <= 100.0  # type: ignore[arg-type]
+
+
+def test_defaults_come_from_the_index() -> None:
+    settings = json.loads(run("--format", "json", "Coffee").stdout)["settings"]
+    assert settings["graph"] == DEFAULT_GRAPH
+    assert settings["max_degree"] == DEFAULT_MAX_DEGREE
+    assert settings["ef_construction"] == DEFAULT_EF_CONSTRUCTION
+    assert settings["seed"] == DEFAULT_SEED
+    assert settings["ef"] is None and settings["restarts"] is None  # the index's, at search time
 
 
 def test_single_thread_and_no_znorm() -> None:
-    results = json_results(run("--n-threads", "1", "--no-znorm", "--format", "json", "GunPoint"))
+    results = json_results(run("--threads", "1", "--no-znorm", "--format", "json", "GunPoint"))
     # GunPoint ships normalized, so skipping normalization changes nothing.
     assert abs(float(results[0]["error"]) - 0.0867) <= TOLERANCE  # type: ignore[arg-type]
 
@@ -236,12 +258,17 @@ def test_data_dir_nan_and_empty(tmp_path: Path) -> None:
         (["--band", "wide"], 2, "expected 'learned', 'full' or a number of samples"),
         (["--band-pct", "101"], 2, "--band-pct"),
         (["--band", "3", "--band-pct", "5"], 2, "either --band or --band-pct"),
-        (["--metric", "ed", "--band", "3"], 2, "apply only to --metric dtw"),
-        (["--ef", "10"], 2, "apply only to --search nsw"),
+        (["--metric", "euclidean", "--band", "3"], 2, "apply only to --metric dtw"),
+        (["--ef", "10"], 2, "apply only to --search graph"),
         (["--k", "0"], 2, "--k"),
         (["--k", "40", "ArrowHead"], 2, "k=40 is larger than the 36 training series"),
         (["--metric", "cosine"], 2, "--metric"),
         (["--data-dir", "/no/such/dir"], 2, "--data-dir"),
+        (["--graph", "flat"], 2, "'flat' is not one of 'hnsw', 'nsw'"),
+        # spellings removed in 0.2: the error names the new one
+        (["--metric", "ed"], 2, "'ed' is not one of 'euclidean', 'dtw'"),
+        (["--search", "nsw"], 2, "'nsw' is not one of 'graph', 'exact'"),
+        (["--n-threads", "1"], 2, "No such option '--n-threads'. Did you mean '--threads'?"),
     ],
 )
 def test_bad_input(args: list[str], exit_code: int, message: str) -> None:
@@ -251,35 +278,3 @@ def test_bad_input(args: list[str], exit_code: int, message: str) -> None:
 def test_unwritable_out(tmp_path: Path) -> None:
     result = run("Coffee", "--out", str(tmp_path / "no" / "such" / "dir" / "out.txt"))
     assert_clean_failure(result, 1, "cannot write")
-
-
-# --------------------------------------------------------------------------------------------------
-# The vote
-
-
-def test_knn_vote_majority_and_ties() -> None:
-    labels = np.array([1, 2, 2, 3, 1])
-    ids = np.array(
-        [
-            [0, 1, 2],  # 1, 2, 2 -> 2 by majority
-            [3, 0, 1],  # 3, 1, 2 -> three-way tie -> nearest (3)
-            [1, 0, 4],  # 2, 1, 1 -> 1 by majority
-            [0, 1, -1],  # 1, 2, padding -> tie -> nearest (1)
-            [-1, -1, -1],  # nothing found
-        ]
-    )
-    predictions, valid = knn_vote(ids, labels)
-    assert valid.tolist() == [True, True, True, True, False]
-    assert predictions[:4].tolist() == [2, 3, 1, 1]
-
-
-def test_knn_vote_one_neighbor_and_text_labels() -> None:
-    labels = np.array(["a", "b", "c"])
-    predictions, valid = knn_vote(np.array([[2], [0], [-1]]), labels)
-    assert valid.tolist() == [True, True, False]
-    assert predictions[:2].tolist() == ["c", "a"]
-
-
-def test_knn_vote_rejects_out_of_range_ids() -> None:
-    with pytest.raises(ValueError, match="out of range"):
-        knn_vote(np.array([[5]]), np.array([1, 2]))
