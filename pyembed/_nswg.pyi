@@ -2,14 +2,27 @@
 
 from collections.abc import Callable
 from os import PathLike
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from typing_extensions import final
 
-__all__ = ["FORMAT_VERSION", "IndexFormatError", "NativeIndex", "SearchResult", "read_header"]
+__all__ = [
+    "ADD_CHUNK_ROWS",
+    "COUNTERS",
+    "DEFAULTS",
+    "FORMAT_VERSION",
+    "IndexFormatError",
+    "NativeIndex",
+    "SearchResult",
+    "read_header",
+]
 
 FORMAT_VERSION: int
+ADD_CHUNK_ROWS: int
+DEFAULTS: dict[str, Any]
+COUNTERS: tuple[str, ...]
 
 class IndexFormatError(ValueError): ...
 
@@ -19,17 +32,14 @@ class SearchResult:
         cls,
         ids: NDArray[np.int64],
         distances: NDArray[np.float32],
-        distance_calls: NDArray[np.int64],
-        lb_pruned: NDArray[np.int64],
-        lb_kim_pruned: NDArray[np.int64],
-        lb_keogh_pruned: NDArray[np.int64],
-        lb_keogh_rev_pruned: NDArray[np.int64],
-        abandoned: NDArray[np.int64],
+        counters: NDArray[np.int64],
     ) -> SearchResult: ...
     @property
     def ids(self) -> NDArray[np.int64]: ...
     @property
     def distances(self) -> NDArray[np.float32]: ...
+    @property
+    def counters(self) -> NDArray[np.int64]: ...
     @property
     def distance_calls(self) -> NDArray[np.int64]: ...
     @property
@@ -42,6 +52,8 @@ class SearchResult:
     def lb_keogh_rev_pruned(self) -> NDArray[np.int64]: ...
     @property
     def abandoned(self) -> NDArray[np.int64]: ...
+    @property
+    def visited(self) -> NDArray[np.int64]: ...
     def __reduce__(
         self,
     ) -> tuple[type[SearchResult], tuple[NDArray[np.int64] | NDArray[np.float32], ...]]: ...
@@ -55,9 +67,8 @@ class NativeIndex:
         band: int | None,
         max_degree: int,
         ef_construction: int,
-        restarts: int,
         seed: int,
-        hierarchy: bool,
+        graph: str,
     ) -> NativeIndex: ...
     def add(
         self,
@@ -65,7 +76,7 @@ class NativeIndex:
         ids: NDArray[np.int64] | None,
         n_threads: int,
         progress: Callable[[int, int], object] | None,
-    ) -> NDArray[np.int64]: ...
+    ) -> tuple[NDArray[np.int64], dict[str, int]]: ...
     def search(
         self,
         queries: NDArray[np.float32],
@@ -74,9 +85,8 @@ class NativeIndex:
         restarts: int,
         exact: bool,
         n_threads: int,
-        prune: bool,
-        entry: str = "random",
-        quantized: bool = False,
+        entry: str | None,
+        quantized: bool,
     ) -> SearchResult: ...
     def get_vectors(self, ids: NDArray[np.int64]) -> NDArray[np.float32]: ...
     def neighbors(self, id: int) -> NDArray[np.int64]: ...
@@ -99,6 +109,6 @@ class NativeIndex:
     def metric(self) -> str: ...
     @property
     def band(self) -> int | None: ...
-    def build_params(self) -> dict[str, int]: ...
+    def build_params(self) -> dict[str, int | str]: ...
 
 def read_header(path: str | PathLike[str]) -> dict[str, int | str | None]: ...

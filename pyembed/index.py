@@ -18,19 +18,27 @@ from numpy.typing import ArrayLike, NDArray
 from pyembed import _nswg
 from pyembed._nswg import SearchResult
 
-#: Beam size of a search when ``ef`` is not given (the search uses ``max(ef, k)``).
-DEFAULT_EF = 64
-#: Greedy searches from random entry points per query when ``restarts`` is not given.
-DEFAULT_RESTARTS = 1
+_DEFAULTS: dict[str, Any] = dict(_nswg.DEFAULTS)  # owned by the Rust core
+
+#: Cap on each node's links (M of the papers) when ``max_degree`` is not given.
+DEFAULT_MAX_DEGREE: int = _DEFAULTS["max_degree"]
+#: Beam size of the insertion search when ``ef_construction`` is not given.
+DEFAULT_EF_CONSTRUCTION: int = _DEFAULTS["ef_construction"]
 #: Seed of every random choice when ``seed`` is not given.
-DEFAULT_SEED = 0
+DEFAULT_SEED: int = _DEFAULTS["seed"]
+#: Beam size of a search when ``ef`` is not given (the search uses ``max(ef, k)``).
+DEFAULT_EF: int = _DEFAULTS["ef"]
+#: Greedy searches per query when ``restarts`` is not given.
+DEFAULT_RESTARTS: int = _DEFAULTS["restarts"]
+#: Graph kind when ``graph`` is not given: ``"hnsw"`` (layers) or ``"nsw"`` (flat).
+DEFAULT_GRAPH: str = _DEFAULTS["graph"]
 
-_METRICS = ("euclidean", "dtw")
 _F32 = np.dtype(np.float32)
-_ENTRIES = ("auto", "random", "pivots", "hierarchy")
 
 
-def _as_int(value: Any, name: str, minimum: int) -> int:
+def _as_int(value: Any, name: str) -> int:
+    """Converts ``value`` to a non-negative int (TypeError for non-integers); the core checks
+    the range."""
     if type(value) is not int:  # exact int is the common case; anything else is checked fully
         if isinstance(value, bool):
             raise TypeError(f"{name} must be an integer, got bool")
@@ -38,24 +46,33 @@ def _as_int(value: Any, name: str, minimum: int) -> int:
             value = operator.index(value)
         except TypeError:
             raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value}")
     return value
 
 
-def _as_rows(x: ArrayLike, name: str, dim: int) -> NDArray[np.float32]:
-    """Converts ``x`` to a C-contiguous float32 array of shape (n, dim), checking ndim and width.
+def _as_threads(n_threads: int | None) -> int:
+    """``None`` (all cores) as the core's 0; an explicit count must be at least 1."""
+    if n_threads is None:
+        return 0
+    n = _as_int(n_threads, "n_threads")
+    if n == 0:
+        raise ValueError("n_threads must be at least 1 (None uses all cores), got 0")
+    return n
 
-    Finiteness is checked by the core, after this conversion (so float64 values that overflow to
-    inf in float32 are caught), with the same message: "<name> contains a non-finite value (NaN or
-    inf) at row r, column c".
+
+def _as_rows(x: ArrayLike, name: str, dim: int) -> NDArray[np.float32]:
+    """Converts ``x`` to a C-contiguous float32 array of rank 2 (a 1-D input is one row).
+
+    The width is checked by the binding and finiteness by the core, after this conversion (so
+    float64 values that overflow to inf in float32 are caught).
     """
     if type(x) is np.ndarray and x.dtype == _F32 and x.flags.c_contiguous:
         # Fast path: already what the core reads; no copy here (the binding copies).
-        if x.ndim == 2 and x.shape[1] == dim:
+        if x.ndim == 2:
             return x
-        if x.ndim == 1 and x.shape[0] == dim:
-            return x.reshape(1, dim)
+        if x.ndim == 1:
+            return x.reshape(1, -1)
     arr = np.asarray(x)
     if arr.dtype.kind not in "fiu":
         raise TypeError(f"{name} must hold real numbers (float or int), got dtype {arr.dtype}")
@@ -63,8 +80,6 @@ def _as_rows(x: ArrayLike, name: str, dim: int) -> NDArray[np.float32]:
         arr = arr.reshape(1, -1)
     elif arr.ndim != 2:
         raise ValueError(f"{name} must be 1-D (one row) or 2-D, got a {arr.ndim}-D array")
-    if arr.shape[1] != dim:
-        raise ValueError(f"{name} has {arr.shape[1]} columns but the index has dim={dim}")
     with np.errstate(over="ignore"):
         return np.ascontiguousarray(arr, dtype=np.float32)
 
@@ -99,19 +114,17 @@ class Index:
         neighbors chosen by HNSW's diversity rule; back-links fill lists up to the cap, then the
         list is re-pruned by the same rule.
     ef_construction : int
-        Beam size of the search that finds a new node's neighbors.
-    build_restarts : int
-        Random restarts of that search.
+        Beam size of the search that finds a new node's neighbors (``efConstruction`` of HNSW).
     seed : int
-        Seed of every random choice (entry points). Same seed and data, same graph (with
+        Seed of every random choice (levels, entry points). Same seed and data, same graph (with
         ``n_threads=1`` when adding) and same answers.
-    hierarchy : bool
-        Also build HNSW-style layers above the graph (Malkov & Yashunin 2018): each node gets a
-        random level, upper layers are sparser graphs of ``max(max_degree // 2, 2)`` links, and
-        ``search`` (``entry="auto"`` or ``"hierarchy"``) descends them greedily to start near
-        the answer; layer l holds about n / M**l nodes. Default True. False builds the
-        flat NSW graph only, searched with random restarts (format version 1); an index with
-        layers is saved as format version 2.
+    graph : {"hnsw", "nsw"}
+        ``"hnsw"`` (default): HNSW-style layers above the graph (Malkov & Yashunin 2018); each node
+        gets a random level, upper layers are sparser graphs of ``max(max_degree // 2, 2)`` links,
+        and a search descends them greedily to start near the answer (layer l holds about
+        n / M**l nodes; saved as format version 2). ``"nsw"``: the flat navigable small world
+        graph of Malkov et al. 2014 only, searched from random entry points with ``restarts``
+        (format version 1).
 
     Examples
     --------
@@ -132,36 +145,31 @@ class Index:
         metric: Literal["euclidean", "dtw"] = "euclidean",
         *,
         band: int | None = None,
-        max_degree: int = 32,
-        ef_construction: int = 64,
-        build_restarts: int = 1,
+        max_degree: int = DEFAULT_MAX_DEGREE,
+        ef_construction: int = DEFAULT_EF_CONSTRUCTION,
         seed: int = DEFAULT_SEED,
-        hierarchy: bool = True,
+        graph: Literal["hnsw", "nsw"] = "hnsw",
     ) -> None:
-        dim = _as_int(dim, "dim", 1)
-        if metric not in _METRICS:
-            raise ValueError(f"metric must be 'euclidean' or 'dtw', got {metric!r}")
-        if band is not None:
-            if metric != "dtw":
-                raise ValueError("band is only meaningful with metric='dtw'")
-            band = _as_int(band, "band", 0)
-            if band > dim:
-                raise ValueError(f"band must be between 0 and dim={dim} samples, got {band}")
+        if not isinstance(metric, str):
+            raise TypeError(f"metric must be a string, got {type(metric).__name__}")
+        if not isinstance(graph, str):
+            raise TypeError(f"graph must be a string, got {type(graph).__name__}")
         self._native = _nswg.NativeIndex(
-            dim,
+            _as_int(dim, "dim"),
             metric,
-            band,
-            _as_int(max_degree, "max_degree", 2),
-            _as_int(ef_construction, "ef_construction", 1),
-            _as_int(build_restarts, "build_restarts", 1),
-            _as_int(seed, "seed", 0),
-            bool(hierarchy),
+            None if band is None else _as_int(band, "band"),
+            _as_int(max_degree, "max_degree"),
+            _as_int(ef_construction, "ef_construction"),
+            _as_int(seed, "seed"),
+            graph,
         )
+        self._last_add: dict[str, int] = {}
 
     @classmethod
     def _wrap(cls, native: _nswg.NativeIndex) -> Index:
         self = cls.__new__(cls)
         self._native = native
+        self._last_add = {}
         return self
 
     # -- properties ---------------------------------------------------------------------------
@@ -186,11 +194,21 @@ class Index:
         return self._native.ids()
 
     @property
-    def build_params(self) -> dict[str, int]:
-        """max_degree, ef_construction, build_restarts, seed and hierarchy the graph was built with."""
-        p = self._native.build_params()
-        p["build_restarts"] = p.pop("restarts")
-        return p
+    def graph(self) -> str:
+        """``"hnsw"`` (layers above the graph) or ``"nsw"`` (the flat graph)."""
+        return str(self._native.build_params()["graph"])
+
+    @property
+    def build_params(self) -> dict[str, int | str]:
+        """max_degree, ef_construction, seed and graph the index was built with."""
+        return self._native.build_params()
+
+    @property
+    def last_add(self) -> dict[str, int]:
+        """Counters of the latest :meth:`add` on this object: ``distance_calls`` (insertion
+        searches, neighbor selection and repair), ``repair_passes`` (0 or 1) and
+        ``orphans_linked``; empty before the first add."""
+        return dict(self._last_add)
 
     def __len__(self) -> int:
         return len(self._native)
@@ -241,8 +259,8 @@ class Index:
         """
         rows = _as_rows(vectors, "vectors", self.dim)
         id_arr = None if ids is None else _as_ids(ids, rows.shape[0])
-        threads = 0 if n_threads is None else _as_int(n_threads, "n_threads", 1)
-        return self._native.add(rows, id_arr, threads, progress)
+        added, self._last_add = self._native.add(rows, id_arr, _as_threads(n_threads), progress)
+        return added
 
     # -- searching ----------------------------------------------------------------------------
     def search(
@@ -254,7 +272,7 @@ class Index:
         restarts: int | None = None,
         exact: bool = False,
         n_threads: int | None = None,
-        entry: str = "auto",
+        entry: Literal["random", "pivots", "hierarchy"] | None = None,
         quantized: bool = False,
     ) -> SearchResult:
         """Find the ``k`` nearest stored vectors of each query.
@@ -275,22 +293,22 @@ class Index:
             LB_Kim / LB_Keogh pruning and early abandoning, which never change the answer).
         n_threads : int, optional
             Threads over queries; None uses all cores, 1 runs on the calling thread.
-        entry : {"auto", "random", "pivots", "hierarchy"}
-            Where the search starts. "auto" (default): "hierarchy" on an index built with
-            ``hierarchy=True``, else "random". "random": every restart at a random stored node,
-            the classic NSW search with restarts. "pivots": the first restart is seeded with the
-            nearest of up to 64 evenly spaced stored nodes kept in one cache-resident block (they
-            count as distance calls); further restarts are random. "pivots" reaches a given
-            recall with less work on large indexes. "hierarchy": the first restart starts where a
-            greedy descent through the layers of an index built with ``hierarchy=True`` ends
-            (HNSW); further restarts are random; on an index without layers it is "random".
+        entry : {"random", "pivots", "hierarchy"}, optional
+            Where the first restart starts. None (default): "hierarchy" on a ``graph="hnsw"``
+            index, "random" on a ``graph="nsw"`` one. "random": every restart at a random stored
+            node, the classic NSW search with restarts. "pivots": the first restart is seeded with
+            the nearest of up to 64 evenly spaced stored nodes kept in one cache-resident block
+            (they count as distance calls). "hierarchy": a greedy descent through the layers of a
+            ``graph="hnsw"`` index (HNSW); an error on an ``"nsw"`` index. Further restarts
+            always start at random nodes.
         quantized : bool
             Euclidean only. Walk the graph on an 8-bit code of every stored coordinate (a quarter
             of the memory reads of float32), then re-rank each walk's final ``ef`` candidates by
             their float32 distances, so the returned distances are exact. About 1.2-1.3x the
             queries/second at the same recall on 100,000 x 128 clustered vectors (see
-            ``benchmarks/ann.py``). The first quantized search encodes the stored vectors (one
-            byte per coordinate more memory, kept up to date by ``add``, not saved). Coordinate
+            ``benchmarks/ann.py``). Needs the codes: call :meth:`set_codes` ``(True)`` once first
+            (one byte per coordinate more memory, kept up to date by ``add``, not saved); a
+            search never changes the index, so without codes this is a ValueError. Coordinate
             ``j`` is coded in 255 even steps between its smallest and largest stored value, so a
             coordinate with one extreme outlier is coded coarsely for every vector: on such data
             compare recall with and without. Ignored when ``exact=True``.
@@ -308,35 +326,25 @@ class Index:
             Non-numeric dtypes or non-integer ``k``, ``ef``, ``restarts``.
         ValueError
             Wrong ndim or width, NaN/inf, ``k`` outside ``1..len(index)``, an empty index,
-            an unknown ``entry``, ``quantized=True`` on a DTW index (unless ``exact=True``,
-            which ignores it).
+            ``ef`` or ``restarts`` 0, an unknown ``entry``, ``entry="hierarchy"`` on a
+            ``graph="nsw"`` index, ``quantized=True`` without codes or on a DTW index (unless
+            ``exact=True``, which ignores ``entry`` and ``quantized``).
         """
-        if entry == "auto":
-            entry = "hierarchy"  # the core searches an index without layers from random nodes
-        elif entry not in _ENTRIES:
-            raise ValueError(f"entry must be one of {_ENTRIES}, got {entry!r}")
+        if entry is not None and not isinstance(entry, str):
+            raise TypeError(f"entry must be a string or None, got {type(entry).__name__}")
         q = _as_rows(queries, "queries", self.dim)
-        k = _as_int(k, "k", 1)
-        # The core checks, in this order: finiteness of the queries, an empty index, k <= len.
-        ef_v = DEFAULT_EF if ef is None else _as_int(ef, "ef", 1)
-        r_v = DEFAULT_RESTARTS if restarts is None else _as_int(restarts, "restarts", 1)
-        threads = 0 if n_threads is None else _as_int(n_threads, "n_threads", 1)
+        # The core checks the values, in this order: finiteness of the queries, an empty index,
+        # 1 <= k <= len, ef and restarts >= 1, entry and quantized against the index.
         return self._native.search(
-            q, k, ef_v, r_v, bool(exact), threads, True, entry, bool(quantized)
+            q,
+            _as_int(k, "k"),
+            DEFAULT_EF if ef is None else _as_int(ef, "ef"),
+            DEFAULT_RESTARTS if restarts is None else _as_int(restarts, "restarts"),
+            bool(exact),
+            _as_threads(n_threads),
+            entry,
+            bool(quantized),
         )
-
-    def _search(
-        self,
-        q: NDArray[np.float32],
-        k: int,
-        ef: int,
-        restarts: int,
-        exact: bool,
-        n_threads: int,
-        prune: bool,
-        entry: str = "random",
-    ) -> SearchResult:
-        return self._native.search(q, k, ef, restarts, exact, n_threads, prune, entry)
 
     # -- access -------------------------------------------------------------------------------
     def get_vectors(self, ids: ArrayLike) -> NDArray[np.float32]:
@@ -352,7 +360,7 @@ class Index:
 
     def neighbors(self, id: int) -> NDArray[np.int64]:
         """Graph out-links of the vector with ``id``, as ids (int64), for inspection."""
-        return self._native.neighbors(_as_int(id, "id", 0))
+        return self._native.neighbors(_as_int(id, "id"))
 
     def link_orphans(self) -> int:
         """Link every vector that a search from the graph's root cannot reach; return how many.
@@ -374,8 +382,10 @@ class Index:
     def set_codes(self, on: bool) -> None:
         """Encode (``True``) or drop (``False``) the 8-bit codes of the stored vectors.
 
-        The first ``search(quantized=True)`` encodes them by itself; ``set_codes(False)`` frees
-        their memory (one byte per stored coordinate). Codes are not saved with the index.
+        ``search(quantized=True)`` walks the graph on them; encoding costs one pass over the
+        stored vectors (O(n * dim)) and one byte per stored coordinate of memory, and ``add``
+        keeps them up to date. ``set_codes(False)`` frees them. Codes are not saved with the
+        index: call this again after :meth:`load`.
 
         Raises
         ------

@@ -1,44 +1,66 @@
-//! `NativeIndex`: the core index behind a read-write lock, driven from numpy arrays.
+//! `NativeIndex`: the core index behind a read-write lock, driven from numpy arrays. Every method
+//! copies its input with the GIL held, checks the 2-D shape against the index, then takes the lock
+//! and calls the core with the GIL released.
 
 use crate::errors::to_py;
 use crate::result::SearchResult;
-use numpy::IntoPyArray;
 use numpy::{
-    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
 };
-use parking_lot::RwLock;
-use pyo3::exceptions::PyValueError;
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
+use std::cell::Cell;
 use std::path::PathBuf;
 
-/// Rows per chunk of a large `add`: between chunks Ctrl-C is checked and progress reported.
-const ADD_CHUNK: usize = 8192;
+thread_local! {
+    /// Set while this thread runs an `add`, whose progress callback runs with the write lock held:
+    /// a call back into an index from that callback would wait for the lock forever.
+    static IN_ADD: Cell<bool> = const { Cell::new(false) };
+}
 
-/// The core index. Searches share a read lock; `add` and loads take the write lock.
+/// The core index. Searches share a read lock; `add` takes the write lock. What never changes
+/// after construction (dim, metric, build parameters) is kept outside the lock.
 #[pyclass(frozen, module = "pyembed._nswg")]
 pub struct NativeIndex {
     inner: RwLock<nswg::Index>,
+    dim: usize,
+    metric: nswg::Metric,
+    params: nswg::BuildParams,
 }
 
-fn metric_from(name: &str, band: Option<usize>, dim: usize) -> PyResult<nswg::Metric> {
-    match name {
-        "euclidean" => match band {
-            None => Ok(nswg::Metric::Euclidean),
-            Some(_) => Err(PyValueError::new_err(
-                "band is only meaningful with metric='dtw'",
-            )),
-        },
-        "dtw" => Ok(nswg::Metric::Dtw {
-            band: band.unwrap_or(dim.saturating_sub(1)),
-        }),
-        other => Err(PyValueError::new_err(format!(
-            "metric must be 'euclidean' or 'dtw', got {other:?}"
-        ))),
+/// Marks this thread as adding until dropped (also when the add unwinds).
+struct AddingGuard;
+
+impl AddingGuard {
+    fn new() -> Self {
+        IN_ADD.set(true);
+        AddingGuard
     }
 }
 
-/// Moves a row-major `Vec` into a new `(rows, cols)` numpy array (no copy, no reshape call).
+impl Drop for AddingGuard {
+    fn drop(&mut self) {
+        IN_ADD.set(false);
+    }
+}
+
+/// The error of a call into an index from its own `add`'s progress callback.
+fn busy() -> PyErr {
+    PyRuntimeError::new_err("the index is busy adding: its progress callback cannot use it")
+}
+
+/// A C-contiguous view of `a`, or a ValueError naming `what`.
+fn slice<'a, T: numpy::Element, D: numpy::ndarray::Dimension>(
+    a: &'a numpy::PyReadonlyArray<'_, T, D>,
+    what: &str,
+) -> PyResult<&'a [T]> {
+    a.as_slice()
+        .map_err(|_| PyValueError::new_err(format!("{what} must be C-contiguous")))
+}
+
+/// Moves a row-major `Vec` into a new `(rows, cols)` numpy array (no copy).
 fn array2<T: numpy::Element>(
     py: Python<'_>,
     v: Vec<T>,
@@ -50,44 +72,76 @@ fn array2<T: numpy::Element>(
     Ok(a.into_pyarray(py))
 }
 
-fn slice2<'a>(a: &'a PyReadonlyArray2<'_, f32>, what: &str) -> PyResult<&'a [f32]> {
-    a.as_slice()
-        .map_err(|_| PyValueError::new_err(format!("{what} must be C-contiguous")))
+impl NativeIndex {
+    fn wrap(index: nswg::Index) -> Self {
+        NativeIndex {
+            dim: index.dim(),
+            metric: index.metric(),
+            params: index.build_params(),
+            inner: RwLock::new(index),
+        }
+    }
+
+    /// The read lock; call with the GIL released.
+    fn read(&self) -> PyResult<RwLockReadGuard<'_, nswg::Index>> {
+        if IN_ADD.get() {
+            return Err(busy());
+        }
+        Ok(self.inner.read())
+    }
+
+    /// The write lock; call with the GIL released.
+    fn write(&self) -> PyResult<RwLockWriteGuard<'_, nswg::Index>> {
+        if IN_ADD.get() {
+            return Err(busy());
+        }
+        Ok(self.inner.write())
+    }
+
+    /// Copies a `(n, dim)` array, checking its width against the index.
+    fn rows(&self, a: &PyReadonlyArray2<'_, f32>, what: &'static str) -> PyResult<Vec<f32>> {
+        let got = a.shape()[1];
+        if got != self.dim {
+            return Err(to_py(nswg::Error::DimensionMismatch {
+                what,
+                expected: self.dim,
+                got,
+            }));
+        }
+        Ok(slice(a, what)?.to_vec())
+    }
 }
 
 #[pymethods]
 impl NativeIndex {
-    /// Creates an empty index (all arguments required; defaults live in `pyembed.Index`).
-    /// `hierarchy` builds HNSW-style layers above the graph (searched with `entry="hierarchy"`).
+    /// Creates an empty index (all arguments required; the defaults are in `DEFAULTS`).
     #[new]
-    #[pyo3(signature = (dim, metric, band, max_degree, ef_construction, restarts, seed, hierarchy))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (dim, metric, band, max_degree, ef_construction, seed, graph))]
     fn new(
         dim: usize,
         metric: &str,
         band: Option<usize>,
         max_degree: usize,
         ef_construction: usize,
-        restarts: usize,
         seed: u64,
-        hierarchy: bool,
+        graph: &str,
     ) -> PyResult<Self> {
         let params = nswg::BuildParams {
             max_degree,
             ef_construction,
-            restarts,
             seed,
-            hierarchy,
+            graph: graph.parse().map_err(to_py)?,
         };
-        let index =
-            nswg::Index::new(dim, metric_from(metric, band, dim)?, params).map_err(to_py)?;
-        Ok(NativeIndex {
-            inner: RwLock::new(index),
-        })
+        let metric = nswg::Metric::from_name(metric, band, dim).map_err(to_py)?;
+        Ok(Self::wrap(
+            nswg::Index::new(dim, metric, params).map_err(to_py)?,
+        ))
     }
 
-    /// Adds `(n, dim)` float32 rows with optional int64 ids; returns the ids. Works in chunks,
-    /// checking Ctrl-C and calling `progress(done, total)` between them.
+    /// Adds `(n, dim)` float32 rows with optional int64 ids; returns `(ids, counters)` with the
+    /// build counters as a dict. Works in pieces of `ADD_CHUNK_ROWS` rows, checking Ctrl-C and
+    /// calling `progress(done, total)` between them; an exception there stops the add after the
+    /// piece (the rows added so far stay) and is raised.
     #[pyo3(signature = (vectors, ids, n_threads, progress))]
     fn add<'py>(
         &self,
@@ -95,94 +149,70 @@ impl NativeIndex {
         vectors: PyReadonlyArray2<'py, f32>,
         ids: Option<PyReadonlyArray1<'py, i64>>,
         n_threads: usize,
-        progress: Option<Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        let rows = slice2(&vectors, "vectors")?.to_vec();
-        let ids: Option<Vec<i64>> = match &ids {
-            Some(a) => Some(
-                a.as_slice()
-                    .map_err(|_| PyValueError::new_err("ids must be C-contiguous"))?
-                    .to_vec(),
-            ),
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyDict>)> {
+        let rows = self.rows(&vectors, "vectors")?;
+        let ids = match &ids {
+            Some(a) => Some(slice(a, "ids")?.to_vec()),
             None => None,
         };
-        let dim = vectors.shape()[1];
-        let n = vectors.shape()[0];
-        if dim != self.inner.read().dim() {
-            return Err(to_py(nswg::Error::DimensionMismatch {
-                what: "vectors",
-                expected: self.inner.read().dim(),
-                got: dim,
-            }));
+        let mut stopped: Option<PyErr> = None;
+        let added = py.detach(|| -> PyResult<nswg::Added> {
+            let mut ix = self.write()?;
+            let _busy = AddingGuard::new();
+            let r = ix.add_chunked(
+                &rows,
+                ids.as_deref(),
+                n_threads,
+                nswg::ADD_CHUNK_ROWS,
+                |done, total| {
+                    Python::attach(|py| {
+                        let r = match &progress {
+                            Some(cb) => cb.call1(py, (done, total)).map(|_| ()),
+                            None => Ok(()),
+                        };
+                        match r.and_then(|()| py.check_signals()) {
+                            Ok(()) => true,
+                            Err(e) => {
+                                stopped = Some(e);
+                                false
+                            }
+                        }
+                    })
+                },
+            );
+            r.map_err(to_py)
+        })?;
+        if let Some(e) = stopped {
+            return Err(e);
         }
-        if let Some(ids) = &ids {
-            if ids.len() != n {
-                return Err(PyValueError::new_err(format!(
-                    "ids has {} entries but vectors has {n} rows",
-                    ids.len()
-                )));
-            }
-        }
-        // Validate the whole batch first, so a bad row late in a chunked add changes nothing.
-        py.detach(|| self.inner.read().check_new(&rows, ids.as_deref()))
-            .map_err(to_py)?;
-        // One exact reservation for the whole batch: the chunks below then never reallocate.
-        py.detach(|| self.inner.write().reserve(n));
-        let mut out = Vec::with_capacity(n);
-        let mut done = 0;
-        while done < n {
-            let end = (done + ADD_CHUNK).min(n);
-            let chunk_rows = &rows[done * dim..end * dim];
-            let chunk_ids = ids.as_ref().map(|v| &v[done..end]);
-            let added = py
-                .detach(|| {
-                    self.inner
-                        .write()
-                        .add_deferring_repair(chunk_rows, chunk_ids, n_threads)
-                })
-                .map_err(to_py)?;
-            out.extend(added);
-            done = end;
-            if let Some(cb) = &progress {
-                cb.call1((done, n))?;
-            }
-            py.check_signals()?;
-        }
-        // One orphan pass for the whole batch, when the core's add would have run one for it.
-        py.detach(|| {
-            let mut ix = self.inner.write();
-            if ix.repair_due() {
-                ix.link_orphans();
-            }
-        });
-        Ok(PyArray1::from_vec(py, out))
+        let stats = PyDict::new(py);
+        stats.set_item("distance_calls", added.stats.distance_calls)?;
+        stats.set_item("repair_passes", added.stats.repair_passes)?;
+        stats.set_item("orphans_linked", added.stats.orphans_linked)?;
+        Ok((PyArray1::from_vec(py, added.ids), stats))
     }
 
     /// Links every base-graph node a search from the root cannot reach; returns how many.
-    fn link_orphans(&self, py: Python<'_>) -> usize {
-        py.detach(|| self.inner.write().link_orphans())
+    fn link_orphans(&self, py: Python<'_>) -> PyResult<usize> {
+        py.detach(|| Ok(self.write()?.link_orphans()))
     }
 
     /// Keeps (true) or drops (false) the 8-bit codes quantized searches walk on.
     fn set_codes(&self, py: Python<'_>, on: bool) -> PyResult<()> {
-        py.detach(|| self.inner.write().set_codes(on))
-            .map_err(to_py)
+        py.detach(|| self.write()?.set_codes(on).map_err(to_py))
     }
 
     /// Whether the index keeps 8-bit codes.
     #[getter]
-    fn has_codes(&self) -> bool {
-        self.inner.read().has_codes()
+    fn has_codes(&self, py: Python<'_>) -> PyResult<bool> {
+        py.detach(|| Ok(self.read()?.has_codes()))
     }
 
-    /// Searches `(n, dim)` float32 queries; returns `(ids (n,k) int64, distances (n,k) float32,
-    /// stats (6,n) int64)` whose rows are distance_calls, lb_pruned (total), lb_kim_pruned, lb_keogh_pruned,
-    /// lb_keogh_rev_pruned, abandoned. `entry` is "random" (each restart from a random
-    /// node), "pivots" (the first restart from the nearest of a fixed, cached node sample) or
-    /// "hierarchy" (the first restart from a greedy descent through the layers; "random" on an
-    /// index built without `hierarchy`). `quantized`: walk on the 8-bit codes and re-rank by float
-    /// distances (Euclidean; the first such search encodes the stored rows).
-    #[pyo3(signature = (queries, k, ef, restarts, exact, n_threads, prune, entry = "random", quantized = false))]
+    /// Searches `(n, dim)` float32 queries; returns a `SearchResult` whose counters come in the
+    /// order of `COUNTERS`. `entry` is None (the graph's own entry), "random", "pivots" or
+    /// "hierarchy"; `quantized` walks on the 8-bit codes (made by `set_codes(True)`).
+    #[pyo3(signature = (queries, k, ef, restarts, exact, n_threads, entry, quantized))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -193,66 +223,28 @@ impl NativeIndex {
         restarts: usize,
         exact: bool,
         n_threads: usize,
-        prune: bool,
-        entry: &str,
+        entry: Option<&str>,
         quantized: bool,
     ) -> PyResult<SearchResult> {
         let n = queries.shape()[0];
-        let dim = queries.shape()[1];
-        let entry = match entry {
-            "random" => nswg::Entry::Random,
-            "pivots" => nswg::Entry::Pivots,
-            "hierarchy" => nswg::Entry::Hierarchy,
-            other => {
-                return Err(to_py(nswg::Error::InvalidParameter {
-                    name: "entry",
-                    reason: format!("must be 'random', 'pivots' or 'hierarchy', got {other:?}"),
-                }))
-            }
-        };
-        let q = slice2(&queries, "queries")?.to_vec();
+        let q = self.rows(&queries, "queries")?;
         let p = nswg::SearchParams {
             ef,
             restarts,
             n_threads,
-            prune,
-            entry,
+            entry: entry.map(str::parse).transpose().map_err(to_py)?,
             quantized,
         };
-        let r = py
-            .detach(|| {
-                let expected = self.inner.read().dim();
-                if dim != expected {
-                    return Err(nswg::Error::DimensionMismatch {
-                        what: "queries",
-                        expected,
-                        got: dim,
-                    });
-                }
-                if quantized && !exact && !self.inner.read().has_codes() {
-                    // First quantized search: encode the stored rows (kept up to date by add).
-                    self.inner.write().set_codes(true)?;
-                }
-                self.inner.read().search_batch(&q, k, &p, exact)
-            })
-            .map_err(to_py)?;
-        // Counters as rows (one per counter, n queries each), so each is a contiguous view.
-        let mut stats: Vec<i64> = Vec::with_capacity(6 * n);
-        let rows: [fn(&nswg::SearchStats) -> u64; 6] = [
-            |s| s.distance_calls,
-            |s| s.lb_pruned(),
-            |s| s.lb_kim_pruned,
-            |s| s.lb_keogh_pruned,
-            |s| s.lb_keogh_rev_pruned,
-            |s| s.abandoned,
-        ];
-        for get in rows {
-            stats.extend(r.stats.iter().map(|s| get(s) as i64));
+        let r = py.detach(|| self.read()?.search_batch(&q, k, &p, exact).map_err(to_py))?;
+        let counters = nswg::SearchStats::COUNTERS;
+        let mut block: Vec<i64> = Vec::with_capacity(counters.len() * n);
+        for (_, get) in counters {
+            block.extend(r.stats.iter().map(|s| get(s) as i64));
         }
         Ok(SearchResult::from_search(
             array2(py, r.ids, n, k)?,
             array2(py, r.distances, n, k)?,
-            array2(py, stats, 6, n)?,
+            array2(py, block, counters.len(), n)?,
         ))
     }
 
@@ -262,45 +254,33 @@ impl NativeIndex {
         py: Python<'py>,
         ids: PyReadonlyArray1<'py, i64>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let ids = ids
-            .as_slice()
-            .map_err(|_| PyValueError::new_err("ids must be C-contiguous"))?
-            .to_vec();
-        let (v, dim) = py
-            .detach(|| {
-                let index = self.inner.read();
-                index.get_vectors(&ids).map(|v| (v, index.dim()))
-            })
-            .map_err(to_py)?;
-        PyArray1::from_vec(py, v).reshape([ids.len(), dim])
+        let ids = slice(&ids, "ids")?.to_vec();
+        let v = py.detach(|| self.read()?.get_vectors(&ids).map_err(to_py))?;
+        array2(py, v, ids.len(), self.dim)
     }
 
     /// Out-links of the node holding `id`, as user ids (int64).
     fn neighbors<'py>(&self, py: Python<'py>, id: i64) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        let v = py
-            .detach(|| self.inner.read().neighbors(id))
-            .map_err(to_py)?;
+        let v = py.detach(|| self.read()?.neighbors(id).map_err(to_py))?;
         Ok(PyArray1::from_vec(py, v))
     }
 
     /// Writes the index to `path`.
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        py.detach(|| self.inner.read().save(&path)).map_err(to_py)
+        py.detach(|| self.read()?.save(&path).map_err(to_py))
     }
 
     /// Reads an index written by `save`.
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         let index = py.detach(|| nswg::Index::load(&path)).map_err(to_py)?;
-        Ok(NativeIndex {
-            inner: RwLock::new(index),
-        })
+        Ok(Self::wrap(index))
     }
 
     /// The whole index as bytes (the file format), for pickling.
-    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        let b = py.detach(|| self.inner.read().to_bytes());
-        PyBytes::new(py, &b)
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let b = py.detach(|| Ok::<_, PyErr>(self.read()?.to_bytes()))?;
+        Ok(PyBytes::new(py, &b))
     }
 
     /// Parses bytes produced by `to_bytes`.
@@ -309,47 +289,46 @@ impl NativeIndex {
         let index = py
             .detach(|| nswg::Index::from_bytes(&data))
             .map_err(to_py)?;
-        Ok(NativeIndex {
-            inner: RwLock::new(index),
-        })
+        Ok(Self::wrap(index))
     }
 
     /// Number of stored vectors.
-    fn __len__(&self) -> usize {
-        self.inner.read().len()
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        py.detach(|| Ok(self.read()?.len()))
     }
 
     /// True if `id` is stored.
-    fn contains(&self, id: i64) -> bool {
-        self.inner.read().contains(id)
+    fn contains(&self, py: Python<'_>, id: i64) -> PyResult<bool> {
+        py.detach(|| Ok(self.read()?.contains(id)))
     }
 
     /// Stored ids in insertion order, int64.
-    fn ids<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        PyArray1::from_vec(py, self.inner.read().ids().to_vec())
+    fn ids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let v = py.detach(|| Ok::<_, PyErr>(self.read()?.ids().to_vec()))?;
+        Ok(PyArray1::from_vec(py, v))
     }
 
     /// Width of every vector.
     #[getter]
     fn dim(&self) -> usize {
-        self.inner.read().dim()
+        self.dim
     }
 
     /// `"euclidean"` or `"dtw"`.
     #[getter]
     fn metric(&self) -> &'static str {
-        self.inner.read().metric().name()
+        self.metric.name()
     }
 
     /// DTW band in samples, or None for Euclidean.
     #[getter]
     fn band(&self) -> Option<usize> {
-        self.inner.read().metric().band()
+        self.metric.band()
     }
 
-    /// Build parameters as a dict: max_degree, ef_construction, restarts, seed, hierarchy.
+    /// Build parameters as a dict: max_degree, ef_construction, seed, graph.
     fn build_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        build_dict(py, &self.inner.read().build_params())
+        build_dict(py, &self.params)
     }
 }
 
@@ -357,9 +336,17 @@ fn build_dict<'py>(py: Python<'py>, p: &nswg::BuildParams) -> PyResult<Bound<'py
     let d = PyDict::new(py);
     d.set_item("max_degree", p.max_degree)?;
     d.set_item("ef_construction", p.ef_construction)?;
-    d.set_item("restarts", p.restarts)?;
     d.set_item("seed", p.seed)?;
-    d.set_item("hierarchy", p.hierarchy)?;
+    d.set_item("graph", p.graph.name())?;
+    Ok(d)
+}
+
+/// The core's defaults: build parameters and search parameters in one dict.
+pub fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let d = build_dict(py, &nswg::BuildParams::default())?;
+    let s = nswg::SearchParams::default();
+    d.set_item("ef", s.ef)?;
+    d.set_item("restarts", s.restarts)?;
     Ok(d)
 }
 

@@ -1,20 +1,21 @@
 //! `SearchResult`: the arrays one search returns, built in Rust so a single-vector search pays for
-//! no Python-level object construction (a frozen dataclass cost ~1.3 us per call).
+//! no Python-level object construction (a frozen dataclass cost ~1.3 us per call). The counters
+//! are the rows of one block, in the core's order (`nswg::SearchStats::COUNTERS`).
 
 use numpy::PyArray2;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyTuple;
 
-/// Names of the per-query counters, in the row order of the `(6, n)` counter block.
-const COUNTERS: [&str; 6] = [
-    "distance_calls",
-    "lb_pruned",
-    "lb_kim_pruned",
-    "lb_keogh_pruned",
-    "lb_keogh_rev_pruned",
-    "abandoned",
-];
+const N_COUNTERS: usize = nswg::SearchStats::COUNTERS.len();
+
+/// Row of the counter `name` in the block.
+fn row_of(name: &str) -> usize {
+    nswg::SearchStats::COUNTERS
+        .iter()
+        .position(|(n, _)| *n == name)
+        .unwrap_or(0)
+}
 
 /// Neighbors of a batch of queries, best first.
 ///
@@ -34,16 +35,19 @@ const COUNTERS: [&str; 6] = [
 ///     against the stored series' envelope.
 /// abandoned : ndarray of int64, shape (n_queries,)
 ///     DTW computations stopped early because a whole band row exceeded the current k-th best.
+/// visited : ndarray of int64, shape (n_queries,)
+///     Nodes whose distance was considered at all (computed or pruned by a bound).
+/// counters : ndarray of int64, shape (len(COUNTERS), n_queries)
+///     All counters as rows, in the order of ``pyembed._nswg.COUNTERS``.
 ///
-/// Immutable: the attributes cannot be rebound. The counters are row views of one (6, n) block,
-/// made on first access.
+/// Immutable: the attributes cannot be rebound. The counters are row views of one block, made on
+/// first access.
 #[pyclass(frozen, module = "pyembed._nswg")]
 pub struct SearchResult {
     ids: Py<PyAny>,
     distances: Py<PyAny>,
-    /// The `(6, n)` counter block a search filled, or `None` when built from Python.
-    block: Option<Py<PyAny>>,
-    counters: [PyOnceLock<Py<PyAny>>; 6],
+    block: Py<PyAny>,
+    rows: [PyOnceLock<Py<PyAny>>; N_COUNTERS],
 }
 
 impl SearchResult {
@@ -56,17 +60,17 @@ impl SearchResult {
         SearchResult {
             ids: ids.into_any().unbind(),
             distances: distances.into_any().unbind(),
-            block: Some(block.into_any().unbind()),
-            counters: std::array::from_fn(|_| PyOnceLock::new()),
+            block: block.into_any().unbind(),
+            rows: std::array::from_fn(|_| PyOnceLock::new()),
         }
     }
 
-    /// Counter `row` (an index into `COUNTERS`): a view of the block, made once.
-    fn counter(&self, py: Python<'_>, row: usize) -> PyResult<Py<PyAny>> {
-        self.counters[row]
-            .get_or_try_init(py, || match &self.block {
-                Some(b) => Ok(b.bind(py).get_item(row)?.unbind()),
-                None => Ok(py.None()),
+    /// The counter `name`: a view of its row of the block, made once.
+    fn counter(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        let row = row_of(name);
+        self.rows[row]
+            .get_or_try_init(py, || {
+                Ok::<_, PyErr>(self.block.bind(py).get_item(row)?.unbind())
             })
             .map(|v| v.clone_ref(py))
     }
@@ -74,39 +78,15 @@ impl SearchResult {
 
 #[pymethods]
 impl SearchResult {
-    /// Builds a result from its eight arrays (the order of the attributes above); used by pickle.
+    /// Builds a result from ids, distances and the counter block (used by pickle).
     #[new]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        py: Python<'_>,
-        ids: Py<PyAny>,
-        distances: Py<PyAny>,
-        distance_calls: Py<PyAny>,
-        lb_pruned: Py<PyAny>,
-        lb_kim_pruned: Py<PyAny>,
-        lb_keogh_pruned: Py<PyAny>,
-        lb_keogh_rev_pruned: Py<PyAny>,
-        abandoned: Py<PyAny>,
-    ) -> Self {
-        let r = SearchResult {
+    fn new(ids: Py<PyAny>, distances: Py<PyAny>, counters: Py<PyAny>) -> Self {
+        SearchResult {
             ids,
             distances,
-            block: None,
-            counters: std::array::from_fn(|_| PyOnceLock::new()),
-        };
-        let given = [
-            distance_calls,
-            lb_pruned,
-            lb_kim_pruned,
-            lb_keogh_pruned,
-            lb_keogh_rev_pruned,
-            abandoned,
-        ];
-        for (cell, v) in r.counters.iter().zip(given) {
-            // Fresh cells: set cannot fail.
-            let _ = cell.set(py, v);
+            block: counters,
+            rows: std::array::from_fn(|_| PyOnceLock::new()),
         }
-        r
     }
 
     /// User ids of the neighbors, (n_queries, k) int64.
@@ -121,52 +101,65 @@ impl SearchResult {
         self.distances.clone_ref(py)
     }
 
+    /// All counters as rows, (len(COUNTERS), n_queries) int64.
+    #[getter]
+    fn counters(&self, py: Python<'_>) -> Py<PyAny> {
+        self.block.clone_ref(py)
+    }
+
     /// Full distance computations per query, (n_queries,) int64.
     #[getter]
     fn distance_calls(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.counter(py, 0)
+        self.counter(py, "distance_calls")
     }
 
     /// Candidates skipped by any lower bound per query, (n_queries,) int64.
     #[getter]
     fn lb_pruned(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.counter(py, 1)
+        self.counter(py, "lb_pruned")
     }
 
     /// Candidates skipped by LB_Kim per query, (n_queries,) int64.
     #[getter]
     fn lb_kim_pruned(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.counter(py, 2)
+        self.counter(py, "lb_kim_pruned")
     }
 
     /// Candidates skipped by LB_Keogh against the query's envelope, (n_queries,) int64.
     #[getter]
     fn lb_keogh_pruned(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.counter(py, 3)
+        self.counter(py, "lb_keogh_pruned")
     }
 
     /// Candidates skipped by LB_Keogh against the stored series' envelope, (n_queries,) int64.
     #[getter]
     fn lb_keogh_rev_pruned(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.counter(py, 4)
+        self.counter(py, "lb_keogh_rev_pruned")
     }
 
     /// DTW computations stopped early per query, (n_queries,) int64.
     #[getter]
     fn abandoned(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.counter(py, 5)
+        self.counter(py, "abandoned")
     }
 
-    /// `(SearchResult, (ids, distances, *counters))`, so results pickle and copy.
+    /// Nodes considered per query (computed or pruned), (n_queries,) int64.
+    #[getter]
+    fn visited(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.counter(py, "visited")
+    }
+
+    /// `(SearchResult, (ids, distances, counters))`, so results pickle and copy.
     fn __reduce__<'py>(
         slf: &Bound<'py, Self>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
         let py = slf.py();
         let r = slf.get();
-        let mut args = vec![r.ids.clone_ref(py), r.distances.clone_ref(py)];
-        for row in 0..COUNTERS.len() {
-            args.push(r.counter(py, row)?);
-        }
+        let args = [
+            r.ids.clone_ref(py),
+            r.distances.clone_ref(py),
+            r.block.clone_ref(py),
+        ];
         Ok((slf.get_type().into_any(), PyTuple::new(py, args)?))
     }
 
@@ -176,11 +169,9 @@ impl SearchResult {
             format!("ids={}", self.ids.bind(py).repr()?),
             format!("distances={}", self.distances.bind(py).repr()?),
         ];
-        for (row, name) in COUNTERS.iter().enumerate() {
-            parts.push(format!(
-                "{name}={}",
-                self.counter(py, row)?.bind(py).repr()?
-            ));
+        for (name, _) in nswg::SearchStats::COUNTERS {
+            let v = self.counter(py, name)?;
+            parts.push(format!("{name}={}", v.bind(py).repr()?));
         }
         Ok(format!("SearchResult({})", parts.join(", ")))
     }

@@ -1,12 +1,12 @@
 //! Build-speed benchmark (development aid), the Rust twin of `benchmarks/ann.py`'s build step:
-//! `cargo run --release -p nswg --example build_bench [--features build-stats]`
+//! `cargo run --release -p nswg --example build_bench`
 //!
 //! Data (seeded, generated here): `random-32` (N x 32 uniform in [0, 1)) and `clustered-128`
 //! (N x 128 Gaussian mixture: 100 means ~ N(0, 1), points = mean + 0.35 N(0, 1)), with 1,000
-//! queries from the same distribution. Builds with `hierarchy: true`, `max_degree` 32,
-//! `ef_construction` 200, in chunks of 8,192 rows after one `reserve` (as the Python binding adds),
-//! once per thread count, and prints the build seconds, the build's distance calls (with the
-//! `build-stats` feature), and recall@10 / us per query / distance calls per query at a few `ef`
+//! queries from the same distribution. Builds the default HNSW graph, `max_degree` 32,
+//! `ef_construction` 200, with `add_chunked` in pieces of 8,192 rows (as the Python binding adds),
+//! once per thread count, and prints the build seconds, the build's distance calls (from the
+//! add's counters), and recall@10 / us per query / distance calls per query at a few `ef`
 //! (single-threaded search, [`Entry::Hierarchy`]) against brute force.
 //!
 //! Environment: `N` (rows, default 100000), `DATA` (`random-32`, `clustered-128` or both, the
@@ -75,7 +75,9 @@ fn dump(dir: &str, name: &str, what: &str, rows: &[f32]) {
     std::fs::write(format!("{dir}/{name}.{what}.f32"), bytes).unwrap();
 }
 
-fn build(data: &[f32], dim: usize, threads: usize) -> (Index, f64) {
+/// Builds the index in pieces of 8192 rows (as the Python binding does); returns it, the build
+/// seconds and the distance computations the add reported.
+fn build(data: &[f32], dim: usize, threads: usize) -> (Index, f64, u64) {
     let t = std::time::Instant::now();
     let mut idx = Index::new(
         dim,
@@ -83,27 +85,14 @@ fn build(data: &[f32], dim: usize, threads: usize) -> (Index, f64) {
         BuildParams {
             max_degree: 32,
             ef_construction: 200,
-            hierarchy: true,
             ..Default::default()
         },
     )
     .unwrap();
-    let n = data.len() / dim;
-    idx.reserve(n);
-    for chunk in data.chunks(8192 * dim) {
-        idx.add(chunk, None, threads).unwrap();
-    }
-    (idx, t.elapsed().as_secs_f64())
-}
-
-#[cfg(feature = "build-stats")]
-fn build_calls() -> String {
-    nswg::build_stats::take_distance_calls().to_string()
-}
-
-#[cfg(not(feature = "build-stats"))]
-fn build_calls() -> String {
-    "n/a".to_string()
+    let added = idx
+        .add_chunked(data, None, threads, nswg::ADD_CHUNK_ROWS, |_, _| true)
+        .unwrap();
+    (idx, t.elapsed().as_secs_f64(), added.stats.distance_calls)
 }
 
 fn main() {
@@ -134,11 +123,10 @@ fn main() {
         for &t in &threads {
             let mut best = f64::INFINITY;
             let mut idx = None;
-            let mut calls = String::new();
+            let mut calls = 0;
             for _ in 0..reps {
-                let _ = build_calls();
-                let (ix, secs) = build(&data, dim, t);
-                calls = build_calls();
+                let (ix, secs, c) = build(&data, dim, t);
+                calls = c;
                 best = best.min(secs);
                 idx = Some(ix);
             }
@@ -153,7 +141,7 @@ fn main() {
                 let p = SearchParams {
                     ef,
                     n_threads: 1,
-                    entry: Entry::Hierarchy,
+                    entry: Some(Entry::Hierarchy),
                     ..Default::default()
                 };
                 let tq = std::time::Instant::now();

@@ -19,11 +19,10 @@ fn main() {
     let p = SearchParams {
         ef,
         n_threads: 1,
-        entry: match std::env::var("ENTRY").as_deref() {
-            Ok("pivots") => Entry::Pivots,
-            Ok("hierarchy") => Entry::Hierarchy,
-            _ => Entry::Random,
-        },
+        // ENTRY=random|pivots|hierarchy; unset: the graph's own entry.
+        entry: std::env::var("ENTRY")
+            .ok()
+            .map(|e| e.parse::<Entry>().unwrap()),
         ..Default::default()
     };
     let truth = idx

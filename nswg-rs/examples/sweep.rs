@@ -27,7 +27,7 @@ fn main() {
     let truth = idx0
         .search_batch(&q, 10, &SearchParams::default(), true)
         .unwrap();
-    for (md, efc, rs) in [(32, 64, 1)] {
+    for (md, efc) in [(32, 64)] {
         let t = std::time::Instant::now();
         let mut idx = Index::new(
             dim,
@@ -35,9 +35,8 @@ fn main() {
             BuildParams {
                 max_degree: md,
                 ef_construction: efc,
-                restarts: rs,
                 seed: 0,
-                hierarchy: false,
+                graph: nswg::GraphKind::Nsw,
             },
         )
         .unwrap();
@@ -69,7 +68,12 @@ fn main() {
                     .count();
             }
             let calls: u64 = r.stats.iter().map(|s| s.distance_calls).sum();
-            println!("md={md} efc={efc} rs={rs} build={bt:.2}s ef={ef} recall={:.4} calls/q={} qps={:.0}", hit as f64 / 2000.0, calls / 200, 200.0 / qt);
+            println!(
+                "md={md} efc={efc} build={bt:.2}s ef={ef} recall={:.4} calls/q={} qps={:.0}",
+                hit as f64 / 2000.0,
+                calls / 200,
+                200.0 / qt
+            );
         }
     }
 }

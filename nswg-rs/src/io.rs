@@ -1,5 +1,5 @@
 //! The on-disk format (versions 1 and 2), little-endian throughout. Flat indexes are written as
-//! version 1; indexes with a hierarchy ([`BuildParams::hierarchy`]) as version 2, which appends the
+//! version 1; indexes with a hierarchy ([`GraphKind::Hnsw`]) as version 2, which appends the
 //! layers after the link slots:
 //!
 //! | bytes | content |
@@ -7,7 +7,7 @@
 //! | 8 | magic `b"NSWGIDX\0"` |
 //! | 4 | format version (u32) |
 //! | 4 | metric (u32: 0 Euclidean, 1 DTW) |
-//! | 8 x 7 | dim, band, max_degree, ef_construction, restarts, seed, n (u64 each) |
+//! | 8 x 7 | dim, band, max_degree, ef_construction, restarts (written as 1, ignored on load), seed, n (u64 each) |
 //! | 4·n·dim | vectors (f32, row-major) |
 //! | 8·n | user ids (i64) |
 //! | 4·n | degrees (u32) |
@@ -23,9 +23,10 @@
 
 use crate::error::{invalid, Error};
 use crate::graph::{Graph, Layer, Layers, MAX_LEVEL};
-use crate::index::{upper_degree, Index};
+use crate::index::Index;
+use crate::insert::upper_degree;
 use crate::metric::Metric;
-use crate::params::BuildParams;
+use crate::params::{BuildParams, GraphKind};
 use crate::store::{Floats, Store};
 use std::collections::HashMap;
 use std::io::Write;
@@ -112,15 +113,19 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
         params: BuildParams {
             max_degree: usize_at(bytes, 32, "max_degree")?,
             ef_construction: usize_at(bytes, 40, "ef_construction")?,
-            restarts: usize_at(bytes, 48, "restarts")?,
             seed: u64_at(bytes, 56),
-            hierarchy: version >= 2,
+            graph: if version >= 2 {
+                GraphKind::Hnsw
+            } else {
+                GraphKind::Nsw
+            },
         },
     };
     if h.dim == 0 || h.params.max_degree < 2 || h.params.max_degree > 4096 {
         return Err(fmt_err("header holds an invalid dim or max_degree"));
     }
-    if h.params.ef_construction == 0 || h.params.restarts == 0 || h.n > u32::MAX as usize {
+    // Bytes 48..56 held the build-time restarts (always >= 1); builds no longer use them.
+    if h.params.ef_construction == 0 || u64_at(bytes, 48) == 0 || h.n > u32::MAX as usize {
         return Err(fmt_err(
             "header holds an invalid ef_construction, restarts or n",
         ));
@@ -160,13 +165,9 @@ impl Index {
             Metric::Dtw { band } => (1, band),
         };
         b.extend_from_slice(&code.to_le_bytes());
-        for v in [
-            dim,
-            band,
-            m,
-            self.params.ef_construction,
-            self.params.restarts,
-        ] {
+        // The fifth field held the build-time restarts; builds use one, and it is written as 1
+        // so files stay byte-identical to those of earlier releases.
+        for v in [dim, band, m, self.params.ef_construction, 1] {
             b.extend_from_slice(&(v as u64).to_le_bytes());
         }
         b.extend_from_slice(&self.params.seed.to_le_bytes());
@@ -247,7 +248,7 @@ impl Index {
         // Version 2: the layer section's size follows from the levels (checked before use).
         let mut level_counts: Vec<usize> = Vec::new();
         let mu = upper_degree(m);
-        let expected = if h.params.hierarchy {
+        let expected = if h.params.graph == GraphKind::Hnsw {
             let lv_end = base
                 .checked_add(16)
                 .and_then(|v| v.checked_add(n))
@@ -350,7 +351,7 @@ impl Index {
         store.compute_envelopes(0);
         store.encode_rows(0);
         let graph = Graph::from_raw(m, counts, links);
-        let layers = if h.params.hierarchy {
+        let layers = if h.params.graph == GraphKind::Hnsw {
             Some(read_layers(body, base, n, mu, &level_counts)?)
         } else {
             None

@@ -1,29 +1,87 @@
-//! Build and search parameters, with their documented defaults.
+//! Build and search parameters with the one set of defaults every layer uses (the binding exports
+//! them to Python, which reads them instead of repeating literals), and the names the API spells
+//! the graph kinds and entry modes with.
 
-/// Default seed of every random choice (entry points, construction order effects).
+use crate::error::{invalid, Error};
+use std::str::FromStr;
+
+/// Default seed of every random choice (levels, entry points).
 pub const DEFAULT_SEED: u64 = 0;
+
+/// Rows per piece of [`crate::Index::add_chunked`] when the caller has no reason to choose: small
+/// enough that a progress report or a cancel check comes every fraction of a second, large enough
+/// that the per-piece work (pivots, the cancel callback) is negligible.
+pub const ADD_CHUNK_ROWS: usize = 8192;
+
+/// Which graph an index builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GraphKind {
+    /// HNSW (Malkov & Yashunin 2018): the base graph plus a hierarchy of sparser layers. Each node
+    /// draws a level from a seeded geometric distribution (`P(level >= l) = M^-l`, with
+    /// `M = max(max_degree / 2, 2)`); the nodes of level `l >= 1` form a graph whose degree cap is
+    /// `M` (the base layer keeps `max_degree`), and the node of the highest level is the entry
+    /// point. Insertion descends greedily through the upper layers and links the node on every
+    /// layer up to its level with the diversity rule. Searched from a greedy descent through the
+    /// layers ([`Entry::Hierarchy`]) by default. Saved as format version 2.
+    #[default]
+    Hnsw,
+    /// The flat navigable small world graph of Malkov et al. 2014: one layer, searched from random
+    /// entry points with restarts ([`Entry::Random`]) by default. Saved as format version 1.
+    Nsw,
+}
+
+impl GraphKind {
+    /// The API name: `"hnsw"` or `"nsw"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            GraphKind::Hnsw => "hnsw",
+            GraphKind::Nsw => "nsw",
+        }
+    }
+
+    /// The entry a search uses when [`SearchParams::entry`] is `None`.
+    pub fn default_entry(&self) -> Entry {
+        match self {
+            GraphKind::Hnsw => Entry::Hierarchy,
+            GraphKind::Nsw => Entry::Random,
+        }
+    }
+}
+
+impl FromStr for GraphKind {
+    type Err = Error;
+
+    /// Parses `"hnsw"` or `"nsw"`.
+    ///
+    /// # Errors
+    /// `InvalidParameter` (`graph`) for any other name.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "hnsw" => Ok(GraphKind::Hnsw),
+            "nsw" => Ok(GraphKind::Nsw),
+            other => Err(invalid(
+                "graph",
+                format!("must be 'hnsw' or 'nsw', got {other:?}"),
+            )),
+        }
+    }
+}
 
 /// How the graph is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BuildParams {
-    /// Cap on each node's out-degree. A new node first links to at most `3 * max_degree / 4` neighbors
-    /// chosen by the diversity rule; back-links may fill a list up to `max_degree`, after which the
-    /// list is re-pruned by the same rule. Must be at least 2.
+    /// Cap on each node's out-degree (M of the NSW paper, 2M of HNSW's base layer). A new node
+    /// first links to at most `3 * max_degree / 4` neighbors chosen by the diversity rule;
+    /// back-links may fill a list up to `max_degree`, after which the list is re-pruned by the
+    /// same rule. Between 2 and 4096.
     pub max_degree: usize,
-    /// Size of the candidate beam of the k-NN search that finds a new node's neighbors.
+    /// Size of the candidate beam of the k-NN search that finds a new node's neighbors
+    /// (`efConstruction` of HNSW). At least 1.
     pub ef_construction: usize,
-    /// Random restarts of that search (each from a random already-inserted node).
-    pub restarts: usize,
     /// Seed of every random choice.
     pub seed: u64,
-    /// Build an HNSW-style hierarchy of layers (Malkov & Yashunin 2018) above the graph. Each node
-    /// draws a level from a seeded geometric distribution (`P(level >= l) = M^-l`, with
-    /// `M = max(max_degree / 2, 2)`); the nodes of level `l >= 1` form a sparser graph whose degree
-    /// cap is `M` (the base layer keeps `max_degree`), and the node of the highest level is the entry
-    /// point. Insertion descends greedily through the upper layers and links the node on every layer
-    /// up to its level with the same diversity rule. Searches use the layers only with
-    /// [`Entry::Hierarchy`]. Off (the default) builds the flat NSW graph exactly as before.
-    pub hierarchy: bool,
+    /// Which graph to build.
+    pub graph: GraphKind,
 }
 
 impl Default for BuildParams {
@@ -31,46 +89,71 @@ impl Default for BuildParams {
         BuildParams {
             max_degree: 32,
             ef_construction: 64,
-            restarts: 1,
             seed: DEFAULT_SEED,
-            hierarchy: false,
+            graph: GraphKind::Hnsw,
         }
     }
 }
 
-/// Where each graph search starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Where the first restart of a graph search starts (further restarts start at random nodes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Entry {
-    /// Every restart starts at a random stored node (the classic NSW search with restarts).
-    #[default]
+    /// At a random stored node (the classic NSW search with restarts).
     Random,
-    /// The first restart starts from the pivots: a fixed, evenly spaced sample of the stored nodes
-    /// (node numbers `i * len / P`, `P = min(len, 64)`) whose vectors are kept in one contiguous,
-    /// cache-resident block. The query is compared with every pivot and the beam is seeded with the
-    /// nearest ones, so the search begins near the answer instead of walking there from a random
-    /// node. Further restarts start at random nodes as in [`Entry::Random`].
+    /// From the pivots: a fixed, evenly spaced sample of the stored nodes (node numbers
+    /// `i * len / P`, `P = min(len, 64)`) whose vectors are kept in one contiguous, cache-resident
+    /// block. The query is compared with every pivot and the beam is seeded with the nearest ones.
     Pivots,
-    /// HNSW-style entry: descend greedily (beam 1) from the top node through the upper layers of a
-    /// hierarchical index ([`BuildParams::hierarchy`]) and start the first restart's base-layer
-    /// search from the node found; further restarts start at random nodes as in [`Entry::Random`].
-    /// On a flat index this is [`Entry::Random`]. ([`Entry::Random`] and [`Entry::Pivots`] ignore
-    /// the layers of a hierarchical index.)
+    /// Where a greedy descent (beam 1) from the top node through the upper layers ends (HNSW).
+    /// Needs an index built with [`GraphKind::Hnsw`].
     Hierarchy,
+}
+
+impl Entry {
+    /// The API name: `"random"`, `"pivots"` or `"hierarchy"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Entry::Random => "random",
+            Entry::Pivots => "pivots",
+            Entry::Hierarchy => "hierarchy",
+        }
+    }
+}
+
+impl FromStr for Entry {
+    type Err = Error;
+
+    /// Parses `"random"`, `"pivots"` or `"hierarchy"`.
+    ///
+    /// # Errors
+    /// `InvalidParameter` (`entry`) for any other name.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "random" => Ok(Entry::Random),
+            "pivots" => Ok(Entry::Pivots),
+            "hierarchy" => Ok(Entry::Hierarchy),
+            other => Err(invalid(
+                "entry",
+                format!("must be 'random', 'pivots' or 'hierarchy', got {other:?}"),
+            )),
+        }
+    }
 }
 
 /// How a search runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SearchParams {
     /// Size of the bounded result set of each restart (the beam); the search uses `max(ef, k)`.
+    /// At least 1.
     pub ef: usize,
-    /// Number of greedy searches from random entry points; their results are merged.
+    /// Number of greedy searches per query, merged; the first starts at [`SearchParams::entry`],
+    /// the others at random nodes. At least 1.
     pub restarts: usize,
     /// Threads for batch search: 0 means all cores, 1 runs on the calling thread.
     pub n_threads: usize,
-    /// Use lower bounds and early abandoning (DTW). They never change an answer; off is for tests.
-    pub prune: bool,
-    /// Where the search starts.
-    pub entry: Entry,
+    /// Where the first restart starts; `None` is the graph's own entry
+    /// ([`GraphKind::default_entry`]).
+    pub entry: Option<Entry>,
     /// Walk the graph comparing the query with the stored rows' 8-bit codes (a quarter of the
     /// memory reads of the floats; the index must keep them, see [`crate::Index::set_codes`]),
     /// then re-rank the final beam of each restart by the float distances. Returned distances are
@@ -86,8 +169,7 @@ impl Default for SearchParams {
             ef: 64,
             restarts: 1,
             n_threads: 0,
-            prune: true,
-            entry: Entry::Random,
+            entry: None,
             quantized: false,
         }
     }

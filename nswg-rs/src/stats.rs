@@ -1,4 +1,6 @@
-//! Work counters returned with every search: the honest measure of work, next to time.
+//! Work counters: the honest measure of work, next to time. Search counters come with every
+//! search, build counters with every add; [`SearchStats::COUNTERS`] is the one list of their names
+//! and order that the binding iterates.
 
 /// Counters of one search (one query).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -18,7 +20,21 @@ pub struct SearchStats {
     pub visited: u64,
 }
 
+/// A counter's name and how to read it from [`SearchStats`].
+pub type Counter = (&'static str, fn(&SearchStats) -> u64);
+
 impl SearchStats {
+    /// Every counter a search reports, by name, in the order the binding returns them.
+    pub const COUNTERS: [Counter; 7] = [
+        ("distance_calls", |s| s.distance_calls),
+        ("lb_pruned", SearchStats::lb_pruned),
+        ("lb_kim_pruned", |s| s.lb_kim_pruned),
+        ("lb_keogh_pruned", |s| s.lb_keogh_pruned),
+        ("lb_keogh_rev_pruned", |s| s.lb_keogh_rev_pruned),
+        ("abandoned", |s| s.abandoned),
+        ("visited", |s| s.visited),
+    ];
+
     /// Candidates skipped by any lower bound (sum of the three bound counters).
     pub fn lb_pruned(&self) -> u64 {
         self.lb_kim_pruned + self.lb_keogh_pruned + self.lb_keogh_rev_pruned
@@ -33,4 +49,28 @@ impl SearchStats {
         self.abandoned += o.abandoned;
         self.visited += o.visited;
     }
+}
+
+/// Counters of one [`crate::Index::add`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BuildStats {
+    /// Distance computations of the insertion searches, the neighbor selection and the orphan
+    /// repair (DTW: including the ones abandoned early).
+    pub distance_calls: u64,
+    /// Orphan repair passes run at the end of the add (0 or 1; see [`crate::Index::link_orphans`]).
+    pub repair_passes: u64,
+    /// Nodes the repair pass linked back into the graph.
+    pub orphans_linked: u64,
+}
+
+/// What an [`crate::Index::add`] did: the ids of the rows it added and its counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Added {
+    /// The ids of the added rows, in row order.
+    pub ids: Vec<i64>,
+    /// The work the add did.
+    pub stats: BuildStats,
+    /// False when [`crate::Index::add_chunked`]'s callback stopped the add early: `ids` then holds
+    /// only the rows of the pieces that were added (and no repair pass ran).
+    pub complete: bool,
 }

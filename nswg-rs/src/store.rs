@@ -1,6 +1,6 @@
 //! The vector store: one flat row-major `f32` buffer, plus each row's DTW envelope when the metric needs it.
 
-use crate::metric::{bounds, Metric};
+use crate::metric::{bounds, Metric, Stored};
 
 /// Rows of `dim` floats, stored contiguously; node `i` is `data[i*dim .. (i+1)*dim]`.
 pub(crate) struct Store {
@@ -56,6 +56,17 @@ impl Store {
         } else {
             let r = i * self.dim..(i + 1) * self.dim;
             (&self.upper[r.clone()], &self.lower[r])
+        }
+    }
+
+    /// Row `i` with its envelope, as the distances read it.
+    #[inline]
+    pub fn stored(&self, i: usize) -> Stored<'_> {
+        let (upper, lower) = self.envelope(i);
+        Stored {
+            row: self.row(i),
+            upper,
+            lower,
         }
     }
 

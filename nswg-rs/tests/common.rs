@@ -72,3 +72,31 @@ pub fn naive_knn(
     all.truncate(k);
     all
 }
+
+/// The graph kind of the old `hierarchy` flag: layers (HNSW) or flat (NSW).
+pub fn kind(hierarchy: bool) -> nswg::GraphKind {
+    if hierarchy {
+        nswg::GraphKind::Hnsw
+    } else {
+        nswg::GraphKind::Nsw
+    }
+}
+
+/// The search modes of an index of `graph` and `metric`: (entry, quantized) for every entry the
+/// graph offers (None is its own) and, for Euclidean, with and without the 8-bit codes.
+pub fn modes(graph: nswg::GraphKind, metric: nswg::Metric) -> Vec<(Option<nswg::Entry>, bool)> {
+    use nswg::Entry;
+    let mut entries = vec![None, Some(Entry::Random), Some(Entry::Pivots)];
+    if graph == nswg::GraphKind::Hnsw {
+        entries.push(Some(Entry::Hierarchy));
+    }
+    let quantized: &[bool] = if metric == nswg::Metric::Euclidean {
+        &[false, true]
+    } else {
+        &[false]
+    };
+    entries
+        .into_iter()
+        .flat_map(|e| quantized.iter().map(move |&q| (e, q)))
+        .collect()
+}

@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use nswg::{BuildParams, Entry, Error, Index, Metric, SearchParams};
+use nswg::{BuildParams, Entry, Error, GraphKind, Index, Metric, SearchParams};
 use std::collections::{HashSet, VecDeque};
 
 fn build(data: &[f32], dim: usize, metric: Metric, threads: usize) -> Index {
@@ -18,6 +18,23 @@ fn assert_search_is_exact(idx: &Index, queries: &[f32], k: usize, p: &SearchPara
         let (g, _) = idx.search(q, k, p).unwrap();
         let (e, _) = idx.exact_search(q, k, p).unwrap();
         assert_eq!(g, e, "{what}");
+    }
+}
+
+/// Asserts that every returned distance is the unpruned distance to the returned row: bounds and
+/// early abandoning may skip candidates but never change what an answer reports.
+fn assert_distances_are_true(idx: &Index, data: &[f32], queries: &[f32], r: &nswg::BatchResult) {
+    let dim = idx.dim();
+    for (qi, q) in queries.chunks_exact(dim).enumerate() {
+        for j in 0..r.k {
+            let id = r.ids[qi * r.k + j] as usize;
+            let want = idx.metric().distance(q, &data[id * dim..(id + 1) * dim]);
+            let got = r.distances[qi * r.k + j];
+            assert!(
+                (got - want).abs() <= 1e-4 * want.max(1.0),
+                "query {qi}: {got} vs {want}"
+            );
+        }
     }
 }
 
@@ -67,18 +84,44 @@ fn exact_search_equals_naive_scan() {
     }
 }
 
+/// The modes the graph-equals-exact oracle runs in: the contract every mode must keep.
 #[test]
-fn graph_search_with_large_ef_is_exact() {
-    // With ef >= n the beam never drops a candidate, so a connected graph yields the exact answer.
+fn every_mode_with_large_ef_equals_exact() {
+    // With ef >= n the beam never drops a candidate, so a connected graph yields the exact answer
+    // in every mode: graph kind x entry x quantized (Euclidean only) x metric.
+    let (n, dim) = (400, 12);
+    let data = walks(n, dim, 3);
+    let queries = walks(15, dim, 4);
     for metric in [Metric::Euclidean, Metric::Dtw { band: 2 }] {
-        let dim = 12;
-        let data = walks(400, dim, 3);
-        let idx = build(&data, dim, metric, 1);
-        let p = SearchParams {
-            ef: 400,
-            ..Default::default()
-        };
-        assert_search_is_exact(&idx, &walks(15, dim, 4), 10, &p, &format!("{metric:?}"));
+        for graph in [GraphKind::Hnsw, GraphKind::Nsw] {
+            let params = BuildParams {
+                graph,
+                ..Default::default()
+            };
+            let mut idx = Index::new(dim, metric, params).unwrap();
+            idx.add(&data, None, 1).unwrap();
+            if graph == GraphKind::Hnsw {
+                assert!(idx.entry_point().is_some_and(|(_, top)| top >= 1));
+            }
+            if metric == Metric::Euclidean {
+                idx.set_codes(true).unwrap();
+            }
+            for (entry, quantized) in modes(graph, metric) {
+                let p = SearchParams {
+                    ef: n,
+                    entry,
+                    quantized,
+                    ..Default::default()
+                };
+                let what = format!("{metric:?} {graph:?} {entry:?} quantized={quantized}");
+                assert_search_is_exact(&idx, &queries, 10, &p, &what);
+                if quantized && graph == GraphKind::Nsw && entry == Some(Entry::Random) {
+                    // Every node visited once on its codes, then all re-ranked on the floats.
+                    let (_, st) = idx.search(&queries[..dim], 10, &p).unwrap();
+                    assert_eq!((st.visited, st.distance_calls), (n as u64, 2 * n as u64));
+                }
+            }
+        }
     }
 }
 
@@ -205,14 +248,17 @@ fn every_node_is_reachable_in_every_build_mode() {
     ] {
         let params = BuildParams {
             max_degree: 8,
-            hierarchy,
+            graph: kind(hierarchy),
             ..Default::default()
         };
         let mut idx = Index::new(dim, metric, params).unwrap();
-        idx.add(&data, None, threads).unwrap();
+        let added = idx.add(&data, None, threads).unwrap();
         let what = format!("{metric:?} hierarchy={hierarchy} threads={threads}");
-        assert!(idx.orphans_linked() > 0, "{what}: the data made no orphan");
-        assert_eq!(idx.added_since_repair(), 0, "{what}");
+        assert!(
+            added.stats.orphans_linked > 0,
+            "{what}: the data made no orphan"
+        );
+        assert_eq!(added.stats.repair_passes, 1, "{what}");
         // The root: where every search on the base graph can start.
         let root = idx.entry_point().map_or(0, |(id, _)| id);
         let indeg = in_degrees(&idx);
@@ -257,32 +303,52 @@ fn small_adds_are_repaired_once_they_add_up() {
         ..Default::default()
     };
     let mut idx = Index::new(dim, Metric::Euclidean, params).unwrap();
-    idx.add(&data[..n * dim], None, 1).unwrap();
-    assert_eq!(idx.added_since_repair(), 0);
+    assert_eq!(
+        idx.add(&data[..n * dim], None, 1)
+            .unwrap()
+            .stats
+            .repair_passes,
+        1
+    );
     // 31 one-row adds stay below 1/64 of the index: no pass yet; the 32nd triggers one.
     for i in n..n + 31 {
-        idx.add(&data[i * dim..(i + 1) * dim], None, 1).unwrap();
+        let added = idx.add(&data[i * dim..(i + 1) * dim], None, 1).unwrap();
+        assert_eq!(added.stats.repair_passes, 0, "row {i}");
     }
-    assert_eq!(idx.added_since_repair(), 31);
-    idx.add(&data[(n + 31) * dim..(n + 32) * dim], None, 1)
-        .unwrap();
-    assert_eq!(idx.added_since_repair(), 0);
+    let added = idx.add(&data[(n + 31) * dim..(n + 32) * dim], None, 1);
+    assert_eq!(added.unwrap().stats.repair_passes, 1);
     assert!(in_degrees(&idx).iter().all(|&d| d > 0));
-    // A batch added in pieces without passes, then one pass.
+    // A batch added in pieces: one pass at the end, not one per piece; a progress report after
+    // every piece.
     let mut pieces = Index::new(dim, Metric::Euclidean, params).unwrap();
-    for piece in data[..n * dim].chunks(dim * 500) {
-        pieces.add_deferring_repair(piece, None, 1).unwrap();
-    }
-    assert_eq!(pieces.added_since_repair(), n);
-    assert!(pieces.repair_due());
-    assert!(pieces.link_orphans() > 0, "this data leaves orphans");
-    assert!(!pieces.repair_due());
+    let mut reports = Vec::new();
+    let added = pieces
+        .add_chunked(&data[..n * dim], None, 1, 500, |done, total| {
+            reports.push((done, total));
+            true
+        })
+        .unwrap();
+    assert_eq!(reports, vec![(500, n), (1000, n), (1500, n), (2000, n)]);
+    assert!(added.complete && added.ids.len() == n);
+    assert_eq!(added.stats.repair_passes, 1);
+    assert!(added.stats.orphans_linked > 0, "this data leaves orphans");
     assert!(in_degrees(&pieces).iter().all(|&d| d > 0));
+    // Pieces with n_threads = 1 build the same graph as one add.
+    let mut whole = Index::new(dim, Metric::Euclidean, params).unwrap();
+    whole.add(&data[..n * dim], None, 1).unwrap();
+    assert_eq!(whole.to_bytes(), pieces.to_bytes());
+    // A callback that says stop: the pieces so far stay, no pass runs.
+    let mut stopped = Index::new(dim, Metric::Euclidean, params).unwrap();
+    let added = stopped
+        .add_chunked(&data[..n * dim], None, 1, 500, |done, _| done < 1000)
+        .unwrap();
+    assert!(!added.complete);
+    assert_eq!((added.ids.len(), stopped.len()), (1000, 1000));
+    assert_eq!(added.stats.repair_passes, 0);
     // An explicit pass at any time.
-    idx.add(&data[(n + 32) * dim..], None, 1).unwrap();
-    assert_eq!(idx.added_since_repair(), 8);
+    let added = idx.add(&data[(n + 32) * dim..], None, 1).unwrap();
+    assert_eq!(added.stats.repair_passes, 0);
     idx.link_orphans();
-    assert_eq!(idx.added_since_repair(), 0);
     assert!(in_degrees(&idx).iter().all(|&d| d > 0));
 }
 
@@ -292,12 +358,11 @@ fn sequential_build_is_reproducible_and_chunking_free() {
     let data = uniform_rows(2000, dim, 11);
     let a = build(&data, dim, Metric::Euclidean, 1);
     let mut b = Index::new(dim, Metric::Euclidean, BuildParams::default()).unwrap();
-    for chunk in data.chunks(dim * 300) {
-        b.add(chunk, None, 1).unwrap();
-    }
-    // Chunk boundaries matter only through the orphan pass after each add, which found nothing
+    // Chunk boundaries matter only through the orphan pass after each add, which finds nothing
     // to link on this data.
-    assert_eq!((a.orphans_linked(), b.orphans_linked()), (0, 0));
+    for chunk in data.chunks(dim * 300) {
+        assert_eq!(b.add(chunk, None, 1).unwrap().stats.orphans_linked, 0);
+    }
     assert_eq!(a.to_bytes(), b.to_bytes());
     let q = uniform_rows(50, dim, 12);
     let p = SearchParams::default();
@@ -321,21 +386,13 @@ fn dtw_pruning_changes_no_graph_answer() {
             restarts: 2,
             ..Default::default()
         };
-        let off = SearchParams { prune: false, ..on };
         let a = idx.search_batch(&q, 5, &on, false).unwrap();
-        let b = idx.search_batch(&q, 5, &off, false).unwrap();
-        assert_eq!(a.ids, b.ids);
-        assert_eq!(a.distances, b.distances);
-        let work_on: u64 = a.stats.iter().map(|s| s.distance_calls).sum();
-        let work_off: u64 = b.stats.iter().map(|s| s.distance_calls).sum();
+        assert_distances_are_true(&idx, &data, &q, &a);
         let pruned: u64 = a.stats.iter().map(|s| s.lb_pruned()).sum();
-        assert!(
-            pruned > 0 && work_on < work_off,
-            "pruning did no work: {work_on} vs {work_off}"
-        );
+        let abandoned: u64 = a.stats.iter().map(|s| s.abandoned).sum();
+        assert!(pruned + abandoned > 0, "pruning did no work at ef={ef}");
         let e = idx.search_batch(&q, 5, &on, true).unwrap();
-        let e_off = idx.search_batch(&q, 5, &off, true).unwrap();
-        assert_eq!(e.ids, e_off.ids);
+        assert_distances_are_true(&idx, &data, &q, &e);
     }
 }
 
@@ -362,10 +419,20 @@ fn errors_name_the_problem() {
         idx.search(&[0.0; 3], 1, &p),
         Err(Error::EmptyIndex)
     ));
+    // A flat buffer that is not whole rows: the message speaks of floats, not columns (a 2-D
+    // caller checks its own column count).
+    let e = idx.add(&[0.0; 4], None, 1).unwrap_err();
     assert!(matches!(
-        idx.add(&[0.0; 4], None, 1),
-        Err(Error::DimensionMismatch { .. })
+        e,
+        Error::InvalidParameter {
+            name: "vectors",
+            ..
+        }
     ));
+    assert_eq!(
+        e.to_string(),
+        "vectors holds 4 floats, not a whole number of rows of dim=3"
+    );
     assert!(matches!(
         idx.add(&[0.0, f32::NAN, 0.0], None, 1),
         Err(Error::NonFinite { row: 0, col: 1, .. })
@@ -417,13 +484,13 @@ fn pivot_entry_with_large_ef_or_restarts_is_exact() {
         let idx = build(&data, dim, metric, 1);
         let wide = SearchParams {
             ef: 400,
-            entry: Entry::Pivots,
+            entry: Some(Entry::Pivots),
             ..Default::default()
         };
         let many = SearchParams {
             ef: 16,
             restarts: 64,
-            entry: Entry::Pivots,
+            entry: Some(Entry::Pivots),
             ..Default::default()
         };
         for q in walks(15, dim, 4).chunks_exact(dim) {
@@ -446,7 +513,7 @@ fn pivot_entry_recall_and_pivots_follow_adds_and_loads() {
     idx.add(&data[..1000 * dim], None, 1).unwrap();
     idx.add(&data[1000 * dim..], None, 1).unwrap();
     let p = SearchParams {
-        entry: Entry::Pivots,
+        entry: Some(Entry::Pivots),
         n_threads: 1,
         ..Default::default()
     };
@@ -472,7 +539,7 @@ fn build_h(data: &[f32], dim: usize, metric: Metric, threads: usize) -> Index {
         dim,
         metric,
         BuildParams {
-            hierarchy: true,
+            graph: GraphKind::Hnsw,
             ..Default::default()
         },
     )
@@ -483,27 +550,8 @@ fn build_h(data: &[f32], dim: usize, metric: Metric, threads: usize) -> Index {
 
 fn hier(p: SearchParams) -> SearchParams {
     SearchParams {
-        entry: Entry::Hierarchy,
+        entry: Some(Entry::Hierarchy),
         ..p
-    }
-}
-
-#[test]
-fn hierarchy_search_with_large_ef_is_exact() {
-    for metric in [Metric::Euclidean, Metric::Dtw { band: 2 }] {
-        let dim = 12;
-        let data = walks(400, dim, 3);
-        let idx = build_h(&data, dim, metric, 1);
-        assert!(idx.entry_point().is_some_and(|(_, top)| top >= 1));
-        for entry in [Entry::Hierarchy, Entry::Random, Entry::Pivots] {
-            let p = SearchParams {
-                ef: 400,
-                entry,
-                ..Default::default()
-            };
-            let what = format!("{metric:?} {entry:?}");
-            assert_search_is_exact(&idx, &walks(15, dim, 4), 10, &p, &what);
-        }
     }
 }
 
@@ -518,11 +566,8 @@ fn hierarchy_dtw_oracle_and_pruning() {
         ef: 32,
         ..Default::default()
     });
-    let off = SearchParams { prune: false, ..on };
     let a = idx.search_batch(&q, 5, &on, false).unwrap();
-    let b = idx.search_batch(&q, 5, &off, false).unwrap();
-    assert_eq!(a.ids, b.ids);
-    assert_eq!(a.distances, b.distances);
+    assert_distances_are_true(&idx, &data, &q, &a);
     let r = recall(&idx, &data, &q, dim, 5, &on);
     assert!(r >= 0.9, "DTW hierarchy recall@5 = {r:.3}");
     for (qi, qq) in q.chunks_exact(dim).enumerate() {
@@ -633,15 +678,14 @@ fn hierarchy_sequential_build_is_reproducible_and_chunking_free() {
         dim,
         Metric::Euclidean,
         BuildParams {
-            hierarchy: true,
+            graph: GraphKind::Hnsw,
             ..Default::default()
         },
     )
     .unwrap();
     for chunk in data.chunks(dim * 300) {
-        c.add(chunk, None, 1).unwrap();
+        assert_eq!(c.add(chunk, None, 1).unwrap().stats.orphans_linked, 0);
     }
-    assert_eq!((a.orphans_linked(), c.orphans_linked()), (0, 0));
     assert_eq!(a.to_bytes(), c.to_bytes());
     let q = uniform_rows(50, dim, 12);
     let p = hier(SearchParams::default());
@@ -651,12 +695,27 @@ fn hierarchy_sequential_build_is_reproducible_and_chunking_free() {
         .unwrap();
     assert_eq!(ra.ids, rc.ids);
     assert_eq!(ra.distances, rc.distances);
-    // The flat build is unaffected by the option's existence: same bytes as a default build.
-    let flat = build(&data, dim, Metric::Euclidean, 1);
+    // The default build is this one; a flat build is saved as format 1, a layered one as 2.
+    assert_eq!(
+        build(&data, dim, Metric::Euclidean, 1).to_bytes(),
+        a.to_bytes()
+    );
+    let flat_params = BuildParams {
+        graph: GraphKind::Nsw,
+        ..Default::default()
+    };
+    let mut flat = Index::new(dim, Metric::Euclidean, flat_params).unwrap();
+    flat.add(&data, None, 1).unwrap();
     assert_eq!(flat.to_bytes()[8..12], 1u32.to_le_bytes());
     assert_eq!(a.to_bytes()[8..12], 2u32.to_le_bytes());
-    // Entry::Hierarchy on a flat index is Entry::Random.
-    let r1 = flat.search_batch(&q, 5, &p, false).unwrap();
+    // Entry::Hierarchy on a flat index is an error naming the option; its default is random.
+    let e = flat.search_batch(&q, 5, &p, false).unwrap_err();
+    assert!(matches!(e, Error::InvalidParameter { name: "entry", .. }));
+    let random = SearchParams {
+        entry: Some(Entry::Random),
+        ..Default::default()
+    };
+    let r1 = flat.search_batch(&q, 5, &random, false).unwrap();
     let r2 = flat
         .search_batch(&q, 5, &SearchParams::default(), false)
         .unwrap();
@@ -667,39 +726,6 @@ fn quantized(p: SearchParams) -> SearchParams {
     SearchParams {
         quantized: true,
         ..p
-    }
-}
-
-#[test]
-fn quantized_search_with_large_ef_is_exact_in_every_entry_mode() {
-    // The walk on 8-bit codes with ef >= n keeps every reachable node in the beam, and the
-    // re-ranking by float distances then gives exactly the brute-force answer.
-    let (n, dim) = (500, 24);
-    let data = clustered_rows(n, dim, 8, 0.5, 31);
-    for hierarchy in [false, true] {
-        let params = BuildParams {
-            hierarchy,
-            ..Default::default()
-        };
-        let mut idx = Index::new(dim, Metric::Euclidean, params).unwrap();
-        idx.add(&data, None, 1).unwrap();
-        idx.set_codes(true).unwrap();
-        for entry in [Entry::Random, Entry::Pivots, Entry::Hierarchy] {
-            let p = quantized(SearchParams {
-                ef: n,
-                entry,
-                ..Default::default()
-            });
-            for q in clustered_rows(20, dim, 8, 0.5, 32).chunks_exact(dim) {
-                let (g, st) = idx.search(q, 10, &p).unwrap();
-                let (e, _) = idx.exact_search(q, 10, &p).unwrap();
-                assert_eq!(g, e, "hierarchy={hierarchy} {entry:?}");
-                if !hierarchy && entry == Entry::Random {
-                    // Every node visited once on its codes, then all re-ranked on the floats.
-                    assert_eq!((st.visited, st.distance_calls), (n as u64, 2 * n as u64));
-                }
-            }
-        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use nswg::{BuildParams, Entry, Error, Index, Metric, SearchParams};
+use nswg::{BuildParams, Entry, Error, GraphKind, Index, Metric, SearchParams};
 
 fn small(metric: Metric) -> Index {
     small_with(metric, false)
@@ -18,7 +18,7 @@ fn small_with(metric: Metric, hierarchy: bool) -> Index {
         metric,
         BuildParams {
             max_degree: 4,
-            hierarchy,
+            graph: kind(hierarchy),
             ..Default::default()
         },
     )
@@ -102,11 +102,11 @@ fn hierarchy_save_load_round_trip() {
         assert_eq!(bytes[8..12], 2u32.to_le_bytes());
         let back = Index::from_bytes(&bytes).unwrap();
         assert_eq!(back.to_bytes(), bytes);
-        assert!(back.build_params().hierarchy);
+        assert!(back.build_params().graph == GraphKind::Hnsw);
         assert_eq!(back.entry_point(), idx.entry_point());
         let q = walks(10, 6, 22);
         let p = SearchParams {
-            entry: Entry::Hierarchy,
+            entry: Some(Entry::Hierarchy),
             ..Default::default()
         };
         let a = idx.search_batch(&q, 5, &p, false).unwrap();
@@ -123,13 +123,13 @@ fn hierarchy_save_load_round_trip() {
         3,
         Metric::Euclidean,
         BuildParams {
-            hierarchy: true,
+            graph: GraphKind::Hnsw,
             ..Default::default()
         },
     )
     .unwrap();
     let back = Index::from_bytes(&empty.to_bytes()).unwrap();
-    assert!(back.is_empty() && back.build_params().hierarchy);
+    assert!(back.is_empty() && back.build_params().graph == GraphKind::Hnsw);
 }
 
 #[test]

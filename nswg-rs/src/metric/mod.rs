@@ -8,6 +8,7 @@ pub mod bounds;
 pub mod dtw;
 pub mod euclidean;
 
+use crate::error::{invalid, Error};
 use crate::stats::SearchStats;
 use dtw::DtwScratch;
 
@@ -38,6 +39,30 @@ impl Metric {
         match self {
             Metric::Euclidean => None,
             Metric::Dtw { band } => Some(*band),
+        }
+    }
+
+    /// The metric named `name` (`"euclidean"` or `"dtw"`) for vectors of `dim` floats; `band` is the
+    /// DTW Sakoe-Chiba radius in samples (`None`: full DTW, stored as `dim - 1`).
+    ///
+    /// # Errors
+    /// `InvalidParameter` for an unknown name (`metric`), a band with Euclidean, or a band above
+    /// `dim` (`band`).
+    pub fn from_name(name: &str, band: Option<usize>, dim: usize) -> Result<Metric, Error> {
+        match (name, band) {
+            ("euclidean", None) => Ok(Metric::Euclidean),
+            ("euclidean", Some(_)) => Err(invalid("band", "is only meaningful with metric='dtw'")),
+            ("dtw", Some(b)) if b > dim => Err(invalid(
+                "band",
+                format!("must be between 0 and dim={dim} samples, got {b}"),
+            )),
+            ("dtw", band) => Ok(Metric::Dtw {
+                band: band.unwrap_or(dim.saturating_sub(1)),
+            }),
+            (other, _) => Err(invalid(
+                "metric",
+                format!("must be 'euclidean' or 'dtw', got {other:?}"),
+            )),
         }
     }
 
@@ -75,51 +100,50 @@ impl QueryPrep {
     }
 }
 
+/// A stored row as a distance reads it: the floats and, for DTW, the row's envelope (empty slices
+/// for Euclidean).
+#[derive(Clone, Copy)]
+pub(crate) struct Stored<'a> {
+    pub row: &'a [f32],
+    pub upper: &'a [f32],
+    pub lower: &'a [f32],
+}
+
 /// Squared distance from a prepared query to a stored row, or some value `> cutoff` once the true
 /// value is known to exceed `cutoff` (lower bounds, early abandoning). Never wrong below `cutoff`:
 /// a returned value `<= cutoff` is exact. Counters go to `stats`. The Euclidean case is inlined into
 /// the search loops; DTW goes through [`eval_dtw_sq`].
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn eval_sq(
     metric: Metric,
     query: &[f32],
     prep: &mut QueryPrep,
-    row: &[f32],
-    row_upper: &[f32],
-    row_lower: &[f32],
+    stored: Stored<'_>,
     cutoff: f32,
-    prune: bool,
     stats: &mut SearchStats,
 ) -> f32 {
     match metric {
         Metric::Euclidean => {
             stats.visited += 1;
             stats.distance_calls += 1;
-            euclidean::sq_euclidean(query, row)
+            euclidean::sq_euclidean(query, stored.row)
         }
-        Metric::Dtw { band } => eval_dtw_sq(
-            band, query, prep, row, row_upper, row_lower, cutoff, prune, stats,
-        ),
+        Metric::Dtw { band } => eval_dtw_sq(band, query, prep, stored, cutoff, stats),
     }
 }
 
 /// The DTW case of [`eval_sq`] (same contract).
-#[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn eval_dtw_sq(
     band: usize,
     query: &[f32],
     prep: &mut QueryPrep,
-    row: &[f32],
-    row_upper: &[f32],
-    row_lower: &[f32],
+    stored: Stored<'_>,
     cutoff: f32,
-    prune: bool,
     stats: &mut SearchStats,
 ) -> f32 {
     stats.visited += 1;
-    let cutoff = if prune { cutoff } else { f32::INFINITY };
+    let row = stored.row;
     if cutoff < f32::INFINITY {
         // Cheapest bound first (UCR Suite order). A bound > cutoff means the true DTW is
         // > cutoff too, so the candidate could not enter the result set anyway.
@@ -138,7 +162,8 @@ fn eval_dtw_sq(
             stats.lb_keogh_pruned += 1;
             return fwd;
         }
-        let rev = bounds::lb_keogh_cumulative_sq(query, row_upper, row_lower, &mut prep.cb_rev);
+        let rev =
+            bounds::lb_keogh_cumulative_sq(query, stored.upper, stored.lower, &mut prep.cb_rev);
         if rev > cutoff {
             stats.lb_keogh_rev_pruned += 1;
             return rev;
@@ -156,9 +181,5 @@ fn eval_dtw_sq(
         return d;
     }
     stats.distance_calls += 1;
-    let d = dtw::dtw_sq(query, row, band, cutoff, &mut prep.dtw);
-    if d > cutoff {
-        stats.abandoned += 1;
-    }
-    d
+    dtw::dtw_sq(query, row, band, f32::INFINITY, &mut prep.dtw)
 }

@@ -1,0 +1,28 @@
+//! The pivots of [`crate::Entry::Pivots`]: a fixed, evenly spaced sample of the stored nodes whose
+//! rows are copied into one contiguous block small enough to stay in cache across queries.
+
+use crate::store::Store;
+
+/// Most pivots an index keeps.
+const MAX_PIVOTS: usize = 64;
+
+/// Node numbers `i * n / P` (`P = min(n, 64)`) and a contiguous copy of their rows (P x dim
+/// floats), rebuilt whenever nodes are added.
+#[derive(Default)]
+pub(crate) struct Pivots {
+    pub nodes: Vec<u32>,
+    pub rows: Vec<f32>,
+}
+
+impl Pivots {
+    /// The pivots of the first `n` rows of `store`.
+    pub fn build(store: &Store, n: usize) -> Pivots {
+        let p = n.min(MAX_PIVOTS);
+        let nodes: Vec<u32> = (0..p).map(|i| (i * n / p) as u32).collect();
+        let mut rows = Vec::with_capacity(p * store.dim);
+        for &v in &nodes {
+            rows.extend_from_slice(store.row(v as usize));
+        }
+        Pivots { nodes, rows }
+    }
+}

@@ -1,0 +1,301 @@
+//! Queries: graph search and the exact scan (the oracle), one query or a parallel batch, with the
+//! checks every query passes first and the results' order (distance, then id; padded with -1).
+
+use crate::error::{invalid, Error};
+use crate::graph::Cand;
+use crate::index::{check_rows, Index};
+use crate::metric::Metric;
+use crate::params::{Entry, GraphKind, SearchParams};
+use crate::rng::query_seed;
+use crate::scratch::{Scratch, ScratchGuard};
+use crate::stats::SearchStats;
+use crate::walk::{Coded, Start, Walk};
+use rayon::prelude::*;
+use std::collections::BinaryHeap;
+
+/// One search hit: the user id and the distance in the metric's true units (not squared).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Neighbor {
+    /// User id of the stored vector, or -1 for "no result" (padding).
+    pub id: i64,
+    /// Euclidean (L2) distance, or DTW distance (sqrt of the warping path's sum of squares); +inf for padding.
+    pub distance: f32,
+}
+
+/// Results of a batch search, row-major: query `i` owns `ids[i*k..(i+1)*k]` and `distances[i*k..]`.
+#[derive(Debug, Clone, Default)]
+pub struct BatchResult {
+    /// Number of neighbors per query.
+    pub k: usize,
+    /// User ids, -1 where fewer than `k` neighbors were found.
+    pub ids: Vec<i64>,
+    /// Distances in true units, ascending per row (ties by id), +inf for padding.
+    pub distances: Vec<f32>,
+    /// Counters per query.
+    pub stats: Vec<SearchStats>,
+}
+
+impl Index {
+    /// Approximate k-NN of one query by graph search. Results are ascending by distance (true
+    /// units), ties by id; fewer than `k` reachable nodes are padded with id -1, +inf.
+    ///
+    /// # Errors
+    /// `DimensionMismatch` (the query is not `dim` floats), `NonFinite`, `EmptyIndex`,
+    /// `InvalidParameter` (k outside 1..=len, ef or restarts 0, `entry` hierarchy on an NSW
+    /// graph, `quantized` on an index without codes).
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        p: &SearchParams,
+    ) -> Result<(Vec<Neighbor>, SearchStats), Error> {
+        self.one(query, k, p, false)
+    }
+
+    /// Exact k-NN of one query by brute force (the oracle), same units and order as
+    /// [`Index::search`]; `p.entry` and `p.quantized` are ignored.
+    ///
+    /// # Errors
+    /// As [`Index::search`].
+    pub fn exact_search(
+        &self,
+        query: &[f32],
+        k: usize,
+        p: &SearchParams,
+    ) -> Result<(Vec<Neighbor>, SearchStats), Error> {
+        self.one(query, k, p, true)
+    }
+
+    fn one(
+        &self,
+        query: &[f32],
+        k: usize,
+        p: &SearchParams,
+        exact: bool,
+    ) -> Result<(Vec<Neighbor>, SearchStats), Error> {
+        if query.len() != self.dim() {
+            return Err(Error::DimensionMismatch {
+                what: "query",
+                expected: self.dim(),
+                got: query.len(),
+            });
+        }
+        let r = self.search_batch(query, k, p, exact)?;
+        let hits = r
+            .ids
+            .iter()
+            .zip(&r.distances)
+            .map(|(&id, &distance)| Neighbor { id, distance })
+            .collect();
+        Ok((hits, r.stats[0]))
+    }
+
+    /// k-NN of many queries (row-major, a whole number of rows of `dim` floats), in parallel over
+    /// queries unless `p.n_threads == 1`; `exact` selects brute force. The batch succeeds whole or
+    /// fails before any work with the first error.
+    ///
+    /// # Errors
+    /// As [`Index::search`]; `InvalidParameter` (`queries`) when the length is not a multiple of
+    /// `dim`.
+    pub fn search_batch(
+        &self,
+        queries: &[f32],
+        k: usize,
+        p: &SearchParams,
+        exact: bool,
+    ) -> Result<BatchResult, Error> {
+        let n = check_rows("queries", queries, self.dim())?;
+        self.check_query(k, p, exact)?;
+        let mut out = BatchResult {
+            k,
+            ids: vec![-1; n * k],
+            distances: vec![f32::INFINITY; n * k],
+            stats: vec![SearchStats::default(); n],
+        };
+        let dim = self.dim();
+        let pool = if n <= 1 {
+            None
+        } else {
+            self.pool(p.n_threads, n)
+        };
+        let run = |q: &[f32], s: &mut Scratch, ids: &mut [i64], ds: &mut [f32]| {
+            let stats = self.run_query(q, k, p, exact, s);
+            self.write_top(s, ids, ds);
+            stats
+        };
+        match pool {
+            None => {
+                let mut s = self.take_scratch();
+                for (((q, ids), ds), st) in queries
+                    .chunks_exact(dim)
+                    .zip(out.ids.chunks_exact_mut(k))
+                    .zip(out.distances.chunks_exact_mut(k))
+                    .zip(out.stats.iter_mut())
+                {
+                    *st = run(q, &mut s, ids, ds);
+                }
+                self.give_scratch(s);
+            }
+            Some(pool) => {
+                let (ids, dists, stats) = (&mut out.ids, &mut out.distances, &mut out.stats);
+                pool.install(|| {
+                    queries
+                        .par_chunks_exact(dim)
+                        .zip(ids.par_chunks_exact_mut(k))
+                        .zip(dists.par_chunks_exact_mut(k))
+                        .zip(stats.par_iter_mut())
+                        .for_each_init(
+                            || ScratchGuard::new(self),
+                            |g, (((q, ids), ds), st)| *st = run(q, g.get(), ids, ds),
+                        );
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The checks of every query batch, before any work.
+    fn check_query(&self, k: usize, p: &SearchParams, exact: bool) -> Result<(), Error> {
+        if self.is_empty() {
+            return Err(Error::EmptyIndex);
+        }
+        if k == 0 || k > self.len() {
+            return Err(invalid(
+                "k",
+                format!("must be between 1 and len(index)={}, got {k}", self.len()),
+            ));
+        }
+        if p.ef == 0 {
+            return Err(invalid("ef", "must be at least 1, got 0"));
+        }
+        if p.restarts == 0 {
+            return Err(invalid("restarts", "must be at least 1, got 0"));
+        }
+        if exact {
+            return Ok(());
+        }
+        if p.entry == Some(Entry::Hierarchy) && self.params.graph == GraphKind::Nsw {
+            return Err(invalid(
+                "entry",
+                "'hierarchy' needs an index built with graph='hnsw'; this one has graph='nsw'",
+            ));
+        }
+        if p.quantized && self.store.codes.is_none() {
+            return Err(invalid(
+                "quantized",
+                if self.store.metric == Metric::Euclidean {
+                    "search needs the index's 8-bit codes: call set_codes(true) first"
+                } else {
+                    "search needs the Euclidean metric (DTW walks on the floats)"
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs one query, leaving the best `k` in `s.top`; returns its counters.
+    fn run_query(
+        &self,
+        q: &[f32],
+        k: usize,
+        p: &SearchParams,
+        exact: bool,
+        s: &mut Scratch,
+    ) -> SearchStats {
+        s.stats = SearchStats::default();
+        if exact {
+            self.exact_scan(q, k, s);
+            return std::mem::take(&mut s.stats);
+        }
+        let entry = p.entry.unwrap_or(self.params.graph.default_entry());
+        let mut seeds = std::mem::take(&mut s.seeds);
+        seeds.clear();
+        if let (Entry::Hierarchy, Some(layers)) = (entry, &self.layers) {
+            self.descend(layers, q, s, &mut seeds);
+        }
+        let mut shifted = std::mem::take(&mut s.shifted);
+        let codes = self.store.codes.as_ref().filter(|_| p.quantized);
+        if let Some(c) = codes {
+            shifted.clear();
+            shifted.extend(q.iter().zip(&c.lo).map(|(x, lo)| x - lo));
+        }
+        let start = match entry {
+            Entry::Random => Start::Random,
+            Entry::Pivots => Start::Pivots(&self.pivots),
+            Entry::Hierarchy => Start::Seeds(&seeds),
+        };
+        let walk = Walk {
+            query: q,
+            coded: codes.map(|codes| Coded {
+                codes,
+                shifted: &shifted,
+            }),
+            exclude: None,
+            k,
+            ef: p.ef,
+            restarts: p.restarts,
+            start,
+            limit: self.len(),
+            seed: query_seed(self.params.seed, q),
+        };
+        self.walk(&walk, s);
+        s.shifted = shifted;
+        s.seeds = seeds;
+        std::mem::take(&mut s.stats)
+    }
+
+    /// Writes `s.top` into one row of results as (true distance, id) ascending, ties by id,
+    /// padded with -1 / +inf.
+    fn write_top(&self, s: &mut Scratch, out_ids: &mut [i64], out_d: &mut [f32]) {
+        let mut res: Vec<(f32, i64)> = s
+            .top
+            .drain()
+            .map(|c| (c.d.sqrt(), self.ids[c.node as usize]))
+            .collect();
+        res.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        for (j, (id, d)) in out_ids.iter_mut().zip(out_d.iter_mut()).enumerate() {
+            (*id, *d) = res.get(j).map_or((-1, f32::INFINITY), |&(d, id)| (id, d));
+        }
+    }
+
+    /// Brute-force search over every stored vector with the same distance code (lower bounds and
+    /// early abandoning for DTW). Leaves the best `k` in `s.top`, ranked by (distance, user id).
+    fn exact_scan(&self, q: &[f32], k: usize, s: &mut Scratch) {
+        s.prep.prepare(self.store.metric, q);
+        // Ranked by (d, user id): with `node` temporarily holding the rank of the user id.
+        let mut top: BinaryHeap<(OrdF32, i64, u32)> = BinaryHeap::with_capacity(k + 1);
+        for node in 0..self.len() {
+            let cutoff = if top.len() >= k {
+                top.peek().map_or(f32::INFINITY, |t| t.0 .0)
+            } else {
+                f32::INFINITY
+            };
+            let d = self.eval_node(q, node as u32, cutoff, s);
+            let key = (OrdF32(d), self.ids[node], node as u32);
+            if top.len() < k {
+                top.push(key);
+            } else if top.peek().is_some_and(|w| key < *w) {
+                top.pop();
+                top.push(key);
+            }
+        }
+        s.top.clear();
+        s.top
+            .extend(top.into_iter().map(|(d, _, node)| Cand { d: d.0, node }));
+    }
+}
+
+/// `f32` with the total order (for heaps).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct OrdF32(f32);
+impl Eq for OrdF32 {}
+impl PartialOrd for OrdF32 {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for OrdF32 {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&o.0)
+    }
+}

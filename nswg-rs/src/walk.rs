@@ -1,0 +1,317 @@
+//! The graph walk: best-first search with a bounded beam and restarts on the base graph, the
+//! greedy descent through the upper layers, and the distance evaluations they share. Insertion,
+//! orphan repair and queries each describe the walk they need with one [`Walk`] request.
+
+use crate::graph::{Cand, Layer, Layers, MAX_LEVEL};
+use crate::index::Index;
+use crate::metric::euclidean::{sq_euclidean, sq_euclidean_codes};
+use crate::metric::{eval_sq, Stored};
+use crate::pivots::Pivots;
+use crate::rng::Rng;
+use crate::scratch::Scratch;
+use crate::stats::SearchStats;
+use crate::store::Codes;
+
+/// Where the first restart of a walk starts; further restarts start at random nodes.
+#[derive(Clone, Copy)]
+pub(crate) enum Start<'a> {
+    /// At a random node of `0..limit`.
+    Random,
+    /// From these candidates (with their distances); random when empty.
+    Seeds(&'a [Cand]),
+    /// From the nearest pivots ([`crate::Entry::Pivots`]); random when there are none.
+    Pivots(&'a Pivots),
+}
+
+/// The 8-bit codes a quantized walk compares with, and the query minus the code offsets.
+#[derive(Clone, Copy)]
+pub(crate) struct Coded<'a> {
+    pub codes: &'a Codes,
+    pub shifted: &'a [f32],
+}
+
+/// One walk on the base graph.
+pub(crate) struct Walk<'a> {
+    /// The query row (`dim` floats).
+    pub query: &'a [f32],
+    /// Walk on the codes and re-rank by floats, or `None` to walk on the floats.
+    pub coded: Option<Coded<'a>>,
+    /// A node never visited (the node being inserted or repaired).
+    pub exclude: Option<u32>,
+    /// How many results to keep (in `Scratch::top`).
+    pub k: usize,
+    /// Beam of each restart; the walk uses `max(ef, k)`.
+    pub ef: usize,
+    /// Number of restarts; their results are merged.
+    pub restarts: usize,
+    /// Where the first restart starts.
+    pub start: Start<'a>,
+    /// Random entries are drawn from nodes `0..limit` (during a parallel build, the nodes known to
+    /// be fully linked).
+    pub limit: usize,
+    /// Seed of the random entries.
+    pub seed: u64,
+}
+
+impl Index {
+    /// Squared distance from the prepared query `q` to stored node `node` (see [`eval_sq`]: exact
+    /// when `<= cutoff`, otherwise some value `> cutoff`), counted in `s.stats`.
+    #[inline(always)]
+    pub(crate) fn eval_node(&self, q: &[f32], node: u32, cutoff: f32, s: &mut Scratch) -> f32 {
+        let stored = self.store.stored(node as usize);
+        eval_sq(
+            self.store.metric,
+            q,
+            &mut s.prep,
+            stored,
+            cutoff,
+            &mut s.stats,
+        )
+    }
+
+    /// Squared Euclidean distance from a query, given as `query - lo` (see
+    /// [`crate::store::Codes`]), to the 8-bit codes of `node`. Counts a distance computation, not
+    /// a visit (the caller counts visits).
+    #[inline(always)]
+    fn eval_coded(&self, c: Coded<'_>, node: u32, stats: &mut SearchStats) -> f32 {
+        stats.distance_calls += 1;
+        let d = sq_euclidean_codes(
+            c.shifted,
+            &c.codes.scale,
+            c.codes.row(self.store.dim, node as usize),
+        );
+        // Values near f32::MAX can make inf - inf; rank such a node last rather than arbitrarily.
+        if d.is_nan() {
+            f32::INFINITY
+        } else {
+            d
+        }
+    }
+
+    /// One step of the best-first search: evaluates the newly visited node `nb` and, if the beam
+    /// (`s.beam`, bounded to `ef`) is not full or `(d, nb)` beats its worst result, adds it.
+    ///
+    /// Pruning (lower bounds, early abandoning) cannot change the outcome: the cutoff handed to
+    /// the distance is the worst result's distance when the beam is full, a bound or an abandoned
+    /// DTW only reports some `d > cutoff`, and any such `d` fails the admission test anyway; below
+    /// the cutoff the value is exact.
+    #[inline]
+    fn offer(&self, q: &[f32], coded: Option<Coded<'_>>, nb: u32, ef: usize, s: &mut Scratch) {
+        debug_assert!(s.beam.len() <= ef);
+        let d = match coded {
+            Some(c) => {
+                s.stats.visited += 1;
+                self.eval_coded(c, nb, &mut s.stats)
+            }
+            None => {
+                let cutoff = s.beam.worst_if_full().map_or(f32::INFINITY, |w| w.d);
+                self.eval_node(q, nb, cutoff, s)
+            }
+        };
+        s.beam.push(Cand { d, node: nb });
+    }
+
+    /// Best-first search with restarts ([`Walk`]). Leaves the best `k` (by squared distance) in
+    /// `s.top` and adds its counters to `s.stats`.
+    ///
+    /// Each restart keeps a result set bounded to `ef`, expands the nearest candidate, and stops
+    /// when the nearest remaining candidate is farther than the worst result. The visited set is
+    /// shared by all restarts. A restart that does not start from seeds or pivots starts at a
+    /// random node of `0..limit` not yet visited.
+    ///
+    /// Pruning (lower bounds, early abandoning) cannot change the result: a neighbor enters the
+    /// candidate queue only if its key `(d, node)` is below the current worst result when the result
+    /// set is full. A bound or an abandoned DTW only reports `d > cutoff` = the worst distance, and any
+    /// such `d` fails that test anyway; below the cutoff the returned value is exact.
+    pub(crate) fn walk(&self, w: &Walk<'_>, s: &mut Scratch) {
+        let q = w.query;
+        s.begin(self.graph.len());
+        s.prep.prepare(self.store.metric, q);
+        s.top.clear();
+        if let Some(x) = w.exclude {
+            s.mark(x);
+        }
+        if w.limit == 0 {
+            return;
+        }
+        let mut rng = Rng::new(w.seed);
+        let ef = w.ef.max(w.k);
+        for restart in 0..w.restarts {
+            s.beam.reset(ef);
+            let seeded = match w.start {
+                Start::Pivots(pv) if restart == 0 && !pv.nodes.is_empty() => {
+                    self.seed_from_pivots(pv, q, s);
+                    true
+                }
+                Start::Seeds(seeds) if restart == 0 && !seeds.is_empty() => {
+                    s.seed(seeds, ef);
+                    true
+                }
+                _ => false,
+            };
+            if seeded {
+                if let Some(c) = w.coded {
+                    // Seeds come with float distances; the walk compares code distances (which
+                    // run higher by the coding error): put the seeds on the same footing.
+                    let mut beam = std::mem::take(&mut s.beam);
+                    let mut sorted = std::mem::take(&mut s.sorted);
+                    sorted.clear();
+                    sorted.extend(beam.iter().map(|b| Cand {
+                        d: self.eval_coded(c, b.node, &mut s.stats),
+                        node: b.node,
+                    }));
+                    beam.reset(ef);
+                    for &b in &sorted {
+                        beam.push(b);
+                    }
+                    s.beam = beam;
+                    s.sorted = sorted;
+                }
+            } else {
+                let mut start = None;
+                for _ in 0..8 {
+                    let e = rng.below(w.limit) as u32;
+                    if s.mark(e) {
+                        start = Some(e);
+                        break;
+                    }
+                }
+                let Some(e) = start else { continue };
+                let d = match w.coded {
+                    Some(c) => {
+                        s.stats.visited += 1;
+                        self.eval_coded(c, e, &mut s.stats)
+                    }
+                    None => self.eval_node(q, e, f32::INFINITY, s),
+                };
+                s.beam.push(Cand { d, node: e });
+            }
+            while let Some(c) = s.beam.pop_next() {
+                // Next candidate's links, then the vectors of this node's unvisited neighbors:
+                // start every load first, so the distances below find them in cache.
+                if let Some(next) = s.beam.peek_next() {
+                    self.graph.touch(next.node);
+                }
+                s.nbrs.clear();
+                for nb in self.graph.links(c.node) {
+                    if s.mark(nb) {
+                        if let Some(cd) = w.coded {
+                            cd.codes.touch(self.store.dim, nb as usize);
+                        } else {
+                            self.store.touch_row(nb as usize);
+                        }
+                        s.nbrs.push(nb);
+                    }
+                }
+                for idx in 0..s.nbrs.len() {
+                    self.offer(q, w.coded, s.nbrs[idx], ef, s);
+                }
+            }
+            if w.coded.is_some() {
+                self.rerank_beam(q, ef, s);
+            }
+            for c in s.beam.iter() {
+                if s.top.len() < w.k {
+                    s.top.push(c);
+                } else if s.top.peek().is_some_and(|t| c < *t) {
+                    s.top.pop();
+                    s.top.push(c);
+                }
+            }
+        }
+    }
+
+    /// Replaces the code distances of a quantized walk's beam by float distances, re-ranked.
+    fn rerank_beam(&self, q: &[f32], ef: usize, s: &mut Scratch) {
+        let mut sorted = std::mem::take(&mut s.sorted);
+        sorted.clear();
+        for c in s.beam.iter() {
+            // Already counted as visited by the walk: one more distance computation.
+            s.stats.distance_calls += 1;
+            let d = sq_euclidean(q, self.store.row(c.node as usize));
+            sorted.push(Cand { d, node: c.node });
+        }
+        s.beam.reset(ef);
+        for &c in &sorted {
+            s.beam.push(c);
+        }
+        s.sorted = sorted;
+    }
+
+    /// Seeds the beam of a search from the pivots: compares the query with every unvisited pivot
+    /// (a contiguous, cache-resident block) and keeps the nearest (as many as the beam holds) as
+    /// the starting candidates.
+    fn seed_from_pivots(&self, pivots: &Pivots, q: &[f32], s: &mut Scratch) {
+        let metric = self.store.metric;
+        let dim = self.store.dim;
+        for (&node, row) in pivots.nodes.iter().zip(pivots.rows.chunks_exact(dim)) {
+            if !s.mark(node) {
+                continue;
+            }
+            let cutoff = s.beam.worst_if_full().map_or(f32::INFINITY, |w| w.d);
+            // The pivot's own copy of its row: the block stays in cache across queries.
+            let (upper, lower) = self.store.envelope(node as usize);
+            let stored = Stored { row, upper, lower };
+            let d = eval_sq(metric, q, &mut s.prep, stored, cutoff, &mut s.stats);
+            s.beam.push(Cand { d, node });
+        }
+    }
+
+    /// Best-first search on one upper layer from `entries`, with a result set bounded to `ef`;
+    /// replaces `entries` with the results, ascending. Same pruning contract as [`Index::walk`].
+    pub(crate) fn layer_search(
+        &self,
+        layer: &Layer,
+        q: &[f32],
+        exclude: Option<u32>,
+        entries: &mut Vec<Cand>,
+        ef: usize,
+        s: &mut Scratch,
+    ) {
+        let ef = ef.max(1);
+        s.begin(self.graph.len());
+        if let Some(x) = exclude {
+            s.mark(x);
+        }
+        s.seed(entries, ef);
+        while let Some(c) = s.beam.pop_next() {
+            let Some(slot) = layer.slot(c.node) else {
+                continue;
+            };
+            s.nbrs.clear();
+            for nb in layer.graph.links(slot) {
+                if s.mark(nb) {
+                    s.nbrs.push(nb);
+                }
+            }
+            for idx in 0..s.nbrs.len() {
+                self.offer(q, None, s.nbrs[idx], ef, s);
+            }
+        }
+        entries.clear();
+        entries.extend(s.beam.iter());
+    }
+
+    /// Greedy descent (beam 1) from the entry point through the upper layers; leaves the node found
+    /// on layer 1 in `seeds` (empty on an empty hierarchy).
+    pub(crate) fn descend(
+        &self,
+        layers: &Layers,
+        q: &[f32],
+        s: &mut Scratch,
+        seeds: &mut Vec<Cand>,
+    ) {
+        seeds.clear();
+        let Some((ep, top)) = layers.entry() else {
+            return;
+        };
+        s.prep.prepare(self.store.metric, q);
+        let d = self.eval_node(q, ep, f32::INFINITY, s);
+        seeds.push(Cand { d, node: ep });
+        for level in (1..=top.min(MAX_LEVEL)).rev() {
+            if let Some(layer) = layers.upper.get(level - 1) {
+                self.layer_search(layer, q, None, seeds, 1, s);
+            }
+        }
+    }
+}
