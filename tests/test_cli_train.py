@@ -105,7 +105,17 @@ def test_query_finds_each_indexed_image_first(face_run, face_file, tmp_path):
         np.savez(tmp_path / "q.npz", images=data["images"][[0, 7, 30]])
     result = CliRunner().invoke(
         main,
-        ["query", str(run_dir), str(tmp_path / "q.npz"), "-k", "3", "--exact", "--format", "csv"],
+        [
+            "query",
+            str(run_dir),
+            str(tmp_path / "q.npz"),
+            "-k",
+            "3",
+            "--search",
+            "exact",
+            "--format",
+            "csv",
+        ],
     )
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
@@ -113,6 +123,53 @@ def test_query_finds_each_indexed_image_first(face_run, face_file, tmp_path):
     firsts = [line.split(",") for line in lines[1:] if line.split(",")[1] == "1"]
     assert [int(f[2]) for f in firsts] == [0, 7, 30]
     assert all(float(f[4]) < 1e-3 for f in firsts)
+
+
+def test_query_graph_search_and_long_k(face_run, face_file, tmp_path):
+    run_dir, _ = face_run
+    with np.load(face_file) as data:
+        np.savez(tmp_path / "q.npz", images=data["images"][[3]])
+    result = CliRunner().invoke(
+        main,
+        [
+            "query",
+            str(run_dir),
+            str(tmp_path / "q.npz"),
+            "--k",
+            "2",
+            "--ef",
+            "8",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["results"]
+    assert [row["rank"] for row in rows] == [1, 2] and rows[0]["id"] == 3
+
+
+def test_eval_faces_graph_search(face_run):
+    run_dir, _ = face_run
+    result = CliRunner().invoke(
+        main,
+        ["eval", str(run_dir), "--search", "graph", "--graph", "nsw", "--ef", "16",
+         "--pca-components", "5", "--threads", "1"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0].endswith("leave-one-out, nsw graph search")
+
+
+def test_train_graph_option_builds_that_index(face_file, tmp_path):
+    from pyembed import Index
+
+    run_dir = tmp_path / "nsw"
+    args = ["train", "faces", "--data", str(face_file), "--run-dir", str(run_dir)]
+    result = CliRunner().invoke(
+        main, [*args, "--test-identities", "2", *TINY, "--graph", "nsw", "--seed", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    assert Index.load(run_dir / "index.nswg").graph == "nsw"
+    assert json.loads((run_dir / "run.json").read_text())["index"] == {"graph": "nsw", "seed": 3}
 
 
 def test_query_rejects_wrong_image_size(face_run, tmp_path):
@@ -216,6 +273,20 @@ def test_train_ucr_eval_and_query_on_bundled_data(tmp_path):
             "no miner",
         ),
         (["eval", "{tmp}"], 1, "not a run directory"),
+        # spellings removed in 0.2: the error names the new one
+        (["eval", "{tmp}", "--search", "nsw"], 2, "'nsw' is not one of 'graph', 'exact'"),
+        (["eval", "{tmp}", "--ef", "8"], 2, "--ef applies only to --search graph"),
+        (
+            ["query", "{tmp}", "{face}", "--exact"],
+            2,
+            "No such option '--exact'. Did you mean '--search'?",
+        ),
+        (["query", "{tmp}", "{face}", "--search", "exact", "--ef", "3"], 2, "--ef applies only"),
+        (
+            ["train", "faces", "--data", "{face}", "--run-dir", "{tmp}/f", "--graph", "flat"],
+            2,
+            "'flat' is not one of 'hnsw', 'nsw'",
+        ),
     ],
 )
 def test_user_errors_are_one_line(args, code, message, face_file, tmp_path):
@@ -233,3 +304,41 @@ def test_bad_face_file_is_a_click_error(tmp_path):
         ["train", "faces", "--data", str(tmp_path / "bad.npz"), "--run-dir", str(tmp_path / "r")],
     )
     assert result.exit_code == 1 and "not a readable .npz archive" in result.output
+
+
+# --------------------------------------------------------------------------------------------------
+# The run directory layout (pyembed.train.run_dir)
+
+
+def test_prepare_run_dir(tmp_path):
+    from pyembed.train.run_dir import MODEL_FILE, prepare_run_dir
+
+    run_dir = tmp_path / "new" / "run"
+    assert prepare_run_dir(run_dir, resume=False, overwrite=False) == run_dir / MODEL_FILE
+    assert run_dir.is_dir()
+    with pytest.raises(FileNotFoundError) as missing:
+        prepare_run_dir(run_dir, resume=True, overwrite=False)
+    assert missing.value.filename == str(run_dir / MODEL_FILE)
+    (run_dir / MODEL_FILE).write_bytes(b"")
+    with pytest.raises(FileExistsError) as exists:
+        prepare_run_dir(run_dir, resume=False, overwrite=False)
+    assert exists.value.filename == str(run_dir / MODEL_FILE)
+    assert prepare_run_dir(run_dir, resume=True, overwrite=False) == run_dir / MODEL_FILE
+    assert prepare_run_dir(run_dir, resume=False, overwrite=True) == run_dir / MODEL_FILE
+    with pytest.raises(ValueError, match="exclude each other"):
+        prepare_run_dir(run_dir, resume=True, overwrite=True)
+
+
+def test_load_run_reads_back_what_training_wrote(face_run, tmp_path):
+    from pyembed.train.run_dir import load_index, load_run
+
+    run_dir, _ = face_run
+    run = load_run(run_dir)
+    assert run.kind == "faces" and run.path == run_dir
+    assert set(run.arrays) == {"embeddings", "labels", "label_names", "is_test", "index_rows"}
+    assert "model" in run.state and run.metadata["model"]["class"] == "DenseNetEmbedding"
+    assert len(load_index(run_dir)) == run.arrays["embeddings"].shape[0]
+    with pytest.raises(FileNotFoundError, match="model.pt is missing"):
+        load_run(tmp_path)
+    with pytest.raises(FileNotFoundError, match="index.nswg' is missing"):
+        load_index(tmp_path)

@@ -1,6 +1,8 @@
 """The ``pyembed`` command line: one click group with subcommands.
 
-Heavy imports (the index, torch) happen inside the commands, so ``pyembed --help`` is instant.
+One module per command family (``bench``, ``train``, ``eval``, ``query``) and one shared output
+module (:mod:`pyembed.cli.output`). Heavy imports (torch, the readers) happen inside the commands,
+so ``pyembed --help`` is instant and torch-free.
 """
 
 from __future__ import annotations
@@ -8,7 +10,9 @@ from __future__ import annotations
 import click
 
 from pyembed.cli.bench import bench
-from pyembed.cli.train import eval_cmd, query, train
+from pyembed.cli.eval import eval_cmd
+from pyembed.cli.query import query
+from pyembed.cli.train import train
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

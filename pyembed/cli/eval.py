@@ -1,0 +1,234 @@
+"""``pyembed eval RUN_DIR``: a trained run's metrics beside a baseline on the same split.
+
+Faces: leave-one-out retrieval among the held-out identities' images, for the learned embedding
+and PCA eigenfaces fit on the training identities. UCR: TEST series against the TRAIN series, for
+the learned embedding and for DTW on the series themselves. The metrics are those of
+:mod:`pyembed.metrics`; the run directory is read through :mod:`pyembed.train.run_dir`.
+
+Only click and the index defaults are imported at module level; torch, numpy and the index are
+imported when the command runs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pyembed.cli import output
+from pyembed.cli._common import (
+    debug_option,
+    ef_option,
+    graph_option,
+    run_guarded,
+    search_option,
+    threads_option,
+)
+
+if TYPE_CHECKING:
+    from pyembed.train.run_dir import Run
+
+__all__ = ["eval_cmd"]
+
+
+@click.command("eval")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--pca-components",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Eigenfaces kept (faces).",
+)
+@click.option(
+    "--band",
+    type=click.IntRange(min=0),
+    default=None,
+    help="DTW baseline Sakoe-Chiba radius in samples (ucr; default: full DTW).",
+)
+@search_option(default="exact")
+@graph_option
+@ef_option
+@threads_option(help="Threads for the index builds and searches; default: all cores.")
+@output.output_options
+@debug_option
+def eval_cmd(
+    run_dir: Path,
+    pca_components: int,
+    band: int | None,
+    search: str,
+    graph: str,
+    ef: int | None,
+    threads: int | None,
+    output_format: str,
+    out: Path | None,
+    debug: bool,
+) -> None:
+    """Metrics of a trained run beside a baseline on the same split.
+
+    Faces: leave-one-out retrieval among the held-out identities' images (Recall@1, Recall@5, MAP@R,
+    1-NN error, balanced verification accuracy) for the learned embedding and PCA eigenfaces fit on
+    the training identities. UCR: TEST series against the TRAIN series (1-NN error, MAP@R) for the
+    learned embedding and for exact DTW on the series themselves. Distances are L2 (the learned
+    embeddings, eigenfaces) or DTW (the series).
+    """
+    if ef is not None and search != "graph":
+        raise click.UsageError("--ef applies only to --search graph")
+    searching = _Search(exact=search == "exact", graph=graph, ef=ef, threads=threads)
+
+    def body() -> None:
+        from pyembed.train.run_dir import load_run
+
+        run = load_run(run_dir)
+        if run.kind == "faces":
+            rows, title = _eval_faces(run, pca_components, searching)
+        else:
+            rows, title = _eval_ucr(run, band, searching)
+        text = output.render(
+            output_format,
+            rows,
+            list(rows[0]),
+            title=title,
+            document={"run_dir": str(run_dir), "kind": run.kind},
+        )
+        output.emit(text, out)
+
+    run_guarded(debug, body)
+
+
+@dataclass(frozen=True)
+class _Search:
+    """How eval builds and searches its indexes."""
+
+    exact: bool
+    graph: str
+    ef: int | None
+    threads: int | None
+
+    @property
+    def label(self) -> str:
+        return "exact" if self.exact else f"{self.graph} graph"
+
+
+def _eval_faces(
+    run: Run, pca_components: int, searching: _Search
+) -> tuple[list[dict[str, Any]], str]:
+    import numpy as np
+
+    from pyembed.datasets.faces import Eigenfaces, load_faces
+    from pyembed.metrics import leave_one_out_neighbors, relevant_counts, retrieval_metrics
+
+    metadata, arrays = run.metadata, run.arrays
+    data = load_faces(metadata["data"]["path"])
+    is_test = arrays["is_test"]
+    if data.n != is_test.size or not np.array_equal(data.labels, arrays["labels"]):
+        raise click.ClickException(
+            f"{metadata['data']['path']!r} no longer matches the run's embeddings"
+        )
+    labels = data.labels[is_test]
+    depth = max(5, int(relevant_counts(labels, labels, exclude_self=True).max()))
+    depth = min(depth, labels.size - 1)
+    baseline = Eigenfaces(pca_components).fit(data.images[~is_test])
+    candidates = {
+        "learned": arrays["embeddings"][is_test],
+        f"eigenfaces-{pca_components}": baseline.transform(data.images[is_test]),
+    }
+    rows = []
+    for method, vectors in candidates.items():
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        neighbors = leave_one_out_neighbors(
+            vectors,
+            depth,
+            exact=searching.exact,
+            ef=searching.ef,
+            graph=searching.graph,
+            n_threads=searching.threads,
+        )
+        ks = tuple(k for k in (1, 5) if k < labels.size)
+        metrics = retrieval_metrics(vectors, labels, ks=ks, neighbor_ids=neighbors)
+        rows.append(
+            {
+                "method": method,
+                "dim": int(vectors.shape[1]),
+                "n_queries": int(labels.size),
+                **metrics,
+            }
+        )
+    n_ids = np.unique(labels).size
+    title = (
+        f"pyembed eval: {metadata['data']['name']}, {n_ids} held-out identities, {labels.size} "
+        f"images, leave-one-out, {searching.label} search"
+    )
+    return rows, title
+
+
+def _eval_ucr(run: Run, band: int | None, searching: _Search) -> tuple[list[dict[str, Any]], str]:
+    import numpy as np
+
+    from pyembed import Index
+    from pyembed.datasets.ucr import load_pair
+    from pyembed.metrics import map_at_r, one_nn_error, relevant_counts
+
+    info, arrays = run.metadata["data"], run.arrays
+    data_dir = None if info.get("data_dir") is None else Path(info["data_dir"])
+    train_split, test_split = load_pair(info["name"], data_dir, znorm=info["znorm"])
+    is_test = arrays["is_test"]
+    labels = arrays["labels"]
+    n_train = int((~is_test).sum())
+    if n_train != train_split.n or int(is_test.sum()) != test_split.n:
+        raise click.ClickException(f"the {info['name']} files no longer match the run's embeddings")
+    train_labels, test_labels = labels[~is_test], labels[is_test]
+    r = relevant_counts(test_labels, train_labels)
+    depth = max(1, int(r.max()))
+    length = train_split.length
+    if band is not None and band > length:
+        raise click.BadParameter(f"must be at most the series length {length}", param_hint="--band")
+    setups = {
+        "learned": (
+            "euclidean",
+            None,
+            arrays["embeddings"][~is_test],
+            arrays["embeddings"][is_test],
+        ),
+        "dtw-full" if band is None else f"dtw-band{band}": (
+            "dtw",
+            band,
+            train_split.X,
+            test_split.X,
+        ),
+    }
+    rows = []
+    for method, (metric, method_band, train_x, test_x) in setups.items():
+        train_x = np.ascontiguousarray(train_x, dtype=np.float32)
+        test_x = np.ascontiguousarray(test_x, dtype=np.float32)
+        index = Index(train_x.shape[1], metric, band=method_band, graph=searching.graph)  # type: ignore[arg-type]
+        index.add(train_x, ids=np.arange(n_train, dtype=np.int64), n_threads=searching.threads)
+        start = time.perf_counter()
+        found = index.search(
+            test_x,
+            k=depth,
+            exact=searching.exact,
+            ef=None if searching.exact else searching.ef,
+            n_threads=searching.threads,
+        )
+        seconds = time.perf_counter() - start
+        neighbor_labels = train_labels[found.ids]
+        rows.append(
+            {
+                "method": method,
+                "dim": int(train_x.shape[1]),
+                "n_queries": int(test_x.shape[0]),
+                "one_nn_error": one_nn_error(neighbor_labels, test_labels),
+                "map@r": map_at_r(neighbor_labels, test_labels, r),
+                "distance_calls": int(found.distance_calls.sum()),
+                "query_seconds": seconds,
+            }
+        )
+    title = (
+        f"pyembed eval: UCR {info['name']}, {test_labels.size} TEST series against {n_train} "
+        f"TRAIN, {searching.label} search"
+    )
+    return rows, title
