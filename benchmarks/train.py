@@ -48,24 +48,12 @@ FACE_SETTINGS: dict[str, dict[str, int]] = {
 }
 
 
-def _index_leave_one_out(vectors: np.ndarray, depth: int) -> np.ndarray:
-    """Row numbers of each vector's ``depth`` nearest others, by exact index search."""
-    from pyembed import Index
-    from pyembed.metrics import drop_self
-
-    n = vectors.shape[0]
-    index = Index(vectors.shape[1])
-    index.add(vectors, ids=np.arange(n, dtype=np.int64))
-    found = index.search(vectors, k=min(depth + 1, n), exact=True)
-    return drop_self(found.ids, np.arange(n))
-
-
 def _face_metrics(vectors: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    from pyembed.metrics import relevant_counts, retrieval_metrics
+    from pyembed.metrics import leave_one_out_neighbors, relevant_counts, retrieval_metrics
 
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     depth = max(5, int(relevant_counts(labels, labels, exclude_self=True).max()))
-    neighbors = _index_leave_one_out(vectors, depth)
+    neighbors = leave_one_out_neighbors(vectors, min(depth, len(vectors) - 1))  # exact search
     return retrieval_metrics(vectors, labels, ks=(1, 5), neighbor_ids=neighbors)
 
 
@@ -164,13 +152,11 @@ def run_faces(name: str, setups: list[str], seed: int, epochs: int | None) -> li
 
 def run_ucr(name: str, seed: int, epochs: int) -> dict[str, Any]:
     """One UCR data set: learned-embedding 1-NN error beside Euclidean and exact full-DTW 1-NN."""
-    from dataclasses import replace
-
     import torch
 
     from pyembed import Index
-    from pyembed.datasets.ucr import load_ucr, published_table, znormalize
-    from pyembed.metrics import one_nn_error
+    from pyembed.datasets.ucr import load_pair, published_table
+    from pyembed.metrics import knn_error
     from pyembed.train import (
         SeriesAugment,
         TrainConfig,
@@ -181,9 +167,7 @@ def run_ucr(name: str, seed: int, epochs: int) -> dict[str, Any]:
         series_tensor,
     )
 
-    train = load_ucr(name, "TRAIN")
-    test = load_ucr(name, "TEST")
-    train, test = replace(train, X=znormalize(train.X)), replace(test, X=znormalize(test.X))
+    train, test = load_pair(name, znorm=True)
     _, codes = np.unique(np.concatenate([train.y, test.y]).astype(str), return_inverse=True)
     y_train, y_test = codes[: train.n], codes[train.n :]
     n_classes = int(np.unique(y_train).size)
@@ -222,11 +206,12 @@ def run_ucr(name: str, seed: int, epochs: int) -> dict[str, Any]:
     e_test = embed(model, series_tensor(test.X))
 
     def nn_error(metric: str, reference: np.ndarray, queries: np.ndarray) -> tuple[float, float]:
-        index = Index(reference.shape[1], metric) if metric == "dtw" else Index(reference.shape[1])
+        """Exact 1-NN error of ``queries`` against ``reference``, and the search seconds."""
+        index = Index(reference.shape[1], metric)  # type: ignore[arg-type]
         index.add(np.ascontiguousarray(reference, dtype=np.float32))
         start = time.perf_counter()
         found = index.search(np.ascontiguousarray(queries, dtype=np.float32), k=1, exact=True)
-        return one_nn_error(y_train[found.ids], y_test), time.perf_counter() - start
+        return knn_error(found.ids, y_train, y_test), time.perf_counter() - start
 
     learned, learned_s = nn_error("euclidean", e_train, e_test)
     euclid, _ = nn_error("euclidean", train.X, test.X)

@@ -51,6 +51,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 import numpy as np  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
 
+from pyembed.metrics import knn_error  # noqa: E402
+
 THREADS = (1, 2)
 DEFAULT_BANDS = ("learned", "10%", "full")
 
@@ -149,7 +151,7 @@ def measure(
     # (rounding), which gives wrong neighbors at band 0; such a run does not count as a time.
     pruned_ok = bool(np.array_equal(y_train[pruned.nearest], y_train[plain.nearest]))
     best_dtai = min(plain.seconds, pruned.seconds) if pruned_ok else plain.seconds
-    error = float(np.mean(y_train[mine.nearest] != y_test))
+    error = knn_error(mine.nearest[:, None], y_train, y_test)
     cells = (
         f"{mine.seconds:.4f}",
         f"{min(search_seconds):.4f}",
@@ -163,18 +165,20 @@ def measure(
 
 
 def resolve_band(spec: str, name: str, length: int) -> tuple[str, int | None]:
-    from pyembed.datasets import band_from_pct, published_table
+    """The label and the radius in samples of a --bands entry ("learned", "full", "P%", samples)."""
+    from pyembed.datasets import published_table
+    from pyembed.datasets import resolve_band as band_in_samples
 
     if spec == "learned":
-        pct = published_table()[name].dtw_learned_window_pct
-        band = band_from_pct(pct, length)
-        return f"learned {pct}%={band}", band
+        published = published_table()[name]
+        band = band_in_samples(length, published=published, name=name)
+        return f"learned {published.dtw_learned_window_pct}%={band}", band
     if spec == "full":
         return "full", None
     if spec.endswith("%"):
-        band = band_from_pct(float(spec[:-1]), length)
+        band = band_in_samples(length, band_pct=float(spec[:-1]))
         return f"{spec}={band}", band
-    return spec, int(spec)
+    return spec, band_in_samples(length, band=int(spec), name=name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     from dtaidistance import dtw
 
     import pyembed
-    from pyembed.datasets import list_bundled, load_ucr, znormalize
+    from pyembed.datasets import list_bundled, load_pair
 
     if not dtw.try_import_c(verbose=False):
         print("dtaidistance's C library is not available; nothing to compare", file=sys.stderr)
@@ -227,8 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     all_agree = True
     trivial = False
     for name in names:
-        train, test = load_ucr(name, "TRAIN"), load_ucr(name, "TEST")
-        X_train, X_test = znormalize(train.X), znormalize(test.X)
+        train, test = load_pair(name, znorm=True)
+        X_train, X_test = train.X, test.X
         for spec in args.bands:
             label, band = resolve_band(spec, name, train.length)
             trivial |= band == 0

@@ -11,6 +11,7 @@ import pytest
 
 from pyembed import Index
 from pyembed.datasets import band_from_pct, list_bundled, load_ucr, published_table, znormalize
+from pyembed.metrics import knn_error
 
 # Published errors are printed with 4 decimals: a reproduced error must round to the same value.
 TOLERANCE = 0.5e-4
@@ -28,8 +29,7 @@ def _one_nn_error(name: str, metric: str, band: int | None) -> tuple[float, int]
     result = index.search(X_test, k=1, exact=True)
     assert result.ids.shape == (test.n, 1)
     assert (result.ids >= 0).all()
-    predictions = train.y[result.ids[:, 0]]
-    return float(np.mean(predictions != test.y)), test.n
+    return knn_error(result.ids, train.y, test.y), test.n
 
 
 def _check(name: str, error: float, published: float, n_test: int, what: str) -> None:
