@@ -15,7 +15,7 @@ take turns (one 1-thread build each, then --build-repeat rounds of 2-thread buil
 library's fastest), and at each effort setting every library is timed once per round, for
 --repeat rounds, keeping each one's best round.
 
-pyembed runs three ways: "pyembed" is the index with HNSW-style layers (Index(hierarchy=True),
+pyembed runs three ways: "pyembed" is the index with HNSW-style layers (Index(graph="hnsw"),
 entry="hierarchy"), "pyembed-sq8" the same index searched with quantized=True (the walk compares
 8-bit codes, the final candidates are re-ranked by float distances), "pyembed-nsw" the flat
 navigable small world graph (entry "pivots" unless --nsw-entry says otherwise; "random" is the
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import inspect
 import json
 import os
 import subprocess
@@ -99,19 +100,24 @@ def make_libs(args) -> list[Lib]:
     libs = []
     from pyembed import Index
 
-    def pyembed_lib(name: str, hierarchy: bool, entry: str, quantized: bool = False) -> Lib:
+    # Releases before 0.2 spelled the graph kind hierarchy=True/False; accept both, so one script
+    # compares two installed versions (the before/after runs of a refactor).
+    graph_kw = "graph" in inspect.signature(Index).parameters
+
+    def pyembed_lib(name: str, graph: str, entry: str, quantized: bool = False) -> Lib:
         state: dict = {}
 
         def build(data, threads):
+            kind = {"graph": graph} if graph_kw else {"hierarchy": graph == "hnsw"}
             ix = Index(
                 data.shape[1],
                 max_degree=args.max_degree,
                 ef_construction=args.ef_construction,
-                hierarchy=hierarchy,
+                **kind,
             )
             ix.add(data, n_threads=threads)
-            if quantized:  # the first quantized search encodes the rows: part of the build
-                ix.search(data[:1], 1, quantized=True)
+            if quantized:  # encoding the rows is part of the build
+                ix.set_codes(True)
             return ix
 
         def set_ef(ix, ef):
@@ -124,9 +130,9 @@ def make_libs(args) -> list[Lib]:
 
         return Lib(name, build, set_ef, search)
 
-    libs.append(pyembed_lib("pyembed", True, "hierarchy"))
-    libs.append(pyembed_lib("pyembed-sq8", True, "hierarchy", quantized=True))
-    libs.append(pyembed_lib("pyembed-nsw", False, args.nsw_entry))
+    libs.append(pyembed_lib("pyembed", "hnsw", "hierarchy"))
+    libs.append(pyembed_lib("pyembed-sq8", "hnsw", "hierarchy", quantized=True))
+    libs.append(pyembed_lib("pyembed-nsw", "nsw", args.nsw_entry))
     try:
         import hnswlib
 
@@ -446,7 +452,7 @@ def main() -> None:
     args.efs = (10, 32, 64, 128, 256) if args.quick else EFS
     print(
         f"pyembed: max_degree={args.max_degree} ef_construction={args.ef_construction}; "
-        "pyembed = hierarchy=True entry=hierarchy; pyembed-sq8 = the same, quantized=True; "
+        "pyembed = graph='hnsw' entry=hierarchy; pyembed-sq8 = the same, quantized=True; "
         f"pyembed-nsw = flat, entry={args.nsw_entry}; "
         f"best of {args.repeat} interleaved rounds"
     )

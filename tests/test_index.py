@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -126,17 +127,21 @@ def test_dtw_band_zero_equals_euclidean(walks):
 
 
 def test_dtw_pruning_never_changes_answers(walks):
+    # Bounds and early abandoning skip work but never change an answer: every reported distance
+    # is the plain DTW of the reported series, and exact search equals the pure-Python oracle.
     data, queries = walks
     index = Index(40, "dtw", band=4)
     index.add(data)
-    q = np.ascontiguousarray(queries, dtype=np.float32)
     for exact in (False, True):
-        on = index._search(q, 5, 16, 2, exact, 1, True)
-        off = index._search(q, 5, 16, 2, exact, 1, False)
-        np.testing.assert_array_equal(on.ids, off.ids)
-        np.testing.assert_array_equal(on.distances, off.distances)
-        assert on.lb_pruned.sum() > 0
-        assert on.distance_calls.sum() < off.distance_calls.sum()
+        r = index.search(queries, 5, ef=16, restarts=2, exact=exact)
+        assert (r.lb_pruned + r.abandoned).sum() > 0
+        for qi in range(3):
+            for id_, d in zip(r.ids[qi], r.distances[qi], strict=True):
+                assert d == pytest.approx(naive_dtw(queries[qi], data[id_], 4), rel=1e-4)
+    exact = index.search(queries[:3], 1, exact=True)
+    for qi in range(3):
+        best = min(naive_dtw(queries[qi], row, 4) for row in data)
+        assert exact.distances[qi, 0] == pytest.approx(best, rel=1e-4)
     graph = index.search(queries, 5, ef=400)
     exact = index.search(queries, 5, exact=True)
     np.testing.assert_array_equal(graph.ids, exact.ids)
@@ -166,9 +171,9 @@ def test_inputs_that_work(built, uniform32):
     np.testing.assert_array_equal(ints.get_vectors([9]), [[4, 5, 6]])
 
 
-@pytest.mark.parametrize("hierarchy", [False, True])
+@pytest.mark.parametrize("graph", ["nsw", "hnsw"])
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_every_stored_vector_is_found_after_orphans_are_linked(hierarchy, n_threads):
+def test_every_stored_vector_is_found_after_orphans_are_linked(graph, n_threads):
     # Narrow clusters, small degree cap: the diversity rule leaves nodes no search reaches (such a
     # vector is never found by searching for it); add links them back.
     rng = np.random.default_rng(5)
@@ -176,8 +181,10 @@ def test_every_stored_vector_is_found_after_orphans_are_linked(hierarchy, n_thre
     data = (means[rng.integers(0, 30, 3000)] + 0.35 * rng.normal(size=(3000, 64))).astype(
         np.float32
     )
-    ix = Index(64, max_degree=8, hierarchy=hierarchy)
+    ix = Index(64, max_degree=8, graph=graph)
     ix.add(data, n_threads=n_threads)
+    assert ix.last_add["repair_passes"] == 1 and ix.last_add["orphans_linked"] > 0, ix.last_add
+    assert ix.last_add["distance_calls"] > len(data)
     indeg = np.zeros(len(ix), np.int64)
     for i in range(len(ix)):
         np.add.at(indeg, ix.neighbors(i), 1)
@@ -212,6 +219,11 @@ BAD_INPUTS = [
         ValueError,
         "vectors has 3 columns but the index has dim=4",
     ),
+    (
+        lambda ix: ix.search(np.zeros((3, 2))),
+        ValueError,
+        "queries has 2 columns but the index has dim=4",
+    ),
     (lambda ix: ix.search([[0, np.nan, 0, 0]]), ValueError, r"non-finite .* row 0, column 1"),
     (
         lambda ix: ix.add([[0, 0, 0, 0], [0, 0, np.inf, 0]]),
@@ -223,7 +235,16 @@ BAD_INPUTS = [
     (lambda ix: ix.search(np.ones((1, 4), dtype=complex)), TypeError, "dtype complex"),
     (lambda ix: ix.search(np.array([[object()] * 4])), TypeError, "dtype object"),
     (lambda ix: ix.search([["a", "b", "c", "d"]]), TypeError, "dtype <U1"),
-    (lambda ix: ix.search(np.zeros(4), k=0), ValueError, "k must be at least 1, got 0"),
+    (
+        lambda ix: ix.search(np.zeros(4), k=0),
+        ValueError,
+        r"k must be between 1 and len\(index\)=3, got 0",
+    ),
+    (
+        lambda ix: ix.search(np.zeros(4), k=-1),
+        ValueError,
+        "k must be a non-negative integer, got -1",
+    ),
     (
         lambda ix: ix.search(np.zeros(4), k=4),
         ValueError,
@@ -232,6 +253,21 @@ BAD_INPUTS = [
     (lambda ix: ix.search(np.zeros(4), k=2.5), TypeError, "k must be an integer"),
     (lambda ix: ix.search(np.zeros(4), k=1, ef=0), ValueError, "ef must be at least 1"),
     (lambda ix: ix.search(np.zeros(4), k=1, restarts=0), ValueError, "restarts must be at least 1"),
+    (
+        lambda ix: ix.search(np.zeros(4), k=1, n_threads=0),
+        ValueError,
+        "n_threads must be at least 1",
+    ),
+    (lambda ix: ix.search(np.zeros(4), k=1, entry="hub"), ValueError, "entry must be 'random'"),
+    (lambda ix: ix.search(np.zeros(4), k=1, entry="auto"), ValueError, "entry must be 'random'"),
+    (lambda ix: ix.search(np.zeros(4), k=1, quantized=True), ValueError, r"set_codes\(true\)"),
+    (
+        lambda ix: Index(4, graph="nsw").search(np.zeros(4), entry="hierarchy"),
+        ValueError,
+        "the index is empty",
+    ),
+    (lambda ix: Index(4, graph="flat"), ValueError, "graph must be 'hnsw' or 'nsw'"),
+    (lambda ix: Index(4, hierarchy=True), TypeError, "unexpected keyword argument 'hierarchy'"),
     (lambda ix: ix.add(np.zeros((1, 4)), ids=[0]), ValueError, "duplicate id 0"),
     (lambda ix: ix.add(np.zeros((2, 4)), ids=[8, 8]), ValueError, "duplicate id 8"),
     (lambda ix: ix.add(np.zeros((1, 4)), ids=[-3]), ValueError, "non-negative, got -3"),
@@ -245,9 +281,9 @@ BAD_INPUTS = [
     (lambda ix: Index(0), ValueError, "dim must be at least 1"),
     (lambda ix: Index(4, "cosine"), ValueError, "metric must be 'euclidean' or 'dtw'"),
     (lambda ix: Index(4, band=2), ValueError, "band is only meaningful with metric='dtw'"),
-    (lambda ix: Index(4, "dtw", band=-1), ValueError, "band must be at least 0"),
+    (lambda ix: Index(4, "dtw", band=-1), ValueError, "band must be a non-negative integer"),
     (lambda ix: Index(4, "dtw", band=5), ValueError, "band must be between 0 and dim=4"),
-    (lambda ix: Index(4, max_degree=1), ValueError, "max_degree must be at least 2"),
+    (lambda ix: Index(4, max_degree=1), ValueError, "max_degree must be between 2 and 4096, got 1"),
     (lambda ix: Index(4).search(np.zeros(4)), ValueError, "the index is empty"),
 ]
 
@@ -268,7 +304,7 @@ def test_save_load_info_pickle(tmp_path, uniform32, built):
     info = Index.info(path)
     assert info["dim"] == 32 and info["n"] == len(built) and info["metric"] == "euclidean"
     assert info["version"] == 2 and info["max_degree"] == 32  # layers by default: format 2
-    flat = Index(32, hierarchy=False)
+    flat = Index(32, graph="nsw")
     flat.add(queries)
     flat.save(tmp_path / "flat.nswg")
     assert Index.info(tmp_path / "flat.nswg")["version"] == 1
@@ -407,61 +443,80 @@ def test_pivot_entry_matches_exact_and_rejects_unknown_modes(uniform32, built):
         built.search(queries[:1], k=10, entry="hub")
 
 
+# The contract every search mode keeps: with a beam as large as the index, the graph search
+# returns exactly the exact search's answer. One row per (graph, entry, quantized, metric).
+MODES = [
+    (graph, entry, quantized, metric)
+    for metric in ("euclidean", "dtw")
+    for graph in ("hnsw", "nsw")
+    for entry in (None, "random", "pivots", "hierarchy")
+    for quantized in (False, True)
+    if not (entry == "hierarchy" and graph == "nsw") and not (quantized and metric == "dtw")
+]
+
+
 @pytest.fixture(scope="module")
-def built_hier(uniform32):
-    data, _ = uniform32
-    index = Index(32, hierarchy=True)
-    index.add(data)
-    return index
+def mode_indexes():
+    rng = np.random.default_rng(5)
+    walk_data = np.cumsum(rng.normal(size=(400, 24)), axis=1).astype(np.float32)
+    queries = walk_data[:12] + np.float32(0.1)
+    built = {}
+    for metric in ("euclidean", "dtw"):
+        for graph in ("hnsw", "nsw"):
+            ix = Index(24, metric, band=3 if metric == "dtw" else None, graph=graph)
+            ix.add(walk_data)
+            if metric == "euclidean":
+                ix.set_codes(True)
+            built[graph, metric] = ix
+    return built, queries
 
 
-def test_hierarchy_matches_exact_and_reaches_recall(uniform32, built_hier):
-    data, queries = uniform32
-    assert built_hier.build_params["hierarchy"] is True
-    exact = built_hier.search(queries[:50], k=10, exact=True)
-    for entry in ("hierarchy", "random", "pivots"):
-        wide = built_hier.search(queries[:50], k=10, ef=len(data), entry=entry)
-        np.testing.assert_array_equal(wide.ids, exact.ids)
-        np.testing.assert_allclose(wide.distances, exact.distances, rtol=1e-5)
-    truth = built_hier.search(queries, k=10, exact=True).ids
-    r = recall(built_hier.search(queries, k=10, entry="hierarchy").ids, truth)
-    assert r >= 0.95, f"hierarchy recall@10 at default ef = {r:.4f}"
-    # DTW with layers: the exact oracle still holds for a graph search with a full beam.
-    walk_data = np.cumsum(np.random.default_rng(5).normal(size=(300, 24)), axis=1)
-    walk_data = walk_data.astype(np.float32)
-    dtw = Index(24, "dtw", band=3, hierarchy=True)
-    dtw.add(walk_data)
-    q = walk_data[:10] + np.float32(0.1)
-    got = dtw.search(q, k=5, ef=300, entry="hierarchy")
-    want = dtw.search(q, k=5, exact=True)
+@pytest.mark.parametrize("graph,entry,quantized,metric", MODES)
+def test_every_mode_with_a_full_beam_equals_exact(mode_indexes, graph, entry, quantized, metric):
+    built, queries = mode_indexes
+    ix = built[graph, metric]
+    assert ix.graph == graph and ix.build_params["graph"] == graph
+    got = ix.search(queries, k=5, ef=len(ix), entry=entry, quantized=quantized)
+    want = ix.search(queries, k=5, exact=True)
     np.testing.assert_array_equal(got.ids, want.ids)
+    np.testing.assert_allclose(got.distances, want.distances, rtol=1e-5)
+    assert (got.visited >= len(ix)).all()  # a full beam considers every node
+    if not quantized:  # every float distance is a visit (a quantized walk also re-ranks)
+        assert (got.visited >= got.distance_calls).all()
 
 
-def test_hierarchy_save_load_round_trip(tmp_path, uniform32, built_hier):
+def test_default_graph_is_hnsw_and_reaches_recall(uniform32, built):
+    data, queries = uniform32
+    assert built.graph == "hnsw" and built.build_params["graph"] == "hnsw"
+    truth = built.search(queries, k=10, exact=True).ids
+    r = recall(built.search(queries, k=10).ids, truth)
+    assert r >= 0.95, f"recall@10 at the defaults = {r:.4f}"
+    same = built.search(queries, k=10, entry="hierarchy")
+    np.testing.assert_array_equal(same.ids, built.search(queries, k=10).ids)
+    nsw = Index(32, graph="nsw")
+    nsw.add(data[:500])
+    with pytest.raises(ValueError, match="'hierarchy' needs an index built with graph='hnsw'"):
+        nsw.search(queries[:2], 3, entry="hierarchy")
+    # The flat graph's own entry is random.
+    np.testing.assert_array_equal(
+        nsw.search(queries, 5).ids, nsw.search(queries, 5, entry="random").ids
+    )
+
+
+def test_layered_save_load_round_trip(tmp_path, uniform32, built):
     _, queries = uniform32
     path = tmp_path / "hier.nswg"
-    built_hier.save(path)
+    built.save(path)
     info = Index.info(path)
-    assert info["version"] == 2 and info["hierarchy"] is True
+    assert info["version"] == 2 and info["graph"] == "hnsw"
     back = Index.load(path)
-    assert back.build_params == built_hier.build_params
-    a = built_hier.search(queries, 5, entry="hierarchy")
-    b = back.search(queries, 5, entry="hierarchy")
+    assert back.build_params == built.build_params
+    a = built.search(queries, 5)
+    b = back.search(queries, 5)
     np.testing.assert_array_equal(a.ids, b.ids)
     np.testing.assert_array_equal(a.distances, b.distances)
-    c = pickle.loads(pickle.dumps(built_hier)).search(queries, 5, entry="hierarchy")
+    c = pickle.loads(pickle.dumps(built)).search(queries, 5)
     np.testing.assert_array_equal(a.ids, c.ids)
-
-
-@pytest.mark.parametrize("hierarchy", [False, True])
-def test_quantized_search_with_large_ef_is_exact(uniform32, hierarchy):
-    data, queries = uniform32
-    ix = Index(data.shape[1], hierarchy=hierarchy)
-    ix.add(data[:800])
-    got = ix.search(queries[:30], 10, ef=800, quantized=True, n_threads=1)
-    want = ix.search(queries[:30], 10, exact=True)
-    np.testing.assert_array_equal(got.ids, want.ids)
-    np.testing.assert_array_equal(got.distances, want.distances)
 
 
 def test_quantized_search_recall_and_codes_follow_adds_and_loads(tmp_path, uniform32):
@@ -474,17 +529,20 @@ def test_quantized_search_recall_and_codes_follow_adds_and_loads(tmp_path, unifo
         return np.mean([len(set(a) & set(b)) / 10 for a, b in zip(res.ids, truth, strict=True)])
 
     r_float = recall(ix.search(queries, 10, ef=32))
-    r_codes = recall(ix.search(queries, 10, ef=32, quantized=True))  # encodes the rows here
+    ix.set_codes(True)
+    r_codes = recall(ix.search(queries, 10, ef=32, quantized=True))
     assert abs(r_codes - r_float) <= 0.01, (r_codes, r_float)
     # Rows added later (some outside the first ranges) are coded too: each is found.
     extra = data[5000:5200] * 1.5 - 0.25
     ids = ix.add(extra)
     got = ix.search(extra, 1, ef=64, quantized=True).ids[:, 0]
     assert np.mean(got == ids) >= 0.99
-    # A loaded index encodes on its first quantized search and answers the same.
+    # Codes are not saved: a loaded index has none until asked, then answers the same.
     path = tmp_path / "ix.nswg"
     ix.save(path)
     again = Index.load(path)
+    assert not again.has_codes
+    again.set_codes(True)
     a = ix.search(queries, 10, ef=32, quantized=True, n_threads=1)
     b = again.search(queries, 10, ef=32, quantized=True, n_threads=1)
     np.testing.assert_array_equal(a.ids, b.ids)
@@ -505,9 +563,10 @@ def test_codes_are_made_on_demand_and_can_be_dropped(uniform32):
     ix = Index(data.shape[1])
     ix.add(data[:500])
     assert not ix.has_codes
-    with pytest.raises(ValueError, match="dim|width|queries"):
-        ix.search(queries[:, :5], 3, quantized=True)
-    assert not ix.has_codes  # a rejected query encodes nothing
+    with pytest.raises(ValueError, match=r"set_codes\(true\) first"):
+        ix.search(queries[:3], 3, quantized=True)
+    assert not ix.has_codes  # a search never changes the index
+    ix.set_codes(True)
     ix.search(queries[:3], 3, quantized=True)
     assert ix.has_codes
     ix.set_codes(False)
@@ -517,3 +576,37 @@ def test_codes_are_made_on_demand_and_can_be_dropped(uniform32):
     dtw = Index(8, metric="dtw", band=1)
     with pytest.raises(ValueError, match="quantized"):
         dtw.set_codes(True)
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "nswg-rs" / "tests" / "data"
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "dtw"])
+@pytest.mark.parametrize("graph", ["nsw", "hnsw"])
+def test_files_of_release_0_1_0_load_and_rebuild_identically(metric, graph):
+    # Index files written by pyembed 0.1.0 (before the core was split) keep loading with the exact
+    # answers that release wrote next to them, and the same data and parameters build the same
+    # bytes today (n_threads=1 is the bit-reproducible mode).
+    name = f"v0.1.0-{metric}-{'layered' if graph == 'hnsw' else 'flat'}"
+    back = Index.load(FIXTURES / f"{name}.nswg")
+    assert back.graph == graph and back.metric == metric
+    lines = [
+        line
+        for line in (FIXTURES / f"{name}.expected.txt").read_text().splitlines()
+        if not line.startswith("#")
+    ]
+    k, dim, nq = map(int, lines[0].split())
+    queries = np.array([line.split() for line in lines[1 : 1 + nq]], dtype=np.float32)
+    pairs = [[p.split(":") for p in line.split()] for line in lines[1 + nq :]]
+    want_ids = np.array([[int(i) for i, _ in row] for row in pairs])
+    want_d = np.array([[float(d) for _, d in row] for row in pairs], dtype=np.float32)
+    got = back.search(queries, k, exact=True)
+    np.testing.assert_array_equal(got.ids, want_ids)
+    np.testing.assert_array_equal(got.distances, want_d)
+    rng = np.random.default_rng(2026)
+    walks = np.cumsum(rng.normal(size=(120, dim)), axis=1).astype(np.float32)
+    again = Index(
+        dim, metric, band=3 if metric == "dtw" else None, max_degree=8, graph=graph, seed=7
+    )
+    again.add(walks, ids=np.arange(1000, 1120), n_threads=1)
+    assert pickle.dumps(again) == pickle.dumps(back)

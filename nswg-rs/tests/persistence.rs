@@ -236,3 +236,71 @@ fn hierarchy_inconsistent_layers_are_rejected_even_with_a_valid_checksum() {
         assert!(matches!(Index::from_bytes(&b), Err(Error::Format { .. })));
     }
 }
+
+/// Files written by release 0.1.0 (`tests/data/v0.1.0-*.nswg`, flat and layered, Euclidean and
+/// DTW, made by `pyembed.Index.save` before the core was split) load, keep their parameters, and
+/// give the exact answers that release wrote next to them (`*.expected.txt`: k, dim, the queries,
+/// then `id:distance` per neighbor).
+#[test]
+fn files_of_release_0_1_0_load_with_identical_exact_answers() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    for name in [
+        "euclidean-flat",
+        "euclidean-layered",
+        "dtw-flat",
+        "dtw-layered",
+    ] {
+        let idx = Index::load(&dir.join(format!("v0.1.0-{name}.nswg"))).unwrap();
+        let layered = name.ends_with("layered");
+        let p = idx.build_params();
+        assert_eq!(p.graph, kind(layered), "{name}");
+        assert_eq!(
+            (p.max_degree, p.ef_construction, p.seed),
+            (8, 64, 7),
+            "{name}"
+        );
+        let want_metric = if name.starts_with("dtw") {
+            Metric::Dtw { band: 3 }
+        } else {
+            Metric::Euclidean
+        };
+        assert_eq!((idx.metric(), idx.dim(), idx.len()), (want_metric, 16, 120));
+        let text =
+            std::fs::read_to_string(dir.join(format!("v0.1.0-{name}.expected.txt"))).unwrap();
+        let mut lines = text.lines().filter(|l| !l.starts_with('#'));
+        let head: Vec<usize> = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .map(|x| x.parse().unwrap())
+            .collect();
+        let (k, dim, nq) = (head[0], head[1], head[2]);
+        let queries: Vec<f32> = lines
+            .by_ref()
+            .take(nq)
+            .flat_map(|l| l.split(' ').map(|x| x.parse::<f32>().unwrap()))
+            .collect();
+        assert_eq!(queries.len(), nq * dim);
+        let r = idx
+            .search_batch(&queries, k, &SearchParams::default(), true)
+            .unwrap();
+        for (qi, line) in lines.enumerate() {
+            for (j, pair) in line.split(' ').enumerate() {
+                let (id, d) = pair.split_once(':').unwrap();
+                assert_eq!(
+                    r.ids[qi * k + j],
+                    id.parse::<i64>().unwrap(),
+                    "{name} q{qi}"
+                );
+                assert_eq!(
+                    r.distances[qi * k + j],
+                    d.parse::<f32>().unwrap(),
+                    "{name} q{qi}"
+                );
+            }
+        }
+        // Written again, the file is byte for byte the one the release wrote.
+        let bytes = std::fs::read(dir.join(format!("v0.1.0-{name}.nswg"))).unwrap();
+        assert_eq!(idx.to_bytes(), bytes, "{name}");
+    }
+}
