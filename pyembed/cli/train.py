@@ -20,6 +20,7 @@ import click
 
 from pyembed.cli import output
 from pyembed.cli._common import (
+    Decorator,
     debug_option,
     graph_option,
     run_guarded,
@@ -47,7 +48,7 @@ def _parse_blocks(value: str) -> tuple[int, ...]:
 
 def _training_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Add the options every ``train`` command takes (the fields of :class:`TrainingArgs`)."""
-    options = [
+    options: list[Decorator] = [
         click.option(
             "--run-dir",
             "run_dir",
@@ -163,8 +164,8 @@ def _training_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Progress on stderr (default: bar on a terminal, else a line per epoch).",
         ),
     ]
-    for option in [*options, output.output_options, debug_option][::-1]:
-        f = option(f)
+    for decorate in reversed([*options, output.output_options, debug_option]):
+        f = decorate(f)
     return f
 
 
@@ -354,7 +355,6 @@ def _run_training(args: TrainingArgs, load: Callable[[TrainingArgs], TrainingDat
             resume=args.resume,
             progress=args.progress,
         )
-        index_settings = {"graph": args.graph, "seed": args.seed}
         save_run(
             args.run_dir,
             embeddings=embed(model, data.inputs),
@@ -364,11 +364,12 @@ def _run_training(args: TrainingArgs, load: Callable[[TrainingArgs], TrainingDat
             index_rows=data.index_rows,
             run_info={
                 **metadata,
-                "index": index_settings,
+                "index": {"graph": args.graph, "seed": args.seed},
                 "config": config.to_dict(),
                 "history": trainer.history,
             },
-            **index_settings,
+            seed=args.seed,
+            graph=args.graph,
         )
         history = trainer.history
         summary = {
