@@ -37,6 +37,18 @@ def best_per_query(
     return {name: v / n_calls * 1e6 for name, v in best.items()}
 
 
+def native_caller(native) -> Callable[[np.ndarray, int, int], object]:
+    """``f(q, k, ef)``: one call of the binding's search on one query (1 thread, the graph's own
+    entry). Release 0.1.0's binding took a ``prune`` flag and an explicit entry; both work, so
+    two installs can be compared."""
+    q = np.zeros((1, native.dim), np.float32)
+    try:
+        native.search(q, 1, 1, 1, False, 1, None, False)
+        return lambda q, k, ef: native.search(q, k, ef, 1, False, 1, None, False)
+    except TypeError:
+        return lambda q, k, ef: native.search(q, k, ef, 1, False, 1, True, "hierarchy")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -55,10 +67,10 @@ def main() -> None:
 
     tiny = Index(args.dim)
     tiny.add(data[:1])
-    tn = tiny._native
+    tn = native_caller(tiny._native)
     fixed = best_per_query(
         {
-            "native": lambda: [tn.search(q[None], 1, 1, 1, False, 1, True, "random") for q in rows],
+            "native": lambda: [tn(q[None], 1, 1) for q in rows],
             "index": lambda: [tiny.search(q, 1, ef=1, n_threads=1) for q in rows],
         },
         nq,
@@ -72,13 +84,11 @@ def main() -> None:
 
     index = Index(args.dim)
     index.add(data)
-    native = index._native
+    native = native_caller(index._native)
     t = best_per_query(
         {
             "batch": lambda: index.search(queries, 10, ef=ef, n_threads=1),
-            "native": lambda: [
-                native.search(q[None], 10, ef, 1, False, 1, True, "hierarchy") for q in rows
-            ],
+            "native": lambda: [native(q[None], 10, ef) for q in rows],
             "index": lambda: [index.search(q, 10, ef=ef, n_threads=1) for q in rows],
         },
         nq,

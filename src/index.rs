@@ -3,7 +3,6 @@
 //! and calls the core with the GIL released.
 
 use crate::errors::to_py;
-use crate::result::SearchResult;
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
 };
@@ -19,6 +18,13 @@ thread_local! {
     /// a call back into an index from that callback would wait for the lock forever.
     static IN_ADD: Cell<bool> = const { Cell::new(false) };
 }
+
+/// What a search returns: ids, distances and the counter block.
+type Found<'py> = (
+    Bound<'py, PyArray2<i64>>,
+    Bound<'py, PyArray2<f32>>,
+    Bound<'py, PyArray2<i64>>,
+);
 
 /// The core index. Searches share a read lock; `add` takes the write lock. What never changes
 /// after construction (dim, metric, build parameters) is kept outside the lock.
@@ -209,8 +215,8 @@ impl NativeIndex {
         py.detach(|| Ok(self.read()?.has_codes()))
     }
 
-    /// Searches `(n, dim)` float32 queries; returns a `SearchResult` whose counters come in the
-    /// order of `COUNTERS`. `entry` is None (the graph's own entry), "random", "pivots" or
+    /// Searches `(n, dim)` float32 queries; returns `(ids (n, k) int64, distances (n, k) float32,
+    /// counters (len(COUNTERS), n) int64)`, the counters as rows in the order of `COUNTERS`. `entry` is None (the graph's own entry), "random", "pivots" or
     /// "hierarchy"; `quantized` walks on the 8-bit codes (made by `set_codes(True)`).
     #[pyo3(signature = (queries, k, ef, restarts, exact, n_threads, entry, quantized))]
     #[allow(clippy::too_many_arguments)]
@@ -225,7 +231,7 @@ impl NativeIndex {
         n_threads: usize,
         entry: Option<&str>,
         quantized: bool,
-    ) -> PyResult<SearchResult> {
+    ) -> PyResult<Found<'py>> {
         let n = queries.shape()[0];
         let q = self.rows(&queries, "queries")?;
         let p = nswg::SearchParams {
@@ -241,7 +247,7 @@ impl NativeIndex {
         for (_, get) in counters {
             block.extend(r.stats.iter().map(|s| get(s) as i64));
         }
-        Ok(SearchResult::from_search(
+        Ok((
             array2(py, r.ids, n, k)?,
             array2(py, r.distances, n, k)?,
             array2(py, block, counters.len(), n)?,

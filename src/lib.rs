@@ -4,7 +4,6 @@
 
 mod errors;
 mod index;
-mod result;
 
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -14,7 +13,6 @@ use pyo3::types::PyTuple;
 fn _nswg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<index::NativeIndex>()?;
-    m.add_class::<result::SearchResult>()?;
     m.add(
         "IndexFormatError",
         py.get_type::<errors::IndexFormatError>(),

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from pyembed import Index, IndexFormatError, SearchResult
+from pyembed.index import COUNTERS
 
 
 def brute_force(data: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -58,17 +59,22 @@ def test_search_result_is_immutable_and_round_trips(uniform32, built):
     assert isinstance(res, SearchResult)
     with pytest.raises(AttributeError):
         res.ids = None  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        del res.distances
     counters = ["distance_calls", "lb_pruned", "lb_kim_pruned", "lb_keogh_pruned"]
-    counters += ["lb_keogh_rev_pruned", "abandoned"]
-    for name in counters:
+    counters += ["lb_keogh_rev_pruned", "abandoned", "visited"]
+    assert list(COUNTERS) == counters  # the core's order
+    assert res.counters.shape == (len(counters), 3)
+    for row, name in enumerate(counters):
         v = getattr(res, name)
         assert v.shape == (3,) and v.dtype == np.int64, name
-        assert getattr(res, name) is v, f"{name} is made once, not per access"
+        assert np.shares_memory(v, res.counters), f"{name} is a view of the block"
+        np.testing.assert_array_equal(v, res.counters[row])
     assert (res.distance_calls > 0).all() and (res.lb_pruned == 0).all()  # Euclidean: no bounds
     back = pickle.loads(pickle.dumps(res))
     for name in ["ids", "distances", *counters]:
         np.testing.assert_array_equal(getattr(back, name), getattr(res, name))
-    assert repr(res).startswith("SearchResult(ids=array([[") and "abandoned=array(" in repr(res)
+    assert repr(res).startswith("SearchResult(ids=array([[") and "visited=array(" in repr(res)
 
 
 def test_graph_recall_at_default_settings(uniform32, built):
