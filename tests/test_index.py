@@ -370,6 +370,36 @@ def test_chunked_add_progress_and_reproducibility(uniform32):
     assert pickle.dumps(a) == pickle.dumps(b), "chunking changed the graph"
 
 
+@pytest.mark.timeout(60)
+def test_progress_callback_can_stop_an_add_but_not_reenter_the_index(uniform32):
+    data, _ = uniform32
+    index = Index(32)
+    seen: list[str] = []
+
+    def reenter(done: int, total: int) -> None:
+        try:
+            len(index)  # would wait forever for the lock the add holds
+        except RuntimeError as e:
+            seen.append(str(e))
+
+    index.add(data[:9000], progress=reenter)
+    assert len(index) == 9000 and seen and "busy adding" in seen[0]
+    assert index.last_add["repair_passes"] == 1
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first(done: int, total: int) -> None:
+        raise Stop(f"{done} of {total}")
+
+    with pytest.raises(Stop, match="8192 of 9000"):
+        index.add(data[:9000], ids=np.arange(10_000, 19_000), progress=stop_after_first)
+    # The first piece stays (as after Ctrl-C); the index is usable and can be repaired.
+    assert len(index) == 9000 + 8192 and 10_000 + 8191 in index and 10_000 + 8192 not in index
+    index.link_orphans()
+    assert index.search(data[:5], 1).ids.shape == (5, 1)
+
+
 def test_threads_give_serial_answers(uniform32, built):
     _, queries = uniform32
     serial = built.search(queries, 10, n_threads=1)

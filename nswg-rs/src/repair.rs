@@ -3,7 +3,7 @@
 
 use crate::graph::{Cand, Layers};
 use crate::index::Index;
-use crate::scratch::BuildDist;
+use crate::scratch::{BuildDist, Scratch};
 use crate::walk::{Start, Walk};
 
 /// `add` runs the orphan pass once the nodes inserted since the last pass reach
@@ -26,18 +26,21 @@ impl Index {
     /// it was can be dropped (about 1 node in 800 on 100,000 clustered 128-d vectors), and a few
     /// such nodes can link only among themselves.
     ///
-    /// For each unreached node `u` (ascending), the link `v -> u` is offered to the nodes `v` that
-    /// are reached, nearest to `u` first: those `u` links to, or when it links to none, the
-    /// results of a base-graph search for `u`'s vector from the root (beam `ef_construction`).
-    /// The link is appended if `v`'s list has room, else it replaces the link of `v` to its
-    /// farthest neighbour that another reached node also links to, so no list exceeds
-    /// `max_degree`. Everything `u` reaches is then reached. A replaced link can still cut a node
+    /// For each unreached node `u` (ascending), the link `v -> u` is offered to reached nodes
+    /// `v`, nearest to `u` first: those `u` links to, then the reached results of a base-graph
+    /// search for `u`'s vector from the root (beam `ef_construction`). It is appended to the
+    /// first of them whose list has room; if none has, it replaces the link of the first that
+    /// links to a neighbour another reached node also links to (its farthest such), so no list
+    /// exceeds `max_degree`; failing both (ties and exact duplicates can fill every list near `u`
+    /// with links that are the sole in-link of their target), it is appended to any reached node
+    /// with room. Everything `u` reaches is then reached. A replaced link can still cut a node
     /// off (when its other in-link was reached only through it), so the pass repeats, up to 4
-    /// rounds, until everything is reached; a node no offer can take stays unlinked (not seen in
-    /// the tests or benchmarks). `add` calls this by itself once the nodes inserted since the last
-    /// pass reach 1/64 of the index; call it after a stream of small adds or an add stopped early.
-    /// Each round reads every list once (O(n * max_degree)); each orphan costs a few list scorings
-    /// (`max_degree` distance computations each) and, when it links to no reached node, one search.
+    /// rounds, until everything is reached; a node no offer can take (every reached list full)
+    /// stays unlinked. `add` calls this by itself once the nodes inserted since the last pass
+    /// reach 1/64 of the index; call it after a stream of small adds or an add stopped early.
+    /// Each round reads every list once (O(n * max_degree)); each orphan costs a few list
+    /// scorings (`max_degree` distance computations each) and, unless a list it links to has
+    /// room, one search.
     pub fn link_orphans(&mut self) -> usize {
         self.repair().0
     }
@@ -59,6 +62,8 @@ impl Index {
         let mut s = self.take_scratch();
         let mut was_linked = vec![false; n];
         let (mut cands, mut list, mut queue) = (Vec::new(), Vec::new(), Vec::new());
+        let mut searched = Vec::new();
+        let mut room_cursor = 0;
         for _round in 0..4 {
             // In-links from reached nodes only: a link may be given up only by a node whose
             // target keeps another in-link from the reached part of the graph.
@@ -85,59 +90,36 @@ impl Index {
                 if reached[u as usize] {
                     continue;
                 }
+                // Offer the link `v -> u` to the reached nodes `u` links to, nearest first,
+                // then to the reached results of a search for `u` from the root: first as an
+                // append to a list with room, then in place of a link the list can spare; as a
+                // last resort to any reached node with room (ties and exact duplicates can fill
+                // every list near `u` with links nothing else replaces).
                 cands.clear();
                 cands.extend(g.links(u).filter(|&v| reached[v as usize]).map(|v| Cand {
                     d: self.node_dist_sq(u, v, f32::INFINITY, &mut dtw),
                     node: v,
                 }));
-                if cands.is_empty() {
-                    let q = self.store.row(u as usize);
-                    s.prep.prepare(self.store.metric, q);
-                    let d = self.eval_node(q, root, f32::INFINITY, &mut s);
-                    let ef = self.params.ef_construction;
-                    let root_seed = [Cand { d, node: root }];
-                    let walk = Walk {
-                        query: q,
-                        coded: None,
-                        exclude: Some(u),
-                        k: ef,
-                        ef,
-                        restarts: 1,
-                        start: Start::Seeds(&root_seed),
-                        limit: n,
-                        seed: 0,
-                    };
-                    self.walk(&walk, &mut s);
-                    cands.extend(s.top.drain().filter(|c| reached[c.node as usize]));
-                }
                 cands.sort_unstable();
-                let mut done = false;
-                for &Cand { node: v, .. } in &cands {
-                    let _lock = g.lock(v);
-                    if g.try_push(v, u) {
-                        indeg[u as usize] += 1;
-                        done = true;
-                        break;
-                    }
-                    list.clear();
-                    list.extend(g.links(v).map(|w| Cand {
-                        d: self.node_dist_sq(v, w, f32::INFINITY, &mut dtw),
-                        node: w,
-                    }));
-                    list.sort_unstable();
-                    let Some(pos) = list.iter().rposition(|c| indeg[c.node as usize] >= 2) else {
-                        continue;
-                    };
-                    indeg[list[pos].node as usize] -= 1;
+                let own = cands.len();
+                let mut done = cands.iter().any(|c| self.append_link(c.node, u));
+                if !done {
+                    self.search_reached(u, root, &reached, &mut s, &mut searched);
+                    searched.retain(|c| !cands[..own].iter().any(|t| t.node == c.node));
+                    searched.sort_unstable();
+                    cands.append(&mut searched);
+                    done = cands[own..].iter().any(|c| self.append_link(c.node, u));
+                }
+                if done {
                     indeg[u as usize] += 1;
-                    let d = self.node_dist_sq(v, u, f32::INFINITY, &mut dtw);
-                    list[pos] = Cand { d, node: u };
-                    list.sort_unstable();
-                    let nodes: Vec<u32> = list.iter().map(|c| c.node).collect();
-                    // The list changed outside the diversity rule: no prefix is known diverse.
-                    g.set_links(v, &nodes, 0);
+                } else {
+                    done = cands
+                        .iter()
+                        .any(|c| self.replace_link(c.node, u, &mut indeg, &mut list, &mut dtw));
+                }
+                if !done && self.append_anywhere(u, &reached, &mut room_cursor) {
+                    indeg[u as usize] += 1;
                     done = true;
-                    break;
                 }
                 if done {
                     was_linked[u as usize] = true;
@@ -148,5 +130,93 @@ impl Index {
         let calls = dtw.calls + std::mem::take(&mut s.stats).distance_calls;
         self.give_scratch(s);
         (was_linked.iter().filter(|&&l| l).count(), calls)
+    }
+
+    /// The reached nodes among the results of a base-graph search for node `u`'s vector from
+    /// `root` (beam `ef_construction`), into `out`.
+    fn search_reached(
+        &self,
+        u: u32,
+        root: u32,
+        reached: &[bool],
+        s: &mut Scratch,
+        out: &mut Vec<Cand>,
+    ) {
+        let q = self.store.row(u as usize);
+        s.prep.prepare(self.store.metric, q);
+        let d = self.eval_node(q, root, f32::INFINITY, s);
+        let ef = self.params.ef_construction;
+        let root_seed = [Cand { d, node: root }];
+        let walk = Walk {
+            query: q,
+            coded: None,
+            exclude: Some(u),
+            k: ef,
+            ef,
+            restarts: 1,
+            start: Start::Seeds(&root_seed),
+            limit: self.len(),
+            seed: 0,
+        };
+        self.walk(&walk, s);
+        out.extend(s.top.drain().filter(|c| reached[c.node as usize]));
+    }
+
+    /// Appends the link `v -> u` if `v`'s list has room; returns whether it did.
+    fn append_link(&self, v: u32, u: u32) -> bool {
+        let _lock = self.graph.lock(v);
+        self.graph.try_push(v, u)
+    }
+
+    /// Puts the link `v -> u` in place of `v`'s link to its farthest neighbour that keeps another
+    /// in-link from the reached part (`indeg >= 2`); returns whether `v` had one. `indeg` follows.
+    fn replace_link(
+        &self,
+        v: u32,
+        u: u32,
+        indeg: &mut [u32],
+        list: &mut Vec<Cand>,
+        dtw: &mut BuildDist,
+    ) -> bool {
+        let g = &self.graph;
+        let _lock = g.lock(v);
+        list.clear();
+        list.extend(g.links(v).map(|w| Cand {
+            d: self.node_dist_sq(v, w, f32::INFINITY, dtw),
+            node: w,
+        }));
+        list.sort_unstable();
+        let Some(pos) = list.iter().rposition(|c| indeg[c.node as usize] >= 2) else {
+            return false;
+        };
+        indeg[list[pos].node as usize] -= 1;
+        indeg[u as usize] += 1;
+        let d = self.node_dist_sq(v, u, f32::INFINITY, dtw);
+        list[pos] = Cand { d, node: u };
+        list.sort_unstable();
+        let nodes: Vec<u32> = list.iter().map(|c| c.node).collect();
+        // The list changed outside the diversity rule: no prefix is known diverse.
+        g.set_links(v, &nodes, 0);
+        true
+    }
+
+    /// Appends the link `v -> u` for the first reached node `v` from `*cursor` on (wrapping
+    /// around once) whose list has room; returns whether one had. The cursor stays where the
+    /// last link went, so a pass that links many orphans this way reads each list about once.
+    fn append_anywhere(&self, u: u32, reached: &[bool], cursor: &mut usize) -> bool {
+        let g = &self.graph;
+        let n = reached.len();
+        for step in 0..n {
+            let v = ((*cursor + step) % n) as u32;
+            if v == u || !reached[v as usize] || g.degree(v) >= g.max_degree {
+                continue;
+            }
+            let _lock = g.lock(v);
+            if g.try_push(v, u) {
+                *cursor = v as usize;
+                return true;
+            }
+        }
+        false
     }
 }

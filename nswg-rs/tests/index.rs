@@ -834,3 +834,38 @@ fn quantized_search_survives_ranges_wider_than_f32() {
     });
     assert_search_is_exact(&idx, &uniform_rows(10, dim, 42), 5, &p, "ranges beyond f32");
 }
+
+#[test]
+fn exact_duplicates_stay_reachable_from_the_root() {
+    // Many copies of one vector: every new node chooses the same lowest-numbered neighbors and
+    // loses its only in-link when their full lists are re-selected, and those lists hold only
+    // links that are the sole in-link of their targets, so no list a copy links to can take it
+    // back. The orphan pass then offers the link to the nodes a search for the copy reaches.
+    for graph in [GraphKind::Hnsw, GraphKind::Nsw] {
+        for (n, m) in [(40, 4), (300, 8)] {
+            let params = BuildParams {
+                max_degree: m,
+                graph,
+                ..Default::default()
+            };
+            let mut idx = Index::new(3, Metric::Euclidean, params).unwrap();
+            let mut data = vec![0.5f32; n * 3];
+            data.extend(uniform_rows(20, 3, 5)); // and a few distinct ones
+            let added = idx.add(&data, None, 1).unwrap();
+            assert!(added.stats.orphans_linked > 0, "{graph:?} n={n}");
+            let root = idx.entry_point().map_or(0, |(id, _)| id);
+            let mut seen = vec![false; idx.len()];
+            let mut queue = VecDeque::from([root]);
+            seen[root as usize] = true;
+            while let Some(v) = queue.pop_front() {
+                for w in idx.neighbors(v).unwrap() {
+                    if !std::mem::replace(&mut seen[w as usize], true) {
+                        queue.push_back(w);
+                    }
+                }
+            }
+            let lost: Vec<usize> = (0..idx.len()).filter(|&i| !seen[i]).collect();
+            assert!(lost.is_empty(), "{graph:?} n={n}: unreachable {lost:?}");
+        }
+    }
+}
