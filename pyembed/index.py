@@ -30,7 +30,7 @@ DEFAULT_EF: int = _DEFAULTS["ef"]
 #: Greedy searches per query when ``restarts`` is not given.
 DEFAULT_RESTARTS: int = _DEFAULTS["restarts"]
 #: Graph kind when ``graph`` is not given: ``"hnsw"`` (layers) or ``"nsw"`` (flat).
-DEFAULT_GRAPH: str = _DEFAULTS["graph"]
+DEFAULT_GRAPH: Literal["hnsw", "nsw"] = _DEFAULTS["graph"]
 
 _F32 = np.dtype(np.float32)
 #: Names of the per-query counters, in the row order of ``SearchResult.counters`` (the core's).
@@ -131,9 +131,9 @@ class SearchResult:
 
 # Slot setters that bypass the immutability guard, for construction: an object.__new__ plus
 # three slot stores costs about a tenth of a microsecond, a frozen dataclass about 1.3 us.
-_set_ids = SearchResult.ids.__set__  # type: ignore[attr-defined]
-_set_distances = SearchResult.distances.__set__  # type: ignore[attr-defined]
-_set_counters = SearchResult.counters.__set__  # type: ignore[attr-defined]
+_set_ids = SearchResult.__dict__["ids"].__set__
+_set_distances = SearchResult.__dict__["distances"].__set__
+_set_counters = SearchResult.__dict__["counters"].__set__
 _new_result = object.__new__
 
 
@@ -260,7 +260,7 @@ class Index:
         max_degree: int = DEFAULT_MAX_DEGREE,
         ef_construction: int = DEFAULT_EF_CONSTRUCTION,
         seed: int = DEFAULT_SEED,
-        graph: Literal["hnsw", "nsw"] = "hnsw",
+        graph: Literal["hnsw", "nsw"] = DEFAULT_GRAPH,
     ) -> None:
         if not isinstance(metric, str):
             raise TypeError(f"metric must be a string, got {type(metric).__name__}")

@@ -87,8 +87,8 @@ def build_objective(
         loss = TripletLoss(margin=m, reduction="mean_nonzero")
         return loss, TripletMiner(miner or "hard", margin=m, distance=loss.distance)  # type: ignore[arg-type]
     if name == "contrastive":
-        loss = ContrastiveLoss(margin=1.0 if margin is None else margin)
-        return loss, PairMiner(miner or "all")  # type: ignore[arg-type]
+        pair_loss = ContrastiveLoss(margin=1.0 if margin is None else margin)
+        return pair_loss, PairMiner(miner or "all")  # type: ignore[arg-type]
     if name == "center":
         if miner is not None:
             raise ValueError("the center-loss set-up uses no miner")
