@@ -196,14 +196,13 @@ def _as_rows(x: ArrayLike, name: str, dim: int) -> NDArray[np.float32]:
         return np.ascontiguousarray(arr, dtype=np.float32)
 
 
-def _as_ids(ids: ArrayLike, n: int) -> NDArray[np.int64]:
+def _as_ids(ids: ArrayLike) -> NDArray[np.int64]:
+    """Converts ``ids`` to a C-contiguous 1-D int64 array; the core checks count and values."""
     arr = np.asarray(ids)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"ids must be integers, got dtype {arr.dtype}")
     if arr.ndim != 1:
         raise ValueError(f"ids must be 1-D, got a {arr.ndim}-D array")
-    if arr.shape[0] != n:
-        raise ValueError(f"ids has {arr.shape[0]} entries but vectors has {n} rows")
     if arr.dtype.kind == "u" and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
         raise ValueError("ids must fit in int64")
     return np.ascontiguousarray(arr, dtype=np.int64)
@@ -370,7 +369,7 @@ class Index:
             Wrong ndim or width, NaN/inf, wrong number of ids, negative or duplicate ids.
         """
         rows = _as_rows(vectors, "vectors", self.dim)
-        id_arr = None if ids is None else _as_ids(ids, rows.shape[0])
+        id_arr = None if ids is None else _as_ids(ids)
         added, self._last_add = self._native.add(rows, id_arr, _as_threads(n_threads), progress)
         return added
 
@@ -470,7 +469,7 @@ class Index:
             An id that is not stored.
         """
         arr = np.atleast_1d(np.asarray(ids))
-        return self._native.get_vectors(_as_ids(arr, arr.shape[0]))
+        return self._native.get_vectors(_as_ids(arr))
 
     def neighbors(self, id: int) -> NDArray[np.int64]:
         """Graph out-links of the vector with ``id``, as ids (int64), for inspection."""

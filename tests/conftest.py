@@ -24,3 +24,21 @@ def walks() -> tuple[np.ndarray, np.ndarray]:
         np.cumsum(rng.normal(size=(400, 40)), axis=1).astype(np.float32),
         np.cumsum(rng.normal(size=(30, 40)), axis=1).astype(np.float32),
     )
+
+
+def _naive_dtw(a: np.ndarray, b: np.ndarray, band: int) -> float:
+    """Banded DTW by the textbook recurrence in float64: the oracle of the DTW tests."""
+    n, m = len(a), len(b)
+    table = np.full((n + 1, m + 1), np.inf)
+    table[0, 0] = 0.0
+    for i in range(1, n + 1):
+        for j in range(max(1, i - band), min(m, i + band) + 1):
+            cost = (float(a[i - 1]) - float(b[j - 1])) ** 2
+            table[i, j] = cost + min(table[i - 1, j], table[i, j - 1], table[i - 1, j - 1])
+    return float(np.sqrt(table[n, m]))
+
+
+@pytest.fixture(scope="session")
+def naive_dtw():
+    """The pure-Python DTW oracle, ``naive_dtw(a, b, band)`` (square root of the path sum)."""
+    return _naive_dtw

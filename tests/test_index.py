@@ -20,17 +20,6 @@ def brute_force(data: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarr
     return order, np.take_along_axis(d, order, axis=1)
 
 
-def naive_dtw(a: np.ndarray, b: np.ndarray, band: int) -> float:
-    n, m = len(a), len(b)
-    table = np.full((n + 1, m + 1), np.inf)
-    table[0, 0] = 0.0
-    for i in range(1, n + 1):
-        for j in range(max(1, i - band), min(m, i + band) + 1):
-            cost = (float(a[i - 1]) - float(b[j - 1])) ** 2
-            table[i, j] = cost + min(table[i - 1, j], table[i, j - 1], table[i - 1, j - 1])
-    return float(np.sqrt(table[n, m]))
-
-
 def recall(got: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(a) & set(b)) / len(b) for a, b in zip(got, truth, strict=True)]))
 
@@ -107,7 +96,7 @@ def test_enough_restarts_give_exact_answer():
     np.testing.assert_array_equal(got.ids, exact.ids)
 
 
-def test_dtw_exact_matches_naive_python(walks):
+def test_dtw_exact_matches_naive_python(walks, naive_dtw):
     data, queries = walks
     data, queries = data[:60, :16], queries[:5, :16]
     for band in (0, 2, None):
@@ -132,7 +121,7 @@ def test_dtw_band_zero_equals_euclidean(walks):
     np.testing.assert_allclose(a.distances, b.distances, rtol=1e-5)
 
 
-def test_dtw_pruning_never_changes_answers(walks):
+def test_dtw_pruning_never_changes_answers(walks, naive_dtw):
     # Bounds and early abandoning skip work but never change an answer: every reported distance
     # is the plain DTW of the reported series, and exact search equals the pure-Python oracle.
     data, queries = walks

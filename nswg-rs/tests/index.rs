@@ -222,6 +222,25 @@ fn graph_invariants_hold() {
 }
 
 /// In-degree of every node on the base graph.
+/// Ids (= node numbers here) that no path of base-graph links from the root reaches; the root is
+/// the hierarchy's entry point, or node 0 of a flat graph.
+fn unreachable_from_root(idx: &Index) -> Vec<i64> {
+    let root = idx.entry_point().map_or(0, |(id, _)| id);
+    let mut seen = vec![false; idx.len()];
+    let mut queue = VecDeque::from([root]);
+    seen[root as usize] = true;
+    while let Some(v) = queue.pop_front() {
+        for w in idx.neighbors(v).unwrap() {
+            if !std::mem::replace(&mut seen[w as usize], true) {
+                queue.push_back(w);
+            }
+        }
+    }
+    (0..idx.len() as i64)
+        .filter(|&i| !seen[i as usize])
+        .collect()
+}
+
 fn in_degrees(idx: &Index) -> Vec<usize> {
     let mut indeg = vec![0; idx.len()];
     for id in 0..idx.len() as i64 {
@@ -276,20 +295,11 @@ fn every_node_is_reachable_in_every_build_mode() {
         assert_eq!(idx.link_orphans(), 0, "{what}");
         // Every node is reachable from the root, so a search with a beam as large as the index
         // finds every stored vector (an orphan is never found, from any entry but itself).
-        let mut seen = vec![false; n];
-        let mut queue = VecDeque::from([root]);
-        seen[root as usize] = true;
-        while let Some(v) = queue.pop_front() {
-            for w in idx.neighbors(v).unwrap() {
-                if !std::mem::replace(&mut seen[w as usize], true) {
-                    queue.push_back(w);
-                }
-            }
-        }
-        let lost = seen.iter().filter(|&&s| !s).count();
-        assert_eq!(
-            lost, 0,
-            "{what}: {lost} of {n} nodes unreachable from the root"
+        let lost = unreachable_from_root(&idx);
+        assert!(
+            lost.is_empty(),
+            "{what}: {} of {n} nodes unreachable from the root",
+            lost.len()
         );
     }
 }
@@ -853,18 +863,7 @@ fn exact_duplicates_stay_reachable_from_the_root() {
             data.extend(uniform_rows(20, 3, 5)); // and a few distinct ones
             let added = idx.add(&data, None, 1).unwrap();
             assert!(added.stats.orphans_linked > 0, "{graph:?} n={n}");
-            let root = idx.entry_point().map_or(0, |(id, _)| id);
-            let mut seen = vec![false; idx.len()];
-            let mut queue = VecDeque::from([root]);
-            seen[root as usize] = true;
-            while let Some(v) = queue.pop_front() {
-                for w in idx.neighbors(v).unwrap() {
-                    if !std::mem::replace(&mut seen[w as usize], true) {
-                        queue.push_back(w);
-                    }
-                }
-            }
-            let lost: Vec<usize> = (0..idx.len()).filter(|&i| !seen[i]).collect();
+            let lost = unreachable_from_root(&idx);
             assert!(lost.is_empty(), "{graph:?} n={n}: unreachable {lost:?}");
         }
     }
