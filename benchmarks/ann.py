@@ -100,7 +100,7 @@ def make_libs(args) -> list[Lib]:
     libs = []
     from pyembed import Index
 
-    # Releases before 0.2 spelled the graph kind hierarchy=True/False; accept both, so one script
+    # Release 0.1.0 spelled the graph kind hierarchy=True/False; accept both, so one script
     # compares two installed versions (the before/after runs of a refactor).
     graph_kw = "graph" in inspect.signature(Index).parameters
 
