@@ -28,6 +28,7 @@ __all__ = [
     "knn_brute_force",
     "knn_error",
     "knn_vote",
+    "labels_of",
     "leave_one_out_neighbors",
     "map_at_r",
     "one_nn_error",
@@ -66,6 +67,30 @@ def _check_neighbors(
     if nl.shape[0] == 0:
         raise ValueError("need at least one query")
     return nl, ql
+
+
+def labels_of(neighbor_ids: ArrayLike, labels: ArrayLike) -> NDArray[Any]:
+    """The labels of neighbors given by id, with ``None`` where the id is ``-1`` (a search pads
+    rows that reached fewer than k neighbors with -1; indexing ``labels[-1]`` would silently take
+    the last label instead). ``None`` equals no label, so a missing neighbor counts as a miss.
+
+    Parameters
+    ----------
+    neighbor_ids : array-like of int, shape (n, k)
+        Row numbers into ``labels``, or -1.
+    labels : array-like, shape (m,)
+
+    Returns
+    -------
+    ndarray of object, shape (n, k)
+    """
+    ids = np.asarray(neighbor_ids, dtype=np.int64)
+    lab = np.asarray(labels)
+    out = np.empty(ids.shape, dtype=object)
+    out[...] = None
+    hit = ids >= 0
+    out[hit] = lab[ids[hit]]
+    return out
 
 
 def knn_brute_force(
@@ -551,7 +576,7 @@ def retrieval_metrics(
         raise ValueError(
             f"neighbor_ids must have shape ({x.shape[0]}, >= {depth}), got {ids.shape}"
         )
-    neighbor_labels = lab[ids]
+    neighbor_labels = labels_of(ids, lab)
     out = {f"recall@{k}": recall_at_k(neighbor_labels, lab, k) for k in ks}
     out["map@r"] = map_at_r(neighbor_labels, lab, r)
     out["one_nn_error"] = one_nn_error(neighbor_labels, lab)

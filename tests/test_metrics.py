@@ -236,3 +236,14 @@ def test_leave_one_out_neighbors_rejects_bad_depth():
         leave_one_out_neighbors(x, 3)
     with pytest.raises(ValueError, match="2-D"):
         leave_one_out_neighbors(np.zeros(3), 1)
+
+
+def test_labels_of_counts_a_missing_neighbor_as_a_miss():
+    from pyembed.metrics import labels_of, one_nn_error
+
+    labels = np.array(["a", "b", "c"])
+    ids = np.array([[2, 0], [-1, -1], [1, -1]])
+    got = labels_of(ids, labels)
+    assert got.tolist() == [["c", "a"], [None, None], ["b", None]]
+    # Indexing labels[-1] would have given "c", a hit for the second query.
+    assert one_nn_error(got, np.array(["c", "c", "b"])) == pytest.approx(1 / 3)

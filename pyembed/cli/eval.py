@@ -170,7 +170,7 @@ def _eval_ucr(run: Run, band: int | None, searching: _Search) -> tuple[list[dict
 
     from pyembed import Index
     from pyembed.datasets.ucr import load_pair
-    from pyembed.metrics import map_at_r, one_nn_error, relevant_counts
+    from pyembed.metrics import labels_of, map_at_r, one_nn_error, relevant_counts
 
     info, arrays = run.metadata["data"], run.arrays
     data_dir = None if info.get("data_dir") is None else Path(info["data_dir"])
@@ -215,7 +215,7 @@ def _eval_ucr(run: Run, band: int | None, searching: _Search) -> tuple[list[dict
             n_threads=searching.threads,
         )
         seconds = time.perf_counter() - start
-        neighbor_labels = train_labels[found.ids]
+        neighbor_labels = labels_of(found.ids, train_labels)
         rows.append(
             {
                 "method": method,
