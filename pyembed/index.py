@@ -148,9 +148,13 @@ def _result(
     return r
 
 
-def _as_int(value: Any, name: str) -> int:
-    """Converts ``value`` to a non-negative int (TypeError for non-integers); the core checks
-    the range."""
+_U64_MAX = 2**64 - 1
+_I64_MAX = 2**63 - 1
+
+
+def _as_int(value: Any, name: str, maximum: int = _U64_MAX) -> int:
+    """Converts ``value`` to an int in ``0..=maximum`` (the range the core's integer type holds;
+    TypeError for non-integers); the core checks the meaningful range."""
     if type(value) is not int:  # exact int is the common case; anything else is checked fully
         if isinstance(value, bool):
             raise TypeError(f"{name} must be an integer, got bool")
@@ -160,6 +164,8 @@ def _as_int(value: Any, name: str) -> int:
             raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
     if value < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {value}")
+    if value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
@@ -326,9 +332,10 @@ class Index:
 
     def __contains__(self, id: object) -> bool:
         try:
-            return self._native.contains(operator.index(id))  # type: ignore[arg-type]
+            value = operator.index(id)  # type: ignore[arg-type]
         except TypeError:
             return False
+        return 0 <= value <= _I64_MAX and self._native.contains(value)
 
     def __repr__(self) -> str:
         band = f", band={self.band}" if self.metric == "dtw" else ""
@@ -354,7 +361,10 @@ class Index:
         n_threads : int, optional
             Threads for insertion; None uses all cores, 1 is sequential and bit-reproducible.
         progress : callable, optional
-            Called as ``progress(done, total)`` (rows) between chunks of a large add.
+            Called as ``progress(done, total)`` (rows) after each piece of 8,192 rows (the last
+            one included), with the index locked: it must not use this index (that raises
+            ValueError). An exception it raises (or Ctrl-C) stops the add after the piece and
+            is raised here; the rows added so far stay, and ``last_add`` is not updated.
 
         Returns
         -------
@@ -395,10 +405,11 @@ class Index:
         k : int
             Neighbors per query, ``1 <= k <= len(index)``.
         ef : int, optional
-            Beam size of each greedy search (default 64; the search uses ``max(ef, k)``).
-            Larger is slower and more accurate.
+            Beam size of each greedy search (default :data:`DEFAULT_EF`, the core's; the search
+            uses ``max(ef, k)``). Larger is slower and more accurate.
         restarts : int, optional
-            Greedy searches from random entry points per query, merged (default 1).
+            Greedy searches per query, merged (default :data:`DEFAULT_RESTARTS`): the first
+            starts at ``entry``, the others at random stored nodes.
         exact : bool
             Brute force over every stored vector with the same distance code (for DTW with
             LB_Kim / LB_Keogh pruning and early abandoning, which never change the answer).
@@ -473,7 +484,7 @@ class Index:
 
     def neighbors(self, id: int) -> NDArray[np.int64]:
         """Graph out-links of the vector with ``id``, as ids (int64), for inspection."""
-        return self._native.neighbors(_as_int(id, "id"))
+        return self._native.neighbors(_as_int(id, "id", _I64_MAX))
 
     def link_orphans(self) -> int:
         """Link every vector that a search from the graph's root cannot reach; return how many.

@@ -7,16 +7,17 @@ use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
 };
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::path::PathBuf;
 
 thread_local! {
-    /// Set while this thread runs an `add`, whose progress callback runs with the write lock held:
-    /// a call back into an index from that callback would wait for the lock forever.
-    static IN_ADD: Cell<bool> = const { Cell::new(false) };
+    /// The indexes (by address) this thread is adding to: an `add`'s progress callback runs with
+    /// that index's write lock held, so a call back into the same index from the callback would
+    /// wait for the lock forever.
+    static ADDING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
 /// What a search returns: ids, distances and the counter block.
@@ -36,25 +37,21 @@ pub struct NativeIndex {
     params: nswg::BuildParams,
 }
 
-/// Marks this thread as adding until dropped (also when the add unwinds).
-struct AddingGuard;
+/// Marks this thread as adding to one index until dropped (also when the add unwinds).
+struct AddingGuard(usize);
 
 impl AddingGuard {
-    fn new() -> Self {
-        IN_ADD.set(true);
-        AddingGuard
+    fn new(index: &NativeIndex) -> Self {
+        let key = index as *const NativeIndex as usize;
+        ADDING.with_borrow_mut(|v| v.push(key));
+        AddingGuard(key)
     }
 }
 
 impl Drop for AddingGuard {
     fn drop(&mut self) {
-        IN_ADD.set(false);
+        ADDING.with_borrow_mut(|v| v.retain(|&k| k != self.0));
     }
-}
-
-/// The error of a call into an index from its own `add`'s progress callback.
-fn busy() -> PyErr {
-    PyRuntimeError::new_err("the index is busy adding: its progress callback cannot use it")
 }
 
 /// A C-contiguous view of `a`, or a ValueError naming `what`.
@@ -88,19 +85,27 @@ impl NativeIndex {
         }
     }
 
+    /// A ValueError if this thread is inside this index's `add` (its progress callback).
+    fn not_adding(&self) -> PyResult<()> {
+        let key = self as *const NativeIndex as usize;
+        if ADDING.with_borrow(|v| v.contains(&key)) {
+            return Err(PyValueError::new_err(
+                "progress: the callback of an add cannot use the index being added to (the \
+                 add holds its lock until it returns)",
+            ));
+        }
+        Ok(())
+    }
+
     /// The read lock; call with the GIL released.
     fn read(&self) -> PyResult<RwLockReadGuard<'_, nswg::Index>> {
-        if IN_ADD.get() {
-            return Err(busy());
-        }
+        self.not_adding()?;
         Ok(self.inner.read())
     }
 
     /// The write lock; call with the GIL released.
     fn write(&self) -> PyResult<RwLockWriteGuard<'_, nswg::Index>> {
-        if IN_ADD.get() {
-            return Err(busy());
-        }
+        self.not_adding()?;
         Ok(self.inner.write())
     }
 
@@ -165,7 +170,7 @@ impl NativeIndex {
         let mut stopped: Option<PyErr> = None;
         let added = py.detach(|| -> PyResult<nswg::Added> {
             let mut ix = self.write()?;
-            let _busy = AddingGuard::new();
+            let _busy = AddingGuard::new(self);
             let r = ix.add_chunked(
                 &rows,
                 ids.as_deref(),

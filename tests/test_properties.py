@@ -90,7 +90,6 @@ def test_exact_dtw_equals_the_textbook_recurrence(naive_dtw, case):
     got = index.search(queries, 1, exact=True)
     for qi, q in enumerate(queries):
         best = min(naive_dtw(q, row, band) for row in data)
-        assert got.distances[qi, 0] == np.float32(got.distances[qi, 0])
         assert abs(float(got.distances[qi, 0]) - best) <= 1e-3 * max(best, 1.0)
 
 

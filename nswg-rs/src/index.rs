@@ -240,10 +240,11 @@ impl Index {
 
     /// As [`Index::add`], in pieces of `chunk_rows` rows (see [`crate::ADD_CHUNK_ROWS`]): the
     /// whole batch is validated first, memory for it is reserved once, and after each piece
-    /// `on_chunk(rows_done, rows_total)` is called; when it returns false the add stops there
-    /// (the pieces added so far stay, [`Added::complete`] is false and no orphan pass runs). The
-    /// orphan pass runs once at the end, not after every piece. With `n_threads == 1` the graph
-    /// does not depend on `chunk_rows`.
+    /// (the last one included) `on_chunk(rows_done, rows_total)` is called; when it returns false
+    /// before the last piece the add stops there (the pieces added so far stay,
+    /// [`Added::complete`] is false and no orphan pass runs; a false after the last piece changes
+    /// nothing). The orphan pass runs once at the end, not after every piece. With
+    /// `n_threads == 1` the graph does not depend on `chunk_rows`.
     ///
     /// # Errors
     /// As [`Index::add`]; `InvalidParameter` (`chunk_rows`) when it is 0. On error nothing is added.

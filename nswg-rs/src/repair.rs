@@ -86,6 +86,7 @@ impl Index {
             if reached.iter().all(|&r| r) {
                 break;
             }
+            let mut room_left = true;
             for u in 0..n as u32 {
                 if reached[u as usize] {
                     continue;
@@ -117,9 +118,14 @@ impl Index {
                         .iter()
                         .any(|c| self.replace_link(c.node, u, &mut indeg, &mut list, &mut dtw));
                 }
-                if !done && self.append_anywhere(u, &reached, &mut room_cursor) {
-                    indeg[u as usize] += 1;
-                    done = true;
+                // Appends only fill lists, so once a scan finds no room none will this round
+                // (unless a replacement reaches new nodes; the next round looks again).
+                if !done && room_left {
+                    room_left = self.append_anywhere(u, &reached, &mut room_cursor);
+                    if room_left {
+                        indeg[u as usize] += 1;
+                        done = true;
+                    }
                 }
                 if done {
                     was_linked[u as usize] = true;

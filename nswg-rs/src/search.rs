@@ -184,7 +184,7 @@ impl Index {
             return Err(invalid(
                 "quantized",
                 if self.store.metric == Metric::Euclidean {
-                    "search needs the index's 8-bit codes: call set_codes(true) first"
+                    "search needs the index's 8-bit codes: turn them on with set_codes first"
                 } else {
                     "search needs the Euclidean metric (DTW walks on the floats)"
                 },

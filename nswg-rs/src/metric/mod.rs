@@ -46,9 +46,12 @@ impl Metric {
     /// DTW Sakoe-Chiba radius in samples (`None`: full DTW, stored as `dim - 1`).
     ///
     /// # Errors
-    /// `InvalidParameter` for an unknown name (`metric`), a band with Euclidean, or a band above
-    /// `dim` (`band`).
+    /// `InvalidParameter` for `dim == 0` (`dim`), an unknown name (`metric`), a band with
+    /// Euclidean, or a band above `dim` (`band`).
     pub fn from_name(name: &str, band: Option<usize>, dim: usize) -> Result<Metric, Error> {
+        if dim == 0 {
+            return Err(invalid("dim", "must be at least 1, got 0"));
+        }
         match (name, band) {
             ("euclidean", None) => Ok(Metric::Euclidean),
             ("euclidean", Some(_)) => Err(invalid("band", "is only meaningful with metric='dtw'")),
