@@ -179,7 +179,7 @@ def _as_threads(n_threads: int | None) -> int:
     return n
 
 
-def _as_rows(x: ArrayLike, name: str, dim: int) -> NDArray[np.float32]:
+def _as_rows(x: ArrayLike, name: str) -> NDArray[np.float32]:
     """Converts ``x`` to a C-contiguous float32 array of rank 2 (a 1-D input is one row).
 
     The width is checked by the binding and finiteness by the core, after this conversion (so
@@ -378,7 +378,7 @@ class Index:
         ValueError
             Wrong ndim or width, NaN/inf, wrong number of ids, negative or duplicate ids.
         """
-        rows = _as_rows(vectors, "vectors", self.dim)
+        rows = _as_rows(vectors, "vectors")
         id_arr = None if ids is None else _as_ids(ids)
         added, self._last_add = self._native.add(rows, id_arr, _as_threads(n_threads), progress)
         return added
@@ -454,7 +454,7 @@ class Index:
         """
         if entry is not None and not isinstance(entry, str):
             raise TypeError(f"entry must be a string or None, got {type(entry).__name__}")
-        q = _as_rows(queries, "queries", self.dim)
+        q = _as_rows(queries, "queries")
         # The core checks the values, in this order: finiteness of the queries, an empty index,
         # 1 <= k <= len, ef and restarts >= 1, entry and quantized against the index.
         return _result(

@@ -150,9 +150,9 @@ impl NativeIndex {
     }
 
     /// Adds `(n, dim)` float32 rows with optional int64 ids; returns `(ids, counters)` with the
-    /// build counters as a dict. Works in pieces of `ADD_CHUNK_ROWS` rows, checking Ctrl-C and
-    /// calling `progress(done, total)` between them; an exception there stops the add after the
-    /// piece (the rows added so far stay) and is raised.
+    /// build counters as a dict (`BuildStats::COUNTERS`). Works in pieces of `ADD_CHUNK_ROWS`
+    /// rows, checking Ctrl-C and calling `progress(done, total)` after each; an exception there
+    /// stops the add after the piece (the rows added so far stay) and is raised.
     #[pyo3(signature = (vectors, ids, n_threads, progress))]
     fn add<'py>(
         &self,
@@ -198,9 +198,9 @@ impl NativeIndex {
             return Err(e);
         }
         let stats = PyDict::new(py);
-        stats.set_item("distance_calls", added.stats.distance_calls)?;
-        stats.set_item("repair_passes", added.stats.repair_passes)?;
-        stats.set_item("orphans_linked", added.stats.orphans_linked)?;
+        for (name, get) in nswg::BuildStats::COUNTERS {
+            stats.set_item(name, get(&added.stats))?;
+        }
         Ok((PyArray1::from_vec(py, added.ids), stats))
     }
 
@@ -221,8 +221,9 @@ impl NativeIndex {
     }
 
     /// Searches `(n, dim)` float32 queries; returns `(ids (n, k) int64, distances (n, k) float32,
-    /// counters (len(COUNTERS), n) int64)`, the counters as rows in the order of `COUNTERS`. `entry` is None (the graph's own entry), "random", "pivots" or
-    /// "hierarchy"; `quantized` walks on the 8-bit codes (made by `set_codes(True)`).
+    /// counters (len(COUNTERS), n) int64)`, the counters as rows in the order of `COUNTERS`.
+    /// `entry` is None (the graph's own entry), "random", "pivots" or "hierarchy"; `quantized`
+    /// walks on the 8-bit codes (made by `set_codes(True)`).
     #[pyo3(signature = (queries, k, ef, restarts, exact, n_threads, entry, quantized))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(

@@ -61,10 +61,19 @@ impl Index {
     /// Creates an empty index for vectors of `dim` floats.
     ///
     /// # Errors
-    /// `InvalidParameter` if `dim == 0`, `max_degree` is outside 2..=4096 or `ef_construction == 0`.
+    /// `InvalidParameter` if `dim == 0`, a DTW band is above `dim`, `max_degree` is outside
+    /// 2..=4096 or `ef_construction == 0`.
     pub fn new(dim: usize, metric: Metric, params: BuildParams) -> Result<Index, Error> {
         if dim == 0 {
             return Err(invalid("dim", "must be at least 1, got 0"));
+        }
+        if let Metric::Dtw { band } = metric {
+            if band > dim {
+                return Err(invalid(
+                    "band",
+                    format!("must be between 0 and dim={dim} samples, got {band}"),
+                ));
+            }
         }
         if params.max_degree < 2 || params.max_degree > 4096 {
             return Err(invalid(

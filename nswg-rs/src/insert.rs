@@ -37,20 +37,21 @@ impl Index {
     pub(crate) fn link_nodes(&self, from: usize, to: usize, n_threads: usize) -> u64 {
         let m = self.graph.max_degree;
         let calls = AtomicU64::new(0);
-        let run = |range: std::ops::Range<usize>, limit: Option<usize>| {
+        // Sequentially, node `i` enters from all nodes before it.
+        let run = |range: std::ops::Range<usize>| {
             let mut s = self.take_scratch();
             for i in range {
-                self.insert(i as u32, limit.unwrap_or(i), &mut s);
+                self.insert(i as u32, i, &mut s);
             }
             calls.fetch_add(std::mem::take(&mut s.build.calls), Ordering::Relaxed);
             self.give_scratch(s);
         };
         // The first m+1 nodes are connected to all earlier ones, sequentially.
         let seq_end = to.min(m + 1).max(from);
-        run(from..seq_end, None);
+        run(from..seq_end);
         let mut done = seq_end;
         let Some(pool) = self.pool(n_threads, to - done) else {
-            run(done..to, None);
+            run(done..to);
             return calls.into_inner();
         };
         // Parallel: waves that grow with the graph. Workers take the next node from a shared

@@ -20,12 +20,13 @@ pub struct SearchStats {
     pub visited: u64,
 }
 
-/// A counter's name and how to read it from [`SearchStats`].
-pub type Counter = (&'static str, fn(&SearchStats) -> u64);
+/// A counter's name and how to read it from its counters struct ([`SearchStats`] or
+/// [`BuildStats`]).
+pub type Counter<S> = (&'static str, fn(&S) -> u64);
 
 impl SearchStats {
     /// Every counter a search reports, by name, in the order the binding returns them.
-    pub const COUNTERS: [Counter; 7] = [
+    pub const COUNTERS: [Counter<SearchStats>; 7] = [
         ("distance_calls", |s| s.distance_calls),
         ("lb_pruned", SearchStats::lb_pruned),
         ("lb_kim_pruned", |s| s.lb_kim_pruned),
@@ -61,6 +62,15 @@ pub struct BuildStats {
     pub repair_passes: u64,
     /// Nodes the repair pass linked back into the graph.
     pub orphans_linked: u64,
+}
+
+impl BuildStats {
+    /// Every counter an add reports, by name, in the order the binding returns them.
+    pub const COUNTERS: [Counter<BuildStats>; 3] = [
+        ("distance_calls", |s| s.distance_calls),
+        ("repair_passes", |s| s.repair_passes),
+        ("orphans_linked", |s| s.orphans_linked),
+    ];
 }
 
 /// What an [`crate::Index::add`] did: the ids of the rows it added and its counters.

@@ -477,6 +477,12 @@ fn errors_name_the_problem() {
     ));
     assert_eq!(idx.get_vectors(&[6]).unwrap(), vec![0.0; 3]);
     assert!(Index::new(0, Metric::Euclidean, BuildParams::default()).is_err());
+    let e = Index::new(3, Metric::Dtw { band: 4 }, BuildParams::default()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "band must be between 0 and dim=3 samples, got 4"
+    );
+    assert!(Index::new(3, Metric::Dtw { band: 3 }, BuildParams::default()).is_ok());
     let bad = BuildParams {
         max_degree: 1,
         ..Default::default()
@@ -544,20 +550,6 @@ fn pivot_entry_recall_and_pivots_follow_adds_and_loads() {
     assert_eq!(a.ids, b.ids);
 }
 
-fn build_h(data: &[f32], dim: usize, metric: Metric, threads: usize) -> Index {
-    let mut idx = Index::new(
-        dim,
-        metric,
-        BuildParams {
-            graph: GraphKind::Hnsw,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    idx.add(data, None, threads).unwrap();
-    idx
-}
-
 fn hier(p: SearchParams) -> SearchParams {
     SearchParams {
         entry: Some(Entry::Hierarchy),
@@ -570,7 +562,7 @@ fn hierarchy_dtw_oracle_and_pruning() {
     let dim = 30;
     let data = walks(600, dim, 31);
     let metric = Metric::Dtw { band: 3 };
-    let idx = build_h(&data, dim, metric, 2);
+    let idx = build(&data, dim, metric, 2);
     let q = walks(30, dim, 32);
     let on = hier(SearchParams {
         ef: 32,
@@ -593,7 +585,7 @@ fn hierarchy_dtw_oracle_and_pruning() {
 fn hierarchy_recall_at_default_settings() {
     let dim = 32;
     let data = uniform_rows(10_000, dim, 7);
-    let idx = build_h(&data, dim, Metric::Euclidean, 0);
+    let idx = build(&data, dim, Metric::Euclidean, 0);
     let queries = uniform_rows(200, dim, 8);
     let r = recall(
         &idx,
@@ -621,7 +613,7 @@ fn hierarchy_invariants_hold_on_every_layer() {
         let dim = 16;
         let n = 3000;
         let data = uniform_rows(n, dim, 9);
-        let idx = build_h(&data, dim, Metric::Euclidean, threads);
+        let idx = build(&data, dim, Metric::Euclidean, threads);
         let m0 = idx.build_params().max_degree;
         let mu = (m0 / 2).max(2);
         let (entry, top) = idx.entry_point().unwrap();
@@ -681,8 +673,8 @@ fn hierarchy_invariants_hold_on_every_layer() {
 fn hierarchy_sequential_build_is_reproducible_and_chunking_free() {
     let dim = 10;
     let data = uniform_rows(2000, dim, 11);
-    let a = build_h(&data, dim, Metric::Euclidean, 1);
-    let b = build_h(&data, dim, Metric::Euclidean, 1);
+    let a = build(&data, dim, Metric::Euclidean, 1);
+    let b = build(&data, dim, Metric::Euclidean, 1);
     assert_eq!(a.to_bytes(), b.to_bytes());
     let mut c = Index::new(
         dim,
@@ -705,11 +697,8 @@ fn hierarchy_sequential_build_is_reproducible_and_chunking_free() {
         .unwrap();
     assert_eq!(ra.ids, rc.ids);
     assert_eq!(ra.distances, rc.distances);
-    // The default build is this one; a flat build is saved as format 1, a layered one as 2.
-    assert_eq!(
-        build(&data, dim, Metric::Euclidean, 1).to_bytes(),
-        a.to_bytes()
-    );
+    // The default build (`a`) is the explicit HNSW one (`c`, checked above); a flat build is
+    // saved as format 1, a layered one as 2.
     let flat_params = BuildParams {
         graph: GraphKind::Nsw,
         ..Default::default()
@@ -744,7 +733,7 @@ fn quantized_recall_matches_the_float_walk() {
     let (n, dim) = (5000, 64);
     let data = clustered_rows(n, dim, 20, 0.35, 33);
     let queries = clustered_rows(200, dim, 20, 0.35, 34);
-    let mut idx = build_h(&data, dim, Metric::Euclidean, 2);
+    let mut idx = build(&data, dim, Metric::Euclidean, 2);
     idx.set_codes(true).unwrap();
     for ef in [16, 32, 64] {
         let p = hier(SearchParams {

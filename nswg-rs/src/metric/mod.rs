@@ -43,22 +43,15 @@ impl Metric {
     }
 
     /// The metric named `name` (`"euclidean"` or `"dtw"`) for vectors of `dim` floats; `band` is the
-    /// DTW Sakoe-Chiba radius in samples (`None`: full DTW, stored as `dim - 1`).
+    /// DTW Sakoe-Chiba radius in samples (`None`: full DTW, stored as `dim - 1`). The band's range
+    /// is checked by [`crate::Index::new`], after `dim`.
     ///
     /// # Errors
-    /// `InvalidParameter` for `dim == 0` (`dim`), an unknown name (`metric`), a band with
-    /// Euclidean, or a band above `dim` (`band`).
+    /// `InvalidParameter` for an unknown name (`metric`) or a band with Euclidean (`band`).
     pub fn from_name(name: &str, band: Option<usize>, dim: usize) -> Result<Metric, Error> {
-        if dim == 0 {
-            return Err(invalid("dim", "must be at least 1, got 0"));
-        }
         match (name, band) {
             ("euclidean", None) => Ok(Metric::Euclidean),
             ("euclidean", Some(_)) => Err(invalid("band", "is only meaningful with metric='dtw'")),
-            ("dtw", Some(b)) if b > dim => Err(invalid(
-                "band",
-                format!("must be between 0 and dim={dim} samples, got {b}"),
-            )),
             ("dtw", band) => Ok(Metric::Dtw {
                 band: band.unwrap_or(dim.saturating_sub(1)),
             }),
