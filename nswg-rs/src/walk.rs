@@ -153,19 +153,7 @@ impl Index {
                 if let Some(c) = w.coded {
                     // Seeds come with float distances; the walk compares code distances (which
                     // run higher by the coding error): put the seeds on the same footing.
-                    let mut beam = std::mem::take(&mut s.beam);
-                    let mut sorted = std::mem::take(&mut s.sorted);
-                    sorted.clear();
-                    sorted.extend(beam.iter().map(|b| Cand {
-                        d: self.eval_coded(c, b.node, &mut s.stats),
-                        node: b.node,
-                    }));
-                    beam.reset(ef);
-                    for &b in &sorted {
-                        beam.push(b);
-                    }
-                    s.beam = beam;
-                    s.sorted = sorted;
+                    rescore_beam(s, ef, |node, stats| self.eval_coded(c, node, stats));
                 }
             } else {
                 let mut start = None;
@@ -208,7 +196,12 @@ impl Index {
                 }
             }
             if w.coded.is_some() {
-                self.rerank_beam(q, ef, s);
+                // Re-rank the walk's candidates by their float distances (each already counted
+                // as visited by the walk: one more distance computation).
+                rescore_beam(s, ef, |node, stats| {
+                    stats.distance_calls += 1;
+                    sq_euclidean(q, self.store.row(node as usize))
+                });
             }
             for c in s.beam.iter() {
                 if s.top.len() < w.k {
@@ -219,23 +212,6 @@ impl Index {
                 }
             }
         }
-    }
-
-    /// Replaces the code distances of a quantized walk's beam by float distances, re-ranked.
-    fn rerank_beam(&self, q: &[f32], ef: usize, s: &mut Scratch) {
-        let mut sorted = std::mem::take(&mut s.sorted);
-        sorted.clear();
-        for c in s.beam.iter() {
-            // Already counted as visited by the walk: one more distance computation.
-            s.stats.distance_calls += 1;
-            let d = sq_euclidean(q, self.store.row(c.node as usize));
-            sorted.push(Cand { d, node: c.node });
-        }
-        s.beam.reset(ef);
-        for &c in &sorted {
-            s.beam.push(c);
-        }
-        s.sorted = sorted;
     }
 
     /// Seeds the beam of a search from the pivots: compares the query with every unvisited pivot
@@ -314,4 +290,23 @@ impl Index {
             }
         }
     }
+}
+
+/// Replaces the distance of every entry of `s.beam` by `dist(node, stats)` and re-sorts the
+/// beam (bounded to `ef`), entries unexpanded: quantized walks switch between code and float
+/// distances this way.
+fn rescore_beam(s: &mut Scratch, ef: usize, mut dist: impl FnMut(u32, &mut SearchStats) -> f32) {
+    let mut beam = std::mem::take(&mut s.beam);
+    let mut sorted = std::mem::take(&mut s.sorted);
+    sorted.clear();
+    sorted.extend(beam.iter().map(|c| Cand {
+        d: dist(c.node, &mut s.stats),
+        node: c.node,
+    }));
+    beam.reset(ef);
+    for &c in &sorted {
+        beam.push(c);
+    }
+    s.beam = beam;
+    s.sorted = sorted;
 }
