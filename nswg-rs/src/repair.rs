@@ -103,17 +103,19 @@ impl Index {
                 }));
                 cands.sort_unstable();
                 let own = cands.len();
-                let mut done = cands.iter().any(|c| self.append_link(c.node, u));
+                let mut done = cands
+                    .iter()
+                    .any(|c| self.append_link(c.node, u, &mut indeg));
                 if !done {
                     self.search_reached(u, root, &reached, &mut s, &mut searched);
                     searched.retain(|c| !cands[..own].iter().any(|t| t.node == c.node));
                     searched.sort_unstable();
                     cands.append(&mut searched);
-                    done = cands[own..].iter().any(|c| self.append_link(c.node, u));
+                    done = cands[own..]
+                        .iter()
+                        .any(|c| self.append_link(c.node, u, &mut indeg));
                 }
-                if done {
-                    indeg[u as usize] += 1;
-                } else {
+                if !done {
                     done = cands
                         .iter()
                         .any(|c| self.replace_link(c.node, u, &mut indeg, &mut list, &mut dtw));
@@ -121,11 +123,8 @@ impl Index {
                 // Appends only fill lists, so once a scan finds no room none will this round
                 // (unless a replacement reaches new nodes; the next round looks again).
                 if !done && room_left {
-                    room_left = self.append_anywhere(u, &reached, &mut room_cursor);
-                    if room_left {
-                        indeg[u as usize] += 1;
-                        done = true;
-                    }
+                    room_left = self.append_anywhere(u, &reached, &mut indeg, &mut room_cursor);
+                    done = room_left;
                 }
                 if done {
                     was_linked[u as usize] = true;
@@ -168,10 +167,15 @@ impl Index {
         out.extend(s.top.drain().filter(|c| reached[c.node as usize]));
     }
 
-    /// Appends the link `v -> u` if `v`'s list has room; returns whether it did.
-    fn append_link(&self, v: u32, u: u32) -> bool {
+    /// Appends the link `v -> u` if `v`'s list has room; returns whether it did. `indeg`
+    /// follows.
+    fn append_link(&self, v: u32, u: u32, indeg: &mut [u32]) -> bool {
         let _lock = self.graph.lock(v);
-        self.graph.try_push(v, u)
+        let pushed = self.graph.try_push(v, u);
+        if pushed {
+            indeg[u as usize] += 1;
+        }
+        pushed
     }
 
     /// Puts the link `v -> u` in place of `v`'s link to its farthest neighbour that keeps another
@@ -207,9 +211,15 @@ impl Index {
     }
 
     /// Appends the link `v -> u` for the first reached node `v` from `*cursor` on (wrapping
-    /// around once) whose list has room; returns whether one had. The cursor stays where the
+    /// around once) whose list has room; returns whether one had. `indeg` follows. The cursor stays where the
     /// last link went, so a pass that links many orphans this way reads each list about once.
-    fn append_anywhere(&self, u: u32, reached: &[bool], cursor: &mut usize) -> bool {
+    fn append_anywhere(
+        &self,
+        u: u32,
+        reached: &[bool],
+        indeg: &mut [u32],
+        cursor: &mut usize,
+    ) -> bool {
         let g = &self.graph;
         let n = reached.len();
         for step in 0..n {
@@ -217,8 +227,7 @@ impl Index {
             if v == u || !reached[v as usize] || g.degree(v) >= g.max_degree {
                 continue;
             }
-            let _lock = g.lock(v);
-            if g.try_push(v, u) {
+            if self.append_link(v, u, indeg) {
                 *cursor = v as usize;
                 return true;
             }
