@@ -2,7 +2,7 @@
 //! copies its input with the GIL held, checks the 2-D shape against the index, then takes the lock
 //! and calls the core with the GIL released.
 
-use crate::errors::to_py;
+use crate::errors::{to_py, to_py_at};
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
 };
@@ -277,15 +277,17 @@ impl NativeIndex {
         Ok(PyArray1::from_vec(py, v))
     }
 
-    /// Writes the index to `path`.
+    /// Writes the index to `path` crash-safely (see `nswg::Index::save`).
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
-        py.detach(|| self.read()?.save(&path).map_err(to_py))
+        py.detach(|| self.read()?.save(&path).map_err(|e| to_py_at(e, &path)))
     }
 
     /// Reads an index written by `save`.
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let index = py.detach(|| nswg::Index::load(&path)).map_err(to_py)?;
+        let index = py
+            .detach(|| nswg::Index::load(&path))
+            .map_err(|e| to_py_at(e, &path))?;
         Ok(Self::wrap(index))
     }
 
@@ -297,10 +299,8 @@ impl NativeIndex {
 
     /// Parses bytes produced by `to_bytes`.
     #[staticmethod]
-    fn from_bytes(py: Python<'_>, data: Vec<u8>) -> PyResult<Self> {
-        let index = py
-            .detach(|| nswg::Index::from_bytes(&data))
-            .map_err(to_py)?;
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        let index = py.detach(|| nswg::Index::from_bytes(data)).map_err(to_py)?;
         Ok(Self::wrap(index))
     }
 
@@ -365,7 +365,9 @@ pub fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 /// Reads the header of a saved index: a dict with version, metric, band, dim, n and build params.
 #[pyfunction]
 pub fn read_header<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDict>> {
-    let h = py.detach(|| nswg::read_header(&path)).map_err(to_py)?;
+    let h = py
+        .detach(|| nswg::read_header(&path))
+        .map_err(|e| to_py_at(e, &path))?;
     let d = build_dict(py, &h.params)?;
     d.set_item("version", h.version)?;
     d.set_item("metric", h.metric.name())?;

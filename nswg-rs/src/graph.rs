@@ -123,38 +123,37 @@ impl Graph {
         self.locks[node as usize].lock()
     }
 
-    /// Raw counts and links (for saving): `counts[i]`, then `max_degree` slots per node.
-    pub fn raw(&self) -> (Vec<u32>, Vec<u32>) {
-        let n = self.len();
-        let mut counts = Vec::with_capacity(n);
-        let mut links = Vec::with_capacity(n * self.max_degree);
-        for block in self.words.chunks_exact(self.stride) {
-            counts.push(block[0].load(Ordering::Relaxed));
-            links.extend(block[1..].iter().map(|a| a.load(Ordering::Relaxed)));
-        }
-        (counts, links)
+    /// Every node's link count as stored, in node order (the file layout; unclamped).
+    pub fn raw_counts(&self) -> impl Iterator<Item = u32> + '_ {
+        self.words
+            .iter()
+            .step_by(self.stride)
+            .map(|a| a.load(Ordering::Relaxed))
     }
 
-    /// Rebuilds from validated raw counts and links (as produced by [`Graph::raw`]).
-    pub fn from_raw(max_degree: usize, counts: Vec<u32>, links: Vec<u32>) -> Self {
-        let n = counts.len();
-        let mut words = Vec::with_capacity(n * (max_degree + 1));
-        crate::pages::advise_huge(&words);
+    /// Every node's `max_degree` link slots in node order, unused slots included (the file layout).
+    pub fn raw_slots(&self) -> impl Iterator<Item = u32> + '_ {
+        self.words
+            .chunks_exact(self.stride)
+            .flat_map(|block| &block[1..])
+            .map(|a| a.load(Ordering::Relaxed))
+    }
+
+    /// Overwrites the stored link counts of nodes `first..first + counts.len()` (loading a file;
+    /// the caller validates them before any search).
+    pub fn fill_counts(&mut self, first: usize, counts: &[u32]) {
         for (i, &c) in counts.iter().enumerate() {
-            words.push(AtomicU32::new(c));
-            let slots = links
-                .get(i * max_degree..(i + 1) * max_degree)
-                .unwrap_or(&[]);
-            words.extend(slots.iter().map(|&v| AtomicU32::new(v)));
-            // Validated input always has full slots; pad defensively otherwise.
-            words.resize_with((i + 1) * (max_degree + 1), || AtomicU32::new(0));
+            *self.words[(first + i) * self.stride].get_mut() = c;
         }
-        Graph {
-            max_degree,
-            stride: max_degree + 1,
-            words,
-            diverse: (0..n).map(|_| AtomicU16::new(0)).collect(),
-            locks: (0..n).map(|_| Mutex::new(())).collect(),
+    }
+
+    /// Overwrites link slots `first..first + slots.len()`, numbered node-major (`node * max_degree
+    /// + position`) as [`Graph::raw_slots`] yields them.
+    pub fn fill_slots(&mut self, first: usize, slots: &[u32]) {
+        let m = self.max_degree;
+        for (i, &v) in slots.iter().enumerate() {
+            let s = first + i;
+            *self.words[(s / m) * self.stride + 1 + s % m].get_mut() = v;
         }
     }
 }
@@ -440,10 +439,15 @@ mod tests {
         g.set_links(0, &[3], 0);
         g.neighbors_into(0, &mut v);
         assert_eq!(v, vec![3]);
-        let (c, l) = g.raw();
-        let g2 = Graph::from_raw(3, c, l);
+        let (c, l): (Vec<u32>, Vec<u32>) = (g.raw_counts().collect(), g.raw_slots().collect());
+        assert_eq!((c.len(), l.len()), (4, 12));
+        let mut g2 = Graph::new(3);
+        g2.grow(4);
+        g2.fill_counts(0, &c);
+        g2.fill_slots(0, &l);
         g2.neighbors_into(0, &mut v);
         assert_eq!(v, vec![3]);
+        assert!(g2.raw_counts().eq(c.iter().copied()) && g2.raw_slots().eq(l.iter().copied()));
     }
 
     #[test]

@@ -20,16 +20,22 @@
 //! Loading checks the magic, version, checksum, exact length, and every value the search indexes
 //! with (degrees, link targets, ids; levels, layer links, the entry point), so a loaded index cannot
 //! make search read out of bounds.
+//!
+//! Both directions stream in pieces of [`PIECE`] bytes, checksumming as they go: saving never
+//! holds the file in memory beside the index, and loading reads straight into the index's own
+//! buffers, after checking the header's sizes against the file's length (so a forged header cannot
+//! make it allocate more than the file holds). Values are checked after the checksum, so a
+//! corrupt file is reported as corrupt rather than by whichever value the damage hit.
 
 use crate::error::{invalid, Error};
-use crate::graph::{Graph, Layer, Layers, MAX_LEVEL};
+use crate::graph::{Graph, Layers, MAX_LEVEL};
 use crate::index::Index;
 use crate::insert::upper_degree;
 use crate::metric::Metric;
 use crate::params::{BuildParams, GraphKind};
 use crate::store::{Floats, Store};
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"NSWGIDX\0";
@@ -38,6 +44,8 @@ const MAGIC: &[u8; 8] = b"NSWGIDX\0";
 pub const FORMAT_VERSION: u32 = 2;
 const FLAT_VERSION: u32 = 1;
 const HEADER_LEN: usize = 72;
+/// Bytes converted per piece when streaming a section in or out.
+const PIECE: usize = 1 << 16;
 
 /// What a saved index file says about itself, read without loading the vectors.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,88 +154,213 @@ pub fn read_header(path: &Path) -> Result<Header, Error> {
     parse_header(&buf)
 }
 
+/// A writer that checksums everything passed through it.
+struct Summed<W: Write> {
+    inner: W,
+    crc: crc32fast::Hasher,
+}
+
+impl<W: Write> Write for Summed<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes `items` to `w` as little-endian values of `N` bytes, converted in pieces.
+fn put<T, const N: usize>(
+    w: &mut impl Write,
+    items: impl Iterator<Item = T>,
+    le: fn(T) -> [u8; N],
+) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(PIECE);
+    for x in items {
+        buf.extend_from_slice(&le(x));
+        if buf.len() + N > PIECE {
+            w.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    w.write_all(&buf)
+}
+
+/// A reader that checksums everything read through it and reports a short file as truncated.
+struct Source<R: Read> {
+    inner: R,
+    crc: crc32fast::Hasher,
+}
+
+impl<R: Read> Source<R> {
+    /// Fills `buf` from the file (checksummed).
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), Error> {
+        self.inner.read_exact(buf).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                fmt_err("the file ended early (truncated while it was being read)")
+            } else {
+                Error::Io(e)
+            }
+        })?;
+        self.crc.update(buf);
+        Ok(())
+    }
+
+    /// Reads `count` little-endian values of `N` bytes, handing them to `sink` in pieces along
+    /// with the position of each piece's first value.
+    fn values<T, const N: usize>(
+        &mut self,
+        count: usize,
+        le: fn([u8; N]) -> T,
+        mut sink: impl FnMut(usize, &[T]),
+    ) -> Result<(), Error> {
+        let per = PIECE / N;
+        let mut raw = vec![0u8; per.min(count) * N];
+        let mut out = Vec::with_capacity(per.min(count));
+        let mut done = 0;
+        while done < count {
+            let k = per.min(count - done);
+            self.fill(&mut raw[..k * N])?;
+            out.clear();
+            out.extend(raw[..k * N].chunks_exact(N).map(|c| {
+                let mut a = [0u8; N];
+                a.copy_from_slice(c);
+                le(a)
+            }));
+            sink(done, &out);
+            done += k;
+        }
+        Ok(())
+    }
+}
+
+/// Bytes before the layer section: header, vectors, ids, degrees and link slots (`None` on
+/// overflow).
+fn base_len(n: usize, dim: usize, m: usize) -> Option<usize> {
+    n.checked_mul(dim)?
+        .checked_mul(4)?
+        .checked_add(n.checked_mul(12)?)?
+        .checked_add(n.checked_mul(m)?.checked_mul(4)?)?
+        .checked_add(HEADER_LEN)
+}
+
+fn length_err(len: u64, expected: usize) -> Error {
+    fmt_err(format!(
+        "file has {len} bytes but its header describes {expected} (truncated or corrupt)"
+    ))
+}
+
 impl Index {
+    /// Size in bytes of the file [`Index::save`] writes for this index.
+    pub fn file_len(&self) -> usize {
+        let n = self.len();
+        let m = self.graph.max_degree;
+        let base = HEADER_LEN + n * (4 * self.dim() + 12 + 4 * m);
+        let layers = self.layers.as_ref().map_or(0, |l| {
+            16 + n
+                + l.upper
+                    .iter()
+                    .map(|layer| layer.nodes.len() * 4 * (1 + l.m))
+                    .sum::<usize>()
+        });
+        base + layers + 4
+    }
+
     /// Serialises the whole index (vectors, ids, graph, parameters) in the format above.
     pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(self.file_len());
+        // Writing to a Vec cannot fail.
+        let _ = self.write_to(&mut b);
+        b
+    }
+
+    /// Streams the index in the format above to `w`, in pieces of 64 KiB (the file is never held
+    /// in memory; wrap unbuffered writers in a `BufWriter` for the small header writes).
+    ///
+    /// # Errors
+    /// `Io` if `w` fails.
+    pub fn write_to(&self, w: &mut impl Write) -> Result<(), Error> {
+        let mut w = Summed {
+            inner: w,
+            crc: crc32fast::Hasher::new(),
+        };
         let n = self.len();
-        let dim = self.dim();
         let m = self.graph.max_degree;
-        let mut b = Vec::with_capacity(HEADER_LEN + n * (4 * dim + 12 + 4 * m) + 4);
-        b.extend_from_slice(MAGIC);
+        let mut head = Vec::with_capacity(HEADER_LEN);
+        head.extend_from_slice(MAGIC);
         let version = if self.layers.is_some() {
             FORMAT_VERSION
         } else {
             FLAT_VERSION
         };
-        b.extend_from_slice(&version.to_le_bytes());
+        head.extend_from_slice(&version.to_le_bytes());
         let (code, band) = match self.metric() {
             Metric::Euclidean => (0u32, 0usize),
             Metric::Dtw { band } => (1, band),
         };
-        b.extend_from_slice(&code.to_le_bytes());
+        head.extend_from_slice(&code.to_le_bytes());
         // The fifth field held the build-time restarts; builds use one, and it is written as 1
         // so files stay byte-identical to those of earlier releases.
-        for v in [dim, band, m, self.params.ef_construction, 1] {
-            b.extend_from_slice(&(v as u64).to_le_bytes());
+        for v in [self.dim(), band, m, self.params.ef_construction, 1] {
+            head.extend_from_slice(&(v as u64).to_le_bytes());
         }
-        b.extend_from_slice(&self.params.seed.to_le_bytes());
-        b.extend_from_slice(&(n as u64).to_le_bytes());
-        for x in self.store.data.as_slice() {
-            b.extend_from_slice(&x.to_le_bytes());
-        }
-        for x in &self.ids {
-            b.extend_from_slice(&x.to_le_bytes());
-        }
-        let (counts, links) = self.graph.raw();
-        for x in counts.iter().chain(&links) {
-            b.extend_from_slice(&x.to_le_bytes());
-        }
+        head.extend_from_slice(&self.params.seed.to_le_bytes());
+        head.extend_from_slice(&(n as u64).to_le_bytes());
+        w.write_all(&head)?;
+        put(&mut w, self.store.data.as_slice().iter(), |x| {
+            x.to_le_bytes()
+        })?;
+        put(&mut w, self.ids.iter(), |x| x.to_le_bytes())?;
+        put(&mut w, self.graph.raw_counts(), u32::to_le_bytes)?;
+        put(&mut w, self.graph.raw_slots(), u32::to_le_bytes)?;
         if let Some(layers) = &self.layers {
             let (entry, top) = layers
                 .entry()
                 .map_or((u64::MAX, u64::MAX), |(e, t)| (e as u64, t as u64));
-            b.extend_from_slice(&entry.to_le_bytes());
-            b.extend_from_slice(&top.to_le_bytes());
-            b.extend_from_slice(&layers.levels);
+            w.write_all(&entry.to_le_bytes())?;
+            w.write_all(&top.to_le_bytes())?;
+            w.write_all(&layers.levels)?;
             for layer in &layers.upper {
-                let (counts, links) = layer.graph.raw();
-                for x in counts.iter().chain(&links) {
-                    b.extend_from_slice(&x.to_le_bytes());
-                }
+                put(&mut w, layer.graph.raw_counts(), u32::to_le_bytes)?;
+                put(&mut w, layer.graph.raw_slots(), u32::to_le_bytes)?;
             }
         }
-        let crc = crc32fast::hash(&b);
-        b.extend_from_slice(&crc.to_le_bytes());
-        b
-    }
-
-    /// Writes the index to `path` (through a temporary file in the same folder, renamed into place,
-    /// so a crash never leaves a half-written index under the final name).
-    ///
-    /// # Errors
-    /// `Io` if the file cannot be written.
-    pub fn save(&self, path: &Path) -> Result<(), Error> {
-        let bytes = self.to_bytes();
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = std::path::PathBuf::from(tmp);
-        {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, path)?;
+        let crc = w.crc.clone().finalize();
+        w.inner.write_all(&crc.to_le_bytes())?;
+        w.inner.flush()?;
         Ok(())
     }
 
-    /// Reads an index written by [`Index::save`].
+    /// Writes the index to `path` crash-safely: into an unnamed (Linux) or uniquely named
+    /// temporary file in the same folder, synced, renamed over `path`, and the folder synced.
+    /// At every moment `path` holds either the previous file or the new one, complete; a failed
+    /// save removes its temporary file, and concurrent saves to one path (threads or processes)
+    /// leave one of them whole. Memory use beyond the index is one 1 MiB buffer.
+    ///
+    /// # Errors
+    /// `Io` if the file cannot be written (the previous file, if any, is untouched).
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        crate::durable::replace(path, |f| {
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+            self.write_to(&mut w)?;
+            w.flush()?;
+            Ok(())
+        })
+    }
+
+    /// Reads an index written by [`Index::save`], streaming it into the index's own buffers (no
+    /// second copy of the file in memory).
     ///
     /// # Errors
     /// `Io` if the file cannot be read; `Format` if it is truncated, corrupt or inconsistent;
     /// `UnsupportedVersion` if it was written by a newer format.
     pub fn load(path: &Path) -> Result<Index, Error> {
-        let bytes = std::fs::read(path)?;
-        Index::from_bytes(&bytes)
+        let f = std::fs::File::open(path)?;
+        let len = f.metadata()?.len();
+        Index::read_from(std::io::BufReader::with_capacity(PIECE, f), len)
     }
 
     /// Parses an index from bytes produced by [`Index::to_bytes`], validating everything.
@@ -235,127 +368,79 @@ impl Index {
     /// # Errors
     /// As [`Index::load`], without `Io`.
     pub fn from_bytes(bytes: &[u8]) -> Result<Index, Error> {
-        let h = parse_header(bytes)?;
-        let (n, dim, m) = (h.n, h.dim, h.params.max_degree);
-        let expected = n
-            .checked_mul(dim)
-            .and_then(|v| v.checked_mul(4))
-            .and_then(|v| v.checked_add(n.checked_mul(12)?))
-            .and_then(|v| v.checked_add(n.checked_mul(m)?.checked_mul(4)?))
-            .and_then(|v| v.checked_add(HEADER_LEN + 4))
-            .ok_or_else(|| fmt_err("sizes in the header overflow"))?;
-        let base = expected - 4;
-        // Version 2: the layer section's size follows from the levels (checked before use).
-        let mut level_counts: Vec<usize> = Vec::new();
-        let mu = upper_degree(m);
-        let expected = if h.params.graph == GraphKind::Hnsw {
-            let lv_end = base
-                .checked_add(16)
-                .and_then(|v| v.checked_add(n))
-                .ok_or_else(|| fmt_err("sizes in the header overflow"))?;
-            if bytes.len() < lv_end {
-                return Err(fmt_err(format!(
-                    "file has {} bytes, too short for the levels its header describes (truncated)",
-                    bytes.len()
-                )));
-            }
-            for &lv in &bytes[base + 16..lv_end] {
-                let lv = lv as usize;
-                if lv > MAX_LEVEL {
-                    return Err(fmt_err(format!("a node has level {lv} above {MAX_LEVEL}")));
-                }
-                if level_counts.len() < lv {
-                    level_counts.resize(lv, 0);
-                }
-                for c in &mut level_counts[..lv] {
-                    *c += 1;
-                }
-            }
-            let mut total = lv_end;
-            for &c in &level_counts {
-                total = c
-                    .checked_mul(4 * (1 + mu))
-                    .and_then(|v| v.checked_add(total))
-                    .ok_or_else(|| fmt_err("sizes in the file overflow"))?;
-            }
-            total
-                .checked_add(4)
-                .ok_or_else(|| fmt_err("sizes in the file overflow"))?
-        } else {
-            expected
+        Index::read_from(bytes, bytes.len() as u64)
+    }
+
+    /// Reads an index of `len` bytes (the whole file's length, used to check the header's sizes
+    /// before anything is allocated) from `r`, validating everything.
+    ///
+    /// # Errors
+    /// As [`Index::load`].
+    pub fn read_from(r: impl Read, len: u64) -> Result<Index, Error> {
+        let mut src = Source {
+            inner: r,
+            crc: crc32fast::Hasher::new(),
         };
-        if bytes.len() != expected {
-            return Err(fmt_err(format!(
-                "file has {} bytes but its header describes {expected} (truncated or corrupt)",
-                bytes.len()
-            )));
+        let mut head = vec![0u8; HEADER_LEN.min(usize::try_from(len).unwrap_or(HEADER_LEN))];
+        src.fill(&mut head)?;
+        let h = parse_header(&head)?;
+        let (n, dim, m) = (h.n, h.dim, h.params.max_degree);
+        let base = base_len(n, dim, m).ok_or_else(|| fmt_err("sizes in the header overflow"))?;
+        let hnsw = h.params.graph == GraphKind::Hnsw;
+        // The smallest file the header allows (the layer section's size follows from the levels).
+        let least = base
+            .checked_add(if hnsw { 16 + n + 4 } else { 4 })
+            .ok_or_else(|| fmt_err("sizes in the header overflow"))?;
+        if (hnsw && len < least as u64) || (!hnsw && len != least as u64) {
+            return Err(length_err(len, least));
         }
-        let body = &bytes[..expected - 4];
-        if crc32fast::hash(body) != u32_at(bytes, expected - 4) {
-            return Err(fmt_err("checksum mismatch (the file is corrupt)"));
-        }
-        let mut at = HEADER_LEN;
         let mut data = Floats::default();
         data.reserve_exact(n * dim);
-        let mut part = Vec::with_capacity(4096);
-        for bytes in body[at..at + 4 * n * dim].chunks(4 * 4096) {
-            part.clear();
-            for c in bytes.chunks_exact(4) {
-                let x = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-                if !x.is_finite() {
-                    return Err(fmt_err("a stored vector holds a non-finite value"));
-                }
-                part.push(x);
-            }
-            data.extend_from_slice(&part);
-        }
-        at += 4 * n * dim;
+        src.values(n * dim, f32::from_le_bytes, |_, p| {
+            data.extend_from_slice(p)
+        })?;
         let mut ids = Vec::with_capacity(n);
+        src.values(n, i64::from_le_bytes, |_, p| ids.extend_from_slice(p))?;
+        let mut graph = Graph::new(m);
+        graph.reserve(n);
+        graph.grow(n);
+        src.values(n, u32::from_le_bytes, |at, p| graph.fill_counts(at, p))?;
+        src.values(n * m, u32::from_le_bytes, |at, p| graph.fill_slots(at, p))?;
+        let mut layers = None;
+        if hnsw {
+            let mut ends = [0u8; 16];
+            src.fill(&mut ends)?;
+            let mut levels = vec![0u8; n];
+            src.fill(&mut levels)?;
+            layers = Some(read_layers(&mut src, &ends, levels, m, len, base)?);
+        }
+        let sum = src.crc.clone().finalize();
+        let mut stored = [0u8; 4];
+        src.inner
+            .read_exact(&mut stored)
+            .map_err(|_| fmt_err("the file ended early (truncated while it was being read)"))?;
+        if u32::from_le_bytes(stored) != sum {
+            return Err(fmt_err("checksum mismatch (the file is corrupt)"));
+        }
+        // The checksum holds: now every value the search relies on.
+        if data.as_slice().iter().any(|x| !x.is_finite()) {
+            return Err(fmt_err("a stored vector holds a non-finite value"));
+        }
         let mut id_map = HashMap::with_capacity(n);
-        for (node, c) in body[at..at + 8 * n].chunks_exact(8).enumerate() {
-            let id = u64_at(c, 0) as i64;
+        for (node, &id) in ids.iter().enumerate() {
             if id < 0 || id_map.insert(id, node as u32).is_some() {
                 return Err(fmt_err(format!("invalid or repeated id {id}")));
             }
-            ids.push(id);
         }
-        at += 8 * n;
-        let counts: Vec<u32> = body[at..at + 4 * n]
-            .chunks_exact(4)
-            .map(|c| u32_at(c, 0))
-            .collect();
-        at += 4 * n;
-        let links: Vec<u32> = body[at..at + 4 * n * m]
-            .chunks_exact(4)
-            .map(|c| u32_at(c, 0))
-            .collect();
-        let mut seen: Vec<u32> = Vec::with_capacity(m);
-        for (node, &deg) in counts.iter().enumerate() {
-            if deg as usize > m {
-                return Err(fmt_err(format!(
-                    "node {node} has degree {deg} above max_degree={m}"
-                )));
-            }
-            seen.clear();
-            seen.extend_from_slice(&links[node * m..node * m + deg as usize]);
-            if seen.iter().any(|&t| t as usize >= n || t as usize == node) {
-                return Err(fmt_err(format!("node {node} has an invalid link")));
-            }
-            seen.sort_unstable();
-            if seen.windows(2).any(|w| w[0] == w[1]) {
-                return Err(fmt_err(format!("node {node} has a repeated link")));
-            }
+        check_links(&graph, 0, |slot| slot as u32, |t| (t as usize) < n)?;
+        if let Some((l, entry, top)) = &layers {
+            check_layers(l, *entry, *top, n)?;
         }
+        let layers = layers.map(|(l, _, _)| l);
         let mut store = Store::new(dim, h.metric);
         store.data = data;
         store.compute_envelopes(0);
         store.encode_rows(0);
-        let graph = Graph::from_raw(m, counts, links);
-        let layers = if h.params.graph == GraphKind::Hnsw {
-            Some(read_layers(body, base, n, mu, &level_counts)?)
-        } else {
-            None
-        };
         let index = Index::from_parts(store, graph, layers, h.params, ids, id_map);
         if index.len() != n {
             return Err(invalid("n", "inconsistent"));
@@ -364,23 +449,63 @@ impl Index {
     }
 }
 
-/// Parses and validates the layer section of a version-2 file (`body` = the file without its CRC,
-/// whose length was checked against `level_counts`): levels, entry point, degrees, link targets.
-fn read_layers(
-    body: &[u8],
-    base: usize,
-    n: usize,
+/// Reads the layer section of a version-2 file after its 16-byte entry/top field `ends` and the
+/// node levels: checks the levels (they size the section) and the file's length against them,
+/// then streams every upper layer's degrees and link slots. Returns the layers (entry point not
+/// yet set) and the raw entry and top, checked by [`check_layers`] once the checksum holds.
+fn read_layers<R: Read>(
+    src: &mut Source<R>,
+    ends: &[u8; 16],
+    levels: Vec<u8>,
     m: usize,
-    level_counts: &[usize],
-) -> Result<Layers, Error> {
-    let entry = u64_at(body, base);
-    let top = u64_at(body, base + 8);
-    let levels = &body[base + 16..base + 16 + n];
-    let mut layers = Layers::new(m);
+    len: u64,
+    base: usize,
+) -> Result<(Layers, u64, u64), Error> {
+    let mut level_counts: Vec<usize> = Vec::new();
+    for &lv in &levels {
+        let lv = lv as usize;
+        if lv > MAX_LEVEL {
+            return Err(fmt_err(format!("a node has level {lv} above {MAX_LEVEL}")));
+        }
+        if level_counts.len() < lv {
+            level_counts.resize(lv, 0);
+        }
+        for c in &mut level_counts[..lv] {
+            *c += 1;
+        }
+    }
+    let mu = upper_degree(m);
+    let mut total = base + 16 + levels.len() + 4;
+    for &c in &level_counts {
+        total = c
+            .checked_mul(4 * (1 + mu))
+            .and_then(|v| v.checked_add(total))
+            .ok_or_else(|| fmt_err("sizes in the file overflow"))?;
+    }
+    if len != total as u64 {
+        return Err(length_err(len, total));
+    }
+    let mut layers = Layers::new(mu);
     for (node, &lv) in levels.iter().enumerate() {
         layers.push(node as u32, lv as usize);
     }
-    let max_level = level_counts.len();
+    for layer in &mut layers.upper {
+        let k = layer.nodes.len();
+        src.values(k, u32::from_le_bytes, |at, p| {
+            layer.graph.fill_counts(at, p)
+        })?;
+        src.values(k * mu, u32::from_le_bytes, |at, p| {
+            layer.graph.fill_slots(at, p)
+        })?;
+    }
+    Ok((layers, u64_at(ends, 0), u64_at(ends, 8)))
+}
+
+/// Checks a loaded hierarchy of `n` nodes (read by [`read_layers`]): the entry point is a node of
+/// the top level (none for an empty index), and every upper list links nodes of its level.
+/// Sets the entry point.
+fn check_layers(layers: &Layers, entry: u64, top: u64, n: usize) -> Result<(), Error> {
+    let max_level = layers.upper.len();
     let entry = if n == 0 {
         if entry != u64::MAX || top != u64::MAX {
             return Err(fmt_err("an empty index has an entry point"));
@@ -391,65 +516,65 @@ fn read_layers(
             .ok()
             .filter(|&e| e < n)
             .ok_or_else(|| fmt_err(format!("entry point {entry} is not a stored node")))?;
-        if top != max_level as u64 || levels[node] as usize != max_level {
+        if top != max_level as u64 || layers.levels[node] as usize != max_level {
             return Err(fmt_err(format!(
                 "entry point {node} is not on the top level {max_level}"
             )));
         }
         Some((node as u32, max_level))
     };
-    let mut at = base + 16 + n;
-    let mut upper = Vec::with_capacity(max_level);
-    let mut seen: Vec<u32> = Vec::with_capacity(m);
-    for (l, layer) in layers.upper.drain(..).enumerate() {
+    for (l, layer) in layers.upper.iter().enumerate() {
         let level = l + 1;
-        let len = layer.nodes.len();
-        if level_counts.get(l) != Some(&len) {
-            return Err(fmt_err("layer sizes disagree with the levels"));
-        }
-        let counts: Vec<u32> = body[at..at + 4 * len]
-            .chunks_exact(4)
-            .map(|c| u32_at(c, 0))
-            .collect();
-        at += 4 * len;
-        let links: Vec<u32> = body[at..at + 4 * len * m]
-            .chunks_exact(4)
-            .map(|c| u32_at(c, 0))
-            .collect();
-        at += 4 * len * m;
-        for (slot, &deg) in counts.iter().enumerate() {
-            let node = layer.nodes[slot];
-            if deg as usize > m {
-                return Err(fmt_err(format!(
-                    "node {node} has degree {deg} above {m} on level {level}"
-                )));
-            }
-            seen.clear();
-            seen.extend_from_slice(&links[slot * m..slot * m + deg as usize]);
-            if seen
-                .iter()
-                .any(|&t| t as usize >= n || t == node || (levels[t as usize] as usize) < level)
-            {
-                return Err(fmt_err(format!(
-                    "node {node} has an invalid link on level {level}"
-                )));
-            }
-            seen.sort_unstable();
-            if seen.windows(2).any(|w| w[0] == w[1]) {
-                return Err(fmt_err(format!(
-                    "node {node} has a repeated link on level {level}"
-                )));
-            }
-        }
-        upper.push(Layer {
-            nodes: layer.nodes,
-            graph: Graph::from_raw(m, counts, links),
-        });
+        check_links(
+            &layer.graph,
+            level,
+            |slot| layer.nodes[slot],
+            |t| (t as usize) < n && layers.levels[t as usize] as usize >= level,
+        )?;
     }
-    if at != body.len() {
-        return Err(fmt_err("layer section has the wrong length"));
-    }
-    layers.upper = upper;
     layers.set_entry(entry);
-    Ok(layers)
+    Ok(())
+}
+
+/// Checks every list of `g`, a graph on `level` (0 for the base graph) whose list `slot` belongs
+/// to node `node_of(slot)`: the degree is within the cap, every target passes `valid` and is not
+/// the list's own node, and no target repeats.
+fn check_links(
+    g: &Graph,
+    level: usize,
+    node_of: impl Fn(usize) -> u32,
+    valid: impl Fn(u32) -> bool,
+) -> Result<(), Error> {
+    let m = g.max_degree;
+    let on = if level == 0 {
+        String::new()
+    } else {
+        format!(" on level {level}")
+    };
+    let mut seen: Vec<u32> = Vec::with_capacity(m);
+    let mut slots = g.raw_slots();
+    for (slot, deg) in g.raw_counts().enumerate() {
+        let node = node_of(slot);
+        seen.clear();
+        seen.extend(slots.by_ref().take(m));
+        if deg as usize > m {
+            let cap = if level == 0 {
+                format!("max_degree={m}")
+            } else {
+                m.to_string()
+            };
+            return Err(fmt_err(format!(
+                "node {node} has degree {deg} above {cap}{on}"
+            )));
+        }
+        seen.truncate(deg as usize);
+        if seen.iter().any(|&t| !valid(t) || t == node) {
+            return Err(fmt_err(format!("node {node} has an invalid link{on}")));
+        }
+        seen.sort_unstable();
+        if seen.windows(2).any(|w| w[0] == w[1]) {
+            return Err(fmt_err(format!("node {node} has a repeated link{on}")));
+        }
+    }
+    Ok(())
 }

@@ -23,6 +23,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod durable;
 mod error;
 mod graph;
 mod index;
