@@ -1,8 +1,8 @@
 //! The single mapping from core errors to Python exceptions (STYLE.md section 5 table).
 
 use pyo3::exceptions::{
-    PyFileExistsError, PyFileNotFoundError, PyIsADirectoryError, PyKeyError, PyOSError,
-    PyPermissionError, PyValueError,
+    PyFileExistsError, PyFileNotFoundError, PyIsADirectoryError, PyKeyError, PyMemoryError,
+    PyOSError, PyPermissionError, PyValueError,
 };
 use pyo3::{create_exception, PyErr, PyErrArguments};
 use std::path::Path;
@@ -46,6 +46,7 @@ fn convert(e: nswg::Error, path: Option<&Path>) -> PyErr {
             }
             _ => os_error(io.kind(), msg),
         },
+        nswg::Error::OutOfMemory { .. } => PyMemoryError::new_err(msg),
         _ => PyValueError::new_err(msg),
     }
 }

@@ -119,7 +119,16 @@ impl NativeIndex {
                 got,
             }));
         }
-        Ok(slice(a, what)?.to_vec())
+        let rows = slice(a, what)?;
+        let mut copy = Vec::new();
+        copy.try_reserve_exact(rows.len()).map_err(|_| {
+            to_py(nswg::Error::OutOfMemory {
+                what,
+                bytes: rows.len() * 4,
+            })
+        })?;
+        copy.extend_from_slice(rows);
+        Ok(copy)
     }
 }
 
@@ -247,7 +256,24 @@ impl NativeIndex {
             entry: entry.map(str::parse).transpose().map_err(to_py)?,
             quantized,
         };
-        let r = py.detach(|| self.read()?.search_batch(&q, k, &p, exact).map_err(to_py))?;
+        let mut stopped: Option<PyErr> = None;
+        let (r, _) = py.detach(|| {
+            self.read()?
+                .search_batch_with(&q, k, &p, exact, |_, _| {
+                    // Ctrl-C between pieces of a long batch.
+                    Python::attach(|py| match py.check_signals() {
+                        Ok(()) => true,
+                        Err(e) => {
+                            stopped = Some(e);
+                            false
+                        }
+                    })
+                })
+                .map_err(to_py)
+        })?;
+        if let Some(e) = stopped {
+            return Err(e);
+        }
         let counters = nswg::SearchStats::COUNTERS;
         let mut block: Vec<i64> = Vec::with_capacity(counters.len() * n);
         for (_, get) in counters {

@@ -56,6 +56,13 @@ pub enum Error {
     },
     /// Reading or writing a file failed.
     Io(std::io::Error),
+    /// An allocation the call needs was refused (checked before any work, so nothing changed).
+    OutOfMemory {
+        /// What the memory was for.
+        what: &'static str,
+        /// Bytes asked for.
+        bytes: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -83,6 +90,10 @@ impl fmt::Display for Error {
                 "index file has format version {found} but this build reads versions up to {supported}"
             ),
             Error::Io(e) => write!(f, "{e}"),
+            Error::OutOfMemory { what, bytes } => write!(
+                f,
+                "not enough memory for {what}: {bytes} bytes could not be allocated"
+            ),
         }
     }
 }

@@ -39,11 +39,11 @@ impl Graph {
 
     /// Adds unlinked nodes until there are `n`.
     /// Reserves room for `additional` more nodes exactly (no doubling).
-    pub fn reserve(&mut self, additional: usize) {
+    pub fn reserve(&mut self, additional: usize) -> Result<(), std::collections::TryReserveError> {
         let total = self.words.len() + additional * self.stride;
-        crate::pages::reserve_advised(&mut self.words, total);
-        self.diverse.reserve_exact(additional);
-        self.locks.reserve_exact(additional);
+        crate::pages::reserve_advised(&mut self.words, total)?;
+        self.diverse.try_reserve_exact(additional)?;
+        self.locks.try_reserve_exact(additional)
     }
 
     pub fn grow(&mut self, n: usize) {

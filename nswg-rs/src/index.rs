@@ -6,7 +6,7 @@ use crate::error::{invalid, Error};
 use crate::graph::{Graph, Layers};
 use crate::insert::upper_degree;
 use crate::metric::Metric;
-use crate::params::{BuildParams, GraphKind};
+use crate::params::{check_threads, BuildParams, GraphKind, MAX_DIM};
 use crate::pivots::Pivots;
 use crate::pool::PoolSlot;
 use crate::rng::draw_level;
@@ -64,8 +64,11 @@ impl Index {
     /// `InvalidParameter` if `dim == 0`, a DTW band is above `dim`, `max_degree` is outside
     /// 2..=4096 or `ef_construction == 0`.
     pub fn new(dim: usize, metric: Metric, params: BuildParams) -> Result<Index, Error> {
-        if dim == 0 {
-            return Err(invalid("dim", "must be at least 1, got 0"));
+        if dim == 0 || dim > MAX_DIM {
+            return Err(invalid(
+                "dim",
+                format!("must be between 1 and {MAX_DIM}, got {dim}"),
+            ));
         }
         if let Metric::Dtw { band } = metric {
             if band > dim {
@@ -270,9 +273,10 @@ impl Index {
         }
         let new_ids = self.check_new(rows, ids)?;
         let n = new_ids.len();
+        check_threads(n_threads)?;
         if n > chunk_rows {
             // One exact reservation for a batch added in pieces: the pieces never reallocate.
-            self.reserve(n);
+            self.reserve(n)?;
         }
         let dim = self.dim();
         let mut stats = BuildStats::default();
@@ -328,11 +332,21 @@ impl Index {
 
     /// Reserves memory for `additional` more vectors exactly, so that a large add made in pieces
     /// does not leave the geometric over-allocation of growing buffers behind.
-    fn reserve(&mut self, additional: usize) {
-        self.store.reserve(additional);
-        self.graph.reserve(additional);
-        self.ids.reserve_exact(additional);
-        self.id_map.reserve(additional);
+    ///
+    /// # Errors
+    /// `OutOfMemory` if the allocator refuses (what was reserved stays reserved, nothing added).
+    fn reserve(&mut self, additional: usize) -> Result<(), Error> {
+        // Row, id, id map entry and link block: the bulk of it.
+        let bytes =
+            additional.saturating_mul(4 * self.dim() + 24 + 4 * (self.graph.max_degree + 1));
+        let oom = |_| Error::OutOfMemory {
+            what: "the added vectors",
+            bytes,
+        };
+        self.store.reserve(additional).map_err(oom)?;
+        self.graph.reserve(additional).map_err(oom)?;
+        self.ids.try_reserve_exact(additional).map_err(oom)?;
+        self.id_map.try_reserve(additional).map_err(oom)
     }
 
     /// Checks what [`Index::add`] checks, without adding; returns the ids the rows would get.

@@ -32,7 +32,7 @@ use crate::graph::{Graph, Layers, MAX_LEVEL};
 use crate::index::Index;
 use crate::insert::upper_degree;
 use crate::metric::Metric;
-use crate::params::{BuildParams, GraphKind};
+use crate::params::{BuildParams, GraphKind, MAX_DIM};
 use crate::store::{Floats, Store};
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -129,7 +129,7 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
             },
         },
     };
-    if h.dim == 0 || h.params.max_degree < 2 || h.params.max_degree > 4096 {
+    if h.dim == 0 || h.dim > MAX_DIM || h.params.max_degree < 2 || h.params.max_degree > 4096 {
         return Err(fmt_err("header holds an invalid dim or max_degree"));
     }
     // Bytes 48..56 held the build-time restarts (always >= 1); builds no longer use them.
@@ -394,15 +394,20 @@ impl Index {
         if (hnsw && len < least as u64) || (!hnsw && len != least as u64) {
             return Err(length_err(len, least));
         }
+        let oom = |_| Error::OutOfMemory {
+            what: "the index being loaded",
+            bytes: base,
+        };
         let mut data = Floats::default();
-        data.reserve_exact(n * dim);
+        data.reserve_exact(n * dim).map_err(oom)?;
         src.values(n * dim, f32::from_le_bytes, |_, p| {
             data.extend_from_slice(p)
         })?;
-        let mut ids = Vec::with_capacity(n);
+        let mut ids = Vec::new();
+        ids.try_reserve_exact(n).map_err(oom)?;
         src.values(n, i64::from_le_bytes, |_, p| ids.extend_from_slice(p))?;
         let mut graph = Graph::new(m);
-        graph.reserve(n);
+        graph.reserve(n).map_err(oom)?;
         graph.grow(n);
         src.values(n, u32::from_le_bytes, |at, p| graph.fill_counts(at, p))?;
         src.values(n * m, u32::from_le_bytes, |at, p| graph.fill_slots(at, p))?;
@@ -426,7 +431,8 @@ impl Index {
         if data.as_slice().iter().any(|x| !x.is_finite()) {
             return Err(fmt_err("a stored vector holds a non-finite value"));
         }
-        let mut id_map = HashMap::with_capacity(n);
+        let mut id_map = HashMap::new();
+        id_map.try_reserve(n).map_err(oom)?;
         for (node, &id) in ids.iter().enumerate() {
             if id < 0 || id_map.insert(id, node as u32).is_some() {
                 return Err(fmt_err(format!("invalid or repeated id {id}")));

@@ -9,7 +9,8 @@
 //! `insert` (linking new nodes), `repair` (orphan links), `walk` (the graph walk), `search`
 //! (queries, exact scan, batches), `pivots`, `scratch` (per-thread buffers), `pool` (threads),
 //! `rng` (seeded randomness), `graph` (adjacency lists, layers, beam, diversity rule), `store`
-//! (rows, envelopes, 8-bit codes), `metric` (distances and bounds), `io` (the file format),
+//! (rows, envelopes, 8-bit codes), `metric` (distances and bounds), `io` (the file format,
+//! streamed), `durable` (crash-safe file replacement),
 //! `stats` (counters), `error`.
 //!
 //! ```
@@ -46,6 +47,8 @@ pub use error::Error;
 pub use index::Index;
 pub use io::{read_header, Header, FORMAT_VERSION};
 pub use metric::Metric;
-pub use params::{BuildParams, Entry, GraphKind, SearchParams, ADD_CHUNK_ROWS, DEFAULT_SEED};
+pub use params::{
+    BuildParams, Entry, GraphKind, SearchParams, ADD_CHUNK_ROWS, DEFAULT_SEED, MAX_DIM, MAX_THREADS,
+};
 pub use search::{BatchResult, Neighbor};
 pub use stats::{Added, BuildStats, Counter, SearchStats};

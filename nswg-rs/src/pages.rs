@@ -30,12 +30,19 @@ pub(crate) fn advise_huge<T>(v: &Vec<T>) {
 
 /// Makes room in `v` for `total` elements in all (exactly, no doubling), then [`advise_huge`] if
 /// that moved `v` to a new allocation (whose pages are untouched beyond the copied part).
-pub(crate) fn reserve_advised<T>(v: &mut Vec<T>, total: usize) {
+///
+/// # Errors
+/// The allocator's refusal (nothing changes).
+pub(crate) fn reserve_advised<T>(
+    v: &mut Vec<T>,
+    total: usize,
+) -> Result<(), std::collections::TryReserveError> {
     let cap = v.capacity();
-    v.reserve_exact(total.saturating_sub(v.len()));
+    v.try_reserve_exact(total.saturating_sub(v.len()))?;
     if v.capacity() != cap {
         advise_huge(v);
     }
+    Ok(())
 }
 
 /// Makes room in `v` for `total` elements in all, growing as `Vec` does (at least doubling, so
@@ -67,7 +74,7 @@ mod tests {
             "{moves} reallocations for 1e6 one-element appends"
         );
         let mut w: Vec<u32> = Vec::new();
-        reserve_advised(&mut w, 1000);
+        reserve_advised(&mut w, 1000).unwrap();
         assert_eq!(w.capacity(), 1000);
     }
 
@@ -105,7 +112,7 @@ mod tests {
         }
         let n = (16 << 20) / std::mem::size_of::<u64>();
         let mut v: Vec<u64> = Vec::new();
-        reserve_advised(&mut v, n);
+        reserve_advised(&mut v, n).unwrap();
         v.extend((0..n as u64).map(|i| i.wrapping_mul(0x9E37_79B9)));
         let huge = huge_kib_at(v.as_ptr() as usize + (8 << 20)).unwrap_or(0);
         // 16 MiB holds at least seven aligned 2 MiB pages; allow for a kernel short of free ones.

@@ -13,6 +13,25 @@ pub const DEFAULT_SEED: u64 = 0;
 /// that the per-piece work (pivots, the cancel callback) is negligible.
 pub const ADD_CHUNK_ROWS: usize = 8192;
 
+/// Largest `dim` an index accepts (2^24 values, 64 MiB per float32 row): wider rows are almost
+/// surely a transposed array, and the per-coordinate buffers are sized by `dim` before any row.
+pub const MAX_DIM: usize = 1 << 24;
+
+/// Most worker threads a call accepts (`n_threads`); more is almost surely a mistake, and each
+/// thread costs a stack.
+pub const MAX_THREADS: usize = 1024;
+
+/// Checks a thread count (0 = all cores) against [`MAX_THREADS`].
+pub(crate) fn check_threads(n_threads: usize) -> Result<(), Error> {
+    if n_threads > MAX_THREADS {
+        return Err(invalid(
+            "n_threads",
+            format!("must be at most {MAX_THREADS} (0 = all cores), got {n_threads}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Which graph an index builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GraphKind {

@@ -5,7 +5,7 @@ use crate::error::{invalid, Error};
 use crate::graph::Cand;
 use crate::index::{check_rows, Index};
 use crate::metric::Metric;
-use crate::params::{Entry, GraphKind, SearchParams};
+use crate::params::{check_threads, Entry, GraphKind, SearchParams};
 use crate::rng::query_seed;
 use crate::scratch::{Scratch, ScratchGuard};
 use crate::stats::SearchStats;
@@ -96,7 +96,7 @@ impl Index {
     ///
     /// # Errors
     /// As [`Index::search`]; `InvalidParameter` (`queries`) when the length is not a multiple of
-    /// `dim`.
+    /// `dim`; `OutOfMemory` when the `(queries, k)` result arrays cannot be allocated.
     pub fn search_batch(
         &self,
         queries: &[f32],
@@ -104,20 +104,93 @@ impl Index {
         p: &SearchParams,
         exact: bool,
     ) -> Result<BatchResult, Error> {
+        Ok(self.search_batch_with(queries, k, p, exact, |_, _| true)?.0)
+    }
+
+    /// [`Index::search_batch`] in pieces of about a quarter of a second each (and at least 32
+    /// queries per thread, so the pieces' ends cost little parallel time), calling
+    /// `keep_going(done, total)` on the calling thread after each piece: returning false stops the
+    /// batch there (how Ctrl-C reaches a long batch). Returns the result and how many queries,
+    /// from the first, were answered; the rows of the others keep id -1 and +inf. Answers do not
+    /// depend on the pieces (each query's randomness is seeded by its own values).
+    ///
+    /// # Errors
+    /// As [`Index::search_batch`].
+    pub fn search_batch_with(
+        &self,
+        queries: &[f32],
+        k: usize,
+        p: &SearchParams,
+        exact: bool,
+        mut keep_going: impl FnMut(usize, usize) -> bool,
+    ) -> Result<(BatchResult, usize), Error> {
         let n = check_rows("queries", queries, self.dim())?;
         self.check_query(k, p, exact)?;
+        let cells = n.checked_mul(k).ok_or(Error::OutOfMemory {
+            what: "the search results",
+            bytes: usize::MAX,
+        })?;
+        let oom = |_| Error::OutOfMemory {
+            what: "the search results",
+            bytes: cells.saturating_mul(12),
+        };
         let mut out = BatchResult {
             k,
-            ids: vec![-1; n * k],
-            distances: vec![f32::INFINITY; n * k],
-            stats: vec![SearchStats::default(); n],
+            ..BatchResult::default()
         };
-        let dim = self.dim();
+        out.ids.try_reserve_exact(cells).map_err(oom)?;
+        out.distances.try_reserve_exact(cells).map_err(oom)?;
+        out.stats.try_reserve_exact(n).map_err(oom)?;
+        out.ids.resize(cells, -1);
+        out.distances.resize(cells, f32::INFINITY);
+        out.stats.resize(n, SearchStats::default());
         let pool = if n <= 1 {
             None
         } else {
             self.pool(p.n_threads, n)
         };
+        let threads = pool.as_ref().map_or(1, |p| p.current_num_threads());
+        let least = 32 * threads;
+        let mut piece = least;
+        let mut done = 0;
+        while done < n {
+            let end = done + piece.min(n - done);
+            let started = std::time::Instant::now();
+            self.search_rows(queries, done..end, p, exact, pool.as_deref(), &mut out);
+            let took = started.elapsed().as_secs_f64();
+            let rows = end - done;
+            done = end;
+            if done < n && !keep_going(done, n) {
+                break;
+            }
+            // Aim the next piece at a quarter of a second, growing at most fourfold.
+            let per_row = took / rows as f64;
+            let aim = if per_row > 0.0 {
+                (0.25 / per_row) as usize
+            } else {
+                usize::MAX
+            };
+            piece = aim.clamp(least, piece.saturating_mul(4));
+        }
+        Ok((out, done))
+    }
+
+    /// Answers the queries numbered `rows` of the batch `queries` into their rows of `out`, on
+    /// `pool` or the calling thread.
+    fn search_rows(
+        &self,
+        queries: &[f32],
+        rows: std::ops::Range<usize>,
+        p: &SearchParams,
+        exact: bool,
+        pool: Option<&rayon::ThreadPool>,
+        out: &mut BatchResult,
+    ) {
+        let (dim, k) = (self.dim(), out.k);
+        let queries = &queries[rows.start * dim..rows.end * dim];
+        let ids = &mut out.ids[rows.start * k..rows.end * k];
+        let dists = &mut out.distances[rows.start * k..rows.end * k];
+        let stats = &mut out.stats[rows];
         let run = |q: &[f32], s: &mut Scratch, ids: &mut [i64], ds: &mut [f32]| {
             let stats = self.run_query(q, k, p, exact, s);
             self.write_top(s, ids, ds);
@@ -128,16 +201,15 @@ impl Index {
                 let mut s = self.take_scratch();
                 for (((q, ids), ds), st) in queries
                     .chunks_exact(dim)
-                    .zip(out.ids.chunks_exact_mut(k))
-                    .zip(out.distances.chunks_exact_mut(k))
-                    .zip(out.stats.iter_mut())
+                    .zip(ids.chunks_exact_mut(k))
+                    .zip(dists.chunks_exact_mut(k))
+                    .zip(stats.iter_mut())
                 {
                     *st = run(q, &mut s, ids, ds);
                 }
                 self.give_scratch(s);
             }
             Some(pool) => {
-                let (ids, dists, stats) = (&mut out.ids, &mut out.distances, &mut out.stats);
                 pool.install(|| {
                     queries
                         .par_chunks_exact(dim)
@@ -151,7 +223,6 @@ impl Index {
                 });
             }
         }
-        Ok(out)
     }
 
     /// The checks of every query batch, before any work.
@@ -171,6 +242,7 @@ impl Index {
         if p.restarts == 0 {
             return Err(invalid("restarts", "must be at least 1, got 0"));
         }
+        check_threads(p.n_threads)?;
         if exact {
             return Ok(());
         }

@@ -72,15 +72,16 @@ impl Store {
 
     /// Appends validated rows (a multiple of `dim` floats) and computes their envelopes.
     /// Reserves room for `additional` more rows exactly (no doubling), envelopes included.
-    pub fn reserve(&mut self, additional: usize) {
+    pub fn reserve(&mut self, additional: usize) -> Result<(), std::collections::TryReserveError> {
         let floats = additional * self.dim;
-        self.data.reserve_exact(floats);
+        self.data.reserve_exact(floats)?;
         if let Metric::Dtw { .. } = self.metric {
-            self.upper.reserve_exact(floats);
-            self.lower.reserve_exact(floats);
+            self.upper.try_reserve_exact(floats)?;
+            self.lower.try_reserve_exact(floats)?;
         } else if let Some(c) = self.codes.as_mut() {
-            c.bytes.reserve_exact(floats);
+            c.bytes.reserve_exact(floats)?;
         }
+        Ok(())
     }
 
     pub fn push_rows(&mut self, rows: &[f32]) {
@@ -245,9 +246,12 @@ impl Bytes {
     }
 
     /// Room for `additional` more bytes without reallocating (no doubling).
-    pub fn reserve_exact(&mut self, additional: usize) {
+    pub fn reserve_exact(
+        &mut self,
+        additional: usize,
+    ) -> Result<(), std::collections::TryReserveError> {
         let need = (self.len + additional).div_ceil(64);
-        crate::pages::reserve_advised(&mut self.lines, need);
+        crate::pages::reserve_advised(&mut self.lines, need)
     }
 }
 
@@ -279,9 +283,12 @@ impl Floats {
     }
 
     /// Room for `additional` more floats without reallocating (no doubling).
-    pub fn reserve_exact(&mut self, additional: usize) {
+    pub fn reserve_exact(
+        &mut self,
+        additional: usize,
+    ) -> Result<(), std::collections::TryReserveError> {
         let need = (self.len + additional).div_ceil(16);
-        crate::pages::reserve_advised(&mut self.lines, need);
+        crate::pages::reserve_advised(&mut self.lines, need)
     }
 
     /// Appends `xs`.

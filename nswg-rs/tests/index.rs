@@ -857,3 +857,76 @@ fn exact_duplicates_stay_reachable_from_the_root() {
         }
     }
 }
+
+/// A batch stopped by its callback answers a prefix of the queries, each row as the whole batch
+/// answers it; the rest stay padding. Pieces never change answers.
+#[test]
+fn a_stopped_batch_answers_a_prefix_identically() {
+    let dim = 8;
+    let mut idx = Index::new(dim, Metric::Euclidean, BuildParams::default()).unwrap();
+    idx.add(&uniform_rows(3000, dim, 5), None, 2).unwrap();
+    let n = 700;
+    let queries = uniform_rows(n, dim, 6);
+    for threads in [1, 2] {
+        let p = SearchParams {
+            n_threads: threads,
+            ..Default::default()
+        };
+        let whole = idx.search_batch(&queries, 5, &p, false).unwrap();
+        let mut calls = Vec::new();
+        let (part, done) = idx
+            .search_batch_with(&queries, 5, &p, false, |d, t| {
+                calls.push((d, t));
+                false
+            })
+            .unwrap();
+        assert_eq!(calls, vec![(done, n)]);
+        assert!(done >= 32 && done < n, "{done}");
+        assert_eq!(part.ids[..done * 5], whole.ids[..done * 5]);
+        assert_eq!(part.distances[..done * 5], whole.distances[..done * 5]);
+        assert!(part.ids[done * 5..].iter().all(|&i| i == -1));
+        let (all, done) = idx
+            .search_batch_with(&queries, 5, &p, false, |_, _| true)
+            .unwrap();
+        assert_eq!(
+            (all.ids, all.distances, done),
+            (whole.ids, whole.distances, n)
+        );
+    }
+}
+
+/// Absurd sizes are refused with a named parameter before any large allocation.
+#[test]
+fn absurd_sizes_are_refused_up_front() {
+    let name = |r: Result<Index, Error>| match r {
+        Err(Error::InvalidParameter { name, .. }) => name,
+        other => panic!("{:?}", other.map(|i| i.len())),
+    };
+    assert_eq!(
+        name(Index::new(
+            nswg::MAX_DIM + 1,
+            Metric::Euclidean,
+            BuildParams::default()
+        )),
+        "dim"
+    );
+    let mut idx = Index::new(4, Metric::Euclidean, BuildParams::default()).unwrap();
+    let threads = |r: Result<(), Error>| match r {
+        Err(Error::InvalidParameter { name, .. }) => name,
+        other => panic!("{other:?}"),
+    };
+    let many = nswg::MAX_THREADS + 1;
+    assert_eq!(
+        threads(idx.add(&[0.0; 8], None, many).map(|_| ())),
+        "n_threads"
+    );
+    idx.add(&uniform_rows(50, 4, 1), None, 1).unwrap();
+    let p = SearchParams {
+        n_threads: many,
+        ..Default::default()
+    };
+    assert_eq!(
+        threads(idx.search_batch(&[0.0; 4], 1, &p, false).map(|_| ())),
+        "n_threads"
+    );
+}

@@ -304,3 +304,85 @@ fn files_of_release_0_1_0_load_with_identical_exact_answers() {
         assert_eq!(idx.to_bytes(), bytes, "{name}");
     }
 }
+
+/// A header that claims far more data than the file holds fails on the length check, before
+/// anything of that size is allocated (n = 2^32 - 1 rows of 2^24 floats would be 256 PiB).
+#[test]
+fn a_forged_header_cannot_make_load_allocate() {
+    let mut b = small(Metric::Euclidean).to_bytes();
+    b[16..24].copy_from_slice(&(nswg::MAX_DIM as u64).to_le_bytes());
+    b[64..72].copy_from_slice(&u64::from(u32::MAX).to_le_bytes());
+    fix_crc(&mut b);
+    match Index::from_bytes(&b) {
+        Err(Error::Format { reason }) => assert!(reason.contains("header describes"), "{reason}"),
+        other => panic!("{:?}", other.map(|i| i.len())),
+    }
+    // Wider than MAX_DIM is refused by the header check itself.
+    b[16..24].copy_from_slice(&(nswg::MAX_DIM as u64 + 1).to_le_bytes());
+    assert!(matches!(Index::from_bytes(&b), Err(Error::Format { .. })));
+}
+
+/// The streamed writer and reader agree with the byte-vector forms, through readers that hand
+/// out one byte at a time (every piece boundary falls everywhere), and `file_len` is exact.
+#[test]
+fn streamed_writes_and_reads_match_the_byte_forms() {
+    struct Trickle<'a>(&'a [u8]);
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let Some((&first, rest)) = self.0.split_first() else {
+                return Ok(0);
+            };
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            buf[0] = first;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+    for hierarchy in [false, true] {
+        for metric in [Metric::Euclidean, Metric::Dtw { band: 2 }] {
+            let idx = small_with(metric, hierarchy);
+            let bytes = idx.to_bytes();
+            assert_eq!(idx.file_len(), bytes.len());
+            let mut streamed = Vec::new();
+            idx.write_to(&mut streamed).unwrap();
+            assert_eq!(streamed, bytes);
+            let back = Index::read_from(Trickle(&bytes), bytes.len() as u64).unwrap();
+            assert_eq!(back.to_bytes(), bytes);
+            // A reader that ends before the length it was promised is a truncated file.
+            let cut = &bytes[..bytes.len() - 9];
+            match Index::read_from(cut, bytes.len() as u64) {
+                Err(Error::Format { reason }) => {
+                    assert!(reason.contains("ended early"), "{reason}")
+                }
+                other => panic!("{:?}", other.map(|i| i.len())),
+            }
+        }
+    }
+}
+
+/// `save` leaves exactly the index file in its folder (no temporary), replaces an existing file
+/// whole, and a failed save (the folder is gone) is an `Io` error.
+#[test]
+fn saves_replace_the_file_and_leave_nothing_else() {
+    let dir = std::env::temp_dir().join(format!("nswg-save-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("i.nswg");
+    let (a, b) = (
+        small(Metric::Euclidean),
+        small_with(Metric::Dtw { band: 1 }, true),
+    );
+    for idx in [&a, &b, &a] {
+        idx.save(&path).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), idx.to_bytes());
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("i.nswg")]);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(matches!(a.save(&path), Err(Error::Io(_))));
+}
