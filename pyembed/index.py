@@ -359,7 +359,8 @@ class Index:
         ids : array-like of int, shape (n,), optional
             Non-negative, unique user ids. Default: ``len(index) ... len(index) + n - 1``.
         n_threads : int, optional
-            Threads for insertion; None uses all cores, 1 is sequential and bit-reproducible.
+            Threads for insertion, at most 1024; None uses all cores, 1 is sequential and
+            bit-reproducible.
         progress : callable, optional
             Called as ``progress(done, total)`` (rows) after each piece of 8,192 rows (the last
             one included), with the index locked: it must not use this index (that raises
@@ -376,7 +377,12 @@ class Index:
         TypeError
             Non-numeric dtypes (bool, complex, object, strings) or non-integer ids.
         ValueError
-            Wrong ndim or width, NaN/inf, wrong number of ids, negative or duplicate ids.
+            Wrong ndim or width, NaN/inf, wrong number of ids, negative or duplicate ids,
+            ``n_threads`` above 1024.
+        MemoryError
+            The index cannot grow by ``n`` rows (raised before any row is added).
+        KeyboardInterrupt
+            Ctrl-C, checked after each piece of 8,192 rows (the rows added so far stay).
         """
         rows = _as_rows(vectors, "vectors")
         id_arr = None if ids is None else _as_ids(ids)
@@ -414,7 +420,9 @@ class Index:
             Brute force over every stored vector with the same distance code (for DTW with
             LB_Kim / LB_Keogh pruning and early abandoning, which never change the answer).
         n_threads : int, optional
-            Threads over queries; None uses all cores, 1 runs on the calling thread.
+            Threads over queries, at most 1024; None uses all cores, 1 runs on the calling
+            thread. A batch runs in pieces of about a quarter of a second; Ctrl-C stops it
+            between two pieces (KeyboardInterrupt; the index is unchanged).
         entry : {"random", "pivots", "hierarchy"}, optional
             Where the first restart starts. None (default): "hierarchy" on a ``graph="hnsw"``
             index, "random" on a ``graph="nsw"`` one. "random": every restart at a random stored
@@ -450,7 +458,9 @@ class Index:
             Wrong ndim or width, NaN/inf, ``k`` outside ``1..len(index)``, an empty index,
             ``ef`` or ``restarts`` 0, an unknown ``entry``, ``entry="hierarchy"`` on a
             ``graph="nsw"`` index, ``quantized=True`` without codes or on a DTW index (unless
-            ``exact=True``, which ignores ``entry`` and ``quantized``).
+            ``exact=True``, which ignores ``entry`` and ``quantized``), ``n_threads`` above 1024.
+        MemoryError
+            The (n, k) result arrays cannot be allocated (raised before any work).
         """
         if entry is not None and not isinstance(entry, str):
             raise TypeError(f"entry must be a string or None, got {type(entry).__name__}")
@@ -520,19 +530,39 @@ class Index:
 
     # -- persistence --------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the index (vectors, ids, graph, parameters) to ``path`` (checksummed binary)."""
-        self._native.save(os.fspath(path))
+        """Write the index (vectors, ids, graph, parameters) to ``path`` (checksummed binary).
 
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Index:
-        """Read an index written by :meth:`save`.
+        Crash-safe: the file is written to a temporary file in the same folder (unnamed on
+        Linux, else a hidden ``.NAME.PID.N.tmp``), synced, renamed over ``path`` and the folder
+        synced, so ``path`` always holds the previous file or the new one, complete, even if the
+        process is killed or the machine loses power; a failed save removes its temporary file.
+        Concurrent saves to one path (threads or processes) leave one of them whole. The file
+        is streamed out: memory use beyond the index is about 1 MiB. Searches may run during a
+        save; adds wait for it.
 
         Raises
         ------
         FileNotFoundError, PermissionError, OSError
-            The file cannot be read.
+            The folder is missing or not writable, or the disk is full (the previous file is
+            untouched); ``filename`` is set.
+        """
+        self._native.save(os.fspath(path))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Index:
+        """Read an index written by :meth:`save`, streamed into the index's own memory (the file
+        is never held in memory beside it). Every value a search relies on is checked, after a
+        CRC-32 over the whole file, so a damaged file fails here and never at search time.
+
+        Raises
+        ------
+        FileNotFoundError, PermissionError, OSError
+            The file cannot be read (``filename`` is set).
         pyembed.IndexFormatError
-            The file is corrupt, truncated, or from a newer format version.
+            The file is corrupt, truncated, or from a newer format version; the message starts
+            with the path.
+        MemoryError
+            The index the file describes does not fit in memory.
         """
         return cls._wrap(_nswg.NativeIndex.load(os.fspath(path)))
 

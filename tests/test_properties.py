@@ -110,6 +110,83 @@ def test_pickle_round_trip_keeps_ids_vectors_and_answers(case, draw):
     np.testing.assert_array_equal(a.distances, b.distances)
 
 
+@st.composite
+def distinct_rows(draw, max_rows: int = 40, max_dim: int = 8):
+    """A (n, dim) float32 database of pairwise distinct values (no duplicate rows: on copies the
+    full-beam oracle does not hold, see the xfail below), queries, k, and a DTW band."""
+    n = draw(st.integers(1, max_rows))
+    dim = draw(st.integers(1, max_dim))
+    data = draw(arrays(np.float32, (n, dim), elements=FINITE, unique=True))
+    queries = draw(arrays(np.float32, (draw(st.integers(1, 4)), dim), elements=FINITE))
+    return data, queries, draw(st.integers(1, n)), draw(st.integers(0, dim))
+
+
+MODES = [
+    (graph, metric, entry, quantized)
+    for graph in ("hnsw", "nsw")
+    for metric in ("euclidean", "dtw")
+    for entry in (None, "random", "pivots", "hierarchy")
+    for quantized in (False, True)
+    if not (entry == "hierarchy" and graph == "nsw") and not (quantized and metric == "dtw")
+]
+
+
+def _build(graph: str, metric: str, data: np.ndarray, band: int) -> Index:
+    dim = data.shape[1]
+    index = (
+        Index(dim, metric, band=band, graph=graph) if metric == "dtw" else Index(dim, graph=graph)
+    )
+    index.add(data, n_threads=1)
+    if metric == "euclidean":
+        index.set_codes(True)
+    return index
+
+
+@SETTINGS
+@given(distinct_rows(), st.sampled_from(MODES))
+def test_a_full_beam_equals_exact_search_in_every_mode(case, mode):
+    data, queries, k, band = case
+    graph, metric, entry, quantized = mode
+    index = _build(graph, metric, data, band)
+    got = index.search(queries, k, ef=len(data), entry=entry, quantized=quantized)
+    want = index.search(queries, k, exact=True)
+    np.testing.assert_array_equal(got.ids, want.ids)
+    np.testing.assert_array_equal(got.distances, want.distances)
+
+
+@SETTINGS
+@given(distinct_rows(), st.sampled_from(["hnsw", "nsw"]), st.sampled_from(["euclidean", "dtw"]))
+def test_save_then_load_gives_identical_bytes_and_answers(tmp_path_factory, case, graph, metric):
+    data, queries, k, band = case
+    index = _build(graph, metric, data, band)
+    path = tmp_path_factory.mktemp("save") / "index.nswg"
+    index.save(path)
+    back = Index.load(path)
+    assert pickle.dumps(back) == pickle.dumps(index)
+    for exact in (False, True):
+        a, b = index.search(queries, k, exact=exact), back.search(queries, k, exact=exact)
+        np.testing.assert_array_equal(a.ids, b.ids)
+        np.testing.assert_array_equal(a.distances, b.distances)
+
+
+@SETTINGS
+@given(data_and_queries())
+def test_dtw_with_band_zero_equals_euclidean(case):
+    data, queries, k = case
+    e, d = Index(data.shape[1]), Index(data.shape[1], "dtw", band=0)
+    e.add(data, n_threads=1)
+    d.add(data, n_threads=1)
+    a, b = e.search(queries, k, exact=True), d.search(queries, k, exact=True)
+    np.testing.assert_allclose(b.distances, a.distances, rtol=1e-5, atol=1e-6)
+    # Ids agree wherever the distances are not tied within rounding.
+    gaps = np.diff(np.concatenate([a.distances, np.full((len(queries), 1), np.inf)], axis=1))
+    clear = (gaps > 1e-4 * (1 + a.distances)) & np.concatenate(
+        [np.ones((len(queries), 1), bool), gaps[:, :-1] > 1e-4 * (1 + a.distances[:, :-1])],
+        axis=1,
+    )
+    np.testing.assert_array_equal(a.ids[clear], b.ids[clear])
+
+
 @SETTINGS
 @given(st.integers(1, 16), st.integers(1, 16), st.integers(0, 4))
 def test_a_wrong_width_is_always_named(dim, width, rows):
