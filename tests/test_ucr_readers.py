@@ -203,7 +203,11 @@ def test_load_pair(tmp_path: Path) -> None:
     np.testing.assert_array_equal(z_train.y, train.y)
     _write(tmp_path / "A" / "A_TRAIN.tsv", _tsv(ROWS))
     _write(tmp_path / "A" / "A_TEST.tsv", _tsv([(1, [1.0, 2.0])]))
-    with pytest.raises(ValueError, match="train series have 4 samples but test series have 2"):
+    with pytest.raises(
+        ValueError,
+        match=r"A_TEST.tsv: the TEST series have 2 samples but the TRAIN series of "
+        r"A_TRAIN.tsv have 4",
+    ):
         load_pair("A", tmp_path)
 
 

@@ -18,6 +18,7 @@ from pyembed.cli._common import (
     debug_option,
     ef_option,
     k_option,
+    one_line,
     run_guarded,
     search_option,
     threads_option,
@@ -67,44 +68,46 @@ def query(
         raise click.UsageError("--ef applies only to --search graph")
 
     def body() -> None:
-        import numpy as np
         import torch
 
         from pyembed.train import build_model, embed, image_tensor, series_tensor
-        from pyembed.train.run_dir import load_index, load_run
+        from pyembed.train.run_dir import INDEX_FILE, MODEL_FILE, load_index, load_run
 
         if threads is not None:
             torch.set_num_threads(threads)
         run = load_run(run_dir)
         metadata = run.metadata
-        raw = _read_inputs(inputs_path, key, run.kind)
-        model = build_model(metadata["model"])
-        model.load_state_dict(run.state["model"])
+        raw = _checked_inputs(
+            _read_inputs(inputs_path, key, run.kind), inputs_path, run.kind, metadata["data"]
+        )
+        try:
+            model = build_model(metadata["model"])
+            model.load_state_dict(run.state["model"])
+        except (ValueError, TypeError, RuntimeError) as exc:  # torch's mismatch is RuntimeError
+            raise click.ClickException(
+                f"{run_dir / MODEL_FILE}: cannot rebuild the run's model ({one_line(exc)})"
+            ) from exc
         if run.kind == "faces":
-            expected = tuple(metadata["data"]["image_shape"])
-            if raw.ndim != 3 or raw.dtype != np.uint8 or raw.shape[1:] != expected:
-                raise click.ClickException(
-                    f"face inputs must be uint8 of shape (n, {expected[0]}, {expected[1]}), got "
-                    f"{raw.dtype} {raw.shape}"
-                )
             inputs = image_tensor(raw)
         else:
-            length = int(metadata["data"]["length"])
-            if raw.ndim != 2 or raw.shape[1] != length:
-                raise click.ClickException(
-                    f"series inputs must have shape (n, {length}), got {raw.shape}"
-                )
             if metadata["data"]["znorm"]:
                 from pyembed.datasets.ucr import znormalize
 
                 raw = znormalize(raw)
             inputs = series_tensor(raw)
         vectors = embed(model, inputs)
+        names = run.arrays["label_names"]
         index = load_index(run_dir)
+        ids = index.ids
+        if index.dim != vectors.shape[1] or (ids.size and int(ids.max()) >= names.shape[0]):
+            raise click.ClickException(
+                f"{run_dir / INDEX_FILE}: the index (dim {index.dim}, {len(index)} items) does "
+                f"not belong to this run's model and embeddings.npz (dim {vectors.shape[1]}, "
+                f"{names.shape[0]} items)"
+            )
         if k > len(index):
             raise click.BadParameter(f"the index holds {len(index)} items", param_hint="--k")
         found = index.search(vectors, k=k, exact=search == "exact", ef=ef, n_threads=threads)
-        names = run.arrays["label_names"]
         rows = [
             {
                 "query": q,
@@ -126,37 +129,69 @@ def query(
 
 
 def _read_inputs(path: Path, key: str | None, kind: str) -> Any:
-    """The input array of ``path``: a UCR file's series, an ``.npy`` array or one ``.npz`` array."""
-    import numpy as np
+    """The input array of ``path``: a UCR file's series, an ``.npy`` array or one ``.npz`` array.
+
+    Files are read by :mod:`pyembed.datasets.npz` (never unpickled); problems raise a
+    ``ValueError``, ``OSError`` or ``click.ClickException`` naming the file.
+    """
+    from pyembed.datasets.npz import list_npz, read_npy, read_npz
 
     suffix = path.suffix.lower()
     if suffix in _UCR_SUFFIXES:
         if kind != "ucr":
-            raise click.ClickException(f"{path.name}: UCR text files are inputs for ucr runs only")
+            raise click.ClickException(f"{path}: UCR text files are inputs for ucr runs only")
         from pyembed.datasets.ucr import read_file
 
         return read_file(path).X
     if suffix == ".npy":
-        return np.load(path, allow_pickle=False)
+        return read_npy(path)
     if suffix != ".npz":
         raise click.ClickException(
-            f"{path.name}: expected .npz, .npy or a UCR file ({', '.join(_UCR_SUFFIXES)})"
+            f"{path}: expected .npz, .npy or a UCR file ({', '.join(_UCR_SUFFIXES)})"
         )
-    with np.load(path, allow_pickle=False) as archive:
-        files = list(archive.files)
-        if key is None:
-            preferred = "images" if kind == "faces" else "series"
-            if preferred in files:
-                key = preferred
-            elif len(files) == 1:
-                key = files[0]
-            else:
-                raise click.ClickException(
-                    f"{path.name} holds {', '.join(files)}; choose one with --key (default: "
-                    f"{preferred})"
-                )
-        if key not in files:
+    files = list_npz(path)
+    if key is None:
+        preferred = "images" if kind == "faces" else "series"
+        if preferred in files:
+            key = preferred
+        elif len(files) == 1:
+            key = files[0]
+        else:
             raise click.ClickException(
-                f"{path.name} has no array {key!r}; it has {', '.join(files)}"
+                f"{path} holds {', '.join(files) or 'no arrays'}; choose one with --key "
+                f"(default: {preferred})"
             )
-        return archive[key]
+    if key not in files:
+        raise click.ClickException(
+            f"{path} has no array {key!r}; it has {', '.join(files) or 'none'}"
+        )
+    return read_npz(path, [key])[key]
+
+
+def _checked_inputs(raw: Any, path: Path, kind: str, data: dict[str, Any]) -> Any:
+    """``raw`` checked against the run's inputs: uint8 images of the trained size (faces), or
+    finite real series of the trained length (ucr); a mismatch names the file."""
+    import numpy as np
+
+    if kind == "faces":
+        expected = tuple(data["image_shape"])
+        if raw.ndim != 3 or raw.dtype != np.uint8 or raw.shape[1:] != expected:
+            raise click.ClickException(
+                f"{path}: face inputs must be uint8 of shape (n, {expected[0]}, {expected[1]}), "
+                f"got {raw.dtype} {raw.shape}"
+            )
+        return raw
+    length = int(data["length"])
+    if raw.ndim != 2 or raw.shape[1] != length or raw.dtype.kind not in "iuf":
+        raise click.ClickException(
+            f"{path}: series inputs must be real numbers of shape (n, {length}), got "
+            f"{raw.dtype} {raw.shape}"
+        )
+    with np.errstate(over="ignore"):  # beyond the float32 range: reported below as not finite
+        series = raw.astype(np.float32)
+    bad = np.flatnonzero(~np.isfinite(series).all(axis=1))
+    if bad.size:
+        raise click.ClickException(
+            f"{path}: series {int(bad[0])} is not finite in float32 (NaN, inf or beyond 3.4e38)"
+        )
+    return series

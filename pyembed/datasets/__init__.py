@@ -1,4 +1,8 @@
-"""Data set readers: the UCR Time Series Classification Archive (:mod:`pyembed.datasets.ucr`)."""
+"""Data set readers: the UCR Time Series Classification Archive (:mod:`pyembed.datasets.ucr`), face
+arrays (:mod:`pyembed.datasets.faces`) and NumPy files (:mod:`pyembed.datasets.npz`).
+
+Every reader either returns what its docstring promises or raises ``OSError`` (the file cannot be
+opened) or ``ValueError`` (its contents are wrong), with a one-line message naming the file."""
 
 from __future__ import annotations
 

@@ -2,18 +2,20 @@
 
 A face file is a NumPy ``.npz`` archive with ``images`` (``uint8``, ``(N, H, W)``, grayscale,
 upright) and ``labels`` (integers, ``(N,)``, identity per image), the layout of the Olivetti and
-Extended Yale B files in ``shared/data/faces``. Nothing is rescaled or reordered while reading.
+Extended Yale B files in ``shared/data/faces``. Nothing is rescaled or reordered while reading, and
+nothing is unpickled (:mod:`pyembed.datasets.npz` reads the archive).
 """
 
 from __future__ import annotations
 
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from pyembed.datasets.npz import read_npz
 
 __all__ = ["Eigenfaces", "FaceData", "IdentitySplit", "identity_split", "load_faces"]
 
@@ -48,50 +50,49 @@ class FaceData:
 def load_faces(path: str | os.PathLike[str]) -> FaceData:
     """Read a face ``.npz`` file.
 
+    The archive is read by :func:`pyembed.datasets.npz.read_npz`: never unpickled, every member
+    checked against its header before anything is allocated.
+
     Parameters
     ----------
     path : path-like
-        An ``.npz`` archive holding ``images`` (uint8, ``(N, H, W)``) and ``labels`` (integer,
-        ``(N,)``).
+        An ``.npz`` archive holding ``images`` (uint8, ``(N, H, W)``, ``H, W >= 1``) and
+        ``labels`` (integer, ``(N,)``, within the int64 range).
 
     Returns
     -------
     FaceData
-        Images as stored (uint8) and labels as int64.
+        Images as stored (uint8, C-contiguous) and labels as int64.
 
     Raises
     ------
-    FileNotFoundError
-        If ``path`` does not exist.
+    OSError
+        If ``path`` cannot be opened: ``FileNotFoundError`` if it does not exist,
+        ``IsADirectoryError``, ``PermissionError``; ``filename`` is the path.
     ValueError
-        If the file is not an ``.npz`` archive, lacks ``images`` or ``labels``, or the arrays have
-        the wrong dtype, rank or length.
+        If the file is not an ``.npz`` archive or is corrupt, lacks ``images`` or ``labels``, or
+        the arrays have the wrong dtype, rank or length. The message starts with the path.
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no face file at {os.fspath(path)!r}")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            files = list(archive.files)
-            arrays = {key: archive[key] for key in ("images", "labels") if key in files}
-    except (ValueError, zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ValueError(f"{os.fspath(path)!r} is not a readable .npz archive: {exc}") from exc
-    missing = [key for key in ("images", "labels") if key not in arrays]
-    if missing:
-        raise ValueError(
-            f"{os.fspath(path)!r} lacks array(s) {', '.join(missing)}; it has "
-            f"{', '.join(files) or 'none'}"
-        )
+    where = os.fspath(path)
+    arrays = read_npz(path, ("images", "labels"))
     images, labels = arrays["images"], arrays["labels"]
     if images.dtype != np.uint8 or images.ndim != 3:
         raise ValueError(
-            f"images must be uint8 with shape (N, H, W), got {images.dtype} {images.shape}"
+            f"{where}: images must be uint8 with shape (N, H, W), got {images.dtype} {images.shape}"
         )
+    if 0 in images.shape[1:]:
+        raise ValueError(f"{where}: images have no pixels (shape {images.shape})")
     if labels.dtype.kind not in "iu" or labels.ndim != 1:
-        raise ValueError(f"labels must be a 1-D integer array, got {labels.dtype} {labels.shape}")
+        raise ValueError(
+            f"{where}: labels must be a 1-D integer array, got {labels.dtype} {labels.shape}"
+        )
     if labels.shape[0] != images.shape[0]:
-        raise ValueError(f"images has {images.shape[0]} rows but labels has {labels.shape[0]}")
-    return FaceData(np.ascontiguousarray(images), labels.astype(np.int64), path.stem)
+        raise ValueError(
+            f"{where}: images has {images.shape[0]} rows but labels has {labels.shape[0]}"
+        )
+    if labels.dtype.kind == "u" and labels.size and labels.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"{where}: labels go up to {labels.max()}, beyond the int64 range")
+    return FaceData(np.ascontiguousarray(images), labels.astype(np.int64), Path(path).stem)
 
 
 @dataclass(frozen=True)

@@ -247,37 +247,70 @@ def znormalize(X: ArrayLike) -> NDArray[np.float32]:
 # Shared parsing: every reader produces (label, values) rows, then _assemble checks and stacks them.
 
 
-def _labels(raw: list[str]) -> Labels:
-    """Labels as int64 if every one is an integer (``"1"``, ``"1.0000000e+00"``), else as str."""
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _number(text: str) -> float | None:
+    """``text`` as a number, or None. Only ASCII decimal notation counts: Python's ``float`` also
+    takes ``1_000`` and non-ASCII digits, which no data file means as numbers."""
+    if not text.isascii() or "_" in text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _labels(rows: list[tuple[int, str, NDArray[np.float64]]], source: str) -> Labels:
+    """Labels as int64 if every one is an integer (``"1"``, ``"1.0000000e+00"``), else as str.
+
+    An empty label, a numeric one that is NaN or infinite (a missing label), and an integer
+    beyond int64 are errors naming the line.
+    """
     converted: list[int] = []
-    for text in raw:
-        try:
-            converted.append(int(text))
+    as_text = False
+    for line_no, text, _ in rows:
+        if not text:
+            raise ValueError(f"{source}: line {line_no} has an empty class label")
+        number = _number(text)
+        if number is None:
+            as_text = True
             continue
-        except ValueError:
-            pass
+        if not math.isfinite(number):
+            raise ValueError(
+                f"{source}: line {line_no} has the class label {text!r}, which is not a class "
+                "(a missing label?)"
+            )
+        if as_text or not number.is_integer():
+            as_text = True
+            continue
         try:
-            number = float(text)
+            value = int(text)  # exact for long integers, which float would round
         except ValueError:
-            return np.array(raw, dtype=np.str_)
-        if not number.is_integer():
-            return np.array(raw, dtype=np.str_)
-        converted.append(int(number))
+            value = int(number)
+        if not -(2**63) <= value < 2**63:
+            raise ValueError(
+                f"{source}: line {line_no} has the class label {text}, beyond the int64 range"
+            )
+        converted.append(value)
+    if as_text:
+        return np.array([text for _, text, _ in rows], dtype=np.str_)
     return np.array(converted, dtype=np.int64)
 
 
 def _floats(tokens: list[str], source: str, line_no: int) -> NDArray[np.float64]:
-    try:
-        return np.array([float(token) for token in tokens], dtype=np.float64)
-    except ValueError:
-        for column, token in enumerate(tokens, start=1):
-            try:
-                float(token)
-            except ValueError:
-                raise ValueError(
-                    f"{source}: line {line_no}, value {column}: expected a number, got {token!r}"
-                ) from None
-        raise  # pragma: no cover - unreachable: some token failed above
+    joined = "".join(tokens)
+    if joined.isascii() and "_" not in joined:
+        try:
+            return np.array([float(token) for token in tokens], dtype=np.float64)
+        except ValueError:
+            pass
+    for column, token in enumerate(tokens, start=1):
+        if _number(token) is None:
+            raise ValueError(
+                f"{source}: line {line_no}, value {column}: expected a number, got {token!r}"
+            )
+    raise AssertionError("unreachable: some token is not a number")  # pragma: no cover
 
 
 def _assemble(
@@ -330,10 +363,16 @@ def _assemble(
             raise ValueError(
                 f"{source}: line {line_no} has an infinite value at sample {int(infinite[0]) + 1}"
             )
+        too_large = np.flatnonzero(np.abs(values[:length]) > _FLOAT32_MAX)
+        if too_large.size:
+            raise ValueError(
+                f"{source}: line {line_no} has the value {values[int(too_large[0])]:g} at sample "
+                f"{int(too_large[0]) + 1}, beyond the float32 range (3.4e38)"
+            )
     X = np.empty((len(rows), length), dtype=np.float32)
     for i, (_, _, values) in enumerate(rows):
         X[i] = values[:length]
-    y = _labels([label for _, label, _ in rows])
+    y = _labels(rows, source)
     return UCRSplit(X=X, y=y, name=name, split=split)
 
 
@@ -347,23 +386,32 @@ def _name_split(file_name: str) -> tuple[str, str]:
 
 
 def _read_text(source: _Source) -> str:
+    """The file as text: UTF-8, a leading byte-order mark dropped, newlines made ``\\n``."""
     try:
-        return source.read_text(encoding="utf-8")
+        return source.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{source}: not a UTF-8 text file ({exc.reason})") from None
+        raise ValueError(
+            f"{source}: not a UTF-8 text file (byte {exc.start + 1}: {exc.reason})"
+        ) from None
 
 
 def _lines(text: str) -> Iterator[tuple[int, str]]:
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if stripped:
+    """Non-blank lines with their numbers, trailing white space removed.
+
+    Lines end at ``\\n`` only (``str.splitlines`` also splits at form feeds and other
+    separators, so its line numbers would not be the ones an editor shows).
+    """
+    for line_no, line in enumerate(text.split("\n"), start=1):
+        stripped = line.rstrip()
+        if stripped.strip():
             yield line_no, stripped
 
 
 def _parse_tsv(text: str, source: str, name: str, split: str) -> UCRSplit:
     rows = []
     for line_no, line in _lines(text):
-        label, *tokens = [token.strip() for token in line.split("\t")]
+        # Leading spaces are tolerated; a leading tab is an empty label, not a shifted row.
+        label, *tokens = [token.strip() for token in line.lstrip(" ").split("\t")]
         rows.append((line_no, label, _floats(tokens, source, line_no)))
     return _assemble(rows, source, name, split, nan_padded=True)
 
@@ -376,11 +424,17 @@ def _parse_txt(text: str, source: str, name: str, split: str) -> UCRSplit:
     return _assemble(rows, source, name, split, nan_padded=False)
 
 
+# The .ts header keys whose value is true or false (@classLabel may list the labels after it).
+_TS_FLAGS = ("timestamps", "missing", "univariate", "equallength", "classlabel", "targetlabel")
+
+
 def _parse_ts(text: str, source: str, name: str, split: str) -> UCRSplit:
-    header: dict[str, str] = {}
+    header: dict[str, tuple[int, str]] = {}
     rows = []
     in_data = False
+    declared: set[str] | None = None
     for line_no, line in _lines(text):
+        line = line.strip()
         if line.startswith("#"):
             continue
         if not in_data:
@@ -393,11 +447,11 @@ def _parse_ts(text: str, source: str, name: str, split: str) -> UCRSplit:
             key = key.lower()
             if key == "data":
                 in_data = True
-                _check_ts_header(header, source, name)
+                declared = _check_ts_header(header, source, name)
             else:
-                header[key] = value.strip()
+                header[key] = (line_no, value.strip())
             continue
-        if header.get("timestamps", "false").lower() == "true" or line.startswith("("):
+        if _ts_flag(header, "timestamps", source) or line.startswith("("):
             raise ValueError(f"{source}: time-stamped .ts data is not supported")
         *dimensions, label = line.split(":")
         if len(dimensions) > 1:
@@ -407,9 +461,15 @@ def _parse_ts(text: str, source: str, name: str, split: str) -> UCRSplit:
             )
         if not dimensions:
             raise ValueError(f"{source}: line {line_no} has no class label after ':'")
+        label = label.strip()
+        if declared is not None and label not in declared:
+            raise ValueError(
+                f"{source}: line {line_no} has the class label {label!r}, which @classLabel does "
+                f"not declare (it declares {', '.join(sorted(declared))})"
+            )
         tokens = [token.strip() for token in dimensions[0].split(",")]
         tokens = ["nan" if token == "?" else token for token in tokens]
-        rows.append((line_no, label.strip(), _floats(tokens, source, line_no)))
+        rows.append((line_no, label, _floats(tokens, source, line_no)))
     if not in_data:
         raise ValueError(f"{source}: no @data line, so the file contains no series")
     if rows and len({values.shape[0] for _, _, values in rows}) > 1:
@@ -419,23 +479,61 @@ def _parse_ts(text: str, source: str, name: str, split: str) -> UCRSplit:
             f"{max(lengths)} samples); pyembed indexes fixed-length series only, so "
             "variable-length data sets are not supported"
         )
+    if rows and "serieslength" in header:
+        line_no, value = header["serieslength"]
+        if int(value) != rows[0][2].shape[0]:
+            raise ValueError(
+                f"{source}: line {line_no} declares @seriesLength {value} but the series have "
+                f"{rows[0][2].shape[0]} values (line {rows[0][0]})"
+            )
     return _assemble(rows, source, name, split, nan_padded=False)
 
 
-def _check_ts_header(header: dict[str, str], source: str, name: str) -> None:
-    dimensions = header.get("dimensions", "1")
-    if header.get("univariate", "true").lower() == "false" or dimensions not in ("", "1"):
+def _ts_flag(header: dict[str, tuple[int, str]], key: str, source: str) -> bool | None:
+    """A true/false header value (None when absent); anything else is an error naming the line."""
+    if key not in header:
+        return None
+    line_no, value = header[key]
+    word = value.split(" ", 1)[0].lower()
+    if word not in ("true", "false"):
+        raise ValueError(
+            f"{source}: line {line_no}: @{key} must be true or false, got {value or '(nothing)'!r}"
+        )
+    return word == "true"
+
+
+def _check_ts_header(header: dict[str, tuple[int, str]], source: str, name: str) -> set[str] | None:
+    """Check the header before @data; return the class labels @classLabel declares, if any."""
+    flags = {key: _ts_flag(header, key, source) for key in _TS_FLAGS}
+    for key in ("dimensions", "dimension", "serieslength"):
+        if key in header:
+            line_no, value = header[key]
+            if not (value.isascii() and value.isdigit() and int(value) >= 1):
+                raise ValueError(
+                    f"{source}: line {line_no}: @{key} must be a positive integer, got {value!r}"
+                )
+    dimensions = header.get("dimensions", header.get("dimension", (0, "1")))[1]
+    if flags["univariate"] is False or int(dimensions) != 1:
         raise ValueError(
             f"{source}: data set {name!r} is multivariate; only univariate data is supported"
         )
-    if header.get("equallength", "true").lower() == "false":
+    if flags["equallength"] is False:
         raise ValueError(
             f"{source}: data set {name!r} has variable-length series (@equalLength false); "
             "pyembed indexes fixed-length series only, so variable-length data sets are not "
             "supported"
         )
-    if header.get("classlabel", "true").split(" ", 1)[0].lower() == "false":
+    if flags["classlabel"] is False:
         raise ValueError(f"{source}: the file has no class labels (@classLabel false)")
+    if flags["targetlabel"] is True:
+        raise ValueError(
+            f"{source}: the file is a regression problem (@targetLabel true); pyembed reads "
+            "classification labels"
+        )
+    if flags["classlabel"] is None:
+        return None
+    labels = header["classlabel"][1].split()[1:]
+    return set(labels) if labels else None
 
 
 _Parser = Callable[[str, str, str, str], UCRSplit]
@@ -661,7 +759,13 @@ def load_ucr(name: str, split: str, data_dir: str | Path | None = None) -> UCRSp
     FileNotFoundError
         If ``data_dir`` does not exist, or the data set folder has no file for this split.
     """
-    split = _normalize_split(split)
+    source, name = _locate(name, _normalize_split(split), data_dir)
+    return _read_found(source, name, _normalize_split(split))
+
+
+def _locate(name: str, split: str, data_dir: str | Path | None) -> tuple[_Source, str]:
+    """The file of one split (see :func:`load_ucr`) and the data set's name as its folder spells
+    it."""
     root: _Source = _bundled_root() if data_dir is None else Path(data_dir)
     where = "the bundled data" if data_dir is None else repr(str(data_dir))
     available = list_datasets(data_dir)
@@ -675,11 +779,16 @@ def load_ucr(name: str, split: str, data_dir: str | Path | None = None) -> UCRSp
     for extension in _EXTENSIONS:
         candidate = folder / f"{name}_{split}{extension}"
         if candidate.is_file():
-            return _PARSERS[extension](_read_text(candidate), str(candidate), name, split)
+            return candidate, name
     tried = ", ".join(f"{name}_{split}{extension}" for extension in _EXTENSIONS)
     raise FileNotFoundError(
         f"data set {name!r} in {where} has no {split} file (looked for {tried})"
     )
+
+
+def _read_found(source: _Source, name: str, split: str) -> UCRSplit:
+    parser = _PARSERS[source.name[source.name.rindex(".") :].lower()]
+    return parser(_read_text(source), str(source), name, split)
 
 
 def load_pair(
@@ -705,16 +814,19 @@ def load_pair(
     Raises
     ------
     ValueError
-        If the two splits have different lengths, or as :func:`load_ucr`.
+        If the two splits have different lengths (the message names both files), or as
+        :func:`load_ucr`.
     FileNotFoundError
         As :func:`load_ucr`.
     """
-    train = load_ucr(name, "TRAIN", data_dir)
-    test = load_ucr(name, "TEST", data_dir)
+    train_file, name = _locate(name, "TRAIN", data_dir)
+    test_file, _ = _locate(name, "TEST", data_dir)
+    train = _read_found(train_file, name, "TRAIN")
+    test = _read_found(test_file, name, "TEST")
     if train.length != test.length:
         raise ValueError(
-            f"{train.name}: train series have {train.length} samples but test series have "
-            f"{test.length}; both splits must have the same length"
+            f"{test_file}: the TEST series have {test.length} samples but the TRAIN series of "
+            f"{train_file.name} have {train.length}; both splits must have the same length"
         )
     if znorm:
         train = dataclasses.replace(train, X=znormalize(train.X))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -61,21 +62,38 @@ def load_checkpoint(
 
     Raises
     ------
-    FileNotFoundError
-        If ``path`` does not exist.
+    OSError
+        If ``path`` cannot be opened (``FileNotFoundError``, ``IsADirectoryError``,
+        ``PermissionError``; ``filename`` is the path).
     ValueError
-        If the file is not a pyembed training checkpoint.
+        If the file is not a pyembed training checkpoint, or is corrupt. The message starts with
+        the path and is one line.
     """
     try:
         state = torch.load(Path(path), map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as exc:  # torch raises several types for foreign or corrupt files
+    except OSError as exc:
+        if exc.filename is not None:  # could not open the file: FileNotFoundError and kin
+            raise
         raise ValueError(
-            f"{os.fspath(path)!r} is not a readable pyembed checkpoint: {exc}"
+            f"{os.fspath(path)}: not a readable pyembed checkpoint ({_reason(exc)})"
+        ) from exc
+    except Exception as exc:  # torch raises many types for foreign or corrupt files
+        raise ValueError(
+            f"{os.fspath(path)}: not a readable pyembed checkpoint ({_reason(exc)})"
         ) from exc
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(
-            f"{os.fspath(path)!r} is not a pyembed training checkpoint ({CHECKPOINT_FORMAT})"
+            f"{os.fspath(path)}: not a pyembed training checkpoint (no format {CHECKPOINT_FORMAT!r})"
         )
     return state
+
+
+def _reason(exc: BaseException) -> str:
+    """The gist of a torch.load error on one line: its first sentence, and what the weights-only
+    unpickler refused (torch's own messages run to several paragraphs of advice)."""
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())
+    first = text.split(". ", 1)[0].rstrip(".") or type(exc).__name__
+    refused = text.partition("WeightsUnpickler error: ")[2]
+    if refused:
+        return f"{first}: {refused.split('. ', 1)[0].rstrip('.')}"
+    return first

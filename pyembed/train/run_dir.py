@@ -180,26 +180,95 @@ class Run:
 
 
 def load_run(run_dir: str | Path) -> Run:
-    """Read the checkpoint and the embeddings of a run directory (not the index).
+    """Read the checkpoint and the embeddings of a run directory (not the index), checked.
+
+    The checkpoint must carry the metadata :func:`pyembed.cli.eval` and :func:`pyembed.cli.query`
+    need, and ``embeddings.npz`` the five arrays of the layout, consistent with each other:
+    finite float32 ``embeddings`` ``(n, dim)``; integer ``labels``, str ``label_names`` and bool
+    ``is_test``, each ``(n,)``; integer ``index_rows`` within ``0..n-1``.
 
     Raises
     ------
     FileNotFoundError
         If ``model.pt`` or ``embeddings.npz`` is missing (the message says which).
+    OSError
+        If one of them cannot be read (a directory, no permission).
     ValueError
-        If the checkpoint carries no faces/ucr run metadata.
+        If the checkpoint is not a pyembed checkpoint or lacks faces/ucr run metadata, or
+        ``embeddings.npz`` is corrupt or its arrays do not fit the layout. The message starts with
+        the file's path.
     """
+    from pyembed.datasets.npz import read_npz
+
     folder = Path(run_dir)
     for file in (MODEL_FILE, EMBEDDINGS_FILE):
         if not (folder / file).exists():
             raise FileNotFoundError(f"{str(folder)!r} is not a run directory: {file} is missing")
     state = load_checkpoint(folder / MODEL_FILE)
-    metadata = state.get("metadata", {})
-    if metadata.get("kind") not in KINDS:
-        raise ValueError(f"{str(folder / MODEL_FILE)!r} has no faces/ucr run metadata")
-    with np.load(folder / EMBEDDINGS_FILE, allow_pickle=False) as archive:
-        arrays = {key: archive[key] for key in archive.files}
+    metadata = _checked_metadata(state, folder / MODEL_FILE)
+    arrays = read_npz(folder / EMBEDDINGS_FILE, _ARRAYS)
+    _check_arrays(arrays, folder / EMBEDDINGS_FILE)
     return Run(path=folder, state=state, metadata=metadata, arrays=arrays)
+
+
+_ARRAYS = ("embeddings", "labels", "label_names", "is_test", "index_rows")
+"""The arrays of ``embeddings.npz``."""
+
+# The metadata["data"] entries each kind needs, with their types (what save_run's callers write).
+_DATA_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    "faces": {"path": (str,), "name": (str,), "image_shape": (list, tuple)},
+    "ucr": {"name": (str,), "znorm": (bool,), "length": (int,), "data_dir": (str, type(None))},
+}
+
+
+def _checked_metadata(state: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``state["metadata"]``, checked to hold what evaluation and queries read."""
+    metadata = state.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("kind") not in KINDS:
+        raise ValueError(f"{path}: the checkpoint has no faces/ucr run metadata")
+    if not isinstance(state.get("model"), dict):
+        raise ValueError(f"{path}: the checkpoint holds no model state")
+    kind = metadata["kind"]
+    model, data = metadata.get("model"), metadata.get("data")
+    if not isinstance(model, dict) or not isinstance(data, dict):
+        raise ValueError(f"{path}: the {kind} run metadata lacks its model or data description")
+    for key, types in _DATA_FIELDS[kind].items():
+        if key not in data or not isinstance(data[key], types):
+            raise ValueError(f"{path}: the {kind} run metadata has no valid data.{key}")
+    if kind == "faces":
+        shape = data["image_shape"]
+        if len(shape) != 2 or not all(isinstance(n, int) and n >= 1 for n in shape):
+            raise ValueError(f"{path}: data.image_shape must be two positive sizes, got {shape!r}")
+    elif isinstance(data["length"], bool) or data["length"] < 1:
+        raise ValueError(f"{path}: data.length must be a positive number of samples")
+    return metadata
+
+
+def _check_arrays(arrays: dict[str, NDArray[Any]], path: Path) -> None:
+    """Check the arrays of ``embeddings.npz`` against the layout and each other."""
+    embeddings = arrays["embeddings"]
+    if embeddings.dtype != np.float32 or embeddings.ndim != 2 or embeddings.shape[1] < 1:
+        raise ValueError(
+            f"{path}: embeddings must be float32 of shape (n, dim) with dim >= 1, got "
+            f"{embeddings.dtype} {embeddings.shape}"
+        )
+    bad = np.flatnonzero(~np.isfinite(embeddings).all(axis=1))
+    if bad.size:
+        raise ValueError(f"{path}: embeddings row {int(bad[0])} is not finite (NaN or inf)")
+    n = embeddings.shape[0]
+    kinds = {"labels": "iu", "label_names": "U", "is_test": "b", "index_rows": "iu"}
+    words = {"iu": "integers", "U": "strings", "b": "booleans"}
+    for key, kind in kinds.items():
+        value = arrays[key]
+        if value.dtype.kind not in kind or value.ndim != 1:
+            raise ValueError(
+                f"{path}: {key} must be 1-D {words[kind]}, got {value.dtype} {value.shape}"
+            )
+        if key != "index_rows" and value.shape[0] != n:
+            raise ValueError(f"{path}: {key} has {value.shape[0]} entries for {n} embeddings")
+    rows = arrays["index_rows"]
+    if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= n):
+        raise ValueError(f"{path}: index_rows must be rows of the {n} embeddings (0..{n - 1})")
 
 
 def load_index(run_dir: str | Path) -> Index:
@@ -209,10 +278,31 @@ def load_index(run_dir: str | Path) -> Index:
     ------
     FileNotFoundError
         If ``index.nswg`` is missing.
+    OSError
+        If it cannot be read; ``filename`` is its path.
+    pyembed.IndexFormatError
+        If it is not a valid index file; the message starts with its path.
     """
     from pyembed.index import Index
 
     path = Path(run_dir) / INDEX_FILE
     if not path.exists():
         raise FileNotFoundError(f"{str(path)!r} is missing")
-    return Index.load(path)
+    try:
+        return Index.load(path)
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        raise type(exc)(exc.errno, exc.strerror or str(exc), str(path)) from exc
+    except ValueError as exc:
+        if str(path) in str(exc):
+            raise
+        raise _renamed(exc, f"{path}: {exc}") from exc
+
+
+def _renamed(exc: ValueError, message: str) -> ValueError:
+    """``exc``'s type with a new message (``IndexFormatError`` stays ``IndexFormatError``)."""
+    try:
+        return type(exc)(message)
+    except Exception:  # a subclass with another constructor
+        return ValueError(message)
