@@ -152,8 +152,9 @@ def _open_archive(handle: IO[bytes], where: str) -> zipfile.ZipFile:
         return zipfile.ZipFile(handle)
     except Exception as exc:  # BadZipFile, and OSError/ValueError/EOFError on mangled directories
         found = _kind_of(start)
-        detail = f" ({_reason(exc)})" if start.startswith(_ZIP_MAGICS) else ""
-        raise ValueError(f"{where}: not a readable .npz archive: {found}{detail}") from None
+        if start.startswith(_ZIP_MAGICS):
+            found = f"it is a truncated or corrupt zip archive ({_reason(exc)})"
+        raise ValueError(f"{where}: not a readable .npz archive: {found}") from None
 
 
 def _member_names(archive: zipfile.ZipFile, where: str) -> dict[str, zipfile.ZipInfo]:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import errno
 import io
 import math
 import re
@@ -758,6 +759,8 @@ def load_ucr(name: str, split: str, data_dir: str | Path | None = None) -> UCRSp
         sets), or the file is malformed (see the readers).
     FileNotFoundError
         If ``data_dir`` does not exist, or the data set folder has no file for this split.
+    IsADirectoryError
+        If the split's file name is taken by a directory.
     """
     source, name = _locate(name, _normalize_split(split), data_dir)
     return _read_found(source, name, _normalize_split(split))
@@ -780,6 +783,8 @@ def _locate(name: str, split: str, data_dir: str | Path | None) -> tuple[_Source
         candidate = folder / f"{name}_{split}{extension}"
         if candidate.is_file():
             return candidate, name
+        if candidate.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "a directory, not a data file", str(candidate))
     tried = ", ".join(f"{name}_{split}{extension}" for extension in _EXTENSIONS)
     raise FileNotFoundError(
         f"data set {name!r} in {where} has no {split} file (looked for {tried})"

@@ -91,9 +91,11 @@ def load_checkpoint(
 def _reason(exc: BaseException) -> str:
     """The gist of a torch.load error on one line: its first sentence, and what the weights-only
     unpickler refused (torch's own messages run to several paragraphs of advice)."""
-    text = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split())
-    first = text.split(". ", 1)[0].rstrip(".") or type(exc).__name__
-    refused = text.partition("WeightsUnpickler error: ")[2]
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    first = " ".join(text.split()).split(". ", 1)[0].rstrip(".")
+    if not first:
+        return "the file is empty or cut short" if isinstance(exc, EOFError) else type(exc).__name__
+    refused = text.partition("WeightsUnpickler error:")[2].strip()
     if refused:
-        return f"{first}: {refused.split('. ', 1)[0].rstrip('.')}"
+        return f"{first}: {refused.splitlines()[0].rstrip('.')}"
     return first

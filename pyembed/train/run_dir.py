@@ -287,7 +287,9 @@ def load_index(run_dir: str | Path) -> Index:
 
     path = Path(run_dir) / INDEX_FILE
     if not path.exists():
-        raise FileNotFoundError(f"{str(path)!r} is missing")
+        raise FileNotFoundError(
+            errno.ENOENT, "the run directory has no index file (is it a complete run?)", str(path)
+        )
     try:
         return Index.load(path)
     except OSError as exc:
