@@ -25,6 +25,7 @@ import click
 
 from pyembed.cli import output
 from pyembed.cli._common import (
+    GuardedGroup,
     build_options,
     debug_option,
     ef_option,
@@ -33,7 +34,6 @@ from pyembed.cli._common import (
     metric_option,
     one_line,
     restarts_option,
-    run_guarded,
     search_option,
     seed_option,
     stderr_is_terminal,
@@ -161,7 +161,7 @@ class _Job:
     published: PublishedRow | None
 
 
-@click.group(name="bench")
+@click.group(name="bench", cls=GuardedGroup)
 def bench() -> None:
     """Benchmarks on public data sets (results to stdout, progress to stderr)."""
 
@@ -250,7 +250,6 @@ def ucr(
     json_path: Path | None,
     csv_path: Path | None,
     progress: bool | None,
-    debug: bool,
 ) -> None:
     """k-NN classification on UCR archive data sets, next to the archive's published errors.
 
@@ -279,14 +278,10 @@ def ucr(
         znorm=not no_znorm,
         threads=threads,
     )
-
-    def body() -> None:
-        jobs, skipped = _prepare(names, data_dir, settings)
-        show = progress if progress is not None else stderr_is_terminal()
-        results = _run(jobs, settings, show_progress=show)
-        _emit(results, skipped, settings, output_format, out, json_path, csv_path)
-
-    run_guarded(debug, body)
+    jobs, skipped = _prepare(names, data_dir, settings)
+    show = progress if progress is not None else stderr_is_terminal()
+    results = _run(jobs, settings, show_progress=show)
+    _emit(results, skipped, settings, output_format, out, json_path, csv_path)
 
 
 # --------------------------------------------------------------------------------------------------

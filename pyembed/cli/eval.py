@@ -20,10 +20,10 @@ import click
 
 from pyembed.cli import output
 from pyembed.cli._common import (
+    GuardedCommand,
     debug_option,
     ef_option,
     graph_option,
-    run_guarded,
     search_option,
     threads_option,
 )
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["eval_cmd"]
 
 
-@click.command("eval")
+@click.command("eval", cls=GuardedCommand)
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
     "--pca-components",
@@ -65,7 +65,6 @@ def eval_cmd(
     threads: int | None,
     output_format: str,
     out: Path | None,
-    debug: bool,
 ) -> None:
     """Metrics of a trained run beside a baseline on the same split.
 
@@ -79,24 +78,21 @@ def eval_cmd(
         raise click.UsageError("--ef applies only to --search graph")
     searching = _Search(exact=search == "exact", graph=graph, ef=ef, threads=threads)
 
-    def body() -> None:
-        from pyembed.train.run_dir import load_run
+    from pyembed.train.run_dir import load_run
 
-        run = load_run(run_dir)
-        if run.kind == "faces":
-            rows, title = _eval_faces(run, pca_components, searching)
-        else:
-            rows, title = _eval_ucr(run, band, searching)
-        text = output.render(
-            output_format,
-            rows,
-            list(rows[0]),
-            title=title,
-            document={"run_dir": str(run_dir), "kind": run.kind},
-        )
-        output.emit(text, out)
-
-    run_guarded(debug, body)
+    run = load_run(run_dir)
+    if run.kind == "faces":
+        rows, title = _eval_faces(run, pca_components, searching)
+    else:
+        rows, title = _eval_ucr(run, band, searching)
+    text = output.render(
+        output_format,
+        rows,
+        list(rows[0]),
+        title=title,
+        document={"run_dir": str(run_dir), "kind": run.kind},
+    )
+    output.emit(text, out)
 
 
 @dataclass(frozen=True)
@@ -179,7 +175,10 @@ def _eval_ucr(run: Run, band: int | None, searching: _Search) -> tuple[list[dict
     labels = arrays["labels"]
     n_train = int((~is_test).sum())
     if n_train != train_split.n or int(is_test.sum()) != test_split.n:
-        raise click.ClickException(f"the {info['name']} files no longer match the run's embeddings")
+        where = "the bundled data" if data_dir is None else str(data_dir)
+        raise click.ClickException(
+            f"{info['name']} in {where}: the TRAIN/TEST files no longer match the run's embeddings"
+        )
     train_labels, test_labels = labels[~is_test], labels[is_test]
     r = relevant_counts(test_labels, train_labels)
     depth = max(1, int(r.max()))

@@ -15,11 +15,11 @@ import click
 
 from pyembed.cli import output
 from pyembed.cli._common import (
+    GuardedCommand,
     debug_option,
     ef_option,
     k_option,
     one_line,
-    run_guarded,
     search_option,
     threads_option,
 )
@@ -29,7 +29,7 @@ __all__ = ["query"]
 _UCR_SUFFIXES = (".ts", ".txt", ".tsv", ".csv")
 
 
-@click.command("query")
+@click.command("query", cls=GuardedCommand)
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument(
     "inputs_path", metavar="INPUTS", type=click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -55,7 +55,6 @@ def query(
     threads: int | None,
     output_format: str,
     out: Path | None,
-    debug: bool,
 ) -> None:
     """Embed INPUTS with a trained run's model and look up their nearest items in its index.
 
@@ -67,65 +66,62 @@ def query(
     if search == "exact" and ef is not None:
         raise click.UsageError("--ef applies only to --search graph")
 
-    def body() -> None:
-        import torch
+    import torch
 
-        from pyembed.train import build_model, embed, image_tensor, series_tensor
-        from pyembed.train.run_dir import INDEX_FILE, MODEL_FILE, load_index, load_run
+    from pyembed.train import build_model, embed, image_tensor, series_tensor
+    from pyembed.train.run_dir import INDEX_FILE, MODEL_FILE, load_index, load_run
 
-        if threads is not None:
-            torch.set_num_threads(threads)
-        run = load_run(run_dir)
-        metadata = run.metadata
-        raw = _checked_inputs(
-            _read_inputs(inputs_path, key, run.kind), inputs_path, run.kind, metadata["data"]
+    if threads is not None:
+        torch.set_num_threads(threads)
+    run = load_run(run_dir)
+    metadata = run.metadata
+    raw = _checked_inputs(
+        _read_inputs(inputs_path, key, run.kind), inputs_path, run.kind, metadata["data"]
+    )
+    try:
+        model = build_model(metadata["model"])
+        model.load_state_dict(run.state["model"])
+    except (ValueError, TypeError, RuntimeError) as exc:  # torch's mismatch is RuntimeError
+        raise click.ClickException(
+            f"{run_dir / MODEL_FILE}: cannot rebuild the run's model ({one_line(exc)})"
+        ) from exc
+    if run.kind == "faces":
+        inputs = image_tensor(raw)
+    else:
+        if metadata["data"]["znorm"]:
+            from pyembed.datasets.ucr import znormalize
+
+            raw = znormalize(raw)
+        inputs = series_tensor(raw)
+    vectors = embed(model, inputs)
+    names = run.arrays["label_names"]
+    index = load_index(run_dir)
+    ids = index.ids
+    if index.dim != vectors.shape[1] or (ids.size and int(ids.max()) >= names.shape[0]):
+        raise click.ClickException(
+            f"{run_dir / INDEX_FILE}: the index (dim {index.dim}, {len(index)} items) does "
+            f"not belong to this run's model and embeddings.npz (dim {vectors.shape[1]}, "
+            f"{names.shape[0]} items)"
         )
-        try:
-            model = build_model(metadata["model"])
-            model.load_state_dict(run.state["model"])
-        except (ValueError, TypeError, RuntimeError) as exc:  # torch's mismatch is RuntimeError
-            raise click.ClickException(
-                f"{run_dir / MODEL_FILE}: cannot rebuild the run's model ({one_line(exc)})"
-            ) from exc
-        if run.kind == "faces":
-            inputs = image_tensor(raw)
-        else:
-            if metadata["data"]["znorm"]:
-                from pyembed.datasets.ucr import znormalize
-
-                raw = znormalize(raw)
-            inputs = series_tensor(raw)
-        vectors = embed(model, inputs)
-        names = run.arrays["label_names"]
-        index = load_index(run_dir)
-        ids = index.ids
-        if index.dim != vectors.shape[1] or (ids.size and int(ids.max()) >= names.shape[0]):
-            raise click.ClickException(
-                f"{run_dir / INDEX_FILE}: the index (dim {index.dim}, {len(index)} items) does "
-                f"not belong to this run's model and embeddings.npz (dim {vectors.shape[1]}, "
-                f"{names.shape[0]} items)"
-            )
-        if k > len(index):
-            raise click.BadParameter(f"the index holds {len(index)} items", param_hint="--k")
-        found = index.search(vectors, k=k, exact=search == "exact", ef=ef, n_threads=threads)
-        rows = [
-            {
-                "query": q,
-                "rank": rank + 1,
-                "id": int(found.ids[q, rank]),
-                "label": str(names[found.ids[q, rank]]) if found.ids[q, rank] >= 0 else None,
-                "distance": float(found.distances[q, rank]),
-            }
-            for q in range(found.ids.shape[0])
-            for rank in range(k)
-        ]
-        title = f"pyembed query: {inputs.shape[0]} input(s) against {len(index)} items of {run_dir}"
-        text = output.render(
-            output_format, rows, ["query", "rank", "id", "label", "distance"], title=title
-        )
-        output.emit(text, out)
-
-    run_guarded(debug, body)
+    if k > len(index):
+        raise click.BadParameter(f"the index holds {len(index)} items", param_hint="--k")
+    found = index.search(vectors, k=k, exact=search == "exact", ef=ef, n_threads=threads)
+    rows = [
+        {
+            "query": q,
+            "rank": rank + 1,
+            "id": int(found.ids[q, rank]),
+            "label": str(names[found.ids[q, rank]]) if found.ids[q, rank] >= 0 else None,
+            "distance": float(found.distances[q, rank]),
+        }
+        for q in range(found.ids.shape[0])
+        for rank in range(k)
+    ]
+    title = f"pyembed query: {inputs.shape[0]} input(s) against {len(index)} items of {run_dir}"
+    text = output.render(
+        output_format, rows, ["query", "rank", "id", "label", "distance"], title=title
+    )
+    output.emit(text, out)
 
 
 def _read_inputs(path: Path, key: str | None, kind: str) -> Any:

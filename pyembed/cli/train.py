@@ -21,9 +21,9 @@ import click
 from pyembed.cli import output
 from pyembed.cli._common import (
     Decorator,
+    GuardedGroup,
     debug_option,
     graph_option,
-    run_guarded,
     seed_option,
     threads_option,
 )
@@ -202,10 +202,9 @@ class TrainingArgs:
     progress: bool | None
     output_format: str
     out: Path | None
-    debug: bool
 
 
-@click.group()
+@click.group(cls=GuardedGroup)
 def train() -> None:
     """Train an embedding network and write a run directory (model, embeddings, index)."""
 
@@ -299,90 +298,87 @@ def _run_training(args: TrainingArgs, load: Callable[[TrainingArgs], TrainingDat
     if args.loss_name == "center" and args.miner is not None:
         raise click.BadParameter("the center loss uses no miner", param_hint="--miner")
 
-    def body() -> None:
-        import torch
+    import torch
 
-        from pyembed.train import TrainConfig, embed
-        from pyembed.train.run_dir import save_run
+    from pyembed.train import TrainConfig, embed
+    from pyembed.train.run_dir import save_run
 
-        if args.threads is not None:
-            torch.set_num_threads(args.threads)
-        checkpoint = _prepare_checkpoint(args)
-        data = load(args)
-        model_spec = {
-            "class": data.model_class,
-            "kwargs": {
-                "in_channels": 1,
-                "embedding_dim": args.embedding_dim,
-                "growth_rate": args.growth_rate,
-                "block_sizes": list(blocks),
-                "compression": args.compression,
-                **data.model_kwargs,
-                "normalize": _normalize_default(args.loss_name, args.normalize),
-            },
-        }
-        objective = {
-            "loss": args.loss_name,
-            "miner": args.miner,
-            "margin": args.margin,
-            "center_weight": args.center_weight,
-        }
-        metadata = {
-            "kind": data.kind,
-            "model": model_spec,
-            "objective": objective,
-            "data": data.data,
-        }
-        if data.split is not None:
-            metadata["split"] = data.split
-        config = TrainConfig(
-            epochs=args.epochs,
-            n_identities=args.n_identities,
-            n_per_identity=args.n_per_identity,
-            n_batches=args.n_batches,
-            max_lr=args.max_lr,
-            weight_decay=args.weight_decay,
-            seed=args.seed,
-            checkpoint_every=args.checkpoint_every,
-        )
-        model, trainer = _fit(
-            model_spec=model_spec,
-            objective=objective,
-            data=data,
-            config=config,
-            metadata=metadata,
-            checkpoint=checkpoint,
-            resume=args.resume,
-            progress=args.progress,
-        )
-        save_run(
-            args.run_dir,
-            embeddings=embed(model, data.inputs),
-            labels=data.labels,
-            label_names=data.label_names,
-            is_test=data.is_test,
-            index_rows=data.index_rows,
-            run_info={
-                **metadata,
-                "index": {"graph": args.graph, "seed": args.seed},
-                "config": config.to_dict(),
-                "history": trainer.history,
-            },
-            seed=args.seed,
-            graph=args.graph,
-        )
-        history = trainer.history
-        summary = {
-            "run_dir": str(args.run_dir),
-            "epochs": len(history),
-            "final_loss": history[-1]["loss"] if history else None,
-            "seconds_per_epoch": trainer.mean_seconds_per_epoch(),
-            **data.summary,
-            "loss": args.loss_name,
-        }
-        _emit_summary(summary, args.output_format, args.out)
-
-    run_guarded(args.debug, body)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    checkpoint = _prepare_checkpoint(args)
+    data = load(args)
+    model_spec = {
+        "class": data.model_class,
+        "kwargs": {
+            "in_channels": 1,
+            "embedding_dim": args.embedding_dim,
+            "growth_rate": args.growth_rate,
+            "block_sizes": list(blocks),
+            "compression": args.compression,
+            **data.model_kwargs,
+            "normalize": _normalize_default(args.loss_name, args.normalize),
+        },
+    }
+    objective = {
+        "loss": args.loss_name,
+        "miner": args.miner,
+        "margin": args.margin,
+        "center_weight": args.center_weight,
+    }
+    metadata = {
+        "kind": data.kind,
+        "model": model_spec,
+        "objective": objective,
+        "data": data.data,
+    }
+    if data.split is not None:
+        metadata["split"] = data.split
+    config = TrainConfig(
+        epochs=args.epochs,
+        n_identities=args.n_identities,
+        n_per_identity=args.n_per_identity,
+        n_batches=args.n_batches,
+        max_lr=args.max_lr,
+        weight_decay=args.weight_decay,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+    )
+    model, trainer = _fit(
+        model_spec=model_spec,
+        objective=objective,
+        data=data,
+        config=config,
+        metadata=metadata,
+        checkpoint=checkpoint,
+        resume=args.resume,
+        progress=args.progress,
+    )
+    save_run(
+        args.run_dir,
+        embeddings=embed(model, data.inputs),
+        labels=data.labels,
+        label_names=data.label_names,
+        is_test=data.is_test,
+        index_rows=data.index_rows,
+        run_info={
+            **metadata,
+            "index": {"graph": args.graph, "seed": args.seed},
+            "config": config.to_dict(),
+            "history": trainer.history,
+        },
+        seed=args.seed,
+        graph=args.graph,
+    )
+    history = trainer.history
+    summary = {
+        "run_dir": str(args.run_dir),
+        "epochs": len(history),
+        "final_loss": history[-1]["loss"] if history else None,
+        "seconds_per_epoch": trainer.mean_seconds_per_epoch(),
+        **data.summary,
+        "loss": args.loss_name,
+    }
+    _emit_summary(summary, args.output_format, args.out)
 
 
 @train.command("faces")
