@@ -220,6 +220,33 @@ def _resume(fault: Callable[[Path], object]) -> Build:
     return build
 
 
+def _resume_edited(edit: Callable[[dict, Env], dict]) -> Build:
+    """``train ucr --resume`` on a run whose checkpoint state ``edit`` changes (a valid file)."""
+
+    def build(env: Env) -> tuple[list[str], str, int]:
+        from pyembed.train.checkpoint import load_checkpoint, save_checkpoint
+
+        run = env.run("ucr")
+        state = edit(load_checkpoint(run / "model.pt"), env)
+        state.pop("format")
+        save_checkpoint(state, run / "model.pt")
+        args = ["train", "ucr", "Toy", "--data-dir", str(env.runs["ucr_data"]), "--resume"]
+        return [*args, "--run-dir", str(run), *TINY], "model.pt", 1
+
+    return build
+
+
+def _faces_state(state: dict, env: Env) -> dict:
+    from pyembed.train.checkpoint import load_checkpoint
+
+    return load_checkpoint(env.runs["faces"] / "model.pt")
+
+
+def _without_optimizer(state: dict, env: Env) -> dict:
+    del state["optimizer"]
+    return state
+
+
 def _eval(kind: str, fault: Callable[[Path, Env], str], code: int = 1) -> Build:
     """``eval`` on a copy of the ``kind`` run that ``fault`` breaks."""
 
@@ -359,6 +386,8 @@ CASES: list[tuple[str, str, Build]] = [
     ("train ucr", "--resume: garbage checkpoint", _resume(lambda p: _write(p, GARBAGE))),
     ("train ucr", "--resume: checkpoint is a directory", _resume(lambda p: p.mkdir())),
     ("train ucr", "--resume: a torch file of another program", _resume(_torch_file)),
+    ("train ucr", "--resume: the checkpoint of a face run", _resume_edited(_faces_state)),
+    ("train ucr", "--resume: checkpoint without optimizer state", _resume_edited(_without_optimizer)),
     # ---- train faces: the face .npz
     ("train faces", "missing", _train_faces(lambda env: env.tmp / "absent.npz", code=2)),
     ("train faces", "directory where the file is expected", _train_faces(lambda env: _mkdir(env.tmp / "dir.npz"), code=2)),
@@ -538,3 +567,18 @@ def test_ctrl_c_is_not_turned_into_an_error_line(monkeypatch) -> None:
     monkeypatch.setattr("pyembed.datasets.ucr.load_pair", interrupt)
     result = CliRunner().invoke(main, ["bench", "ucr", "Coffee"])
     assert result.exit_code == 1 and "Aborted" in result.stderr  # click's own handling
+
+
+def test_a_command_message_over_several_lines_is_shown_as_one(monkeypatch) -> None:
+    import click
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise click.ClickException("first line\n  second line")
+
+    monkeypatch.setattr("pyembed.datasets.ucr.load_pair", fail)
+    result = CliRunner().invoke(main, ["bench", "ucr", "Coffee"])
+    assert result.exit_code == 1
+    assert _one_line(result.stderr) == "Error: first line second line"
+    debug = CliRunner().invoke(main, ["--debug", "bench", "ucr", "Coffee"])
+    assert debug.stderr.count("Traceback (most recent call last)") == 1, debug.stderr
+    assert debug.stderr.rstrip().endswith("Error: first line second line")

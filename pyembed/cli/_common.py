@@ -120,6 +120,10 @@ def guard(ctx: click.Context | None) -> Iterator[None]:
         if debug_requested(ctx) and not getattr(exc, _TRACEBACK_SHOWN, False):
             setattr(exc, _TRACEBACK_SHOWN, True)  # nested guards print it once
             click.echo(traceback.format_exc().rstrip(), err=True)
+        if type(exc) is click.ClickException and len(exc.message.splitlines()) > 1:
+            flat = click.ClickException(" ".join(exc.message.split()))  # one line, whoever wrote it
+            setattr(flat, _TRACEBACK_SHOWN, getattr(exc, _TRACEBACK_SHOWN, False))
+            raise flat from None
         raise
     except BaseException as exc:
         if debug_requested(ctx):

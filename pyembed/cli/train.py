@@ -24,6 +24,7 @@ from pyembed.cli._common import (
     GuardedGroup,
     debug_option,
     graph_option,
+    one_line,
     seed_option,
     threads_option,
 )
@@ -242,11 +243,12 @@ def _fit(
     from pyembed.train import Trainer, build_model, build_objective, load_checkpoint
 
     if resume:
-        saved = load_checkpoint(checkpoint).get("metadata", {})
+        saved = load_checkpoint(checkpoint).get("metadata")
+        saved = saved if isinstance(saved, dict) else {}
         for key in ("kind", "model", "objective", "data", "split"):
             if saved.get(key) != metadata.get(key):
                 raise click.ClickException(
-                    f"--resume: the checkpoint's {key} differs from this command's "
+                    f"{checkpoint}: --resume: the checkpoint's {key} differs from this command's "
                     f"({saved.get(key)!r} != {metadata.get(key)!r})"
                 )
     torch.manual_seed(config.seed)
@@ -270,7 +272,14 @@ def _fit(
         metadata=metadata,
     )
     if resume:
-        trainer.load_checkpoint(checkpoint)
+        try:
+            trainer.load_checkpoint(checkpoint)
+        except (KeyError, ValueError, TypeError, RuntimeError) as exc:  # a state that does not fit
+            missing = isinstance(exc, KeyError)
+            reason = f"it has no {exc.args[0]!r} entry" if missing else one_line(exc)
+            raise click.ClickException(
+                f"{checkpoint}: --resume: cannot restore the training state ({reason})"
+            ) from exc
     # progress=None: per-epoch lines when stderr is not a terminal (the bar redraws only on a
     # terminal)
     trainer.fit(checkpoint_path=checkpoint, progress=progress is not False)
