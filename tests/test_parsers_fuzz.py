@@ -33,11 +33,11 @@ from pyembed.datasets.npz import read_npy, read_npz
 
 SETTINGS = settings(
     derandomize=True,
-    max_examples=150,
+    max_examples=400,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-FEW = settings(SETTINGS, max_examples=40)
+FEW = settings(SETTINGS, max_examples=100)
 pytestmark = pytest.mark.timeout(120)  # a reader that hangs fails here, not at the global limit
 
 ERRORS = (ValueError, OSError)
