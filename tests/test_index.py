@@ -242,7 +242,7 @@ BAD_INPUTS = [
     ),
     (lambda ix: ix.search(np.zeros(4), k=2**70), ValueError, "k must be at most 1844674407"),
     (lambda ix: ix.neighbors(2**70), ValueError, "id must be at most 9223372036854775807"),
-    (lambda ix: Index(0, "dtw", band=1), ValueError, "dim must be at least 1, got 0"),
+    (lambda ix: Index(0, "dtw", band=1), ValueError, "dim must be between 1 and 16777216, got 0"),
     (
         lambda ix: ix.search(np.zeros(4), k=4),
         ValueError,
@@ -280,7 +280,7 @@ BAD_INPUTS = [
     ),
     (lambda ix: ix.add(np.zeros((1, 4)), ids=[1.5]), TypeError, "ids must be integers"),
     (lambda ix: ix.get_vectors([42]), KeyError, "id 42 is not in the index"),
-    (lambda ix: Index(0), ValueError, "dim must be at least 1"),
+    (lambda ix: Index(0), ValueError, "dim must be between 1 and 16777216, got 0"),
     (lambda ix: Index(4, "cosine"), ValueError, "metric must be 'euclidean' or 'dtw'"),
     (lambda ix: Index(4, band=2), ValueError, "band is only meaningful with metric='dtw'"),
     (lambda ix: Index(4, "dtw", band=-1), ValueError, "band must be a non-negative integer"),

@@ -190,6 +190,7 @@ impl Index {
                 ef,
                 restarts: 1,
                 start: Start::Seeds(seeds),
+                root: None,
                 limit,
                 seed: insert_seed(self.params.seed, i),
             };

@@ -45,6 +45,15 @@ impl Index {
         self.repair().0
     }
 
+    /// The node the orphan pass makes every node reachable from: the hierarchy's entry node, or
+    /// node 0 on a flat graph (or an empty index).
+    pub(crate) fn root(&self) -> u32 {
+        self.layers
+            .as_ref()
+            .and_then(Layers::entry)
+            .map_or(0, |(e, _)| e)
+    }
+
     /// [`Index::link_orphans`], also returning the distance computations it took.
     pub(crate) fn repair(&mut self) -> (usize, u64) {
         self.unlinked_since_repair = 0;
@@ -52,11 +61,7 @@ impl Index {
         if n < 2 {
             return (0, 0);
         }
-        let root = self
-            .layers
-            .as_ref()
-            .and_then(Layers::entry)
-            .map_or(0, |(e, _)| e);
+        let root = self.root();
         let g = &self.graph;
         let mut dtw = BuildDist::default();
         let mut s = self.take_scratch();
@@ -160,6 +165,7 @@ impl Index {
             ef,
             restarts: 1,
             start: Start::Seeds(&root_seed),
+            root: None,
             limit: self.len(),
             seed: 0,
         };

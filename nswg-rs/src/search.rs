@@ -307,6 +307,7 @@ impl Index {
             ef: p.ef,
             restarts: p.restarts,
             start,
+            root: Some(self.root()),
             limit: self.len(),
             seed: query_seed(self.params.seed, q),
         };

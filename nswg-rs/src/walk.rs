@@ -46,6 +46,11 @@ pub(crate) struct Walk<'a> {
     pub restarts: usize,
     /// Where the first restart starts.
     pub start: Start<'a>,
+    /// A node the first restart also starts from, beside `start`: queries pass the root (see
+    /// [`Index::root`]), from which the orphan pass makes every node reachable, so a beam as
+    /// large as the index reaches every node whatever `start` is (one distance more per query;
+    /// a far root is never expanded by an ordinary beam).
+    pub root: Option<u32>,
     /// Random entries are drawn from nodes `0..limit` (during a parallel build, the nodes known to
     /// be fully linked).
     pub limit: usize,
@@ -155,24 +160,23 @@ impl Index {
                     // run higher by the coding error): put the seeds on the same footing.
                     rescore_beam(s, ef, |node, stats| self.eval_coded(c, node, stats));
                 }
+                if let Some(r) = w.root.filter(|_| restart == 0) {
+                    self.offer_start(q, w.coded, r, ef, s);
+                }
             } else {
-                let mut start = None;
                 for _ in 0..8 {
                     let e = rng.below(w.limit) as u32;
                     if s.mark(e) {
-                        start = Some(e);
+                        self.offer(q, w.coded, e, ef, s);
                         break;
                     }
                 }
-                let Some(e) = start else { continue };
-                let d = match w.coded {
-                    Some(c) => {
-                        s.stats.visited += 1;
-                        self.eval_coded(c, e, &mut s.stats)
-                    }
-                    None => self.eval_node(q, e, f32::INFINITY, s),
-                };
-                s.beam.push(Cand { d, node: e });
+                if let Some(r) = w.root.filter(|_| restart == 0) {
+                    self.offer_start(q, w.coded, r, ef, s);
+                }
+                if s.beam.len() == 0 {
+                    continue;
+                }
             }
             while let Some(c) = s.beam.pop_next() {
                 // Next candidate's links, then the vectors of this node's unvisited neighbors:
@@ -211,6 +215,21 @@ impl Index {
                     s.top.push(c);
                 }
             }
+        }
+    }
+
+    /// Marks `node` visited and offers it to the beam as a starting candidate, unless it was
+    /// already visited (a seed, the excluded node).
+    fn offer_start(
+        &self,
+        q: &[f32],
+        coded: Option<Coded<'_>>,
+        node: u32,
+        ef: usize,
+        s: &mut Scratch,
+    ) {
+        if s.mark(node) {
+            self.offer(q, coded, node, ef, s);
         }
     }
 
