@@ -41,9 +41,21 @@ TINY = [
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 GARBAGE = b"\x00\x01\x02garbage\xff\xfe not a data file\n"
-TSV_ROWS = (
-    "1\t1.0\t2.0\t3.0\t4.0\n2\t2.0\t1.0\t0.0\t1.0\n1\t0.5\t1.5\t2.5\t3.5\n2\t3.0\t2.0\t1.0\t0.0\n"
+# A valid split (4 samples a series, two classes) and the same with one fault each.
+TSV_ROWS = "".join(
+    f"{label}\t{values}\n"
+    for label, values in [
+        (1, "1.0\t2.0\t3.0\t4.0"),
+        (2, "2.0\t1.0\t0.0\t1.0"),
+        (1, "0.5\t1.5\t2.5\t3.5"),
+        (2, "3.0\t2.0\t1.0\t0.0"),
+        (1, "1.0\t2.5\t3.0\t4.5"),
+        (2, "2.5\t1.0\t0.5\t1.0"),
+    ]
 )
+RAGGED = TSV_ROWS.replace("0.5\t1.5\t2.5\t3.5", "0.5\t1.5\t2.5")
+NOT_A_NUMBER = TSV_ROWS.replace("3.0\t2.0\t1.0", "3.0\tabc\t1.0")
+NAN_LABEL = TSV_ROWS.replace("2\t2.0", "NaN\t2.0")
 
 
 def _index_bytes(tmp: Path, dim: int = 3) -> bytes:
@@ -99,7 +111,7 @@ def runs(face_file: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     _write(data / "Toy_TRAIN.tsv", TSV_ROWS)
     _write(data / "Toy_TEST.tsv", TSV_ROWS)
     _train(["train", "ucr", "Toy", "--data-dir", str(data.parent), "--run-dir", str(root / "u")])
-    _train(["train", "faces", "--data", str(face_file), "--run-dir", str(root / "f")])
+    _train(["train", "faces", "--data", str(face_file), "--run-dir", str(root / "f"), "--test-identities", "2"])  # fmt: skip
     return {"ucr": root / "u", "faces": root / "f", "ucr_data": data.parent}
 
 
@@ -366,9 +378,9 @@ CASES: list[tuple[str, str, Build]] = [
     ("bench ucr", "unreadable TRAIN file", _bench(lambda f: _unreadable(f / "Toy_TRAIN.tsv"))),
     ("bench ucr", "empty .tsv", _bench(lambda f: _replace_train(f, "Toy_TRAIN.tsv", ""))),
     ("bench ucr", "garbage bytes .tsv", _bench(lambda f: _replace_train(f, "Toy_TRAIN.tsv", GARBAGE))),
-    ("bench ucr", "ragged .tsv", _bench(lambda f: _replace_train(f, "Toy_TRAIN.tsv", "1\t1.0\t2.0\n2\t1.0\n"))),
-    ("bench ucr", "non-numeric cell", _bench(lambda f: _replace_train(f, "Toy_TRAIN.tsv", "1\t1.0\tabc\n2\t1.0\t2.0\n"))),
-    ("bench ucr", "NaN label", _bench(lambda f: _replace_train(f, "Toy_TRAIN.tsv", "NaN\t1.0\t2.0\n2\t1.0\t2.0\n"))),
+    ("bench ucr", "ragged .tsv", _bench(lambda f: _replace_train(f, "Toy_TRAIN.tsv", RAGGED))),
+    ("bench ucr", "non-numeric cell", _bench(lambda f: _replace_train(f, "Toy_TRAIN.tsv", NOT_A_NUMBER))),
+    ("bench ucr", "NaN label", _bench(lambda f: _replace_train(f, "Toy_TRAIN.tsv", NAN_LABEL))),
     ("bench ucr", ".ts with a bad header", _bench(lambda f: _replace_train(f, "Toy_TRAIN.ts", "@univariate maybe\n@data\n1,2,3,4:1\n"))),
     ("bench ucr", ".ts without @data", _bench(lambda f: _replace_train(f, "Toy_TRAIN.ts", "@problemName Toy\n1,2,3,4:1\n"))),
     ("bench ucr", "index file as .tsv", _bench(_copy_index_as("Toy_TRAIN.tsv"))),
@@ -377,8 +389,8 @@ CASES: list[tuple[str, str, Build]] = [
     ("bench ucr", "--json into a missing directory", lambda env: (["bench", "ucr", "Coffee", "--metric", "euclidean", "--json", str(env.tmp / "no" / "r.json")], "r.json", 1)),
     # ---- train ucr: the same readers, the run directory, a checkpoint to resume
     ("train ucr", "data dir missing", lambda env: (["train", "ucr", "Toy", "--data-dir", str(env.tmp / "absent"), "--run-dir", str(env.tmp / "r")], "absent", 2)),
-    ("train ucr", "ragged .tsv", _train_ucr(lambda f: _replace_train(f, "Toy_TRAIN.tsv", "1\t1.0\t2.0\n2\t1.0\n"))),
-    ("train ucr", "NaN label", _train_ucr(lambda f: _replace_train(f, "Toy_TRAIN.tsv", "1\t1.0\t2.0\nnan\t1.0\t2.0\n"))),
+    ("train ucr", "ragged .tsv", _train_ucr(lambda f: _replace_train(f, "Toy_TRAIN.tsv", RAGGED))),
+    ("train ucr", "NaN label", _train_ucr(lambda f: _replace_train(f, "Toy_TRAIN.tsv", NAN_LABEL))),
     ("train ucr", "empty .tsv", _train_ucr(lambda f: _replace_train(f, "Toy_TRAIN.tsv", "\n\n"))),
     ("train ucr", ".ts with a bad header", _train_ucr(lambda f: _replace_train(f, "Toy_TRAIN.ts", "@seriesLength four\n@data\n1,2,3,4:1\n"))),
     ("train ucr", "file where --run-dir is expected", lambda env: (["train", "ucr", "Toy", "--run-dir", str(_write(env.tmp / "run.npz", b"x"))], "run.npz", 2)),
@@ -416,7 +428,7 @@ CASES: list[tuple[str, str, Build]] = [
     ("eval", "embeddings.npz lacks is_test", _eval("ucr", _break_file("embeddings.npz", _npz_bytes(embeddings=np.zeros((2, 8), np.float32))))),
     ("eval", "face data file deleted", _eval_face_data(None)),
     ("eval", "face data file is garbage", _eval_face_data(GARBAGE)),
-    ("eval", "UCR data file ragged", _eval_ucr_data(lambda f: _replace_train(f, "Toy_TRAIN.tsv", "1\t1.0\t2.0\n2\t1.0\n"))),
+    ("eval", "UCR data file ragged", _eval_ucr_data(lambda f: _replace_train(f, "Toy_TRAIN.tsv", RAGGED))),
     ("eval", "UCR data file deleted", _eval_ucr_data(lambda f: _remove(f / "Toy_TEST.tsv", names="Toy_TEST"))),
     # ---- query: the inputs and the run's index
     ("query", "inputs missing", _query("faces", lambda env: env.tmp / "absent.npz", code=2)),
@@ -428,8 +440,8 @@ CASES: list[tuple[str, str, Build]] = [
     ("query", ".npz without the --key array", _query("faces", _inputs("q.npz", _npz_bytes(images=np.zeros((1, 12, 12), np.uint8))), "--key", "nope")),
     ("query", "index file as .npz", _query("faces", lambda env: _write(env.tmp / "q.npz", _index_bytes(env.tmp)))),
     ("query", "images of the wrong size", _query("faces", _inputs("q.npz", _npz_bytes(images=np.zeros((1, 5, 5), np.uint8))))),
-    ("query", "ragged .tsv", _query("ucr", _inputs("q.tsv", "1\t1.0\t2.0\n2\t1.0\n"))),
-    ("query", "NaN label .tsv", _query("ucr", _inputs("q.tsv", "nan\t1.0\t2.0\t3.0\t4.0\n"))),
+    ("query", "ragged .tsv", _query("ucr", _inputs("q.tsv", RAGGED))),
+    ("query", "NaN label .tsv", _query("ucr", _inputs("q.tsv", NAN_LABEL))),
     ("query", ".ts with a bad header", _query("ucr", _inputs("q.ts", "@univariate maybe\n@data\n1,2,3,4:1\n"))),
     ("query", "NaN in .npy series", _query("ucr", _inputs("q.npy", _npy_bytes(NAN_SERIES)))),
     ("query", "UCR text for a face run", _query("faces", _inputs("q.txt", "1 1.0 2.0\n"))),
@@ -519,6 +531,22 @@ def test_real_process(env: Env, case_id: str, launcher: str) -> None:
     )
     assert debug.returncode != 0
     assert "Traceback (most recent call last)" in debug.stderr, debug.stderr
+
+
+def test_the_unbroken_files_work(env: Env) -> None:
+    # Each case breaks one thing of inputs that otherwise work, so the fault is what fails.
+    ucr, faces = env.run("ucr"), env.run("faces")
+    images = _write(env.tmp / "q.npz", _npz_bytes(images=np.zeros((2, 12, 12), np.uint8)))
+    for args in (
+        ["bench", "ucr", "--data-dir", str(env.runs["ucr_data"]), "Toy", "--band", "1"],
+        ["eval", str(ucr)],
+        ["eval", str(faces)],
+        ["query", str(ucr), str(_write(env.tmp / "q.tsv", TSV_ROWS))],
+        ["query", str(faces), str(images)],
+        ["train", "faces", "--data", str(env.face_file), "--run-dir", str(env.tmp / "r"), *TINY],
+    ):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, (args, result.output)
 
 
 def test_help_has_the_global_debug_flag() -> None:
