@@ -357,7 +357,9 @@ class Index:
         vectors : array-like of real numbers, shape (n, dim) or (dim,)
             Converted once to C-contiguous float32 (a copy is kept by the index).
         ids : array-like of int, shape (n,), optional
-            Non-negative, unique user ids. Default: ``len(index) ... len(index) + n - 1``.
+            Non-negative, unique user ids. Default: the ``n`` ids after the largest stored one,
+            so never a stored id (``len(index) ... len(index) + n - 1`` while every id was
+            assigned this way).
         n_threads : int, optional
             Threads for insertion, at most 1024; None uses all cores, 1 is sequential and
             bit-reproducible.

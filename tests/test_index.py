@@ -646,3 +646,21 @@ def test_files_of_release_0_1_0_load_and_rebuild_identically(metric, graph):
     )
     again.add(walks, ids=np.arange(1000, 1120), n_threads=1)
     assert pickle.dumps(again) == pickle.dumps(back)
+
+
+def test_default_ids_never_reuse_a_stored_id(tmp_path):
+    # Found by the Rust property tests: default ids were len(index)..., so after ids=[1] an add
+    # without ids gave 1 again (stored twice; the saved file did not load).
+    ix = Index(1)
+    ix.add(np.zeros((1, 1)), ids=[1])
+    np.testing.assert_array_equal(ix.add(np.ones((2, 1))), [2, 3])
+    ix.add(np.ones((1, 1)), ids=[10])
+    np.testing.assert_array_equal(ix.add(np.ones((1, 1))), [11])
+    ix.save(tmp_path / "i.nswg")
+    again = Index.load(tmp_path / "i.nswg")
+    np.testing.assert_array_equal(again.ids, [1, 2, 3, 10, 11])
+    np.testing.assert_array_equal(again.add(np.ones((1, 1))), [12])
+    top = Index(1)
+    top.add(np.zeros((1, 1)), ids=[2**63 - 1])
+    with pytest.raises(ValueError, match="ids cannot be assigned"):
+        top.add(np.ones((1, 1)))

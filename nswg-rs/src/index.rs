@@ -25,6 +25,9 @@ pub struct Index {
     pub(crate) params: BuildParams,
     pub(crate) ids: Vec<i64>,
     pub(crate) id_map: HashMap<i64, u32>,
+    /// One more than the largest stored id (0 when empty): where default ids start, so they are
+    /// never stored ones.
+    pub(crate) next_id: i64,
     /// The layers above the base graph ([`GraphKind::Hnsw`]).
     pub(crate) layers: Option<Layers>,
     pub(crate) pivots: Pivots,
@@ -108,7 +111,9 @@ impl Index {
         id_map: HashMap<i64, u32>,
     ) -> Index {
         let pivots = Pivots::build(&store, ids.len());
+        let next_id = ids.iter().max().map_or(0, |&m| m.saturating_add(1));
         Index {
+            next_id,
             store,
             graph,
             layers,
@@ -232,7 +237,8 @@ impl Index {
     }
 
     /// Adds `rows` (row-major, a whole number of rows of `dim` floats) with the given user ids, or
-    /// with ids `len()..len()+n` when `ids` is `None`, links each new node into the graph, and runs
+    /// with the `n` ids after the largest stored one when `ids` is `None` (`len()..len()+n` while
+    /// every id was given this way; never a stored id), links each new node into the graph, runs
     /// the orphan pass ([`Index::link_orphans`]) when the nodes added since the last pass reach
     /// 1/64 of the index. Returns the ids and the work done. `n_threads`: 0 = all cores,
     /// 1 = sequential (the bit-reproducible mode; insertion in parallel may give a different,
@@ -315,6 +321,9 @@ impl Index {
             self.id_map.insert(id, (start + k) as u32);
         }
         self.ids.extend_from_slice(new_ids);
+        if let Some(&m) = new_ids.iter().max() {
+            self.next_id = self.next_id.max(m.saturating_add(1));
+        }
         self.store.push_rows(rows);
         self.graph.grow(start + n_new);
         let seed = self.params.seed;
@@ -360,7 +369,21 @@ impl Index {
             ));
         }
         match ids {
-            None => Ok((start as i64..(start + n_new) as i64).collect()),
+            None => {
+                let first = self.next_id;
+                match first.checked_add(n_new as i64) {
+                    // `first` is above every stored id, so none of these is stored.
+                    Some(end) if end > first || n_new == 0 => Ok((first..end).collect()),
+                    _ => Err(invalid(
+                        "ids",
+                        format!(
+                            "cannot be assigned: the default ids follow the largest stored id \
+                             ({}), and {n_new} more would pass 2^63 - 1; pass ids explicitly",
+                            first.saturating_sub(1)
+                        ),
+                    )),
+                }
+            }
             Some(ids) => {
                 if ids.len() != n_new {
                     return Err(invalid(
