@@ -132,6 +132,12 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
     if h.dim == 0 || h.dim > MAX_DIM || h.params.max_degree < 2 || h.params.max_degree > 4096 {
         return Err(fmt_err("header holds an invalid dim or max_degree"));
     }
+    if h.metric.band().is_some_and(|band| band > h.dim) {
+        return Err(fmt_err(format!(
+            "header holds a DTW band of {band} samples, above dim={}",
+            h.dim
+        )));
+    }
     // Bytes 48..56 held the build-time restarts (always >= 1); builds no longer use them.
     if h.params.ef_construction == 0 || u64_at(bytes, 48) == 0 || h.n > u32::MAX as usize {
         return Err(fmt_err(

@@ -65,30 +65,48 @@ impl Index {
         let g = &self.graph;
         let mut dtw = BuildDist::default();
         let mut s = self.take_scratch();
-        let mut was_linked = vec![false; n];
+        // Unreached when the pass began: what it counts as linked if they are reached at the end.
+        let mut orphan: Option<Vec<bool>> = None;
         let (mut cands, mut list, mut queue) = (Vec::new(), Vec::new(), Vec::new());
         let mut searched = Vec::new();
         let mut room_cursor = 0;
-        for _round in 0..4 {
+        let mut spread = |from: u32, reached: &mut Vec<bool>, indeg: &mut Vec<u32>| {
+            reached[from as usize] = true;
+            queue.clear();
+            queue.push(from);
+            while let Some(v) = queue.pop() {
+                for w in g.links(v) {
+                    indeg[w as usize] += 1;
+                    if !std::mem::replace(&mut reached[w as usize], true) {
+                        queue.push(w);
+                    }
+                }
+            }
+        };
+        let mut reached = Vec::new();
+        for round in 0..5 {
             // In-links from reached nodes only: a link may be given up only by a node whose
             // target keeps another in-link from the reached part of the graph.
             let mut indeg = vec![0u32; n];
-            let mut reached = vec![false; n];
-            let mut spread = |from: u32, reached: &mut Vec<bool>, indeg: &mut Vec<u32>| {
-                reached[from as usize] = true;
-                queue.clear();
-                queue.push(from);
-                while let Some(v) = queue.pop() {
-                    for w in g.links(v) {
-                        indeg[w as usize] += 1;
-                        if !std::mem::replace(&mut reached[w as usize], true) {
-                            queue.push(w);
-                        }
-                    }
-                }
-            };
+            reached = vec![false; n];
             spread(root, &mut reached, &mut indeg);
             if reached.iter().all(|&r| r) {
+                break;
+            }
+            orphan.get_or_insert_with(|| reached.iter().map(|&r| !r).collect());
+            if round == 4 {
+                // A replacement can cut off what an earlier one linked (its target's other
+                // in-link was reached only through it), and rounds of them can cycle: the last
+                // round only appends, which cuts nothing off.
+                for u in 0..n as u32 {
+                    if reached[u as usize] {
+                        continue;
+                    }
+                    if !self.append_anywhere(u, &reached, &mut indeg, &mut room_cursor) {
+                        break; // no reached list has room, and appends only fill lists
+                    }
+                    spread(u, &mut reached, &mut indeg);
+                }
                 break;
             }
             let mut room_left = true;
@@ -132,14 +150,21 @@ impl Index {
                     done = room_left;
                 }
                 if done {
-                    was_linked[u as usize] = true;
                     spread(u, &mut reached, &mut indeg);
                 }
             }
         }
         let calls = dtw.calls + std::mem::take(&mut s.stats).distance_calls;
         self.give_scratch(s);
-        (was_linked.iter().filter(|&&l| l).count(), calls)
+        // Linked = unreached at the start and reached at the end (the last round's `reached` is
+        // exact: appends cut nothing off; after an earlier break everything is reached).
+        let linked = orphan.map_or(0, |o| {
+            o.iter()
+                .zip(&reached)
+                .filter(|&(&was, &now)| was && now)
+                .count()
+        });
+        (linked, calls)
     }
 
     /// The reached nodes among the results of a base-graph search for node `u`'s vector from

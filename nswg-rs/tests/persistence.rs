@@ -386,3 +386,17 @@ fn saves_replace_the_file_and_leave_nothing_else() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(matches!(a.save(&path), Err(Error::Io(_))));
 }
+
+/// A DTW band above `dim`, which `Index::new` refuses, is refused in a file too.
+#[test]
+fn a_band_above_dim_is_refused_on_load() {
+    let mut b = small(Metric::Dtw { band: 1 }).to_bytes();
+    for band in [7u64, u64::MAX] {
+        b[24..32].copy_from_slice(&band.to_le_bytes());
+        fix_crc(&mut b);
+        match Index::from_bytes(&b) {
+            Err(Error::Format { reason }) => assert!(reason.contains("above dim=6"), "{reason}"),
+            other => panic!("band {band}: {:?}", other.map(|i| i.len())),
+        }
+    }
+}

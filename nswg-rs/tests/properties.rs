@@ -217,15 +217,14 @@ proptest! {
     /// With `ef >= n` the beam never drops a candidate, and every query walk also starts from the
     /// root, so when every node is reachable from the root graph search returns the exact answer
     /// in every mode: graph kind x entry (the graph's own, random, pivots, hierarchy on HNSW) x
-    /// quantized (Euclidean), repeated rows included. Graphs where the orphan pass left a node
-    /// unreachable are rejected here (known defect 4, `known_4_every_node_is_reachable_from_the_root`).
+    /// quantized (Euclidean), repeated rows included, over the whole parameter range (every node
+    /// is reachable from the root: `every_node_is_reachable_from_the_root`).
     #[test]
     fn full_beam_equals_exact_in_every_mode(
         s in spec(40),
         random in proptest::collection::vec(value(), 24),
         k in 1usize..8,
     ) {
-        prop_assume!(unreachable_from_root(&s.build()).is_empty());
         full_beam_equals_exact(&s, &random, k)?;
     }
 
@@ -330,14 +329,13 @@ fn add_without_ids_never_reuses_a_stored_id() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
-    /// Known defect 4 (found by the full-beam property over the whole parameter range): at a
-    /// small max_degree (2..=3 seen) and ef_construction the orphan pass can leave nodes that no
-    /// path from the root reaches, although a reached list has room (it reports them linked), so
-    /// no search finds them, not even with a beam as large as the index. Smallest case:
-    /// `known_4_orphans_reported_linked_stay_unreachable`.
+    /// Defect 4 (found by the full-beam property over the whole parameter range, fixed): at a
+    /// small max_degree (2..=3 seen) and ef_construction the orphan pass's replacements cut off
+    /// what earlier ones linked, round after round, and it left nodes that no path from the root
+    /// reached although a reached list had room (reporting them linked). Its last round now only
+    /// appends. Smallest case: `orphans_reported_linked_are_reachable`.
     #[test]
-    #[ignore = "known defect 4: the orphan pass can leave nodes unreachable at small max_degree (reported, not yet fixed)"]
-    fn known_4_every_node_is_reachable_from_the_root(s in spec(40)) {
+    fn every_node_is_reachable_from_the_root(s in spec(40)) {
         let idx = s.build();
         prop_assert_eq!(unreachable_from_root(&idx), Vec::<i64>::new());
     }
@@ -391,14 +389,13 @@ fn known_3_equal_distances_are_ranked_by_id() {
     assert_eq!(idx.search(&q, 1, &p).unwrap().0[0].id, 0);
 }
 
-/// Known defect 4's smallest case (see `known_4_every_node_is_reachable_from_the_root`): dim 1,
-/// Euclidean, NSW, max_degree 2, ef_construction 1, seed 437, rows [59, 34, 93, 66, 49, 3]. The
-/// add reports 2 orphans linked, yet ids 1 and 2 stay unreachable from the root (node 0) while
-/// node 3 (66) has a free slot; `link_orphans` again reports 2 and changes nothing, and a full
-/// beam for id 1's own vector does not return it.
+/// Defect 4's smallest case (see `every_node_is_reachable_from_the_root`): dim 1, Euclidean,
+/// NSW, max_degree 2, ef_construction 1, seed 437, rows [59, 34, 93, 66, 49, 3]. The add
+/// reported 2 orphans linked, yet ids 1 and 2 stayed unreachable from the root (node 0) while
+/// node 3 (66) had a free slot; `link_orphans` again reported 2 and changed nothing, and a full
+/// beam for id 1's own vector did not return it.
 #[test]
-#[ignore = "known defect 4: the orphan pass can leave nodes unreachable at small max_degree (reported, not yet fixed)"]
-fn known_4_orphans_reported_linked_stay_unreachable() {
+fn orphans_reported_linked_are_reachable() {
     let params = BuildParams {
         max_degree: 2,
         ef_construction: 1,
