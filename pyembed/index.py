@@ -423,8 +423,9 @@ class Index:
             LB_Kim / LB_Keogh pruning and early abandoning, which never change the answer).
         n_threads : int, optional
             Threads over queries, at most 1024; None uses all cores, 1 runs on the calling
-            thread. A batch runs in pieces of about a quarter of a second; Ctrl-C stops it
-            between two pieces (KeyboardInterrupt; the index is unchanged).
+            thread. A batch runs in pieces of about half a second (at least four queries per
+            thread); Ctrl-C stops it between two pieces (KeyboardInterrupt; the index is
+            unchanged). A signal handler running then may search the index, not change it.
         entry : {"random", "pivots", "hierarchy"}, optional
             Where the first restart starts. None (default): "hierarchy" on a ``graph="hnsw"``
             index, "random" on a ``graph="nsw"`` one. "random": every restart at a random stored
@@ -535,8 +536,9 @@ class Index:
         """Write the index (vectors, ids, graph, parameters) to ``path`` (checksummed binary).
 
         Crash-safe: the file is written to a temporary file in the same folder (unnamed on
-        Linux, else a hidden ``.NAME.PID.N.tmp``), synced, renamed over ``path`` and the folder
-        synced, so ``path`` always holds the previous file or the new one, complete, even if the
+        Linux, else a hidden ``.NAME.PID.N.tmp``), synced, renamed over ``path`` (through a
+        symbolic link, over its target; the file keeps the replaced file's permissions) and the
+        folder synced, so ``path`` always holds the previous file or the new one, complete, even if the
         process is killed or the machine loses power; a failed save removes its temporary file.
         Concurrent saves to one path (threads or processes) leave one of them whole. The file
         is streamed out: memory use beyond the index is about 1 MiB. Searches may run during a

@@ -18,6 +18,10 @@ thread_local! {
     /// that index's write lock held, so a call back into the same index from the callback would
     /// wait for the lock forever.
     static ADDING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    /// The indexes this thread holds a search's read lock on while Python signal handlers run
+    /// (Ctrl-C checks between pieces of a batch): a handler may read that index again (a
+    /// recursive read, which a waiting writer cannot block) but not write to it.
+    static SEARCHING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
 /// What a search returns: ids, distances and the counter block.
@@ -37,20 +41,29 @@ pub struct NativeIndex {
     params: nswg::BuildParams,
 }
 
-/// Marks this thread as adding to one index until dropped (also when the add unwinds).
-struct AddingGuard(usize);
+/// Marks this thread as holding a lock on one index (in `ADDING` or `SEARCHING`) until dropped,
+/// also when the call unwinds.
+struct Holding {
+    key: usize,
+    set: &'static std::thread::LocalKey<RefCell<Vec<usize>>>,
+}
 
-impl AddingGuard {
-    fn new(index: &NativeIndex) -> Self {
+impl Holding {
+    fn new(set: &'static std::thread::LocalKey<RefCell<Vec<usize>>>, index: &NativeIndex) -> Self {
         let key = index as *const NativeIndex as usize;
-        ADDING.with_borrow_mut(|v| v.push(key));
-        AddingGuard(key)
+        set.with_borrow_mut(|v| v.push(key));
+        Holding { key, set }
     }
 }
 
-impl Drop for AddingGuard {
+impl Drop for Holding {
     fn drop(&mut self) {
-        ADDING.with_borrow_mut(|v| v.retain(|&k| k != self.0));
+        let key = self.key;
+        self.set.with_borrow_mut(|v| {
+            if let Some(i) = v.iter().rposition(|&k| k == key) {
+                v.remove(i);
+            }
+        });
     }
 }
 
@@ -97,15 +110,32 @@ impl NativeIndex {
         Ok(())
     }
 
+    /// Whether this thread holds a search's read lock on this index (a signal handler is running).
+    fn searching(&self) -> bool {
+        let key = self as *const NativeIndex as usize;
+        SEARCHING.with_borrow(|v| v.contains(&key))
+    }
+
     /// The read lock; call with the GIL released.
     fn read(&self) -> PyResult<RwLockReadGuard<'_, nswg::Index>> {
         self.not_adding()?;
+        if self.searching() {
+            // This thread already reads: a plain read would queue behind a waiting writer,
+            // which waits for this thread.
+            return Ok(self.inner.read_recursive());
+        }
         Ok(self.inner.read())
     }
 
     /// The write lock; call with the GIL released.
     fn write(&self) -> PyResult<RwLockWriteGuard<'_, nswg::Index>> {
         self.not_adding()?;
+        if self.searching() {
+            return Err(PyValueError::new_err(
+                "a signal handler cannot change an index while a search of it is running (the \
+                 search holds its lock until it returns)",
+            ));
+        }
         Ok(self.inner.write())
     }
 
@@ -179,7 +209,7 @@ impl NativeIndex {
         let mut stopped: Option<PyErr> = None;
         let added = py.detach(|| -> PyResult<nswg::Added> {
             let mut ix = self.write()?;
-            let _busy = AddingGuard::new(self);
+            let _busy = Holding::new(&ADDING, self);
             let r = ix.add_chunked(
                 &rows,
                 ids.as_deref(),
@@ -261,6 +291,7 @@ impl NativeIndex {
             self.read()?
                 .search_batch_with(&q, k, &p, exact, |_, _| {
                     // Ctrl-C between pieces of a long batch.
+                    let _held = Holding::new(&SEARCHING, self);
                     Python::attach(|py| match py.check_signals() {
                         Ok(()) => true,
                         Err(e) => {

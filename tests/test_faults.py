@@ -313,3 +313,53 @@ def test_a_forged_header_is_refused_before_loading(tmp_path):
     path.write_bytes(bytes(b))
     with pytest.raises(pyembed.IndexFormatError, match="forged.nswg: .*header describes"):
         pyembed.Index.load(path)
+
+
+_HANDLER_SCRIPT = r"""
+import os, signal, threading, time
+import numpy as np, pyembed
+rng = np.random.default_rng(15)
+data = rng.standard_normal((40000, 32), dtype=np.float32)
+ix = pyembed.Index(32)
+ix.add(data)
+seen = []
+
+def handler(signum, frame):
+    seen.append(len(ix.search(data[:3], 1, exact=True).ids))  # a read inside the search
+    try:
+        ix.add(data[:1] + 1)
+    except ValueError as e:
+        seen.append(str(e))
+
+signal.signal(signal.SIGUSR1, handler)
+adder = threading.Thread(target=lambda: ix.add(data[:5] + 2))
+
+def later():
+    time.sleep(0.3)
+    adder.start()  # waits for the write lock the batch search holds
+    time.sleep(0.3)
+    os.kill(os.getpid(), signal.SIGUSR1)
+
+threading.Thread(target=later).start()
+ix.search(rng.standard_normal((30000, 32), dtype=np.float32), 5, exact=True, n_threads=2)
+adder.join()
+print(seen[0], "|", seen[1], "|", len(ix))
+"""
+
+
+def test_a_signal_handler_can_read_the_index_a_long_search_holds(tmp_path):
+    """A handler that runs between pieces of a batch search (Ctrl-C checks) while another thread
+    waits to add: reading the index works (a plain read would queue behind the waiting writer,
+    which waits for the search: a deadlock); changing it is a ValueError. In a child process,
+    so a regression hangs only the child (killed after 120 s)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _HANDLER_SCRIPT], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    first, message, size = (part.strip() for part in done.stdout.split("|"))
+    assert first == "3"
+    assert "cannot change an index while a search of it is running" in message
+    assert size == "40005"

@@ -661,6 +661,8 @@ def test_default_ids_never_reuse_a_stored_id(tmp_path):
     np.testing.assert_array_equal(again.ids, [1, 2, 3, 10, 11])
     np.testing.assert_array_equal(again.add(np.ones((1, 1))), [12])
     top = Index(1)
-    top.add(np.zeros((1, 1)), ids=[2**63 - 1])
+    top.add(np.zeros((1, 1)), ids=[2**63 - 2])
+    np.testing.assert_array_equal(top.add(np.ones((1, 1))), [2**63 - 1])
     with pytest.raises(ValueError, match="ids cannot be assigned"):
         top.add(np.ones((1, 1)))
+    assert len(top) == 2

@@ -20,16 +20,69 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Calls of [`temp_name`] in this process, to keep names unique across threads.
 static CALLS: AtomicU64 = AtomicU64::new(0);
 
-/// A fresh hidden name in `path`'s folder: `.NAME.PID.N.tmp`.
+/// Bytes of the destination's name kept in a temporary name, so that it stays within the usual
+/// 255-byte limit of a file name.
+const NAME_KEPT: usize = 200;
+
+/// Tries for a temporary name that does not exist yet.
+const TRIES: usize = 64;
+
+/// A fresh hidden name in `path`'s folder: `.NAME.PID.N.tmp`, with `NAME` cut to 200 bytes and
+/// `N` a per-process counter mixed with the clock (processes in different containers can share
+/// a pid and a folder; a name that exists anyway is retried, never reused).
 fn temp_name(path: &Path) -> PathBuf {
     let mut name = OsString::from(".");
-    name.push(path.file_name().unwrap_or_default());
+    name.push(short_name(path));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
     name.push(format!(
         ".{}.{}.tmp",
         std::process::id(),
-        CALLS.fetch_add(1, Ordering::Relaxed)
+        CALLS.fetch_add(1, Ordering::Relaxed) << 30 | u64::from(nanos >> 2)
     ));
     path.with_file_name(name)
+}
+
+/// `path`'s file name, cut to [`NAME_KEPT`] bytes.
+#[cfg(unix)]
+fn short_name(path: &Path) -> OsString {
+    use std::os::unix::ffi::OsStrExt;
+    let b = path.file_name().unwrap_or_default().as_bytes();
+    std::ffi::OsStr::from_bytes(&b[..b.len().min(NAME_KEPT)]).to_os_string()
+}
+
+/// `path`'s file name, cut to [`NAME_KEPT`] characters.
+#[cfg(not(unix))]
+fn short_name(path: &Path) -> OsString {
+    let s = path.file_name().unwrap_or_default().to_string_lossy();
+    OsString::from(s.chars().take(NAME_KEPT).collect::<String>())
+}
+
+/// Runs `make` on fresh temporary names for `path` until one does not exist yet (up to
+/// [`TRIES`]); returns the name, made, and what `make` returned.
+fn fresh<T>(
+    path: &Path,
+    mut make: impl FnMut(&Path) -> std::io::Result<T>,
+) -> std::io::Result<(Named, T)> {
+    let mut last = None;
+    for _ in 0..TRIES {
+        let name = temp_name(path);
+        match make(&name) {
+            Ok(v) => {
+                return Ok((
+                    Named {
+                        path: name,
+                        kept: false,
+                    },
+                    v,
+                ))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary name")))
 }
 
 /// The folder `path` is in (`.` for a bare file name).
@@ -40,7 +93,7 @@ fn folder(path: &Path) -> &Path {
     }
 }
 
-/// A named temporary file, removed when dropped unless [`Named::keep`] was called.
+/// A temporary file this call created, removed when dropped unless [`Named::keep`] was called.
 struct Named {
     path: PathBuf,
     kept: bool,
@@ -89,31 +142,59 @@ pub(crate) fn replace_with(
     temp: Temp,
     write: impl FnOnce(&mut File) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let dir = folder(path);
-    let tmp = Named {
-        path: temp_name(path),
-        kept: false,
+    // Saving through a symbolic link replaces the file it points to, not the link.
+    let resolved;
+    let path = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            resolved = std::fs::canonicalize(path)?;
+            resolved.as_path()
+        }
+        _ => path,
     };
+    if path.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            format!("{} is a directory", path.display()),
+        )
+        .into());
+    }
+    // The new file keeps the permissions of the one it replaces (owner and ACLs are not copied).
+    let keep_mode = std::fs::metadata(path).ok().map(|m| m.permissions());
+    let dir = folder(path);
     #[cfg(target_os = "linux")]
     if temp == Temp::Best {
         if let Some(mut f) = unnamed::create(dir)? {
             write(&mut f)?;
-            f.sync_all()?;
-            if unnamed::link(&f, &tmp.path).is_err() {
-                // No /proc to name the file by: copy it to a named one.
-                use std::io::{Seek, SeekFrom};
-                f.seek(SeekFrom::Start(0))?;
-                let mut named = create_named(&tmp.path)?;
-                std::io::copy(&mut f, &mut named)?;
-                named.sync_all()?;
+            if let Some(mode) = &keep_mode {
+                f.set_permissions(mode.clone())?;
             }
+            f.sync_all()?;
+            let tmp = match fresh(path, |name| unnamed::link(&f, name)) {
+                Ok((tmp, ())) => tmp,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(e.into()),
+                Err(_) => {
+                    // No /proc to name the file by: copy it to a named one.
+                    use std::io::{Seek, SeekFrom};
+                    f.seek(SeekFrom::Start(0))?;
+                    let (tmp, mut named) = fresh(path, create_named)?;
+                    std::io::copy(&mut f, &mut named)?;
+                    if let Some(mode) = &keep_mode {
+                        named.set_permissions(mode.clone())?;
+                    }
+                    named.sync_all()?;
+                    tmp
+                }
+            };
             drop(f);
             return rename_into_place(tmp, path, dir);
         }
     }
     let _ = temp;
-    let mut f = create_named(&tmp.path)?;
+    let (tmp, mut f) = fresh(path, create_named)?;
     write(&mut f)?;
+    if let Some(mode) = keep_mode {
+        f.set_permissions(mode)?;
+    }
     f.sync_all()?;
     drop(f);
     rename_into_place(tmp, path, dir)
@@ -134,10 +215,16 @@ fn rename_into_place(tmp: Named, path: &Path, dir: &Path) -> Result<(), Error> {
     sync_folder(dir)
 }
 
+/// Syncs the folder so a rename in it is durable. File systems that cannot sync a folder
+/// (`EINVAL`, `ENOTSUP` on some FUSE and network file systems) are not an error: the new file is
+/// in place by then, and the previous one gone.
 #[cfg(unix)]
 fn sync_folder(dir: &Path) -> Result<(), Error> {
-    File::open(dir)?.sync_all()?;
-    Ok(())
+    match File::open(dir)?.sync_all() {
+        Ok(()) => Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOTSUP)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[cfg(not(unix))]
@@ -276,6 +363,64 @@ mod tests {
                 replace_with(&p, temp, |_| Ok(())),
                 Err(Error::Io(_))
             ));
+        }
+    }
+
+    #[test]
+    fn a_name_taken_by_someone_else_is_skipped_and_left_alone() {
+        let d = scratch("taken");
+        let p = d.join("x.bin");
+        let mut tried = Vec::new();
+        let (tmp, ()) = fresh(&p, |name| {
+            tried.push(name.to_path_buf());
+            if tried.len() < 3 {
+                std::fs::write(name, b"another process's")?;
+                Err(std::io::ErrorKind::AlreadyExists.into())
+            } else {
+                Ok(())
+            }
+        })
+        .unwrap();
+        assert_eq!(tmp.path, tried[2]);
+        drop(tmp);
+        // The two names that were taken keep their files.
+        for t in &tried[..2] {
+            assert_eq!(std::fs::read(t).unwrap(), b"another process's");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_followed_modes_kept_long_names_fit_and_folders_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        for temp in [Temp::Best, Temp::Named] {
+            let d = scratch(&format!("edge-{temp:?}"));
+            let target = d.join("real.bin");
+            std::fs::write(&target, b"old").unwrap();
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+            let link = d.join("link.bin");
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+            replace_with(&link, temp, |f| Ok(f.write_all(b"new")?)).unwrap();
+            assert!(std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink());
+            assert_eq!(std::fs::read(&target).unwrap(), b"new");
+            let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o640);
+            let long = d.join("n".repeat(250));
+            replace_with(&long, temp, |f| Ok(f.write_all(b"long")?)).unwrap();
+            assert_eq!(std::fs::read(&long).unwrap(), b"long");
+            let mut wrote = false;
+            let r = replace_with(&d, temp, |_| {
+                wrote = true;
+                Ok(())
+            });
+            assert!(matches!(r, Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::IsADirectory));
+            assert!(!wrote, "a folder is refused before anything is written");
+            let mut names = leftovers(&d);
+            names.retain(|n| n.ends_with(".tmp"));
+            assert!(names.is_empty(), "{names:?}");
         }
     }
 

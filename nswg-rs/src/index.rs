@@ -27,7 +27,8 @@ pub struct Index {
     pub(crate) id_map: HashMap<i64, u32>,
     /// One more than the largest stored id (0 when empty): where default ids start, so they are
     /// never stored ones.
-    pub(crate) next_id: i64,
+    /// (i128: it is 2^63 once `i64::MAX` is stored.)
+    pub(crate) next_id: i128,
     /// The layers above the base graph ([`GraphKind::Hnsw`]).
     pub(crate) layers: Option<Layers>,
     pub(crate) pivots: Pivots,
@@ -111,7 +112,7 @@ impl Index {
         id_map: HashMap<i64, u32>,
     ) -> Index {
         let pivots = Pivots::build(&store, ids.len());
-        let next_id = ids.iter().max().map_or(0, |&m| m.saturating_add(1));
+        let next_id = ids.iter().max().map_or(0, |&m| i128::from(m) + 1);
         Index {
             next_id,
             store,
@@ -322,7 +323,7 @@ impl Index {
         }
         self.ids.extend_from_slice(new_ids);
         if let Some(&m) = new_ids.iter().max() {
-            self.next_id = self.next_id.max(m.saturating_add(1));
+            self.next_id = self.next_id.max(i128::from(m) + 1);
         }
         self.store.push_rows(rows);
         self.graph.grow(start + n_new);
@@ -370,10 +371,12 @@ impl Index {
         }
         match ids {
             None => {
+                // Every default id is above every stored id, so none of them is stored.
                 let first = self.next_id;
-                match first.checked_add(n_new as i64) {
-                    // `first` is above every stored id, so none of these is stored.
-                    Some(end) if end > first || n_new == 0 => Ok((first..end).collect()),
+                let last = first + n_new as i128 - 1;
+                match (i64::try_from(first), i64::try_from(last)) {
+                    _ if n_new == 0 => Ok(Vec::new()),
+                    (Ok(first), Ok(last)) => Ok((first..=last).collect()),
                     _ => Err(invalid(
                         "ids",
                         format!(

@@ -404,6 +404,12 @@ impl Index {
             what: "the index being loaded",
             bytes: base,
         };
+        let mut store = Store::new(dim, h.metric);
+        if h.metric.band().is_some() {
+            // The DTW envelopes computed after the load: two more copies of the rows.
+            store.upper.try_reserve_exact(n * dim).map_err(oom)?;
+            store.lower.try_reserve_exact(n * dim).map_err(oom)?;
+        }
         let mut data = Floats::default();
         data.reserve_exact(n * dim).map_err(oom)?;
         src.values(n * dim, f32::from_le_bytes, |_, p| {
@@ -427,9 +433,13 @@ impl Index {
         }
         let sum = src.crc.clone().finalize();
         let mut stored = [0u8; 4];
-        src.inner
-            .read_exact(&mut stored)
-            .map_err(|_| fmt_err("the file ended early (truncated while it was being read)"))?;
+        src.inner.read_exact(&mut stored).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                fmt_err("the file ended early (truncated while it was being read)")
+            } else {
+                Error::Io(e)
+            }
+        })?;
         if u32::from_le_bytes(stored) != sum {
             return Err(fmt_err("checksum mismatch (the file is corrupt)"));
         }
@@ -449,7 +459,6 @@ impl Index {
             check_layers(l, *entry, *top, n)?;
         }
         let layers = layers.map(|(l, _, _)| l);
-        let mut store = Store::new(dim, h.metric);
         store.data = data;
         store.compute_envelopes(0);
         store.encode_rows(0);

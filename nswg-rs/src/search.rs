@@ -107,8 +107,8 @@ impl Index {
         Ok(self.search_batch_with(queries, k, p, exact, |_, _| true)?.0)
     }
 
-    /// [`Index::search_batch`] in pieces of about a quarter of a second each (and at least 32
-    /// queries per thread, so the pieces' ends cost little parallel time), calling
+    /// [`Index::search_batch`] in pieces of about half a second each (at least 4 queries per
+    /// thread, so slow queries do not leave threads idle at the end of every piece), calling
     /// `keep_going(done, total)` on the calling thread after each piece: returning false stops the
     /// batch there (how Ctrl-C reaches a long batch). Returns the result and how many queries,
     /// from the first, were answered; the rows of the others keep id -1 and +inf. Answers do not
@@ -150,7 +150,7 @@ impl Index {
             self.pool(p.n_threads, n)
         };
         let threads = pool.as_ref().map_or(1, |p| p.current_num_threads());
-        let least = 32 * threads;
+        let least = 4 * threads;
         let mut piece = least;
         let mut done = 0;
         while done < n {
@@ -163,10 +163,10 @@ impl Index {
             if done < n && !keep_going(done, n) {
                 break;
             }
-            // Aim the next piece at a quarter of a second, growing at most fourfold.
+            // Aim the next piece at half a second, growing at most fourfold.
             let per_row = took / rows as f64;
             let aim = if per_row > 0.0 {
-                (0.25 / per_row) as usize
+                (0.5 / per_row) as usize
             } else {
                 usize::MAX
             };

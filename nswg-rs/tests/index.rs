@@ -881,7 +881,7 @@ fn a_stopped_batch_answers_a_prefix_identically() {
             })
             .unwrap();
         assert_eq!(calls, vec![(done, n)]);
-        assert!(done >= 32 && done < n, "{done}");
+        assert!(done >= 4 * threads && done < n, "{done}");
         assert_eq!(part.ids[..done * 5], whole.ids[..done * 5]);
         assert_eq!(part.distances[..done * 5], whole.distances[..done * 5]);
         assert!(part.ids[done * 5..].iter().all(|&i| i == -1));
