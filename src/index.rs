@@ -76,6 +76,22 @@ fn slice<'a, T: numpy::Element, D: numpy::ndarray::Dimension>(
         .map_err(|_| PyValueError::new_err(format!("{what} must be C-contiguous")))
 }
 
+/// Runs between two pieces of a long call, from inside `py.detach`: takes the GIL, runs `then`
+/// (a progress callback) and Python's signal handlers (Ctrl-C). Returns whether the call goes on;
+/// if not, the exception is left in `stopped` for the caller to raise once the lock is released.
+fn between_pieces(
+    stopped: &mut Option<PyErr>,
+    then: impl FnOnce(Python<'_>) -> PyResult<()>,
+) -> bool {
+    Python::attach(|py| match then(py).and_then(|()| py.check_signals()) {
+        Ok(()) => true,
+        Err(e) => {
+            *stopped = Some(e);
+            false
+        }
+    })
+}
+
 /// Moves a row-major `Vec` into a new `(rows, cols)` numpy array (no copy).
 fn array2<T: numpy::Element>(
     py: Python<'_>,
@@ -216,18 +232,9 @@ impl NativeIndex {
                 n_threads,
                 nswg::ADD_CHUNK_ROWS,
                 |done, total| {
-                    Python::attach(|py| {
-                        let r = match &progress {
-                            Some(cb) => cb.call1(py, (done, total)).map(|_| ()),
-                            None => Ok(()),
-                        };
-                        match r.and_then(|()| py.check_signals()) {
-                            Ok(()) => true,
-                            Err(e) => {
-                                stopped = Some(e);
-                                false
-                            }
-                        }
+                    between_pieces(&mut stopped, |py| match &progress {
+                        Some(cb) => cb.call1(py, (done, total)).map(|_| ()),
+                        None => Ok(()),
                     })
                 },
             );
@@ -292,13 +299,7 @@ impl NativeIndex {
                 .search_batch_with(&q, k, &p, exact, |_, _| {
                     // Ctrl-C between pieces of a long batch.
                     let _held = Holding::new(&SEARCHING, self);
-                    Python::attach(|py| match py.check_signals() {
-                        Ok(()) => true,
-                        Err(e) => {
-                            stopped = Some(e);
-                            false
-                        }
-                    })
+                    between_pieces(&mut stopped, |_| Ok(()))
                 })
                 .map_err(to_py)
         })?;

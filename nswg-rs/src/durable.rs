@@ -165,10 +165,7 @@ pub(crate) fn replace_with(
     if temp == Temp::Best {
         if let Some(mut f) = unnamed::create(dir)? {
             write(&mut f)?;
-            if let Some(mode) = &keep_mode {
-                f.set_permissions(mode.clone())?;
-            }
-            f.sync_all()?;
+            finish(&f, keep_mode.as_ref())?;
             let tmp = match fresh(path, |name| unnamed::link(&f, name)) {
                 Ok((tmp, ())) => tmp,
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(e.into()),
@@ -178,10 +175,7 @@ pub(crate) fn replace_with(
                     f.seek(SeekFrom::Start(0))?;
                     let (tmp, mut named) = fresh(path, create_named)?;
                     std::io::copy(&mut f, &mut named)?;
-                    if let Some(mode) = &keep_mode {
-                        named.set_permissions(mode.clone())?;
-                    }
-                    named.sync_all()?;
+                    finish(&named, keep_mode.as_ref())?;
                     tmp
                 }
             };
@@ -192,12 +186,18 @@ pub(crate) fn replace_with(
     let _ = temp;
     let (tmp, mut f) = fresh(path, create_named)?;
     write(&mut f)?;
-    if let Some(mode) = keep_mode {
-        f.set_permissions(mode)?;
-    }
-    f.sync_all()?;
+    finish(&f, keep_mode.as_ref())?;
     drop(f);
     rename_into_place(tmp, path, dir)
+}
+
+/// Gives the written temporary file `f` the permissions of the file it replaces, if any, and
+/// syncs it to disk.
+fn finish(f: &File, mode: Option<&std::fs::Permissions>) -> std::io::Result<()> {
+    if let Some(mode) = mode {
+        f.set_permissions(mode.clone())?;
+    }
+    f.sync_all()
 }
 
 /// Creates `path`, which must not exist yet.

@@ -195,6 +195,17 @@ fn put<T, const N: usize>(
     w.write_all(&buf)
 }
 
+/// Fills `buf` from `r`; a file that ends first is reported as truncated.
+fn read_all(r: &mut impl Read, buf: &mut [u8]) -> Result<(), Error> {
+    r.read_exact(buf).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            fmt_err("the file ended early (truncated while it was being read)")
+        } else {
+            Error::Io(e)
+        }
+    })
+}
+
 /// A reader that checksums everything read through it and reports a short file as truncated.
 struct Source<R: Read> {
     inner: R,
@@ -204,13 +215,7 @@ struct Source<R: Read> {
 impl<R: Read> Source<R> {
     /// Fills `buf` from the file (checksummed).
     fn fill(&mut self, buf: &mut [u8]) -> Result<(), Error> {
-        self.inner.read_exact(buf).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                fmt_err("the file ended early (truncated while it was being read)")
-            } else {
-                Error::Io(e)
-            }
-        })?;
+        read_all(&mut self.inner, buf)?;
         self.crc.update(buf);
         Ok(())
     }
@@ -253,6 +258,11 @@ fn base_len(n: usize, dim: usize, m: usize) -> Option<usize> {
         .checked_add(HEADER_LEN)
 }
 
+/// Bytes of one upper layer of `nodes` nodes whose lists hold `m` links (`None` on overflow).
+fn layer_len(nodes: usize, m: usize) -> Option<usize> {
+    nodes.checked_mul(4 * (1 + m))
+}
+
 fn length_err(len: u64, expected: usize) -> Error {
     fmt_err(format!(
         "file has {len} bytes but its header describes {expected} (truncated or corrupt)"
@@ -263,16 +273,15 @@ impl Index {
     /// Size in bytes of the file [`Index::save`] writes for this index.
     pub fn file_len(&self) -> usize {
         let n = self.len();
-        let m = self.graph.max_degree;
-        let base = HEADER_LEN + n * (4 * self.dim() + 12 + 4 * m);
-        let layers = self.layers.as_ref().map_or(0, |l| {
-            16 + n
-                + l.upper
-                    .iter()
-                    .map(|layer| layer.nodes.len() * 4 * (1 + l.m))
-                    .sum::<usize>()
+        let layers = self.layers.as_ref().map_or(Some(0), |l| {
+            l.upper.iter().try_fold(16 + n, |sum, layer| {
+                sum.checked_add(layer_len(layer.nodes.len(), l.m)?)
+            })
         });
-        base + layers + 4
+        // Sizes of an index held in memory do not overflow.
+        base_len(n, self.dim(), self.graph.max_degree)
+            .zip(layers)
+            .map_or(usize::MAX, |(base, layers)| base + layers + 4)
     }
 
     /// Serialises the whole index (vectors, ids, graph, parameters) in the format above.
@@ -433,13 +442,7 @@ impl Index {
         }
         let sum = src.crc.clone().finalize();
         let mut stored = [0u8; 4];
-        src.inner.read_exact(&mut stored).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                fmt_err("the file ended early (truncated while it was being read)")
-            } else {
-                Error::Io(e)
-            }
-        })?;
+        read_all(&mut src.inner, &mut stored)?;
         if u32::from_le_bytes(stored) != sum {
             return Err(fmt_err("checksum mismatch (the file is corrupt)"));
         }
@@ -498,8 +501,7 @@ fn read_layers<R: Read>(
     let mu = upper_degree(m);
     let mut total = base + 16 + levels.len() + 4;
     for &c in &level_counts {
-        total = c
-            .checked_mul(4 * (1 + mu))
+        total = layer_len(c, mu)
             .and_then(|v| v.checked_add(total))
             .ok_or_else(|| fmt_err("sizes in the file overflow"))?;
     }

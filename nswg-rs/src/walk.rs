@@ -160,9 +160,6 @@ impl Index {
                     // run higher by the coding error): put the seeds on the same footing.
                     rescore_beam(s, ef, |node, stats| self.eval_coded(c, node, stats));
                 }
-                if let Some(r) = w.root.filter(|_| restart == 0) {
-                    self.offer_start(q, w.coded, r, ef, s);
-                }
             } else {
                 for _ in 0..8 {
                     let e = rng.below(w.limit) as u32;
@@ -171,12 +168,12 @@ impl Index {
                         break;
                     }
                 }
-                if let Some(r) = w.root.filter(|_| restart == 0) {
-                    self.offer_start(q, w.coded, r, ef, s);
-                }
-                if s.beam.len() == 0 {
-                    continue;
-                }
+            }
+            if let Some(r) = w.root.filter(|_| restart == 0) {
+                self.offer_start(q, w.coded, r, ef, s);
+            }
+            if s.beam.len() == 0 {
+                continue;
             }
             while let Some(c) = s.beam.pop_next() {
                 // Next candidate's links, then the vectors of this node's unvisited neighbors:
