@@ -214,6 +214,25 @@ def _as_ids(ids: ArrayLike) -> NDArray[np.int64]:
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
+def _as_limits(max_distance: ArrayLike, n: int) -> NDArray[np.float32]:
+    """``max_distance`` (a scalar or one value per query) as ``n`` float32 limits; the core
+    checks the values (>= 0, no NaN) and the length."""
+    arr = np.asarray(max_distance)
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(
+            f"max_distance must be a real number or an array of them, got dtype {arr.dtype}"
+        )
+    if arr.ndim == 0:
+        arr = np.full(n, arr, dtype=np.float32)
+    elif arr.ndim != 1:
+        raise ValueError(f"max_distance must be a number or 1-D, got a {arr.ndim}-D array")
+    # Rounded up, never down: a limit between two floats must not drop a neighbor at it.
+    limits = arr.astype(np.float32)
+    low = limits.astype(np.float64) < arr
+    limits[low] = np.nextafter(limits[low], np.float32(np.inf))
+    return np.ascontiguousarray(limits)
+
+
 class Index:
     """Navigable small world graph index over fixed-length float32 vectors.
 
@@ -403,6 +422,7 @@ class Index:
         n_threads: int | None = None,
         entry: Literal["random", "pivots", "hierarchy"] | None = None,
         quantized: bool = False,
+        max_distance: ArrayLike | None = None,
     ) -> SearchResult:
         """Find the ``k`` nearest stored vectors of each query.
 
@@ -445,6 +465,12 @@ class Index:
             ``j`` is coded in 255 even steps between its smallest and largest stored value, so a
             coordinate with one extreme outlier is coded coarsely for every vector: on such data
             compare recall with and without. Ignored when ``exact=True``.
+        max_distance : float or array-like of shape (n,), optional
+            Exact search only: keep only neighbors at distance ``<= max_distance`` (true units;
+            one value for every query or one per query; +inf means no limit), padding the rest
+            of the row with -1 / +inf. The scan starts with the limit as its cutoff, so DTW's
+            lower bounds and early abandoning reject more rows from the start (the counters show
+            it); a sharded exact search passes the k-th best of the shards it asked first this way.
 
         Returns
         -------
@@ -461,15 +487,18 @@ class Index:
             Wrong ndim or width, NaN/inf, ``k`` outside ``1..len(index)``, an empty index,
             ``ef`` or ``restarts`` 0, an unknown ``entry``, ``entry="hierarchy"`` on a
             ``graph="nsw"`` index, ``quantized=True`` without codes or on a DTW index (unless
-            ``exact=True``, which ignores ``entry`` and ``quantized``), ``n_threads`` above 1024.
+            ``exact=True``, which ignores ``entry`` and ``quantized``), ``n_threads`` above 1024,
+            ``max_distance`` without ``exact=True``, negative, NaN or of the wrong length.
         MemoryError
             The (n, k) result arrays cannot be allocated (raised before any work).
         """
         if entry is not None and not isinstance(entry, str):
             raise TypeError(f"entry must be a string or None, got {type(entry).__name__}")
         q = _as_rows(queries, "queries")
+        limits = None if max_distance is None else _as_limits(max_distance, len(q))
         # The core checks the values, in this order: finiteness of the queries, an empty index,
-        # 1 <= k <= len, ef and restarts >= 1, entry and quantized against the index.
+        # 1 <= k <= len, ef and restarts >= 1, entry and quantized against the index, then the
+        # limits.
         return _result(
             self._native.search(
                 q,
@@ -480,6 +509,7 @@ class Index:
                 _as_threads(n_threads),
                 entry,
                 bool(quantized),
+                limits,
             )
         )
 

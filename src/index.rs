@@ -269,8 +269,9 @@ impl NativeIndex {
     /// Searches `(n, dim)` float32 queries; returns `(ids (n, k) int64, distances (n, k) float32,
     /// counters (len(COUNTERS), n) int64)`, the counters as rows in the order of `COUNTERS`.
     /// `entry` is None (the graph's own entry), "random", "pivots" or "hierarchy"; `quantized`
-    /// walks on the 8-bit codes (made by `set_codes(True)`).
-    #[pyo3(signature = (queries, k, ef, restarts, exact, n_threads, entry, quantized))]
+    /// walks on the 8-bit codes (made by `set_codes(True)`); `max_distances` (exact only, one per
+    /// query, true units) keeps only neighbors within them.
+    #[pyo3(signature = (queries, k, ef, restarts, exact, n_threads, entry, quantized, max_distances=None))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -283,9 +284,14 @@ impl NativeIndex {
         n_threads: usize,
         entry: Option<&str>,
         quantized: bool,
+        max_distances: Option<PyReadonlyArray1<'py, f32>>,
     ) -> PyResult<Found<'py>> {
         let n = queries.shape()[0];
         let q = self.rows(&queries, "queries")?;
+        let limits = match &max_distances {
+            Some(m) => Some(slice(m, "max_distances")?.to_vec()),
+            None => None,
+        };
         let p = nswg::SearchParams {
             ef,
             restarts,
@@ -296,7 +302,7 @@ impl NativeIndex {
         let mut stopped: Option<PyErr> = None;
         let (r, _) = py.detach(|| {
             self.read()?
-                .search_batch_with(&q, k, &p, exact, |_, _| {
+                .search_batch_with(&q, k, &p, exact, limits.as_deref(), |_, _| {
                     // Ctrl-C between pieces of a long batch.
                     let _held = Holding::new(&SEARCHING, self);
                     between_pieces(&mut stopped, |_| Ok(()))

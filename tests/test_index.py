@@ -142,6 +142,29 @@ def test_dtw_pruning_never_changes_answers(walks, naive_dtw):
     np.testing.assert_array_equal(graph.ids, exact.ids)
 
 
+def test_max_distance_keeps_the_exact_rows_within_it(walks):
+    # The exact answer cut at each query's limit (a row at the limit kept; float64 limits between
+    # two floats round up), one limit for all queries or one each; DTW scans fewer rows from it.
+    data, queries = walks
+    index = Index(40, "dtw", band=4)
+    index.add(data)
+    everything = index.search(queries, len(index), exact=True)
+    plain = index.search(queries, 5, exact=True)
+    limits = everything.distances[:, 2].astype(np.float64) - 1e-12
+    limited = index.search(queries, 5, exact=True, max_distance=limits)
+    for qi in range(len(queries)):
+        keep = everything.distances[qi] <= np.float32(everything.distances[qi, 2])
+        want = everything.ids[qi][keep][:5]
+        np.testing.assert_array_equal(limited.ids[qi, : len(want)], want)
+        assert (limited.ids[qi, len(want) :] == -1).all()
+        assert np.isinf(limited.distances[qi, len(want) :]).all()
+    assert limited.distance_calls.sum() < plain.distance_calls.sum()
+    one = index.search(queries, 5, exact=True, max_distance=float(everything.distances.max()))
+    np.testing.assert_array_equal(one.ids, plain.ids)
+    none = index.search(queries, 5, exact=True, max_distance=np.inf)
+    np.testing.assert_array_equal(none.distances, plain.distances)
+
+
 def test_inputs_that_work(built, uniform32):
     data, queries = uniform32
     ref = built.search(queries[:4], k=3)
@@ -287,6 +310,36 @@ BAD_INPUTS = [
     (lambda ix: Index(4, "dtw", band=5), ValueError, "band must be between 0 and dim=4"),
     (lambda ix: Index(4, max_degree=1), ValueError, "max_degree must be between 2 and 4096, got 1"),
     (lambda ix: Index(4).search(np.zeros(4)), ValueError, "the index is empty"),
+    (
+        lambda ix: ix.search(np.zeros(4), k=1, max_distance=1.0),
+        ValueError,
+        r"max_distance limits the exact search only \(give exact=True\)",
+    ),
+    (
+        lambda ix: ix.search(np.zeros(4), k=1, exact=True, max_distance=-0.5),
+        ValueError,
+        "max_distance must be >= 0 .* got -0.5 at query 0",
+    ),
+    (
+        lambda ix: ix.search(np.zeros((2, 4)), k=1, exact=True, max_distance=[1.0, np.nan]),
+        ValueError,
+        "max_distance must be >= 0 .* got NaN at query 1",
+    ),
+    (
+        lambda ix: ix.search(np.zeros((2, 4)), k=1, exact=True, max_distance=[1.0]),
+        ValueError,
+        r"max_distance needs one value per query \(2\), got 1",
+    ),
+    (
+        lambda ix: ix.search(np.zeros(4), k=1, exact=True, max_distance=[[1.0]]),
+        ValueError,
+        "max_distance must be a number or 1-D, got a 2-D array",
+    ),
+    (
+        lambda ix: ix.search(np.zeros(4), k=1, exact=True, max_distance="1"),
+        TypeError,
+        "max_distance must be a real number",
+    ),
 ]
 
 

@@ -104,7 +104,9 @@ impl Index {
         p: &SearchParams,
         exact: bool,
     ) -> Result<BatchResult, Error> {
-        Ok(self.search_batch_with(queries, k, p, exact, |_, _| true)?.0)
+        Ok(self
+            .search_batch_with(queries, k, p, exact, None, |_, _| true)?
+            .0)
     }
 
     /// [`Index::search_batch`] in pieces of about half a second each (at least 4 queries per
@@ -114,18 +116,30 @@ impl Index {
     /// from the first, were answered; the rows of the others keep id -1 and +inf. Answers do not
     /// depend on the pieces (each query's randomness is seeded by its own values).
     ///
+    /// `max_distances` (exact search only; one per query, in true units, +inf for none) keeps
+    /// only neighbors at distance `<= max_distances[i]`: row `i` holds the `k` nearest of those,
+    /// padded with -1 / +inf. The scan starts with that limit as its cutoff, so lower bounds and
+    /// early abandoning reject more from the first row on (how a sharded exact search passes the
+    /// running k-th best to the shards it asks later).
+    ///
     /// # Errors
-    /// As [`Index::search_batch`].
+    /// As [`Index::search_batch`]; `InvalidParameter` (`max_distance`) when given with
+    /// `exact == false`, with a length other than the number of queries, or holding a NaN or a
+    /// negative value.
     pub fn search_batch_with(
         &self,
         queries: &[f32],
         k: usize,
         p: &SearchParams,
         exact: bool,
+        max_distances: Option<&[f32]>,
         mut keep_going: impl FnMut(usize, usize) -> bool,
     ) -> Result<(BatchResult, usize), Error> {
         let n = check_rows("queries", queries, self.dim())?;
         self.check_query(k, p, exact)?;
+        if let Some(m) = max_distances {
+            check_max_distances(m, n, exact)?;
+        }
         let cells = n.checked_mul(k).ok_or(Error::OutOfMemory {
             what: "the search results",
             bytes: usize::MAX,
@@ -156,7 +170,9 @@ impl Index {
         while done < n {
             let end = done + piece.min(n - done);
             let started = std::time::Instant::now();
-            self.search_rows(queries, done..end, p, exact, pool.as_deref(), &mut out);
+            let rows = done..end;
+            let limits = max_distances.map(|m| &m[rows.clone()]);
+            self.search_rows(queries, rows, p, exact, limits, pool.as_deref(), &mut out);
             let took = started.elapsed().as_secs_f64();
             let rows = end - done;
             done = end;
@@ -176,13 +192,15 @@ impl Index {
     }
 
     /// Answers the queries numbered `rows` of the batch `queries` into their rows of `out`, on
-    /// `pool` or the calling thread.
+    /// `pool` or the calling thread; `limits` holds those rows' distance limits (exact only).
+    #[allow(clippy::too_many_arguments)]
     fn search_rows(
         &self,
         queries: &[f32],
         rows: std::ops::Range<usize>,
         p: &SearchParams,
         exact: bool,
+        limits: Option<&[f32]>,
         pool: Option<&rayon::ThreadPool>,
         out: &mut BatchResult,
     ) {
@@ -191,21 +209,23 @@ impl Index {
         let ids = &mut out.ids[rows.start * k..rows.end * k];
         let dists = &mut out.distances[rows.start * k..rows.end * k];
         let stats = &mut out.stats[rows];
-        let run = |q: &[f32], s: &mut Scratch, ids: &mut [i64], ds: &mut [f32]| {
-            let stats = self.run_query(q, k, p, exact, s);
+        let limit = |j: usize| limits.map_or(f32::INFINITY, |m| m[j]);
+        let run = |j: usize, q: &[f32], s: &mut Scratch, ids: &mut [i64], ds: &mut [f32]| {
+            let stats = self.run_query(q, k, p, exact, limit(j), s);
             self.write_top(s, ids, ds);
             stats
         };
         match pool {
             None => {
                 let mut s = self.take_scratch();
-                for (((q, ids), ds), st) in queries
+                for (j, (((q, ids), ds), st)) in queries
                     .chunks_exact(dim)
                     .zip(ids.chunks_exact_mut(k))
                     .zip(dists.chunks_exact_mut(k))
                     .zip(stats.iter_mut())
+                    .enumerate()
                 {
-                    *st = run(q, &mut s, ids, ds);
+                    *st = run(j, q, &mut s, ids, ds);
                 }
                 self.give_scratch(s);
             }
@@ -216,9 +236,10 @@ impl Index {
                         .zip(ids.par_chunks_exact_mut(k))
                         .zip(dists.par_chunks_exact_mut(k))
                         .zip(stats.par_iter_mut())
+                        .enumerate()
                         .for_each_init(
                             || ScratchGuard::new(self),
-                            |g, (((q, ids), ds), st)| *st = run(q, g.get(), ids, ds),
+                            |g, (j, (((q, ids), ds), st))| *st = run(j, q, g.get(), ids, ds),
                         );
                 });
             }
@@ -265,18 +286,20 @@ impl Index {
         Ok(())
     }
 
-    /// Runs one query, leaving the best `k` in `s.top`; returns its counters.
+    /// Runs one query, leaving the best `k` in `s.top`; returns its counters. `limit` (true
+    /// units; +inf for none) bounds the distances an exact scan keeps.
     fn run_query(
         &self,
         q: &[f32],
         k: usize,
         p: &SearchParams,
         exact: bool,
+        limit: f32,
         s: &mut Scratch,
     ) -> SearchStats {
         s.stats = SearchStats::default();
         if exact {
-            self.exact_scan(q, k, s);
+            self.exact_scan(q, k, limit, s);
             return std::mem::take(&mut s.stats);
         }
         let entry = p.entry.unwrap_or(self.params.graph.default_entry());
@@ -332,18 +355,30 @@ impl Index {
     }
 
     /// Brute-force search over every stored vector with the same distance code (lower bounds and
-    /// early abandoning for DTW). Leaves the best `k` in `s.top`, ranked by (distance, user id).
-    fn exact_scan(&self, q: &[f32], k: usize, s: &mut Scratch) {
+    /// early abandoning for DTW). Leaves the best `k` at true distance `<= limit` in `s.top`,
+    /// ranked by (distance, user id).
+    fn exact_scan(&self, q: &[f32], k: usize, limit: f32, s: &mut Scratch) {
         s.prep.prepare(self.store.metric, q);
+        // The squared cutoff is a little above limit^2, so no row whose rounded true distance is
+        // `<= limit` is rejected by a bound; rows between are dropped by their true distance.
+        let ceiling = if limit.is_finite() {
+            (f64::from(limit) * f64::from(limit) * (1.0 + 1e-6)) as f32
+        } else {
+            f32::INFINITY
+        };
         // Ranked by (d, user id): with `node` temporarily holding the rank of the user id.
         let mut top: BinaryHeap<(OrdF32, i64, u32)> = BinaryHeap::with_capacity(k + 1);
         for node in 0..self.len() {
             let cutoff = if top.len() >= k {
-                top.peek().map_or(f32::INFINITY, |t| t.0 .0)
+                top.peek().map_or(ceiling, |t| t.0 .0)
             } else {
-                f32::INFINITY
+                ceiling
             };
             let d = self.eval_node(q, node as u32, cutoff, s);
+            // Above the ceiling, d may be a bound or an abandoned partial sum, not the distance.
+            if d > ceiling || d.sqrt() > limit {
+                continue;
+            }
             let key = (OrdF32(d), self.ids[node], node as u32);
             if top.len() < k {
                 top.push(key);
@@ -356,6 +391,29 @@ impl Index {
         s.top
             .extend(top.into_iter().map(|(d, _, node)| Cand { d: d.0, node }));
     }
+}
+
+/// Checks the per-query distance limits of an exact batch of `n` queries.
+fn check_max_distances(m: &[f32], n: usize, exact: bool) -> Result<(), Error> {
+    if !exact {
+        return Err(invalid(
+            "max_distance",
+            "limits the exact search only (give exact=True)",
+        ));
+    }
+    if m.len() != n {
+        return Err(invalid(
+            "max_distance",
+            format!("needs one value per query ({n}), got {}", m.len()),
+        ));
+    }
+    if let Some((i, v)) = m.iter().enumerate().find(|(_, v)| v.is_nan() || **v < 0.0) {
+        return Err(invalid(
+            "max_distance",
+            format!("must be >= 0 (or +inf), got {v} at query {i}"),
+        ));
+    }
+    Ok(())
 }
 
 /// `f32` with the total order (for heaps).

@@ -84,6 +84,93 @@ fn exact_search_equals_naive_scan() {
     }
 }
 
+/// A limit keeps exactly the exact answer's rows within it (a row at the limit itself included),
+/// and a DTW scan that starts from a limit computes fewer full distances.
+#[test]
+fn max_distances_keep_the_nearest_within_each_limit() {
+    for metric in [Metric::Euclidean, Metric::Dtw { band: 3 }] {
+        let dim = 20;
+        let data = walks(400, dim, 3);
+        let idx = build(&data, dim, metric, 1);
+        let queries = walks(12, dim, 4);
+        let n = queries.len() / dim;
+        let (k, p) = (6, SearchParams::default());
+        let all = idx.search_batch(&queries, idx.len(), &p, true).unwrap();
+        let plain = idx.search_batch(&queries, k, &p, true).unwrap();
+        // Limits at the distance of neighbor 3, 0 and (k + 4): a row at the limit is kept.
+        for rank in [3usize, 0, k + 4] {
+            let limits: Vec<f32> = (0..n)
+                .map(|i| all.distances[i * idx.len() + rank])
+                .collect();
+            let r = idx
+                .search_batch_with(&queries, k, &p, true, Some(&limits), |_, _| true)
+                .unwrap()
+                .0;
+            for (i, &limit) in limits.iter().enumerate() {
+                let want: Vec<(i64, f32)> = (0..idx.len())
+                    .map(|j| (all.ids[i * idx.len() + j], all.distances[i * idx.len() + j]))
+                    .filter(|&(_, d)| d <= limit)
+                    .take(k)
+                    .collect();
+                let got: Vec<(i64, f32)> = (0..k)
+                    .map(|j| (r.ids[i * k + j], r.distances[i * k + j]))
+                    .filter(|&(id, _)| id >= 0)
+                    .collect();
+                assert_eq!(got, want, "{metric:?}, rank {rank}, query {i}");
+                assert!(r.ids[i * k + want.len()..(i + 1) * k]
+                    .iter()
+                    .all(|&id| id == -1));
+                if metric != Metric::Euclidean && rank < k {
+                    assert!(r.stats[i].distance_calls <= plain.stats[i].distance_calls);
+                }
+            }
+        }
+        let calls = |r: &nswg::BatchResult| r.stats.iter().map(|s| s.distance_calls).sum::<u64>();
+        let tight: Vec<f32> = (0..n).map(|i| all.distances[i * idx.len()]).collect();
+        let r = idx
+            .search_batch_with(&queries, k, &p, true, Some(&tight), |_, _| true)
+            .unwrap()
+            .0;
+        if metric != Metric::Euclidean {
+            assert!(
+                calls(&r) < calls(&plain),
+                "{} vs {}",
+                calls(&r),
+                calls(&plain)
+            );
+        }
+        let inf = vec![f32::INFINITY; n];
+        let r = idx
+            .search_batch_with(&queries, k, &p, true, Some(&inf), |_, _| true)
+            .unwrap()
+            .0;
+        assert_eq!(
+            (r.ids, r.distances),
+            (plain.ids.clone(), plain.distances.clone())
+        );
+        for (bad, graph) in [
+            (vec![1.0; n], true),
+            (vec![1.0; n - 1], false),
+            (vec![f32::NAN; n], false),
+            (vec![-1.0; n], false),
+        ] {
+            let e = idx
+                .search_batch_with(&queries, k, &p, !graph, Some(&bad), |_, _| true)
+                .unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    Error::InvalidParameter {
+                        name: "max_distance",
+                        ..
+                    }
+                ),
+                "{e:?}"
+            );
+        }
+    }
+}
+
 /// The modes the graph-equals-exact oracle runs in: the contract every mode must keep.
 #[test]
 fn every_mode_with_large_ef_equals_exact() {
@@ -875,7 +962,7 @@ fn a_stopped_batch_answers_a_prefix_identically() {
         let whole = idx.search_batch(&queries, 5, &p, false).unwrap();
         let mut calls = Vec::new();
         let (part, done) = idx
-            .search_batch_with(&queries, 5, &p, false, |d, t| {
+            .search_batch_with(&queries, 5, &p, false, None, |d, t| {
                 calls.push((d, t));
                 false
             })
@@ -886,7 +973,7 @@ fn a_stopped_batch_answers_a_prefix_identically() {
         assert_eq!(part.distances[..done * 5], whole.distances[..done * 5]);
         assert!(part.ids[done * 5..].iter().all(|&i| i == -1));
         let (all, done) = idx
-            .search_batch_with(&queries, 5, &p, false, |_, _| true)
+            .search_batch_with(&queries, 5, &p, false, None, |_, _| true)
             .unwrap();
         assert_eq!(
             (all.ids, all.distances, done),
