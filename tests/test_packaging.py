@@ -20,6 +20,12 @@ def test_import_pyembed_leaves_torch_out():
     assert out.stdout.strip() == "False"
 
 
+def test_import_pyembed_distributed_leaves_ray_out():
+    code = "import sys, pyembed, pyembed.distributed; print('ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_bundled_ucr_data_found():
     root = resources.files("pyembed") / "data" / "ucr"
     names = {p.name for p in root.iterdir() if p.is_dir()}
