@@ -20,6 +20,7 @@ from pyembed.distributed.shard import Shard
 #: call that was running or queued on it is retried up to 3 times on the restarted actor
 #: (searches are idempotent; an add that lands on a restarted shard is caught by the row count).
 DEFAULT_RAY_OPTIONS: dict[str, Any] = {"max_restarts": 3, "max_task_retries": 3}
+_INLINE = 100_000  # bytes: Ray's default max_direct_call_object_size
 
 
 class Outcome:
@@ -126,7 +127,11 @@ class RayBackend:
         return list(self.shards)
 
     def put(self, value: Any) -> Any:
-        """Put ``value`` in the object store once, for many calls."""
+        """Put ``value`` in the object store once, for many calls; a small array (under Ray's
+        100 KB limit for arguments sent with the call) is sent with each call instead, which
+        saves a store round trip (about 1.7 ms here) on one-query searches."""
+        if getattr(value, "nbytes", _INLINE) < _INLINE:
+            return value
         return self._ray.put(value)
 
     def call(self, shard: int, method: str, *args: Any) -> Any:

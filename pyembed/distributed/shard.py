@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pyembed.distributed import manifest
-from pyembed.index import Index
+from pyembed.index import COUNTERS, Index
 
 #: What a shard answers a search with: ids, distances, counters (as :class:`pyembed.Index`'s
 #: binding returns them) and the number of rows the shard held.
@@ -60,8 +60,13 @@ class Shard:
         return np.array([i for i in ids.tolist() if i in index], dtype=np.int64)
 
     def search(self, queries: NDArray[np.float32], k: int, options: dict[str, Any]) -> Answer:
-        """The shard's ``k`` nearest of each query (``k`` capped at the shard's size) and its size."""
+        """The shard's ``k`` nearest of each query (``k`` capped at the shard's size; none when
+        it is empty, which the caller checks against the size it expects) and its size."""
         index = self.index
+        if len(index) == 0:
+            n = len(queries)
+            none = np.empty((n, 0), np.int64)
+            return none, np.empty((n, 0), np.float32), np.zeros((len(COUNTERS), n), np.int64), 0
         r = index.search(queries, min(k, len(index)), **options)
         return r.ids, r.distances, r.counters, len(index)
 
