@@ -26,10 +26,15 @@ pytestmark = [
 
 @pytest.fixture(scope="module", autouse=True)
 def cluster():
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    before = os.environ.get("RAY_USAGE_STATS_ENABLED")
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # no usage statistics leave the machine
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield
     ray.shutdown()
+    if before is None:
+        del os.environ["RAY_USAGE_STATS_ENABLED"]
+    else:
+        os.environ["RAY_USAGE_STATS_ENABLED"] = before
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,10 @@ import shlex
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
+import pyembed.distributed.sharded
 import pyembed.index
 from pyembed.cli import main
 
@@ -25,8 +27,9 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     assert (tmp_path / "vectors.nswg").exists()
 
 
-def test_docstring_examples():
-    failures, tried = doctest.testmod(pyembed.index)
+@pytest.mark.parametrize("module", [pyembed.index, pyembed.distributed.sharded])
+def test_docstring_examples(module):
+    failures, tried = doctest.testmod(module)
     assert tried > 0 and failures == 0
 
 

@@ -170,7 +170,7 @@ class ShardedIndex:
     >>> index = ShardedIndex(16, n_shards=4)
     >>> ids = index.add(data)
     >>> index.shard_sizes
-    (505, 504, 490, 501)
+    (522, 507, 490, 481)
     >>> index.search(data[:3], k=2, exact=True).ids[:, 0].tolist()
     [0, 1, 2]
     """
@@ -353,14 +353,19 @@ class ShardedIndex:
         added: list[NDArray[np.int64]] = []
         done = 0
         pending: list[tuple[list[Any], dict[int, int]]] = []
-        for rows, batch_ids in self._batches(data, ids, column, id_column, batch_size):
-            got = self._route_add(rows, batch_ids, n_threads, pending)
-            added.append(got)
-            done += len(got)
-            if len(pending) > 2:  # at most two batches in flight: bounded memory, busy shards
-                self._finish_add(pending.pop(0))
-            if progress is not None:
-                progress(done)
+        try:
+            for rows, batch_ids in self._batches(data, ids, column, id_column, batch_size):
+                got = self._route_add(rows, batch_ids, n_threads, pending)
+                added.append(got)
+                done += len(got)
+                if len(pending) > 2:  # at most two batches in flight: bounded memory, busy shards
+                    self._finish_add(pending.pop(0))
+                if progress is not None:
+                    progress(done)
+        except BaseException:
+            for p in pending:  # earlier batches land (they stay) before the error is raised
+                self._backend.wait(p[0])
+            raise
         for p in pending:
             self._finish_add(p)
         return np.concatenate(added) if added else np.empty(0, np.int64)
@@ -388,7 +393,7 @@ class ShardedIndex:
             yield _as_rows(data, "vectors"), None if ids is None else _as_ids(ids)
             return
         if ids is not None:
-            raise ValueError("ids goes with an array; give an iterable (array, ids) pairs")
+            raise ValueError("ids goes with an array; give an iterable of (array, ids) pairs")
         for item in data:
             if isinstance(item, tuple) and len(item) == 2:
                 yield _as_rows(item[0], "vectors"), _as_ids(item[1])
@@ -468,9 +473,7 @@ class ShardedIndex:
     def _raise_unavailable(
         self, outs: dict[int, Outcome], expect: dict[int, int] | None = None
     ) -> None:
-        reasons = {
-            s: _why(o.error) for s, o in outs.items() if o.unavailable
-        }
+        reasons = {s: _why(o.error) for s, o in outs.items() if o.unavailable}
         for s, o in outs.items():
             if expect and o.error is None and o.value != expect[s]:
                 reasons[s] = self._lost(s, o.value, expect[s])
@@ -587,9 +590,7 @@ class ShardedIndex:
         for o in outs.values():
             if o.error is not None and not o.unavailable:
                 raise o.error
-        reasons = {
-            s: _why(o.error) for s, o in outs.items() if o.unavailable
-        }
+        reasons = {s: _why(o.error) for s, o in outs.items() if o.unavailable}
         for s, o in outs.items():
             if o.error is None and o.value[3] != self._sizes[s]:
                 reasons[s] = self._lost(s, o.value[3], self._sizes[s])
