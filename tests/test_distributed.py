@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 
 from pyembed import Index, IndexFormatError
-from pyembed.distributed import ShardedIndex, ShardedSearchResult, merge, shard_of
+from pyembed.distributed import (
+    ShardedIndex,
+    ShardedSearchResult,
+    ShardUnavailableError,
+    merge,
+    shard_of,
+)
 from pyembed.index import COUNTERS
 
 
@@ -296,3 +302,20 @@ def test_a_save_killed_before_the_manifest_leaves_the_previous_save(tmp_path, wa
     back = ShardedIndex.load(tmp_path)
     assert len(back) == 200
     np.testing.assert_array_equal(back.search(queries, 3, exact=True).ids, want)
+
+
+def test_a_shard_past_the_timeout_is_unavailable(walks):
+    data, queries = walks
+    many = np.concatenate([queries] * 20)
+    with ShardedIndex(40, "dtw", band=8, n_shards=2) as sharded:
+        sharded.add(np.concatenate([data] * 5))
+        with pytest.raises(
+            ShardUnavailableError, match=r"2 shard\(s\) did not answer .*TimeoutError"
+        ):
+            sharded.search(many, 5, exact=True, share_bound=False, timeout=1e-9)
+        late = sharded.search(
+            many, 5, exact=True, share_bound=False, timeout=1e-9, allow_partial=True
+        )
+        assert late.missing_shards == (0, 1) and (late.ids == -1).all()
+        on_time = sharded.search(many, 5, exact=True)  # queued behind the late calls, no timeout
+        assert on_time.missing_shards == () and (on_time.ids >= 0).all()
