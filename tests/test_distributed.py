@@ -201,6 +201,16 @@ def test_bad_input_changes_nothing(walks, call, exc, pattern):
     assert len(sharded) == 10
 
 
+def test_get_vectors_and_contains_find_rows_in_their_shards(walks):
+    data, _ = walks
+    sharded = ShardedIndex(40, n_shards=3)
+    sharded.add(data[:50], ids=np.arange(50) * 7)
+    np.testing.assert_array_equal(sharded.get_vectors([14, 0, 343]), data[[2, 0, 49]])
+    assert 343 in sharded and 344 not in sharded and -1 not in sharded and "a" not in sharded
+    with pytest.raises(KeyError, match="id 3 is not in the index"):
+        sharded.get_vectors([0, 3])
+
+
 def test_a_shard_smaller_than_k_is_padded_by_the_others(walks):
     data, queries = walks
     sharded = ShardedIndex(40, n_shards=4)

@@ -67,6 +67,8 @@ def test_ray_exact_equals_one_index_and_graph_keeps_recall(series):
             )
 
         assert recall(graph) >= recall(single) - 0.005, (recall(graph), recall(single))
+        np.testing.assert_array_equal(sharded.get_vectors([17, 5, 2999]), data[[17, 5, 2999]])
+        assert 2999 in sharded and 3000 not in sharded
         # Each actor holds exactly the rows its ids route to.
         for number, actor in enumerate(sharded.actors):
             assert ray.get(actor.size.remote()) == sharded.shard_sizes[number]

@@ -77,6 +77,10 @@ class Shard:
         index.save(Path(directory) / name)
         return name, len(index)
 
+    def get_vectors(self, ids: NDArray[np.int64]) -> NDArray[np.float32]:
+        """Copies of the stored vectors of ``ids`` (all in this shard), (len(ids), dim) float32."""
+        return self.index.get_vectors(ids)
+
     def size(self) -> int:
         """Rows stored in the shard."""
         return len(self.index)

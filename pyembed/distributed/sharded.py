@@ -12,6 +12,7 @@ exact search over all rows (the same distance code computes every distance).
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -284,6 +285,46 @@ class ShardedIndex:
 
     def __len__(self) -> int:
         return sum(self._sizes)
+
+    def __contains__(self, id: object) -> bool:
+        try:
+            value = operator.index(id)  # type: ignore[arg-type]
+        except TypeError:
+            return False
+        if not 0 <= value <= _I64_MAX or value >= self._next_id:
+            return False
+        ids = np.array([value], dtype=np.int64)
+        shard = int(shard_of(ids, self.n_shards)[0])
+        out = self._backend.wait([self._backend.call(shard, "already_stored", ids)])[0]
+        self._raise_unavailable({shard: out})
+        if out.error is not None:
+            raise out.error
+        return len(out.value) == 1
+
+    def get_vectors(self, ids: ArrayLike) -> NDArray[np.float32]:
+        """Copies of the stored vectors of ``ids`` (fetched from their shards in parallel), shape
+        (len(ids), dim), float32, in the order of ``ids``.
+
+        Raises
+        ------
+        KeyError
+            An id that is not stored.
+        ShardUnavailableError
+            A shard holding some of ``ids`` did not answer.
+        """
+        arr = _as_ids(np.atleast_1d(np.asarray(ids)))
+        out = np.empty((len(arr), self.dim), np.float32)
+        where = shard_of(arr, self.n_shards)
+        parts = {s: np.flatnonzero(where == s) for s in np.unique(where).tolist()}
+        b = self._backend
+        got = b.wait([b.call(s, "get_vectors", arr[p]) for s, p in parts.items()])
+        outs = dict(zip(parts, got, strict=True))
+        self._raise_unavailable({s: o for s, o in outs.items() if o.unavailable})
+        for s, o in outs.items():
+            if o.error is not None:
+                raise o.error
+            out[parts[s]] = o.value
+        return out
 
     def __repr__(self) -> str:
         band = f", band={self.band}" if self.metric == "dtw" else ""
