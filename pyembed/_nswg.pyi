@@ -14,12 +14,14 @@ __all__ = [
     "DEFAULTS",
     "FORMAT_VERSION",
     "IndexFormatError",
+    "MAX_THREADS",
     "NativeIndex",
     "read_header",
 ]
 
 FORMAT_VERSION: int
 ADD_CHUNK_ROWS: int
+MAX_THREADS: int
 DEFAULTS: dict[str, Any]
 COUNTERS: tuple[str, ...]
 

@@ -216,20 +216,25 @@ def _as_ids(ids: ArrayLike) -> NDArray[np.int64]:
 
 def _as_limits(max_distance: ArrayLike, n: int) -> NDArray[np.float32]:
     """``max_distance`` (a scalar or one value per query) as ``n`` float32 limits; the core
-    checks the values (>= 0, no NaN) and the length."""
+    checks the values (>= 0, no NaN) and the length.
+
+    A limit between two float32 values is rounded down: a float32 distance ``d`` is at most the
+    given limit exactly when it is at most the largest float32 not above it.
+    """
     arr = np.asarray(max_distance)
     if arr.dtype.kind not in "fiu":
         raise TypeError(
             f"max_distance must be a real number or an array of them, got dtype {arr.dtype}"
         )
     if arr.ndim == 0:
-        arr = np.full(n, arr, dtype=np.float32)
+        arr = np.full(n, arr)
     elif arr.ndim != 1:
         raise ValueError(f"max_distance must be a number or 1-D, got a {arr.ndim}-D array")
-    # Rounded up, never down: a limit between two floats must not drop a neighbor at it.
-    limits = arr.astype(np.float32)
-    low = limits.astype(np.float64) < arr
-    limits[low] = np.nextafter(limits[low], np.float32(np.inf))
+    wide = arr.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        limits = wide.astype(np.float32)
+        high = limits.astype(np.float64) > wide
+    limits[high] = np.nextafter(limits[high], np.float32(-np.inf))
     return np.ascontiguousarray(limits)
 
 

@@ -145,6 +145,15 @@ BAD_ADDS = [
     (lambda s, d: s.add(d[:2], ids=[-5, 1000]), ValueError, "non-negative, got -5"),
     (lambda s, d: s.add(d[:2], ids=[1000]), ValueError, "ids has 1 entries but vectors has 2 rows"),
     (lambda s, d: s.add(d[:2].astype(bool)), TypeError, "dtype bool"),
+    (
+        lambda s, d: s.add(d[:2], n_threads=5000),
+        ValueError,
+        "n_threads must be at most 1024, got 5000",
+    ),
+    (lambda s, d: s.add(d[:2], n_threads=0), ValueError, "n_threads must be at least 1"),
+    (lambda s, d: s.search(d[:1], timeout="1"), TypeError, "timeout must be a number of seconds"),
+    (lambda s, d: s.search(d[:1], timeout=-1), ValueError, "timeout must be >= 0 seconds"),
+    (lambda s, d: shard_of([1], 0), ValueError, "n_shards must be at least 1, got 0"),
     (lambda s, d: s.add(iter([d[:2]]), ids=[1, 2]), ValueError, "ids goes with an array"),
     (
         lambda s, d: s.add(d[:2], column="x"),
@@ -199,6 +208,8 @@ def test_bad_input_changes_nothing(walks, call, exc, pattern):
         call(sharded, data)
     assert [s.index.ids.tolist() for s in sharded.actors] == before
     assert len(sharded) == 10
+    assert sharded.search(data[:1], 1, exact=True).missing_shards == ()
+    assert sharded.add(data[:1])[0] == 10  # the next default id did not move
 
 
 def test_get_vectors_and_contains_find_rows_in_their_shards(walks):
@@ -285,6 +296,10 @@ def test_load_errors_name_the_file(tmp_path, walks):
         manifest.write_text(text)
         with pytest.raises(IndexFormatError, match=pattern):
             ShardedIndex.load(tmp_path / "a")
+    manifest.write_text(json.dumps({**m, "version": 99}))
+    with pytest.raises(IndexFormatError, match="manifest version 99"):
+        sharded.save(tmp_path / "a")  # a newer build's folder is not overwritten
+    assert json.loads(manifest.read_text())["version"] == 99
     manifest.write_text(good)
     os.remove(tmp_path / "a" / m["shards"][1]["file"])
     with pytest.raises(FileNotFoundError, match="shard file named by the manifest is missing"):
@@ -329,3 +344,100 @@ def test_a_shard_past_the_timeout_is_unavailable(walks):
         assert late.missing_shards == (0, 1) and (late.ids == -1).all()
         on_time = sharded.search(many, 5, exact=True)  # queued behind the late calls, no timeout
         assert on_time.missing_shards == () and (on_time.ids >= 0).all()
+
+
+def test_a_shard_that_refuses_its_part_leaves_consistent_sizes(walks, monkeypatch):
+    # An error raised inside a shard after the driver's checks (here: out of memory) leaves the
+    # other shards' rows added; the sizes are taken from the shards again, so searches go on.
+    data, queries = walks
+    sharded = ShardedIndex(40, n_shards=3)
+    sharded.add(data[:30])
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise MemoryError("no room")
+
+    monkeypatch.setattr(sharded.actors[1].index, "add", refuse)
+    with pytest.raises(MemoryError, match="no room"):
+        sharded.add(data[30:90])
+    assert sharded.shard_sizes == tuple(len(s.index) for s in sharded.actors)
+    got = sharded.search(queries, 3, exact=True)
+    assert got.missing_shards == () and (got.ids >= 0).all()
+
+
+def test_equal_reported_distances_merge_like_one_index():
+    # Squared distances 25.0 and 25.000002 both report 5.0: one index and the shards keep the
+    # smaller id, and a top 1 is the start of the top 2 (ids 3 and 2 route to different shards).
+    rows = np.array([[3.0, 4.0], [3.0000002, 4.0]], np.float32)
+    ids = np.array([3, 2])
+    assert shard_of(ids, 2).tolist() in ([0, 1], [1, 0])
+    one = Index(2)
+    one.add(rows, ids=ids)
+    sharded = ShardedIndex(2, n_shards=2)
+    sharded.add(rows, ids=ids)
+    for k in (1, 2):
+        want = one.search([0.0, 0.0], k, exact=True)
+        got = sharded.search([0.0, 0.0], k, exact=True)
+        assert want.ids[0].tolist() == [2, 3][:k]
+        np.testing.assert_array_equal(got.ids, want.ids)
+        np.testing.assert_array_equal(got.distances, want.distances)
+
+
+def test_adds_and_searches_from_threads(walks):
+    # Two threads adding with default ids and two searching: every id once, the sizes the
+    # shards hold, and no search mistakes a growing shard for one that lost rows.
+    import threading
+
+    data, queries = walks
+    sharded = ShardedIndex(40, n_shards=3)
+    sharded.add(data[:50])
+    errors: list[BaseException] = []
+    got: list[np.ndarray] = []
+    stop = threading.Event()
+
+    def adder() -> None:
+        try:
+            for _ in range(15):
+                got.append(sharded.add(data[:20]))
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    def searcher() -> None:
+        try:
+            while not stop.is_set():
+                r = sharded.search(queries[:4], 3, exact=True)
+                assert r.missing_shards == () and (r.ids >= 0).all()
+        except BaseException as e:
+            errors.append(e)
+
+    adders = [threading.Thread(target=adder) for _ in range(2)]
+    searchers = [threading.Thread(target=searcher) for _ in range(2)]
+    for t in adders + searchers:
+        t.start()
+    for t in adders:
+        t.join(timeout=120)
+    stop.set()
+    for t in searchers:
+        t.join(timeout=120)
+    assert not errors, errors
+    all_ids = np.concatenate(got)
+    assert len(np.unique(all_ids)) == len(all_ids) == 600
+    assert len(sharded) == 650 == sum(len(s.index) for s in sharded.actors)
+
+
+def test_array_likes_are_one_batch(walks):
+    data, _ = walks
+
+    class Frame:  # what a DataFrame or a tensor offers: __array__ and iteration over rows
+        def __init__(self, a: np.ndarray) -> None:
+            self.a = a
+
+        def __array__(self, dtype=None, copy=None):
+            return self.a
+
+        def __iter__(self):
+            return iter(self.a)
+
+    sharded = ShardedIndex(40, n_shards=2)
+    ids = sharded.add(Frame(data[:30]), ids=np.arange(30) + 100)
+    np.testing.assert_array_equal(ids, np.arange(30) + 100)
+    assert len(sharded) == 30

@@ -127,12 +127,17 @@ def test_actor_killed_mid_query_is_restarted_from_its_file_and_the_query_retried
         retried = time.monotonic() - started
         timer.join()
         after = ray.get(sharded.actors[1].pid.remote())
+        served = ray.get(sharded.actors[1].served.remote())
         print(
             f"search {took:.2f} s; with shard 1's worker (pid {victim}) SIGKILLed at "
-            f"{0.3 * took:.2f} s: {retried:.2f} s, answered by pid {after}, "
+            f"{0.3 * took:.2f} s: {retried:.2f} s, answered by pid {after} "
+            f"(searches it has served: {served}), "
             f"answer equal to one index's exact search: {np.array_equal(got.ids, want.ids)}"
         )
         assert after != victim, "the actor was not restarted"
+        # The restarted process answered exactly one search: the retried one (a kill after the
+        # search had finished would leave it at 0).
+        assert served == 1, served
         assert got.missing_shards == ()
         np.testing.assert_array_equal(got.ids, want.ids)
         np.testing.assert_array_equal(got.distances, want.distances)
@@ -169,3 +174,27 @@ def test_a_restart_that_lost_rows_is_reported_not_answered(series):
             sharded.search(queries[:5], 3)
         partial = sharded.search(queries[:5], 3, allow_partial=True)
         assert partial.missing_shards == (0,)
+
+
+def test_an_actor_killed_after_an_unsaved_add_is_reported_as_lost_rows(tmp_path, series):
+    # An add completes, the actor dies, the next add is retried on the restarted actor, which
+    # reloaded the last save (800 rows): the rows of the completed add are lost, and that shows
+    # as a row count the driver did not expect, for the add and for every later search.
+    data, _ = series
+    sharded = ShardedIndex(128, n_shards=2, backend="ray", directory=tmp_path)
+    try:
+        sharded.add(data[:800])
+        sharded.save()
+        sharded.add(data[800:1600])
+        victim = ray.get(sharded.actors[0].pid.remote())
+        os.kill(victim, signal.SIGKILL)
+        with pytest.raises(
+            ShardUnavailableError, match="shard 0: it holds .* rows but .* were added"
+        ):
+            sharded.add(data[1600:2400])
+        assert ray.get(sharded.actors[0].pid.remote()) != victim
+        with pytest.raises(ShardUnavailableError, match="reloaded the last save in"):
+            sharded.search(data[:2], 1)
+        assert sharded.search(data[:2], 1, allow_partial=True).missing_shards == (0,)
+    finally:
+        sharded.close()

@@ -143,22 +143,33 @@ def test_dtw_pruning_never_changes_answers(walks, naive_dtw):
 
 
 def test_max_distance_keeps_the_exact_rows_within_it(walks):
-    # The exact answer cut at each query's limit (a row at the limit kept; float64 limits between
-    # two floats round up), one limit for all queries or one each; DTW scans fewer rows from it.
+    # The exact answer cut at each query's limit, one limit for all queries or one each: a row
+    # at the limit is kept, and a float64 limit just below a row's float32 distance drops it.
+    # DTW scans fewer rows from a limit.
     data, queries = walks
     index = Index(40, "dtw", band=4)
     index.add(data)
     everything = index.search(queries, len(index), exact=True)
     plain = index.search(queries, 5, exact=True)
-    limits = everything.distances[:, 2].astype(np.float64) - 1e-12
-    limited = index.search(queries, 5, exact=True, max_distance=limits)
-    for qi in range(len(queries)):
-        keep = everything.distances[qi] <= np.float32(everything.distances[qi, 2])
-        want = everything.ids[qi][keep][:5]
-        np.testing.assert_array_equal(limited.ids[qi, : len(want)], want)
-        assert (limited.ids[qi, len(want) :] == -1).all()
-        assert np.isinf(limited.distances[qi, len(want) :]).all()
-    assert limited.distance_calls.sum() < plain.distance_calls.sum()
+    third = everything.distances[:, 2].astype(np.float64)
+    for limits, inside in ((third, 3), (third + 1e-12, 3), (third - 1e-12, 2)):
+        limited = index.search(queries, 5, exact=True, max_distance=limits)
+        for qi in range(len(queries)):
+            keep = everything.distances[qi].astype(np.float64) <= limits[qi]
+            want = everything.ids[qi][keep][:5]
+            assert len(want) >= inside
+            np.testing.assert_array_equal(limited.ids[qi, : len(want)], want)
+            assert (limited.ids[qi, len(want) :] == -1).all()
+            assert np.isinf(limited.distances[qi, len(want) :]).all()
+        assert limited.distance_calls.sum() < plain.distance_calls.sum()
+    # One number is rounded like an array of them; a huge one is no limit (no overflow warning).
+    one_row = Index(2)
+    one_row.add([[0.7, 0.0]])
+    d = float(one_row.search([0.0, 0.0], 1, exact=True).distances[0, 0])
+    below = float(np.nextafter(np.float32(d), np.float32(0))) + 1e-9  # between two float32
+    for limit in (below, [below]):
+        assert one_row.search([0.0, 0.0], 1, exact=True, max_distance=limit).ids[0, 0] == -1
+    assert one_row.search([0.0, 0.0], 1, exact=True, max_distance=1e300).ids[0, 0] == 0
     one = index.search(queries, 5, exact=True, max_distance=float(everything.distances.max()))
     np.testing.assert_array_equal(one.ids, plain.ids)
     none = index.search(queries, 5, exact=True, max_distance=np.inf)

@@ -356,40 +356,53 @@ impl Index {
 
     /// Brute-force search over every stored vector with the same distance code (lower bounds and
     /// early abandoning for DTW). Leaves the best `k` at true distance `<= limit` in `s.top`,
-    /// ranked by (distance, user id).
+    /// ranked by (true distance, user id) as results are reported: two rows whose squared
+    /// distances differ can share a rounded square root, and then the smaller id is kept, so a
+    /// top k is the start of the top k + 1 and merging shards' answers gives one index's answer.
     fn exact_scan(&self, q: &[f32], k: usize, limit: f32, s: &mut Scratch) {
         s.prep.prepare(self.store.metric, q);
-        // The squared cutoff is a little above limit^2, so no row whose rounded true distance is
-        // `<= limit` is rejected by a bound; rows between are dropped by their true distance.
-        let ceiling = if limit.is_finite() {
-            (f64::from(limit) * f64::from(limit) * (1.0 + 1e-6)) as f32
-        } else {
-            f32::INFINITY
-        };
-        // Ranked by (d, user id): with `node` temporarily holding the rank of the user id.
-        let mut top: BinaryHeap<(OrdF32, i64, u32)> = BinaryHeap::with_capacity(k + 1);
+        let ceiling = squared_above(limit);
+        // (true distance, user id, node, squared distance); ids are unique, so the first two
+        // fields decide every comparison.
+        let mut top: BinaryHeap<(OrdF32, i64, u32, OrdF32)> = BinaryHeap::with_capacity(k + 1);
+        // Bounds and early abandoning may only reject squared distances whose square root is
+        // above the worst kept distance (or the limit); at or below the cutoff values are exact.
+        let mut cutoff = ceiling;
         for node in 0..self.len() {
-            let cutoff = if top.len() >= k {
-                top.peek().map_or(ceiling, |t| t.0 .0)
-            } else {
-                ceiling
-            };
             let d = self.eval_node(q, node as u32, cutoff, s);
-            // Above the ceiling, d may be a bound or an abandoned partial sum, not the distance.
-            if d > ceiling || d.sqrt() > limit {
+            if d > cutoff {
                 continue;
             }
-            let key = (OrdF32(d), self.ids[node], node as u32);
+            let t = d.sqrt();
+            if t > limit {
+                continue;
+            }
+            let key = (OrdF32(t), self.ids[node], node as u32, OrdF32(d));
             if top.len() < k {
                 top.push(key);
             } else if top.peek().is_some_and(|w| key < *w) {
                 top.pop();
                 top.push(key);
             }
+            if top.len() >= k {
+                cutoff = top
+                    .peek()
+                    .map_or(ceiling, |w| squared_above(w.0 .0).min(ceiling));
+            }
         }
         s.top.clear();
         s.top
-            .extend(top.into_iter().map(|(d, _, node)| Cand { d: d.0, node }));
+            .extend(top.into_iter().map(|(_, _, node, d)| Cand { d: d.0, node }));
+    }
+}
+
+/// A squared distance a little above `t^2` (relative 1e-6, far above f32 rounding): any squared
+/// distance above it has a square root above `t`, so a cutoff of it rejects no row at `t`.
+fn squared_above(t: f32) -> f32 {
+    if t.is_finite() {
+        (f64::from(t) * f64::from(t) * (1.0 + 1e-6)) as f32
+    } else {
+        f32::INFINITY
     }
 }
 

@@ -39,6 +39,7 @@ class Shard:
 
     def __init__(self, number: int, spec: dict[str, Any], directory: str | None = None) -> None:
         self.number = number
+        self.searches = 0  # searches answered by this process (a restarted actor starts at 0)
         if directory is not None and (Path(directory) / manifest.MANIFEST).exists():
             m = manifest.read(directory)
             self.index = Index.load(Path(directory) / m["shards"][number]["file"])
@@ -63,6 +64,7 @@ class Shard:
         """The shard's ``k`` nearest of each query (``k`` capped at the shard's size; none when
         it is empty, which the caller checks against the size it expects) and its size."""
         index = self.index
+        self.searches += 1
         if len(index) == 0:
             n = len(queries)
             none = np.empty((n, 0), np.int64)
@@ -84,6 +86,10 @@ class Shard:
     def size(self) -> int:
         """Rows stored in the shard."""
         return len(self.index)
+
+    def served(self) -> int:
+        """Searches this process has answered (0 after a restart): shows a retried call ran here."""
+        return self.searches
 
     def pid(self) -> int:
         """Process id of the process holding the shard (a Ray actor's worker, or this one)."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import operator
 import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from pyembed._nswg import MAX_THREADS, IndexFormatError
 from pyembed.distributed import manifest
 from pyembed.distributed.backends import LocalBackend, Outcome, RayBackend
 from pyembed.index import (
@@ -34,9 +37,12 @@ from pyembed.index import (
     _as_ids,
     _as_int,
     _as_rows,
+    _as_threads,
 )
 
 _I64_MAX = np.iinfo(np.int64).max
+#: The Index arguments a manifest's spec may hold (the seed is kept beside it).
+_SPEC_KEYS = frozenset({"dim", "metric", "band", "max_degree", "ef_construction", "graph"})
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -97,12 +103,28 @@ _set_missing = ShardedSearchResult.__dict__["missing_shards"].__set__
 
 
 def shard_of(ids: ArrayLike, n_shards: int) -> NDArray[np.intp]:
-    """The shard of each id: ``splitmix64(id) % n_shards`` (Steele et al.'s 64-bit finalizer)."""
+    """The shard of each id: ``splitmix64(id) % n_shards`` (Steele et al.'s 64-bit finalizer).
+
+    Parameters
+    ----------
+    ids : array-like of int
+        Non-negative row ids (int64).
+    n_shards : int
+        Number of shards, at least 1.
+
+    Returns
+    -------
+    ndarray of intp, the shape of ``ids``
+        Shard numbers in ``0 .. n_shards - 1``.
+    """
+    n = _as_int(n_shards, "n_shards")
+    if n < 1:
+        raise ValueError(f"n_shards must be at least 1, got {n}")
     z = np.asarray(ids, dtype=np.int64).astype(np.uint64) + _GOLDEN
     z = (z ^ (z >> np.uint64(30))) * _M1
     z = (z ^ (z >> np.uint64(27))) * _M2
     z ^= z >> np.uint64(31)
-    return (z % np.uint64(n_shards)).astype(np.intp)
+    return (z % np.uint64(n)).astype(np.intp)
 
 
 def merge(
@@ -112,8 +134,21 @@ def merge(
     n_counters: int,
 ) -> tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.int64]]:
     """The ``k`` best of each query over every part's rows by (distance, id), padded with -1 /
-    +inf, and the parts' counters summed. ``parts`` are (ids (n, k_i), distances (n, k_i),
-    counters (c, n)) as shards return them."""
+    +inf, and the parts' counters summed.
+
+    Parameters
+    ----------
+    parts : list of (ids (n, k_i) int64, distances (n, k_i) float32, counters (c, n) int64)
+        The shards' answers (distances in the index's true units), any ``k_i`` including 0.
+    k : int
+        Neighbors per query wanted.
+    n_queries, n_counters : int
+        ``n`` and ``c``, for an empty ``parts``.
+
+    Returns
+    -------
+    (ids (n, k) int64, distances (n, k) float32, counters (c, n) int64)
+    """
     if not parts:
         ids = np.full((n_queries, k), -1, dtype=np.int64)
         return (
@@ -232,7 +267,11 @@ class ShardedIndex:
         self._seed = seed
         self._sizes = list(sizes)
         self._next_id = next_id
-        self._directory = None if directory is None else os.fspath(directory)
+        # Absolute: a restarted actor may run in another working directory.
+        self._directory = None if directory is None else os.path.abspath(os.fspath(directory))
+        # One add or save at a time (ids, sizes and the generation stay consistent); searches run
+        # beside them and compare each shard's size with a snapshot taken before they start.
+        self._lock = threading.Lock()
         specs = [{**spec, "seed": (seed + i) % 2**64} for i in range(n_shards)]
         if backend == "ray":
             self._backend: LocalBackend | RayBackend = RayBackend(
@@ -346,7 +385,7 @@ class ShardedIndex:
     # -- adding -------------------------------------------------------------------------------
     def add(
         self,
-        data: Any,
+        vectors: Any,
         ids: ArrayLike | None = None,
         *,
         n_threads: int | None = None,
@@ -359,16 +398,18 @@ class ShardedIndex:
 
         Parameters
         ----------
-        data : array-like (n, dim), iterable of batches, or ray.data.Dataset
-            An array (one batch); an iterable whose items are arrays ``(m, dim)`` or
+        vectors : array-like (n, dim), iterable of batches, or ray.data.Dataset
+            An array or any array-like (one batch); an iterable (an iterator, a generator, or a
+            list of 2-D arrays) whose items are arrays ``(m, dim)`` or
             ``(array, ids)`` pairs (added batch by batch, so a generator can stream more rows
             than fit in this process's memory); or a Ray Dataset, read in batches of
             ``batch_size`` rows (its blocks stream through this process to the shards).
         ids : array-like of int, shape (n,), optional
-            With an array ``data`` only: non-negative ids unique across the whole sharded index.
+            With one array only: non-negative ids unique across the whole sharded index.
             Default: the ids after the largest so far.
         n_threads : int, optional
-            Threads each shard inserts with (None: all cores of the shard's machine).
+            Threads each shard inserts with, at most 1024 (None: all cores of the shard's
+            machine).
         progress : callable, optional
             Called as ``progress(rows_added_so_far)`` after each batch.
         column, id_column : str, optional
@@ -387,15 +428,35 @@ class ShardedIndex:
         TypeError, ValueError
             As :meth:`pyembed.Index.add` (checked here for the whole batch before any shard
             adds a row of it, so a failed batch adds nothing; earlier batches of an iterable
-            stay), and an id that any shard already stores.
+            stay), and an id that any shard already stores. If a shard still refuses its part
+            (it ran out of memory), the sizes are taken from the shards again and the error is
+            raised.
         ShardUnavailableError
-            A shard died during the add and came back without rows.
+            A shard died during the add and came back without rows. The index keeps counting
+            them, so later searches raise too (or name the shard with ``allow_partial=True``);
+            :meth:`load` the last save to go on from it.
         """
+        # Checked here, not by each shard: a shard refusing it would leave the others added.
+        if _as_threads(n_threads) > MAX_THREADS:
+            raise ValueError(f"n_threads must be at most {MAX_THREADS}, got {n_threads}")
+        with self._lock:
+            return self._add(vectors, ids, n_threads, progress, column, id_column, batch_size)
+
+    def _add(
+        self,
+        vectors: Any,
+        ids: ArrayLike | None,
+        n_threads: int | None,
+        progress: Callable[[int], object] | None,
+        column: str | None,
+        id_column: str | None,
+        batch_size: int,
+    ) -> NDArray[np.int64]:
         added: list[NDArray[np.int64]] = []
         done = 0
         pending: list[tuple[list[Any], dict[int, int]]] = []
         try:
-            for rows, batch_ids in self._batches(data, ids, column, id_column, batch_size):
+            for rows, batch_ids in self._batches(vectors, ids, column, id_column, batch_size):
                 got = self._route_add(rows, batch_ids, n_threads, pending)
                 added.append(got)
                 done += len(got)
@@ -403,12 +464,24 @@ class ShardedIndex:
                     self._finish_add(pending.pop(0))
                 if progress is not None:
                     progress(done)
+        except ShardUnavailableError:
+            # Rows were lost: the sizes stay as added, so every search reports the loss too.
+            for p in pending:
+                self._backend.wait(p[0])
+            raise
         except BaseException:
             for p in pending:  # earlier batches land (they stay) before the error is raised
                 self._backend.wait(p[0])
+            self._resync()
             raise
-        for p in pending:
-            self._finish_add(p)
+        try:
+            for p in pending:
+                self._finish_add(p)
+        except ShardUnavailableError:
+            raise
+        except BaseException:
+            self._resync()
+            raise
         return np.concatenate(added) if added else np.empty(0, np.int64)
 
     def _batches(
@@ -508,8 +581,15 @@ class ShardedIndex:
         by_shard = dict(zip(expect, outs, strict=True))
         for o in outs:
             if o.error is not None and not o.unavailable:
-                raise o.error
+                raise o.error  # the caller resyncs the sizes
         self._raise_unavailable(by_shard, expect)
+
+    def _resync(self) -> None:
+        """After a failed add: the row counts the shards report (those that answer)."""
+        outs = self._backend.wait([self._backend.call(s, "size") for s in range(self.n_shards)])
+        for s, o in enumerate(outs):
+            if o.error is None:
+                self._sizes[s] = o.value
 
     def _raise_unavailable(
         self, outs: dict[int, Outcome], expect: dict[int, int] | None = None
@@ -567,12 +647,16 @@ class ShardedIndex:
             When shards cannot answer, return the others' merged answer with the missing shards
             in ``missing_shards`` instead of raising :class:`ShardUnavailableError`.
         timeout : float, optional
-            Seconds to wait for the shards; a shard that has not answered by then is unavailable.
+            Seconds to wait for the shards in all (both rounds of ``share_bound``); a shard that
+            has not answered by then is unavailable (its call still runs, and later calls on that
+            shard wait for it).
 
         Returns
         -------
         ShardedSearchResult
-            As :class:`pyembed.SearchResult`, counters summed over the shards, and
+            As :class:`pyembed.SearchResult`: ids (n, k) int64 and distances (n, k) float32 in
+            true units (L2, or DTW: the square root of the warping path's sum of squares),
+            ascending, ties by id, padded with -1 / +inf; counters summed over the shards; and
             ``missing_shards``.
 
         Raises
@@ -587,10 +671,18 @@ class ShardedIndex:
         if q.shape[1] != self.dim:
             raise ValueError(f"queries has {q.shape[1]} columns but the index has dim={self.dim}")
         k = _as_int(k, "k")
-        if len(self) == 0:
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+                raise TypeError(
+                    f"timeout must be a number of seconds or None, got {type(timeout).__name__}"
+                )
+            if not timeout >= 0:
+                raise ValueError(f"timeout must be >= 0 seconds, got {timeout}")
+        sizes = list(self._sizes)  # rows only grow while we search (adds are serialised)
+        if sum(sizes) == 0:
             raise ValueError("the index is empty")
-        if not 1 <= k <= len(self):
-            raise ValueError(f"k must be between 1 and len(index)={len(self)}, got {k}")
+        if not 1 <= k <= sum(sizes):
+            raise ValueError(f"k must be between 1 and len(index)={sum(sizes)}, got {k}")
         if share_bound is None:
             share_bound = bool(exact) and self.metric == "dtw"
         elif share_bound and not exact:
@@ -606,25 +698,28 @@ class ShardedIndex:
                 options[name] = value
         b = self._backend
         shared = b.put(q)
-        live = [s for s in range(self.n_shards) if self._sizes[s]]
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def left() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+        def whole(o: Outcome, s: int) -> bool:  # answered, holding every row it had at the start
+            return o.error is None and o.value[3] >= sizes[s]
+
+        live = [s for s in range(self.n_shards) if sizes[s]]
         outs: dict[int, Outcome] = {}
         if share_bound and len(live) > 1:
-            first = max(live, key=lambda s: self._sizes[s])
-            outs.update(
-                zip(
-                    [first],
-                    b.wait([b.call(first, "search", shared, k, options)], timeout),
-                    strict=True,
-                )
-            )
+            first = max(live, key=lambda s: sizes[s])
+            outs[first] = b.wait([b.call(first, "search", shared, k, options)], left())[0]
             live.remove(first)
             o = outs[first]
-            if o.error is None and o.value[1].shape[1] == k:
+            # Only an answer that will be merged may cut the others' scans.
+            if whole(o, first) and o.value[1].shape[1] == k:
                 options = {**options, "max_distance": o.value[1][:, k - 1]}
         outs.update(
             zip(
                 live,
-                b.wait([b.call(s, "search", shared, k, options) for s in live], timeout),
+                b.wait([b.call(s, "search", shared, k, options) for s in live], left()),
                 strict=True,
             )
         )
@@ -633,8 +728,8 @@ class ShardedIndex:
                 raise o.error
         reasons = {s: _why(o.error) for s, o in outs.items() if o.unavailable}
         for s, o in outs.items():
-            if o.error is None and o.value[3] != self._sizes[s]:
-                reasons[s] = self._lost(s, o.value[3], self._sizes[s])
+            if o.error is None and not whole(o, s):
+                reasons[s] = self._lost(s, o.value[3], sizes[s])
         if reasons and not allow_partial:
             raise ShardUnavailableError(reasons)
         parts = [o.value[:3] for s, o in sorted(outs.items()) if s not in reasons]
@@ -646,6 +741,11 @@ class ShardedIndex:
         """Save every shard (in parallel, each by its actor) and the manifest into ``directory``
         (default: :attr:`directory`), created if missing.
 
+        Parameters
+        ----------
+        directory : str or path, optional
+            The folder; one file per shard (``shard-NNNN.gG.nswg``) and ``manifest.json``.
+
         Crash-safe as a whole: shard files of a new generation are written first (each with the
         index's crash-safe save), then the manifest is replaced atomically, then older files are
         removed; a save killed at any point leaves the previous save loadable. With the Ray
@@ -655,6 +755,8 @@ class ShardedIndex:
         ------
         ValueError
             No ``directory`` given and none set at creation.
+        pyembed.IndexFormatError
+            The folder holds a manifest this build cannot read (a newer version): not overwritten.
         OSError
             The folder cannot be written.
         ShardUnavailableError
@@ -664,11 +766,14 @@ class ShardedIndex:
             if self._directory is None:
                 raise ValueError("save needs a directory (none was given at creation)")
             directory = self._directory
-        folder = Path(directory)
+        with self._lock:
+            self._save(Path(directory))
+
+    def _save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         try:
             generation = manifest.read(folder)["generation"] + 1
-        except (FileNotFoundError, ValueError):
+        except FileNotFoundError:
             generation = 1
         b = self._backend
         shards = range(self.n_shards)
@@ -717,6 +822,13 @@ class ShardedIndex:
         """Open a sharded index saved by :meth:`save`; each shard loads its own file (on Ray: in
         its actor). The folder becomes :attr:`directory` (restarted actors reload from it).
 
+        Parameters
+        ----------
+        directory : str or path
+            A folder written by :meth:`save`.
+        backend, ray_options
+            As for :class:`ShardedIndex`.
+
         Raises
         ------
         FileNotFoundError
@@ -726,19 +838,31 @@ class ShardedIndex:
         """
         m = manifest.read(directory)
         folder = Path(directory)
+        where = folder / manifest.MANIFEST
+        files = [s["file"] for s in m["shards"]]
+        if len(set(files)) != len(files):
+            raise IndexFormatError(f"{where}: two shards name the same file")
+        spec = dict(m["spec"])
+        if set(spec) - _SPEC_KEYS or "dim" not in spec:
+            raise IndexFormatError(
+                f"{where}: spec must hold dim and only {sorted(_SPEC_KEYS)}, got {sorted(spec)}"
+            )
+        seed = m.get("seed", DEFAULT_SEED)
+        try:
+            probe = Index(**spec, seed=seed)
+        except (TypeError, ValueError) as e:
+            raise IndexFormatError(f"{where}: the spec does not make an index ({e})") from None
         for s in m["shards"]:
             if not (folder / s["file"]).exists():
                 raise FileNotFoundError(
                     2, "shard file named by the manifest is missing", str(folder / s["file"])
                 )
         self = cls.__new__(cls)
-        spec = dict(m["spec"])
-        probe = Index(**spec, seed=m.get("seed", DEFAULT_SEED))
         sizes = [s["len"] for s in m["shards"]]
         self._setup(
             probe,
             spec,
-            m.get("seed", DEFAULT_SEED),
+            seed,
             m["n_shards"],
             backend,
             folder,
@@ -750,8 +874,6 @@ class ShardedIndex:
         for s, o in enumerate(got):
             if o.error is None and o.value != sizes[s]:
                 self.close()
-                from pyembed import IndexFormatError
-
                 raise IndexFormatError(
                     f"{folder / m['shards'][s]['file']}: holds {o.value} rows, the manifest says {sizes[s]}"
                 )
@@ -766,8 +888,11 @@ def _why(e: BaseException | None) -> str:
 
 def _is_batches(data: Any) -> bool:
     """Whether ``data`` is an iterable of batches rather than one array-like batch: an iterator
-    or generator, or a list/tuple whose first item is a 2-D array or an (array, ids) pair."""
-    if isinstance(data, np.ndarray) or not isinstance(data, Iterable):
+    or generator, or a list/tuple whose first item is a 2-D array or an (array, ids) pair. An
+    object numpy can read as an array (a DataFrame, a tensor) is one batch."""
+    if not isinstance(data, Iterable) or hasattr(data, "__array__"):
+        return False
+    if hasattr(data, "__array_interface__") or hasattr(data, "__cuda_array_interface__"):
         return False
     if isinstance(data, (list, tuple)):
         first = data[0] if len(data) else None
