@@ -80,8 +80,9 @@ def ground_truth(data: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
+def rss_bytes(pid: int | str = "self") -> int:
+    """Resident set size of process ``pid`` (default: this one) in bytes (Linux /proc)."""
+    with open(f"/proc/{pid}/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ann import clustered, ground_truth  # noqa: E402  (benchmarks are scripts, not a package)
+from ann import clustered, ground_truth, rss_bytes  # noqa: E402  (benchmarks are scripts, not a package)
 
 K = 10
 
@@ -44,15 +44,6 @@ def recall(ids: np.ndarray, truth: np.ndarray) -> float:
     """Mean fraction of the true k nearest found."""
     hits = [len(set(a.tolist()) & set(b.tolist())) for a, b in zip(ids, truth, strict=True)]
     return float(np.mean(hits)) / truth.shape[1]
-
-
-def rss_of(pid: int) -> int:
-    """Resident set size of process ``pid`` in bytes (Linux /proc)."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def main() -> None:
@@ -106,12 +97,12 @@ def main() -> None:
     configs: dict[str, object] = {}
     builds: dict[str, float] = {}
     memory: dict[str, int] = {}
-    before = rss_of(os.getpid())
+    before = rss_bytes()
     started = time.perf_counter()
     plain = Index(128)
     plain.add(data)
     builds["index"] = time.perf_counter() - started
-    memory["index"] = rss_of(os.getpid()) - before
+    memory["index"] = rss_bytes() - before
     configs["index"] = plain
     print(f"index: built in {builds['index']:.1f} s", file=sys.stderr)
     for n in args.shards:
@@ -121,7 +112,7 @@ def main() -> None:
         sharded.add(data)
         builds[name] = time.perf_counter() - started
         pids = [ray.get(a.pid.remote()) for a in sharded.actors]
-        memory[name] = sum(rss_of(p) for p in pids)
+        memory[name] = sum(rss_bytes(p) for p in pids)
         configs[name] = sharded
         print(
             f"{name}: built in {builds[name]:.1f} s, sizes {sharded.shard_sizes}", file=sys.stderr

@@ -91,7 +91,7 @@ class SearchResult:
     def __repr__(self) -> str:
         parts = [f"ids={self.ids!r}", f"distances={self.distances!r}"]
         parts += [f"{name}={self.counters[row]!r}" for name, row in _ROW.items()]
-        return f"SearchResult({', '.join(parts)})"
+        return f"{type(self).__name__}({', '.join(parts)})"
 
     @property
     def distance_calls(self) -> NDArray[np.int64]:
@@ -167,6 +167,15 @@ def _as_int(value: Any, name: str, maximum: int = _U64_MAX) -> int:
     if value > maximum:
         raise ValueError(f"{name} must be at most {maximum}, got {value}")
     return value
+
+
+def _as_stored_id(id: object) -> int | None:
+    """``id`` as an int if it could be a stored id (an integer in ``0..=2^63-1``), else None."""
+    try:
+        value = operator.index(id)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+    return value if 0 <= value <= _I64_MAX else None
 
 
 def _as_threads(n_threads: int | None) -> int:
@@ -355,11 +364,8 @@ class Index:
         return len(self._native)
 
     def __contains__(self, id: object) -> bool:
-        try:
-            value = operator.index(id)  # type: ignore[arg-type]
-        except TypeError:
-            return False
-        return 0 <= value <= _I64_MAX and self._native.contains(value)
+        value = _as_stored_id(id)
+        return value is not None and self._native.contains(value)
 
     def __repr__(self) -> str:
         band = f", band={self.band}" if self.metric == "dtw" else ""

@@ -8,7 +8,7 @@ same for both. Ray is imported only by :class:`RayBackend`.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
@@ -68,17 +68,7 @@ class LocalBackend:
 
     def wait(self, pending: Sequence[Future[Any]], timeout: float | None = None) -> list[Outcome]:
         """Outcomes of started calls, in order; ``timeout`` (seconds) bounds the whole wait."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        out = []
-        for f in pending:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                out.append(Outcome(value=f.result(timeout=left)))
-            except FutureTimeout as e:
-                out.append(Outcome(error=e, unavailable=True))
-            except Exception as e:
-                out.append(Outcome(error=e))
-        return out
+        return _collect(pending, timeout, lambda f, left: f.result(timeout=left), (FutureTimeout,))
 
     def close(self) -> None:
         """Stop the threads (waiting for running calls)."""
@@ -142,17 +132,9 @@ class RayBackend:
         """Outcomes of started calls, in order; ``timeout`` (seconds) bounds the whole wait."""
         ex = self._ray.exceptions
         gone = (ex.RayActorError, ex.ActorUnavailableError, ex.GetTimeoutError, ex.ObjectLostError)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        out = []
-        for ref in pending:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                out.append(Outcome(value=self._ray.get(ref, timeout=left)))
-            except gone as e:
-                out.append(Outcome(error=e, unavailable=True))
-            except Exception as e:
-                out.append(Outcome(error=_cause(e)))
-        return out
+        return _collect(
+            pending, timeout, lambda ref, left: self._ray.get(ref, timeout=left), gone, _cause
+        )
 
     def close(self) -> None:
         """Kill the actors (their shards' files, if saved, stay)."""
@@ -161,6 +143,29 @@ class RayBackend:
                 self._ray.kill(a, no_restart=True)
             except Exception:  # already dead, or Ray shut down first
                 pass
+
+
+def _collect(
+    pending: Sequence[Any],
+    timeout: float | None,
+    get: Callable[[Any, float | None], Any],
+    gone: tuple[type[BaseException], ...],
+    cause: Callable[[BaseException], BaseException] = lambda e: e,
+) -> list[Outcome]:
+    """Waits for each started call with ``get(call, seconds_left)``, in order, within one
+    deadline ``timeout`` seconds away: a value, an error of ``gone`` (the shard could not answer:
+    unavailable), or any other error (``cause`` of it: what the shard itself raised)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    out = []
+    for call in pending:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            out.append(Outcome(value=get(call, left)))
+        except gone as e:
+            out.append(Outcome(error=e, unavailable=True))
+        except Exception as e:
+            out.append(Outcome(error=cause(e)))
+    return out
 
 
 def _cause(e: BaseException) -> BaseException:

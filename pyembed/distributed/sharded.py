@@ -12,7 +12,6 @@ exact search over all rows (the same distance code computes every distance).
 
 from __future__ import annotations
 
-import operator
 import os
 import threading
 import time
@@ -37,6 +36,7 @@ from pyembed.index import (
     _as_ids,
     _as_int,
     _as_rows,
+    _as_stored_id,
     _as_threads,
 )
 
@@ -94,9 +94,7 @@ class ShardedSearchResult(SearchResult):
         return (ShardedSearchResult, (self.ids, self.distances, self.counters, self.missing_shards))
 
     def __repr__(self) -> str:
-        return f"{super().__repr__()[:-1]}, missing_shards={self.missing_shards!r})".replace(
-            "SearchResult(", "ShardedSearchResult(", 1
-        )
+        return f"{super().__repr__()[:-1]}, missing_shards={self.missing_shards!r})"
 
 
 _set_missing = ShardedSearchResult.__dict__["missing_shards"].__set__
@@ -326,18 +324,13 @@ class ShardedIndex:
         return sum(self._sizes)
 
     def __contains__(self, id: object) -> bool:
-        try:
-            value = operator.index(id)  # type: ignore[arg-type]
-        except TypeError:
-            return False
-        if not 0 <= value <= _I64_MAX or value >= self._next_id:
+        value = _as_stored_id(id)
+        if value is None or value >= self._next_id:  # every stored id is below next_id
             return False
         ids = np.array([value], dtype=np.int64)
         shard = int(shard_of(ids, self.n_shards)[0])
         out = self._backend.wait([self._backend.call(shard, "already_stored", ids)])[0]
-        self._raise_unavailable({shard: out})
-        if out.error is not None:
-            raise out.error
+        self._require({shard: out})
         return len(out.value) == 1
 
     def get_vectors(self, ids: ArrayLike) -> NDArray[np.float32]:
@@ -358,10 +351,8 @@ class ShardedIndex:
         b = self._backend
         got = b.wait([b.call(s, "get_vectors", arr[p]) for s, p in parts.items()])
         outs = dict(zip(parts, got, strict=True))
-        self._raise_unavailable({s: o for s, o in outs.items() if o.unavailable})
+        self._require(outs)
         for s, o in outs.items():
-            if o.error is not None:
-                raise o.error
             out[parts[s]] = o.value
         return out
 
@@ -568,21 +559,16 @@ class ShardedIndex:
         outs = self._backend.wait(
             [self._backend.call(s, "already_stored", ids[parts[s]]) for s in shards]
         )
-        self._raise_unavailable(dict(zip(shards, outs, strict=True)))
+        self._require(dict(zip(shards, outs, strict=True)))
         for o in outs:
-            if o.error is not None:
-                raise o.error
             if len(o.value):
                 raise ValueError(f"duplicate id {int(o.value[0])}: it is already stored")
 
     def _finish_add(self, p: tuple[list[Any], dict[int, int]]) -> None:
         calls, expect = p
         outs = self._backend.wait(calls)
-        by_shard = dict(zip(expect, outs, strict=True))
-        for o in outs:
-            if o.error is not None and not o.unavailable:
-                raise o.error  # the caller resyncs the sizes
-        self._raise_unavailable(by_shard, expect)
+        # A shard's own error (the caller resyncs the sizes), or one that lost rows.
+        self._require(dict(zip(expect, outs, strict=True)), expect)
 
     def _resync(self) -> None:
         """After a failed add: the row counts the shards report (those that answer)."""
@@ -591,13 +577,38 @@ class ShardedIndex:
             if o.error is None:
                 self._sizes[s] = o.value
 
-    def _raise_unavailable(
-        self, outs: dict[int, Outcome], expect: dict[int, int] | None = None
-    ) -> None:
+    def _verdict(
+        self,
+        outs: dict[int, Outcome],
+        want: dict[int, int] | None = None,
+        rows: Callable[[Any], int] = int,
+        *,
+        more_ok: bool = False,
+    ) -> dict[int, str]:
+        """Raises the first error a shard raised itself (a bad argument, a missing id); returns
+        why each shard that did not answer whole failed: unreachable, or (with ``want``, the rows
+        each should hold) its row count, read from its answer by ``rows``, differs (``more_ok``:
+        only fewer counts, as adds may land during a search)."""
+        for o in outs.values():
+            if o.error is not None and not o.unavailable:
+                raise o.error
         reasons = {s: _why(o.error) for s, o in outs.items() if o.unavailable}
         for s, o in outs.items():
-            if expect and o.error is None and o.value != expect[s]:
-                reasons[s] = self._lost(s, o.value, expect[s])
+            if want is not None and o.error is None:
+                got = rows(o.value)
+                if got < want[s] or (got > want[s] and not more_ok):
+                    reasons[s] = self._lost(s, got, want[s])
+        return reasons
+
+    def _require(
+        self,
+        outs: dict[int, Outcome],
+        want: dict[int, int] | None = None,
+        rows: Callable[[Any], int] = int,
+    ) -> None:
+        """:meth:`_verdict`, raising :class:`ShardUnavailableError` unless every shard answered
+        whole."""
+        reasons = self._verdict(outs, want, rows)
         if reasons:
             raise ShardUnavailableError(reasons)
 
@@ -703,9 +714,6 @@ class ShardedIndex:
         def left() -> float | None:
             return None if deadline is None else max(0.0, deadline - time.monotonic())
 
-        def whole(o: Outcome, s: int) -> bool:  # answered, holding every row it had at the start
-            return o.error is None and o.value[3] >= sizes[s]
-
         live = [s for s in range(self.n_shards) if sizes[s]]
         outs: dict[int, Outcome] = {}
         if share_bound and len(live) > 1:
@@ -713,8 +721,9 @@ class ShardedIndex:
             outs[first] = b.wait([b.call(first, "search", shared, k, options)], left())[0]
             live.remove(first)
             o = outs[first]
-            # Only an answer that will be merged may cut the others' scans.
-            if whole(o, first) and o.value[1].shape[1] == k:
+            # Only an answer that will be merged (whole: every row it had at the start) may cut
+            # the others' scans.
+            if o.error is None and o.value[3] >= sizes[first] and o.value[1].shape[1] == k:
                 options = {**options, "max_distance": o.value[1][:, k - 1]}
         outs.update(
             zip(
@@ -723,13 +732,7 @@ class ShardedIndex:
                 strict=True,
             )
         )
-        for o in outs.values():
-            if o.error is not None and not o.unavailable:
-                raise o.error
-        reasons = {s: _why(o.error) for s, o in outs.items() if o.unavailable}
-        for s, o in outs.items():
-            if o.error is None and not whole(o, s):
-                reasons[s] = self._lost(s, o.value[3], sizes[s])
+        reasons = self._verdict(outs, dict(enumerate(sizes)), lambda v: v[3], more_ok=True)
         if reasons and not allow_partial:
             raise ShardUnavailableError(reasons)
         parts = [o.value[:3] for s, o in sorted(outs.items()) if s not in reasons]
@@ -778,20 +781,7 @@ class ShardedIndex:
         b = self._backend
         shards = range(self.n_shards)
         outs = b.wait([b.call(s, "save", str(folder.resolve()), generation) for s in shards])
-        for o in outs:
-            if o.error is not None and not o.unavailable:
-                raise o.error
-        self._raise_unavailable(
-            {s: o for s, o in zip(shards, outs, strict=True)},
-            None,
-        )
-        reasons = {
-            s: self._lost(s, o.value[1], self._sizes[s])
-            for s, o in zip(shards, outs, strict=True)
-            if o.value[1] != self._sizes[s]
-        }
-        if reasons:
-            raise ShardUnavailableError(reasons)
+        self._require(dict(enumerate(outs)), dict(enumerate(self._sizes)), lambda v: v[1])
         from pyembed import __version__
 
         manifest.write(

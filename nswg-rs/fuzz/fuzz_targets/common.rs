@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use arbitrary::Arbitrary;
-use nswg::{Entry, Error, GraphKind, Index, Metric, Neighbor, SearchParams};
+use nswg::{BuildParams, Entry, Error, GraphKind, Index, Metric, Neighbor, SearchParams};
 use std::collections::HashSet;
 
 /// One float of fuzz input: mostly small integers (ties, exact duplicates), some edge values
@@ -297,6 +297,24 @@ pub fn round_trip(index: &Index) -> Index {
     assert_eq!(back.build_params(), index.build_params());
     assert_eq!(back.entry_point(), index.entry_point());
     back
+}
+
+/// Build parameters from fuzz input: `max_degree` in `2..2 + degrees`, `ef_construction` in
+/// `1..1 + efs`, the seed as given, NSW or HNSW.
+pub fn build_params(
+    max_degree: u8,
+    ef_construction: u8,
+    seed: u64,
+    nsw: bool,
+    degrees: usize,
+    efs: usize,
+) -> BuildParams {
+    BuildParams {
+        max_degree: 2 + max_degree as usize % degrees,
+        ef_construction: 1 + ef_construction as usize % efs,
+        seed,
+        graph: if nsw { GraphKind::Nsw } else { GraphKind::Hnsw },
+    }
 }
 
 /// A metric from fuzz input: Euclidean, or DTW with a band of at most `dim`.

@@ -8,9 +8,9 @@
 mod common;
 
 use arbitrary::Arbitrary;
-use common::{check_graph, metric, round_trip, search_and_check, EntryChoice, Val};
+use common::{build_params, check_graph, metric, round_trip, search_and_check, EntryChoice, Val};
 use libfuzzer_sys::fuzz_target;
-use nswg::{BuildParams, Entry, Error, GraphKind, Index, SearchParams};
+use nswg::{Entry, Error, Index, SearchParams};
 use std::collections::HashSet;
 
 #[derive(Arbitrary, Debug)]
@@ -81,16 +81,14 @@ const MAX_ROWS: usize = 160;
 fuzz_target!(|input: Input| {
     let dim = 1 + input.dim as usize % 6;
     let metric = metric(input.dtw, input.band, dim);
-    let params = BuildParams {
-        max_degree: 2 + input.max_degree as usize % 8,
-        ef_construction: 1 + input.ef_construction as usize % 16,
-        seed: input.seed,
-        graph: if input.nsw {
-            GraphKind::Nsw
-        } else {
-            GraphKind::Hnsw
-        },
-    };
+    let params = build_params(
+        input.max_degree,
+        input.ef_construction,
+        input.seed,
+        input.nsw,
+        8,
+        16,
+    );
     let mut index = Index::new(dim, metric, params).unwrap();
     let mut model = Model {
         ids: Vec::new(),

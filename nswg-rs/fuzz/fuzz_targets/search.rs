@@ -9,9 +9,9 @@
 mod common;
 
 use arbitrary::Arbitrary;
-use common::{metric, search_and_check, EntryChoice, Val};
+use common::{build_params, metric, search_and_check, EntryChoice, Val};
 use libfuzzer_sys::fuzz_target;
-use nswg::{BuildParams, GraphKind, Index, SearchParams};
+use nswg::{Index, SearchParams};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -46,16 +46,14 @@ struct Query {
 fuzz_target!(|input: Input| {
     let dim = 1 + input.dim as usize % 8;
     let metric = metric(input.dtw, input.band, dim);
-    let params = BuildParams {
-        max_degree: 2 + input.max_degree as usize % 10,
-        ef_construction: 1 + input.ef_construction as usize % 24,
-        seed: input.seed,
-        graph: if input.nsw {
-            GraphKind::Nsw
-        } else {
-            GraphKind::Hnsw
-        },
-    };
+    let params = build_params(
+        input.max_degree,
+        input.ef_construction,
+        input.seed,
+        input.nsw,
+        10,
+        24,
+    );
     let mut index = Index::new(dim, metric, params).unwrap();
     let n = (input.rows.len() / dim).min(48);
     let raw: Vec<f32> = input.rows[..n * dim].iter().map(|v| v.get()).collect();
