@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -42,3 +44,49 @@ def _naive_dtw(a: np.ndarray, b: np.ndarray, band: int) -> float:
 def naive_dtw():
     """The pure-Python DTW oracle, ``naive_dtw(a, b, band)`` (square root of the path sum)."""
     return _naive_dtw
+
+
+FACES = Path(__file__).parent / "data" / "faces" / "olivetti.npz"
+"""Olivetti faces (tests/data/faces/README.md)."""
+STRANGERS = 36
+"""People with labels >= this are never trained on nor in a served gallery."""
+
+
+@pytest.fixture(scope="session")
+def face_arrays():
+    """Olivetti ``(images, labels)``."""
+    with np.load(FACES) as data:
+        return data["images"], data["labels"].astype(np.int64)
+
+
+@pytest.fixture(scope="session")
+def served_run(face_arrays, tmp_path_factory):
+    """A faces run trained on Olivetti people 0-35 (about 20 s on 2 cores): the run directory.
+
+    Tests that change a gallery use :func:`fresh_run`."""
+    pytest.importorskip("torch")
+    from click.testing import CliRunner
+
+    from pyembed.cli import main
+
+    images, labels = face_arrays
+    folder = tmp_path_factory.mktemp("served")
+    data = folder / "olivetti36.npz"
+    keep = labels < STRANGERS
+    np.savez(data, images=images[keep], labels=labels[keep].astype(np.int16))
+    run_dir = folder / "run"
+    args = ["train", "faces", "--data", str(data), "--run-dir", str(run_dir), "--epochs", "10"]
+    args += ["--test-identities", "6", "--threads", "2", "--no-progress", "--seed", "0"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    return run_dir
+
+
+@pytest.fixture
+def fresh_run(served_run, tmp_path):
+    """A copy of :func:`served_run` without any gallery, for a test that changes one."""
+    import shutil
+
+    target = tmp_path / "run"
+    shutil.copytree(served_run, target, ignore=shutil.ignore_patterns("gallery"))
+    return target

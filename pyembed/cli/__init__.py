@@ -1,6 +1,6 @@
 """The ``pyembed`` command line: one click group with subcommands.
 
-One module per command family (``bench``, ``train``, ``eval``, ``query``) and one shared output
+One module per command family (``bench``, ``train``, ``eval``, ``query``, ``serve``) and one shared output
 module (:mod:`pyembed.cli.output`). Heavy imports (torch, the readers) happen inside the commands,
 so ``pyembed --help`` is instant and torch-free.
 
@@ -17,6 +17,7 @@ from pyembed.cli._common import GuardedGroup, debug_option
 from pyembed.cli.bench import bench
 from pyembed.cli.eval import eval_cmd
 from pyembed.cli.query import query
+from pyembed.cli.serve import serve
 from pyembed.cli.train import train
 
 
@@ -31,3 +32,4 @@ main.add_command(bench)
 main.add_command(train)
 main.add_command(eval_cmd)
 main.add_command(query)
+main.add_command(serve)

@@ -19,7 +19,6 @@ from pyembed.cli._common import (
     debug_option,
     ef_option,
     k_option,
-    one_line,
     search_option,
     threads_option,
 )
@@ -32,13 +31,25 @@ _UCR_SUFFIXES = (".ts", ".txt", ".tsv", ".csv")
 @click.command("query", cls=GuardedCommand)
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument(
-    "inputs_path", metavar="INPUTS", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    "inputs_paths",
+    metavar="INPUTS...",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
 )
 @k_option(default=5, help="Neighbors per input.")
 @click.option(
     "--key",
     default=None,
     help="Array of an .npz INPUTS (default: images for faces, series for ucr, else the only one).",
+)
+@click.option(
+    "--crop",
+    type=click.FloatRange(0.0, 1.0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Image INPUTS: side of the centre crop as a fraction of the largest centred box with the "
+    "model's aspect ratio (pyembed.datasets.images).",
 )
 @search_option(default="graph")
 @ef_option
@@ -47,9 +58,10 @@ _UCR_SUFFIXES = (".ts", ".txt", ".tsv", ".csv")
 @debug_option
 def query(
     run_dir: Path,
-    inputs_path: Path,
+    inputs_paths: tuple[Path, ...],
     k: int,
     key: str | None,
+    crop: float,
     search: str,
     ef: int | None,
     threads: int | None,
@@ -58,33 +70,43 @@ def query(
 ) -> None:
     """Embed INPUTS with a trained run's model and look up their nearest items in its index.
 
-    INPUTS: faces, an .npz with uint8 `images` (n x H x W) or an .npy array; UCR, an .npz/.npy of
-    series (n x length) or a UCR file (.ts, .txt, .tsv, .csv), z-normalised like the training data.
-    Prints one row per (input, rank): the neighbor's id (row of embeddings.npz), label and L2
-    distance.
+    INPUTS: faces, an .npz with uint8 `images` (n x H x W), an .npy array, or one or more image
+    files (PNG, JPEG, ...: grayscale, centre crop --crop, resized to the model's input, as
+    `pyembed serve` does); UCR, an .npz/.npy of series (n x length) or a UCR file (.ts, .txt, .tsv,
+    .csv), z-normalised like the training data. Prints one row per (input, rank): the neighbor's
+    id (row of embeddings.npz), label and L2 distance; image files are numbered in the order given.
     """
     if search == "exact" and ef is not None:
         raise click.UsageError("--ef applies only to --search graph")
+    from pyembed.datasets.images import IMAGE_SUFFIXES
+
+    images = [p for p in inputs_paths if p.suffix.lower() in IMAGE_SUFFIXES]
+    if len(inputs_paths) > 1 and len(images) != len(inputs_paths):
+        raise click.UsageError("several INPUTS must all be image files; give one array file")
+    if crop != 1.0 and not images:
+        raise click.UsageError("--crop applies only to image INPUTS")
 
     import torch
 
-    from pyembed.train import build_model, embed, image_tensor, series_tensor
-    from pyembed.train.run_dir import INDEX_FILE, MODEL_FILE, load_index, load_run
+    from pyembed.train import embed, image_tensor, series_tensor
+    from pyembed.train.run_dir import INDEX_FILE, load_index, load_model, load_run
 
     if threads is not None:
         torch.set_num_threads(threads)
     run = load_run(run_dir)
     metadata = run.metadata
-    raw = _checked_inputs(
-        _read_inputs(inputs_path, key, run.kind), inputs_path, run.kind, metadata["data"]
-    )
-    try:
-        model = build_model(metadata["model"])
-        model.load_state_dict(run.state["model"])
-    except (ValueError, TypeError, RuntimeError) as exc:  # torch's mismatch is RuntimeError
-        raise click.ClickException(
-            f"{run_dir / MODEL_FILE}: cannot rebuild the run's model ({one_line(exc)})"
-        ) from exc
+    if images:
+        if run.kind != "faces":
+            raise click.ClickException(f"{images[0]}: image files are inputs for faces runs only")
+        from pyembed.datasets.images import read_face_images
+
+        raw: Any = read_face_images(images, metadata["data"]["image_shape"], crop)
+    else:
+        inputs_path = inputs_paths[0]
+        raw = _checked_inputs(
+            _read_inputs(inputs_path, key, run.kind), inputs_path, run.kind, metadata["data"]
+        )
+    model = load_model(run)
     if run.kind == "faces":
         inputs = image_tensor(raw)
     else:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from pyembed._atomic import write_bytes_atomic
 from pyembed._nswg import IndexFormatError
 
 MANIFEST = "manifest.json"
@@ -80,33 +80,8 @@ def read(directory: str | os.PathLike[str]) -> dict[str, Any]:
 def write(directory: str | os.PathLike[str], manifest: dict[str, Any]) -> None:
     """Replace ``directory``'s manifest atomically and durably (temporary file, fsync, rename,
     folder fsync), so a reader sees the old manifest or the new one, whole."""
-    folder = Path(directory)
     data = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, folder / MANIFEST)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    sync_folder(folder)
-
-
-def sync_folder(folder: Path) -> None:
-    """fsync a folder so a rename in it is durable (a no-op where folders cannot be synced)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems cannot sync a folder; the rename itself is still atomic
-    finally:
-        os.close(fd)
+    write_bytes_atomic(Path(directory) / MANIFEST, data)
 
 
 def remove_older_generations(directory: str | os.PathLike[str], generation: int) -> None:

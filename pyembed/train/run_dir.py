@@ -28,6 +28,8 @@ from numpy.typing import NDArray
 from pyembed.train.checkpoint import load_checkpoint
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from pyembed.index import Index
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "RUN_FILE",
     "Run",
     "load_index",
+    "load_model",
     "load_run",
     "prepare_run_dir",
     "save_run",
@@ -269,6 +272,29 @@ def _check_arrays(arrays: dict[str, NDArray[Any]], path: Path) -> None:
     rows = arrays["index_rows"]
     if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= n):
         raise ValueError(f"{path}: index_rows must be rows of the {n} embeddings (0..{n - 1})")
+
+
+def load_model(run: Run) -> nn.Module:
+    """The run's network rebuilt from its metadata with the trained weights, in evaluation mode.
+
+    Raises
+    ------
+    ValueError
+        If the checkpoint's model description or weights do not rebuild (the message starts with
+        the path of ``model.pt``).
+    """
+    from pyembed.train.recipes import build_model
+
+    try:
+        model = build_model(run.metadata["model"])
+        model.load_state_dict(run.state["model"])
+    except (ValueError, TypeError, RuntimeError) as exc:  # torch's mismatch is RuntimeError
+        message = " ".join(str(exc).split())
+        raise ValueError(
+            f"{run.path / MODEL_FILE}: cannot rebuild the run's model ({message})"
+        ) from exc
+    model.eval()
+    return model
 
 
 def load_index(run_dir: str | Path) -> Index:

@@ -1,0 +1,568 @@
+"""The served gallery: a face run's index plus the people enrolled since, kept on disk.
+
+A :class:`Gallery` lives in ``RUN_DIR/gallery/`` and never changes the run's own files, so
+``pyembed eval`` and ``pyembed query`` keep answering for the run as trained:
+
+- ``index.nswg``: a Euclidean :class:`pyembed.Index` over the embeddings of every entry, saved with
+  the index's crash-safe save. It starts as a copy of the run's ``index.nswg`` (ids = rows of
+  ``embeddings.npz``); enrolled faces get the ids after the largest one.
+- ``entries.json``: ``{"entries": [{"id", "name", "source", "added"}, ...]}``, one per id of the
+  index, written atomically (:mod:`pyembed._atomic`). ``source`` is ``"run"`` (an item of the
+  run, named by its label) or ``"enrolled"``.
+- ``thumbs/ID.png``: the model input (grayscale, cropped and resized) of each enrolled face.
+  Thumbnails of run items are cut from the run's face file (``data.path`` in its metadata).
+
+Every change is written index first, then ``entries.json``, then answered. Opening reconciles
+the two after a crash: ids in the index without an entry (an enrolment that was never answered)
+are dropped by rebuilding the index; entries whose id the index lacks (a deletion that was never
+answered) are dropped. A write that was answered is never lost.
+
+**Deletion rebuilds the index** from the remaining vectors (the core has no removal yet, issue 18):
+about a second per 10,000 faces of 128 floats on one core.
+
+**Open-set threshold.** A face is "unknown" when its nearest gallery entry is farther than the
+threshold. Unless one is given, it is calibrated on the gallery itself: for up to
+:data:`CALIBRATION_SAMPLES` entries (a seeded sample), the distance to the nearest *other* entry of
+the same name (what a new photo of a known person scores) and to the nearest entry of another name
+(what a stranger scores: the person is missing from the gallery's point of view) are collected, and
+the threshold is the cut between them with the best balanced accuracy
+(:func:`pyembed.metrics.verification_accuracy`). It is recalibrated after every change. With fewer
+than two names of two entries each there is nothing to calibrate on and nothing is rejected.
+Distances are L2 between embeddings.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import json
+import logging
+import os
+import threading
+import unicodedata
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pyembed._atomic import write_bytes_atomic
+from pyembed.index import Index
+
+__all__ = [
+    "CALIBRATION_SAMPLES",
+    "MAX_NAME_LENGTH",
+    "Calibration",
+    "Entry",
+    "Gallery",
+    "GalleryError",
+    "Match",
+    "UnknownEntryError",
+    "check_name",
+    "encode_png",
+]
+
+log = logging.getLogger("pyembed.serve")
+
+GALLERY_DIR = "gallery"
+"""Folder of the served gallery inside the run directory."""
+ENTRIES_FILE = "entries.json"
+THUMBS_DIR = "thumbs"
+CALIBRATION_SAMPLES = 2000
+"""Most entries used as calibration queries (a seeded sample of larger galleries)."""
+_CALIBRATION_K = 33
+"""Neighbours searched per calibration query (itself plus 32): the nearest same-name entry must be
+among them to count."""
+MAX_NAME_LENGTH = 80
+"""Longest name accepted, in characters."""
+RESERVED_NAME = "unknown"
+"""The label of a rejected face; no entry may be called this."""
+
+
+class GalleryError(ValueError):
+    """A request the gallery cannot carry out as asked (bad name, empty gallery, bad k)."""
+
+
+class UnknownEntryError(KeyError):
+    """No gallery entry has this id."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One face of the gallery.
+
+    Attributes
+    ----------
+    id : int
+        Its id in the gallery's index.
+    name : str
+        The person.
+    source : {"run", "enrolled"}
+        A training-data item of the run, or enrolled through the server.
+    added : str
+        ISO 8601 UTC time of enrolment (empty for run items).
+    """
+
+    id: int
+    name: str
+    source: Literal["run", "enrolled"]
+    added: str = ""
+
+
+@dataclass(frozen=True)
+class Match:
+    """One neighbour of a searched face: entry id, name and L2 distance."""
+
+    id: int
+    name: str
+    distance: float
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The open-set threshold and where it came from.
+
+    Attributes
+    ----------
+    threshold : float
+        L2 distance; a nearest match farther than this is "unknown" (``inf``: nothing rejected).
+    source : {"given", "calibrated", "none"}
+    queries : int
+        Calibration queries with both a same-name and an other-name neighbour.
+    balanced_accuracy : float or None
+        Of the calibrated cut on those queries.
+    """
+
+    threshold: float
+    source: Literal["given", "calibrated", "none"]
+    queries: int = 0
+    balanced_accuracy: float | None = None
+
+
+def check_name(name: object) -> str:
+    """A person's name, stripped and NFC-normalised, or a GalleryError saying what is wrong.
+
+    Names are 1 to :data:`MAX_NAME_LENGTH` characters without control characters and may not be
+    :data:`RESERVED_NAME` (any case).
+    """
+    if not isinstance(name, str):
+        raise GalleryError(f"name must be text, got {type(name).__name__}")
+    clean = unicodedata.normalize("NFC", name).strip()
+    if not clean:
+        raise GalleryError("name: must not be empty")
+    if len(clean) > MAX_NAME_LENGTH:
+        raise GalleryError(f"name: at most {MAX_NAME_LENGTH} characters, got {len(clean)}")
+    if any(unicodedata.category(c).startswith("C") for c in clean):
+        raise GalleryError("name: must not contain control characters")
+    if clean.casefold() == RESERVED_NAME:
+        raise GalleryError(f"name: {RESERVED_NAME!r} is what a rejected face is called")
+    return clean
+
+
+def encode_png(image: NDArray[np.uint8]) -> bytes:
+    """A grayscale ``uint8`` image ``(h, w)`` as PNG bytes (Pillow)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image), mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class Gallery:
+    """A face run's index and the people enrolled since, persistent in ``RUN_DIR/gallery/``.
+
+    Thread-safe: searches run concurrently; enrolments and deletions are serialised and swap in
+    their result whole, so a search sees the gallery before or after a change.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        A faces run directory (``pyembed train faces``).
+    threshold : float, optional
+        Fixed open-set threshold (L2); default: calibrated on the gallery (module docs).
+    exact : bool, default False
+        Answer searches by exact scan instead of the graph.
+    ef : int, optional
+        Beam width of graph searches (the index's default when None).
+
+    Raises
+    ------
+    FileNotFoundError, OSError, ValueError
+        As :func:`pyembed.train.run_dir.load_run` and ``load_index``, or if the run is not a
+        faces run or the gallery files are damaged (the message names the file).
+    """
+
+    def __init__(
+        self,
+        run_dir: str | os.PathLike[str],
+        *,
+        threshold: float | None = None,
+        exact: bool = False,
+        ef: int | None = None,
+    ) -> None:
+        from pyembed.train.run_dir import load_run
+
+        self.run = load_run(Path(run_dir))
+        if self.run.kind != "faces":
+            raise ValueError(f"{self.run.path}: a {self.run.kind} run; serve needs a faces run")
+        if threshold is not None and not (np.isfinite(threshold) and threshold >= 0):
+            raise ValueError(f"threshold must be a finite distance >= 0, got {threshold}")
+        self.folder = self.run.path / GALLERY_DIR
+        self.exact = exact
+        self.ef = ef
+        self._given_threshold = threshold
+        self._write_lock = threading.Lock()
+        self._run_images: NDArray[np.uint8] | None = None
+        self._thumb_cache: dict[int, bytes] = {}
+        self._next_id = 0
+        self.index, self._entries = self._open()
+        self.calibration = self._calibrate(self.index, self._entries)
+
+    # -- reading -------------------------------------------------------------------------------
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """The model's input ``(height, width)`` in pixels."""
+        h, w = self.run.metadata["data"]["image_shape"]
+        return int(h), int(w)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def entries(self) -> list[Entry]:
+        """Every entry, by id."""
+        entries = self._entries
+        return [entries[i] for i in sorted(entries)]
+
+    def entry(self, id: int) -> Entry:
+        """The entry ``id``; UnknownEntryError if there is none."""
+        try:
+            return self._entries[id]
+        except KeyError:
+            raise UnknownEntryError(f"no gallery entry has id {id}") from None
+
+    def people(self) -> dict[str, int]:
+        """Entries per name, by name."""
+        counts: dict[str, int] = {}
+        for e in self._entries.values():
+            counts[e.name] = counts.get(e.name, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def search(
+        self, vectors: NDArray[np.float32], k: int
+    ) -> tuple[list[list[Match]], Calibration, dict[str, int]]:
+        """The ``k`` nearest entries of each embedding, with the threshold in force.
+
+        Parameters
+        ----------
+        vectors : ndarray of float32, shape (n, dim)
+        k : int
+            At least 1; more than the gallery holds returns them all.
+
+        Returns
+        -------
+        (matches, calibration, counters)
+            ``matches[i]`` nearest first; counters summed over the queries (``distance_calls``,
+            ``visited``).
+
+        Raises
+        ------
+        GalleryError
+            If the gallery is empty or ``k < 1``.
+        """
+        index, entries, calibration = self.index, self._entries, self.calibration  # one snapshot
+        if k < 1:
+            raise GalleryError(f"k must be >= 1, got {k}")
+        if len(index) == 0:
+            raise GalleryError("the gallery is empty: enrol someone first")
+        found = index.search(vectors, k=min(k, len(index)), exact=self.exact, ef=self.ef)
+        matches = [
+            [
+                Match(int(i), entries[int(i)].name, float(d))
+                for i, d in zip(row_ids, row_d, strict=True)
+                if i >= 0
+            ]
+            for row_ids, row_d in zip(found.ids, found.distances, strict=True)
+        ]
+        counters = {
+            "distance_calls": int(found.distance_calls.sum()),
+            "visited": int(found.visited.sum()),
+        }
+        return matches, calibration, counters
+
+    def thumbnail(self, id: int) -> bytes:
+        """PNG bytes of entry ``id``'s face as the model saw it.
+
+        Raises
+        ------
+        UnknownEntryError
+            If there is no such entry.
+        FileNotFoundError
+            If the image is gone (the run's face file moved, or a thumbnail file deleted).
+        """
+        entry = self.entry(id)
+        cached = self._thumb_cache.get(id)
+        if cached is not None:
+            return cached
+        if entry.source == "enrolled":
+            data = (self.folder / THUMBS_DIR / f"{id}.png").read_bytes()
+        else:
+            data = encode_png(self._run_image(id))
+        if len(self._thumb_cache) < 20_000:
+            self._thumb_cache[id] = data
+        return data
+
+    def _run_image(self, row: int) -> NDArray[np.uint8]:
+        if self._run_images is None:
+            from pyembed.datasets.faces import load_faces
+
+            path = Path(self.run.metadata["data"]["path"])
+            try:
+                images = load_faces(path).images
+            except FileNotFoundError:
+                raise FileNotFoundError(
+                    f"the run's face file {path} is gone; its thumbnails cannot be shown"
+                ) from None
+            if images.shape[0] != self.run.arrays["embeddings"].shape[0]:
+                raise FileNotFoundError(f"{path} no longer matches the run (row count differs)")
+            self._run_images = images
+        return self._run_images[row]
+
+    # -- writing -------------------------------------------------------------------------------
+    def enrol(
+        self, name: str, inputs: NDArray[np.uint8], vectors: NDArray[np.float32]
+    ) -> list[Entry]:
+        """Add faces of one person: their model inputs (thumbnails) and embeddings.
+
+        Written durably (thumbnails, index, entries) before returning; on any error the
+        gallery is as before.
+
+        Parameters
+        ----------
+        name : str
+            Checked by :func:`check_name`.
+        inputs : ndarray of uint8, shape (n, h, w)
+            The preprocessed faces.
+        vectors : ndarray of float32, shape (n, dim)
+            Their embeddings.
+
+        Returns
+        -------
+        list of Entry
+            The new entries.
+        """
+        name = check_name(name)
+        if inputs.shape[0] != vectors.shape[0] or inputs.shape[0] < 1:
+            raise GalleryError("need at least one image, and one embedding per image")
+        with self._write_lock:
+            start = self._next_id
+            new_ids = np.arange(start, start + inputs.shape[0], dtype=np.int64)
+            thumbs = self.folder / THUMBS_DIR
+            written = []
+            try:
+                for i, image in zip(new_ids, inputs, strict=True):
+                    write_bytes_atomic(thumbs / f"{i}.png", encode_png(image))
+                    written.append(thumbs / f"{i}.png")
+                index = _copy(self.index)
+                index.add(vectors, ids=new_ids)
+                added = _now()
+                new = [Entry(int(i), name, "enrolled", added) for i in new_ids]
+                entries = dict(self._entries)
+                entries.update((e.id, e) for e in new)
+                self._commit(index, entries, next_id=int(new_ids[-1]) + 1)
+            except BaseException:
+                for p in written:
+                    p.unlink(missing_ok=True)
+                raise
+            return new
+
+    def delete(self, id: int) -> Entry:
+        """Remove entry ``id`` (rebuilds the index without it) and return it.
+
+        Raises
+        ------
+        UnknownEntryError
+            If there is no such entry.
+        """
+        with self._write_lock:
+            entry = self.entry(id)
+            entries = {i: e for i, e in self._entries.items() if i != id}
+            index = self._rebuilt(self.index, np.array(sorted(entries), dtype=np.int64))
+            self._commit(index, entries)
+            if entry.source == "enrolled":
+                (self.folder / THUMBS_DIR / f"{id}.png").unlink(missing_ok=True)
+            self._thumb_cache.pop(id, None)
+            return entry
+
+    def _commit(self, index: Index, entries: dict[int, Entry], next_id: int | None = None) -> None:
+        """Save ``index`` then ``entries`` durably, then swap them in with a new calibration."""
+        next_id = self._next_id if next_id is None else next_id
+        index.save(self.folder / "index.nswg")
+        try:
+            self._write_entries(entries, next_id)
+        except BaseException:
+            self.index.save(self.folder / "index.nswg")  # put the previous index back
+            raise
+        calibration = self._calibrate(index, entries)
+        self.index, self._entries, self.calibration = index, entries, calibration
+        self._next_id = next_id
+
+    def _write_entries(self, entries: dict[int, Entry], next_id: int) -> None:
+        """Write ``entries.json``; ``next_id`` is the first id never given out (ids of deleted
+        entries are not reused, so a cached thumbnail URL never shows another face)."""
+        doc = {"next_id": next_id, "entries": [asdict(entries[i]) for i in sorted(entries)]}
+        data = (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+        write_bytes_atomic(self.folder / ENTRIES_FILE, data)
+
+    # -- opening -------------------------------------------------------------------------------
+    def _open(self) -> tuple[Index, dict[int, Entry]]:
+        """Load (and reconcile) the gallery, or create it from the run's index."""
+        from pyembed.train.run_dir import load_index
+
+        index_path, entries_path = self.folder / "index.nswg", self.folder / ENTRIES_FILE
+        if not entries_path.exists():
+            index = load_index(self.run.path)
+            names = self.run.arrays["label_names"]
+            ids = index.ids
+            if ids.size and int(ids.max()) >= names.shape[0]:
+                raise ValueError(f"{self.run.path}: the run's index does not match its embeddings")
+            entries = {int(i): Entry(int(i), str(names[i]), "run") for i in ids}
+            (self.folder / THUMBS_DIR).mkdir(parents=True, exist_ok=True)
+            self._next_id = int(ids.max()) + 1 if ids.size else 0
+            index.save(index_path)
+            self._write_entries(entries, self._next_id)
+            log.info("created the gallery in %s from the run's %d faces", self.folder, len(ids))
+            return index, entries
+        (self.folder / THUMBS_DIR).mkdir(parents=True, exist_ok=True)
+        entries, self._next_id = _read_entries(entries_path)
+        if not index_path.exists():
+            raise FileNotFoundError(f"{index_path}: missing, but {entries_path} exists")
+        index = Index.load(index_path)
+        run_dim = int(self.run.arrays["embeddings"].shape[1])
+        if index.dim != run_dim:
+            raise ValueError(
+                f"{index_path}: dim {index.dim} is not the run's embedding dim {run_dim}"
+            )
+        stored = set(int(i) for i in index.ids)
+        self._next_id = max([self._next_id, *(i + 1 for i in stored)])
+        unanswered = stored - set(entries)
+        gone = set(entries) - stored
+        if gone:
+            log.warning(
+                "dropping %d entries whose deletion did not finish: %s", len(gone), sorted(gone)
+            )
+            entries = {i: e for i, e in entries.items() if i in stored}
+        if unanswered:
+            log.warning("dropping %d faces whose enrolment did not finish", len(unanswered))
+            index = self._rebuilt(index, np.array(sorted(entries), dtype=np.int64))
+            index.save(index_path)
+        if gone:
+            self._write_entries(entries, self._next_id)
+        return index, entries
+
+    @staticmethod
+    def _rebuilt(index: Index, keep: NDArray[np.int64]) -> Index:
+        """A new index with ``index``'s parameters over the rows ``keep``."""
+        params = index.build_params
+        fresh = Index(
+            index.dim,
+            "euclidean",
+            max_degree=int(params["max_degree"]),
+            ef_construction=int(params["ef_construction"]),
+            seed=int(params["seed"]),
+            graph=str(params["graph"]),  # type: ignore[arg-type]
+        )
+        if keep.size:
+            fresh.add(index.get_vectors(keep), ids=keep, n_threads=1)
+        return fresh
+
+    def _calibrate(self, index: Index, entries: dict[int, Entry]) -> Calibration:
+        """The threshold in force for ``index`` and ``entries`` (module docs)."""
+        if self._given_threshold is not None:
+            return Calibration(float(self._given_threshold), "given")
+        return calibrate(index, {i: e.name for i, e in entries.items()})
+
+
+def calibrate(index: Index, names: dict[int, str], *, seed: int = 0) -> Calibration:
+    """Calibrate the open-set threshold on a gallery (see the module docs).
+
+    Parameters
+    ----------
+    index : Index
+        The gallery's embeddings (Euclidean).
+    names : dict of int to str
+        The name of every id of ``index``.
+    seed : int, default 0
+        Of the sample of calibration queries when the gallery has more than
+        :data:`CALIBRATION_SAMPLES` entries.
+
+    Returns
+    -------
+    Calibration
+        ``source="none"`` and ``threshold=inf`` when no query has both a same-name and an
+        other-name neighbour among its :data:`_CALIBRATION_K` nearest.
+    """
+    from pyembed.metrics import verification_accuracy
+
+    ids = index.ids
+    if ids.size > CALIBRATION_SAMPLES:
+        ids = np.sort(np.random.default_rng(seed).choice(ids, CALIBRATION_SAMPLES, replace=False))
+    if ids.size < 3:
+        return Calibration(float("inf"), "none")
+    found = index.search(index.get_vectors(ids), k=min(_CALIBRATION_K, len(index)), exact=True)
+    distances, same = [], []
+    queries = 0
+    for query, row_ids, row_d in zip(ids, found.ids, found.distances, strict=True):
+        name = names[int(query)]
+        same_d = other_d = None
+        for i, d in zip(row_ids, row_d, strict=True):
+            if i < 0 or i == query:
+                continue
+            if names[int(i)] == name:
+                same_d = d if same_d is None else same_d
+            else:
+                other_d = d if other_d is None else other_d
+            if same_d is not None and other_d is not None:
+                break
+        if same_d is not None and other_d is not None:
+            queries += 1
+            distances += [float(same_d), float(other_d)]
+            same += [True, False]
+    if queries == 0:
+        return Calibration(float("inf"), "none")
+    result = verification_accuracy(np.array(distances), np.array(same), balanced=True)
+    return Calibration(max(result.threshold, 0.0), "calibrated", queries, result.accuracy)
+
+
+def _copy(index: Index) -> Index:
+    """An independent copy of ``index`` (through its own byte form)."""
+    import pickle
+
+    return pickle.loads(pickle.dumps(index))
+
+
+def _read_entries(path: Path) -> tuple[dict[int, Entry], int]:
+    """``entries.json`` read and checked: the entries and the next id to give out; a damaged
+    file is a ValueError naming it."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        rows = doc["entries"]
+        next_id = doc.get("next_id", 0)
+        if not isinstance(next_id, int) or next_id < 0:
+            raise ValueError(f"bad next_id {next_id!r}")
+        entries: dict[int, Entry] = {}
+        for row in rows:
+            source = row["source"]
+            if source not in ("run", "enrolled") or not isinstance(row["id"], int):
+                raise ValueError(f"bad entry {row!r}")
+            entry = Entry(int(row["id"]), str(row["name"]), source, str(row.get("added", "")))
+            if entry.id in entries or entry.id < 0:
+                raise ValueError(f"id {entry.id} is duplicated or negative")
+            entries[entry.id] = entry
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: not a gallery entries file ({exc})") from exc
+    return entries, max([next_id, *(i + 1 for i in entries)])
