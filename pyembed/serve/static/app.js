@@ -58,7 +58,7 @@ function frameBlob() {
   const canvas = document.createElement("canvas");
   canvas.width = video.videoWidth; canvas.height = video.videoHeight;
   canvas.getContext("2d").drawImage(video, 0, 0);
-  return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.92));
+  return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.95));
 }
 
 function showResult(result) {
@@ -96,7 +96,8 @@ async function frameLoop() {
     busy = true;
     try {
       showResult(await search(await frameBlob(), "frame.jpg"));
-      setStatus("camera-status", "camera: live");
+      const v = $("cam");
+      setStatus("camera-status", `camera: live (${v.videoWidth}x${v.videoHeight})`);
     } catch (e) {
       setStatus("camera-status", `search failed: ${e.message}`, true);
     } finally {
@@ -113,7 +114,7 @@ async function startCamera() {
     return;
   }
   try {
-    const stream = await navigator.mediaDevices.getUserMedia({ audio: false, video: { width: 640, height: 480 } });
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: false, video: true });
     const video = $("cam");
     video.srcObject = stream;
     camera = true;
