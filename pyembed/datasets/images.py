@@ -117,7 +117,7 @@ def decode_image(
                 width, height = img.size
                 if width * height > MAX_PIXELS:
                     raise ImageError(
-                        f"{label}: {width} x {height} pixels is more than the {MAX_PIXELS:,} "
+                        f"{label}: {width} x {height} pixels, more than the {MAX_PIXELS:,} pixels "
                         "accepted"
                     )
                 if width < 1 or height < 1:
@@ -128,11 +128,13 @@ def decode_image(
                 return np.array(gray, dtype=np.uint8)
     except ImageError:
         raise
+    except Image.DecompressionBombError as exc:  # Pillow's own limit, met before ours in open()
+        raise ImageError(f"{label}: more than the {MAX_PIXELS:,} pixels accepted ({exc})") from exc
     except UnidentifiedImageError as exc:
         raise ImageError(
             f"{label}: not an image Pillow can read (PNG, JPEG, BMP, GIF, TIFF, WebP, PGM)"
         ) from exc
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except (OSError, SyntaxError, ValueError) as exc:
         # Pillow reports truncated or corrupt data as OSError/SyntaxError/ValueError.
         raise ImageError(f"{label}: the image data is corrupt or truncated ({exc})") from exc
 
