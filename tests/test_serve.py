@@ -396,3 +396,23 @@ def stop_server(proc: subprocess.Popen) -> str:
     proc.terminate()
     out, _ = proc.communicate(timeout=30)
     return out.decode(errors="replace")
+
+
+@pytest.mark.parametrize(
+    "args,code,words",
+    [
+        (["{empty}"], 1, "is not a run directory"),
+        (["{run}", "--threshold", "-1"], 2, "--threshold"),
+        (["{run}", "--crop", "0"], 2, "--crop"),
+        (["{run}", "--k", "101"], 2, "--k"),
+        (["{run}", "--search", "exact", "--ef", "8"], 2, "--ef applies only"),
+        (["{run}", "--port", "70000"], 2, "--port"),
+    ],
+)
+def test_serve_command_errors_are_one_line(served_run, tmp_path, args, code, words):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    argv = ["serve", *(a.format(empty=empty, run=served_run) for a in args)]
+    result = CliRunner().invoke(main, argv)
+    assert result.exit_code == code, result.output
+    assert words in result.output and "Traceback" not in result.output
