@@ -416,3 +416,44 @@ def test_serve_command_errors_are_one_line(served_run, tmp_path, args, code, wor
     result = CliRunner().invoke(main, argv)
     assert result.exit_code == code, result.output
     assert words in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.timeout(120)
+def test_searches_running_during_enrolments_and_deletions_always_see_one_whole_gallery(
+    fresh_run, face_arrays
+):
+    import threading
+
+    images, labels = face_arrays
+    gallery = Gallery(fresh_run)
+    model = FaceModel(gallery.run)
+    queries = model.embed(images[labels >= STRANGERS][:8])
+    stop, errors, answers = threading.Event(), [], []
+
+    def searcher() -> None:
+        while not stop.is_set():
+            try:
+                matches, calibration, _ = gallery.search(queries, 5)
+                answers.append(len(matches))
+                assert all(len(row) == 5 for row in matches)
+                assert np.isfinite(calibration.threshold)
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=searcher) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for n in range(4):
+            rows = np.flatnonzero(labels == STRANGERS + n)[:3]
+            new = gallery.enrol(f"p{n}", images[rows], model.embed(images[rows]))
+            gallery.delete(new[0].id)
+            gallery.delete(n)  # a run entry
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors, errors[:3]
+    assert len(answers) > 3
+    assert len(gallery) == 360 + 4 * 2 - 4

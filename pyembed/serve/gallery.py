@@ -173,6 +173,15 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+@dataclass(frozen=True)
+class _State:
+    """What a search reads: the index, the entry of each of its ids, the threshold."""
+
+    index: Index
+    entries: dict[int, Entry]
+    calibration: Calibration
+
+
 class Gallery:
     """A face run's index and the people enrolled since, persistent in ``RUN_DIR/gallery/``.
 
@@ -220,8 +229,25 @@ class Gallery:
         self._run_images: NDArray[np.uint8] | None = None
         self._thumb_cache: dict[int, bytes] = {}
         self._next_id = 0
-        self.index, self._entries = self._open()
-        self.calibration = self._calibrate(self.index, self._entries)
+        index, entries = self._open()
+        self._state = _State(index, entries, self._calibrate(index, entries))
+
+    # The index, its entries and its threshold change together: a change builds a new _State and
+    # swaps it in with one assignment, and a reader takes self._state once, so no reader ever
+    # sees a new index with the old entries.
+    @property
+    def index(self) -> Index:
+        """The gallery's index (replaced, never changed in place, by enrolments and deletions)."""
+        return self._state.index
+
+    @property
+    def calibration(self) -> Calibration:
+        """The open-set threshold in force."""
+        return self._state.calibration
+
+    @property
+    def _entries(self) -> dict[int, Entry]:
+        return self._state.entries
 
     # -- reading -------------------------------------------------------------------------------
     @property
@@ -274,7 +300,8 @@ class Gallery:
         GalleryError
             If the gallery is empty or ``k < 1``.
         """
-        index, entries, calibration = self.index, self._entries, self.calibration  # one snapshot
+        state = self._state
+        index, entries, calibration = state.index, state.entries, state.calibration
         if k < 1:
             raise GalleryError(f"k must be >= 1, got {k}")
         if len(index) == 0:
@@ -408,7 +435,7 @@ class Gallery:
             self.index.save(self.folder / "index.nswg")  # put the previous index back
             raise
         calibration = self._calibrate(index, entries)
-        self.index, self._entries, self.calibration = index, entries, calibration
+        self._state = _State(index, entries, calibration)
         self._next_id = next_id
 
     def _write_entries(self, entries: dict[int, Entry], next_id: int) -> None:
