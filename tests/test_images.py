@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,7 +105,7 @@ def _png_header(width: int, height: int) -> bytes:
     "data,words",
     [
         (b"", "empty"),
-        (b"plain text, not an image", "not an image"),
+        (b"plain text, not an image", "not an image of an accepted format"),
         ("TRUNCATED", "corrupt or truncated"),
         (_png_header(7_000, 7_000), f"7000 x 7000 pixels, more than the {MAX_PIXELS:,}"),
         (_png_header(100_000, 100_000), f"more than the {MAX_PIXELS:,}"),
@@ -131,3 +132,27 @@ def test_bad_crop_and_shape_are_value_errors(tmp_path):
         face_crop(face.astype(np.float32), (4, 4))
     with pytest.raises(FileNotFoundError):
         decode_image(tmp_path / "missing.png")
+
+
+def test_a_damaged_tiff_whose_decoder_raises_type_error_is_an_image_error():
+    data = (Path(__file__).parent / "data" / "images" / "byte-flipped.tif").read_bytes()
+    with pytest.raises(ImageError, match="corrupt or truncated"):
+        decode_image(data, name="byte-flipped.tif")
+
+
+def test_wide_grey_samples_are_scaled_not_clipped():
+    ramp16 = np.array([[0, 257, 32896, 65535]], dtype=np.uint16)
+    buffer = io.BytesIO()
+    PIL.fromarray(ramp16).save(buffer, format="PNG")
+    assert decode_image(buffer.getvalue()).tolist() == [[0, 1, 128, 255]]
+    ramp = np.array([[0.0, 0.5, 1.0]], dtype=np.float32)
+    buffer = io.BytesIO()
+    PIL.fromarray(ramp, mode="F").save(buffer, format="TIFF")
+    assert decode_image(buffer.getvalue()).tolist() == [[0, 128, 255]]
+
+
+def test_formats_outside_the_list_are_refused():
+    buffer = io.BytesIO()
+    PIL.fromarray(np.zeros((16, 16), np.uint8)).save(buffer, format="ICO")
+    with pytest.raises(ImageError, match="not an image of an accepted format"):
+        decode_image(buffer.getvalue(), name="icon.ico")

@@ -24,7 +24,7 @@ from click.testing import CliRunner  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from pyembed.cli import main  # noqa: E402
-from pyembed.serve import FaceModel, Gallery, create_app  # noqa: E402
+from pyembed.serve import Gallery, create_app  # noqa: E402
 
 STRANGERS = 36  # as conftest.STRANGERS
 
@@ -37,7 +37,7 @@ def png(image: np.ndarray) -> bytes:
 
 def client(run_dir, **kwargs) -> tuple[TestClient, Gallery]:
     gallery = Gallery(run_dir, exact=kwargs.pop("exact", False))
-    return TestClient(create_app(gallery, FaceModel(gallery.run), **kwargs)), gallery
+    return TestClient(create_app(gallery, **kwargs)), gallery
 
 
 def search(c: TestClient, image: bytes, **params):
@@ -128,16 +128,18 @@ def test_enrol_then_search_finds_the_new_name_and_strangers_stay_unknown(fresh_r
 
 def test_enrolments_survive_a_restart_and_deletes_too(fresh_run, face_arrays):
     images, labels = face_arrays
-    c, _ = client(fresh_run)
+    c, gallery = client(fresh_run)
     bea = np.flatnonzero(labels == 37)
     assert enrol(c, "Bea", [png(images[i]) for i in bea[:4]]).status_code == 200
     first = search(c, png(images[bea[6]]), k=3)
+    gallery.close()  # the server stops
     c2, gallery2 = client(fresh_run)  # a new server on the same run directory
     assert len(gallery2) == 364
     again = search(c2, png(images[bea[6]]), k=3)
     assert again["neighbors"] == first["neighbors"] and again["label"] == first["label"]
     deleted = c2.delete("/api/gallery/361")
     assert deleted.status_code == 200 and deleted.json()["deleted"]["name"] == "Bea"
+    gallery2.close()
     c3, gallery3 = client(fresh_run)
     assert len(gallery3) == 363 and 361 not in gallery3.index
     assert c3.get("/api/gallery/361/thumbnail").status_code == 404
@@ -150,14 +152,65 @@ def test_enrolments_survive_a_restart_and_deletes_too(fresh_run, face_arrays):
 
 def test_an_enrolment_cut_short_by_a_crash_is_dropped_on_open(fresh_run, face_arrays):
     images, labels = face_arrays
-    _, gallery = client(fresh_run)
-    # The index got two new faces saved, but the process died before entries.json was written.
-    index = gallery.index
-    index.add(np.zeros((2, index.dim), np.float32), ids=np.array([500, 501]))
-    index.save(fresh_run / "gallery" / "index.nswg")
-    reopened = Gallery(fresh_run)
-    assert len(reopened) == 360 and len(reopened.index) == 360 and 500 not in reopened.index
-    assert reopened.entries()[-1].id == 359
+    with Gallery(fresh_run) as gallery:
+        # The index got two new faces saved, but the process died before entries.json was
+        # written.
+        index = gallery.index
+        index.add(np.zeros((2, index.dim), np.float32), ids=np.array([500, 501]))
+        index.save(fresh_run / "gallery" / "index.nswg")
+    with Gallery(fresh_run) as reopened:
+        assert len(reopened) == 360 and len(reopened.index) == 360 and 500 not in reopened.index
+        assert reopened.entries()[-1].id == 359
+
+
+def test_a_deletion_cut_short_by_a_crash_is_finished_on_open(fresh_run):
+    with Gallery(fresh_run) as gallery:
+        # The index without entry 7 was saved, but the process died before entries.json was.
+        keep = np.array([i for i in range(360) if i != 7], dtype=np.int64)
+        smaller = Gallery._rebuilt(gallery.index, keep)
+        smaller.save(fresh_run / "gallery" / "index.nswg")
+    with Gallery(fresh_run) as reopened:
+        assert len(reopened) == 359 and 7 not in {e.id for e in reopened.entries()}
+    entries = json.loads((fresh_run / "gallery" / "entries.json").read_text())["entries"]
+    assert len(entries) == 359
+
+
+def test_a_second_gallery_on_the_same_folder_is_refused_until_the_first_closes(fresh_run):
+    from pyembed.serve.gallery import GalleryLockedError
+
+    first = Gallery(fresh_run)
+    with pytest.raises(GalleryLockedError, match="another pyembed serve"):
+        Gallery(fresh_run, model=first.model)
+    first.close()
+    with Gallery(fresh_run, model=first.model) as second:
+        assert len(second) == 360
+
+
+def test_a_retrained_run_gets_its_gallery_rebuilt_with_the_enrolled_faces_embedded_again(
+    fresh_run, face_arrays
+):
+    from pyembed.train.run_dir import load_run
+
+    images, labels = face_arrays
+    cy = np.flatnonzero(labels == 38)[:3]
+    with Gallery(fresh_run) as gallery:
+        inputs = images[cy]
+        gallery.enrol("Cy", inputs, gallery.model.embed(inputs))
+        old = gallery.index.get_vectors([360, 361, 362])
+    data = load_run(fresh_run).metadata["data"]["path"]
+    args = ["train", "faces", "--data", data, "--run-dir", str(fresh_run), "--overwrite"]
+    args += ["--epochs", "1", "--seed", "5", "--test-identities", "6", "--no-progress"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    with Gallery(fresh_run) as rebuilt:
+        assert [e.id for e in rebuilt.entries() if e.name == "Cy"] == [360, 361, 362]
+        new = rebuilt.index.get_vectors([360, 361, 362])
+        np.testing.assert_allclose(new, rebuilt.model.embed(inputs), rtol=1e-5, atol=1e-6)
+        assert not np.allclose(new, old)  # embedded by the new model
+        run = load_run(fresh_run)
+        np.testing.assert_array_equal(
+            rebuilt.index.get_vectors(np.arange(360)), run.arrays["embeddings"]
+        )
 
 
 def _snapshot(run_dir):
@@ -312,8 +365,18 @@ def test_the_openapi_schema_describes_the_api(fresh_run):
         "/api/gallery/{id}/thumbnail",
     }
     assert "post" in paths["/api/search"] and "delete" in paths["/api/gallery/{id}"]
-    body = paths["/api/enrol"]["post"]["requestBody"]["content"]
-    assert "multipart/form-data" in body
+    assert "delete" in paths["/api/people/{name}"]
+    for path, codes in (
+        ("/api/search", {"400", "409", "413", "415", "422"}),
+        ("/api/enrol", {"400", "413", "415", "422"}),
+    ):
+        post = paths[path]["post"]
+        assert "multipart/form-data" in post["requestBody"]["content"]
+        assert codes <= set(post["responses"])
+    assert "404" in paths["/api/gallery/{id}"]["delete"]["responses"]
+    search_body = paths["/api/search"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    ref = search_body["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert schema["components"]["schemas"][ref]["required"] == ["image"]
     page = c.get("/")
     assert page.status_code == 200 and "getUserMedia" not in page.text  # the script is separate
     assert "getUserMedia" in c.get("/static/app.js").text
@@ -426,7 +489,7 @@ def test_searches_running_during_enrolments_and_deletions_always_see_one_whole_g
 
     images, labels = face_arrays
     gallery = Gallery(fresh_run)
-    model = FaceModel(gallery.run)
+    model = gallery.model
     queries = model.embed(images[labels >= STRANGERS][:8])
     stop, errors, answers = threading.Event(), [], []
 
@@ -457,3 +520,47 @@ def test_searches_running_during_enrolments_and_deletions_always_see_one_whole_g
     assert not errors, errors[:3]
     assert len(answers) > 3
     assert len(gallery) == 360 + 4 * 2 - 4
+
+
+def test_fields_sent_twice_are_refused(fresh_run, face_arrays):
+    images, _ = face_arrays
+    c, gallery = client(fresh_run)
+    one = ("a.png", png(images[0]), "image/png")
+    r = c.post("/api/search", files=[("image", one), ("image", one)])
+    assert r.status_code == 400 and "image: sent 2 times" in r.json()["detail"]
+    r = c.post("/api/enrol", data={"name": ["A", "B"]}, files=[("images", one)])
+    assert r.status_code == 400 and "name: sent 2 times" in r.json()["detail"]
+    assert len(gallery) == 360
+
+
+def test_forgetting_a_name_removes_all_its_entries_in_one_change(fresh_run, face_arrays):
+    images, labels = face_arrays
+    c, gallery = client(fresh_run)
+    rows = np.flatnonzero(labels == 36)[:3]
+    name = "Mahsa\u200cJoon"  # a zero-width non-joiner, as in Persian names, is kept
+    assert enrol(c, name, [png(images[i]) for i in rows]).status_code == 200
+    listed = c.get("/api/gallery", params={"name": name}).json()
+    assert listed["total"] == 3
+    r = c.delete(f"/api/people/{name}")
+    assert r.status_code == 200 and len(r.json()["deleted"]) == 3
+    assert r.json()["gallery_size"] == 360 and len(gallery) == 360
+    assert c.delete(f"/api/people/{name}").status_code == 404
+
+
+def test_query_gallery_sees_the_people_serve_enrolled(fresh_run, face_arrays, tmp_path):
+    images, labels = face_arrays
+    c, gallery = client(fresh_run)
+    rows = np.flatnonzero(labels == 39)
+    assert enrol(c, "Eve", [png(images[i]) for i in rows[:5]]).status_code == 200
+    probe = tmp_path / "eve.png"
+    probe.write_bytes(png(images[rows[8]]))
+    answer = search(c, probe.read_bytes(), k=3)
+    result = CliRunner().invoke(
+        main, ["query", str(fresh_run), str(probe), "--gallery", "-k", "3", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    rows_out = json.loads(result.stdout)["results"]
+    assert [r["label"] for r in rows_out] == [n["name"] for n in answer["neighbors"]]
+    assert [r["id"] for r in rows_out] == [n["id"] for n in answer["neighbors"]]
+    plain = CliRunner().invoke(main, ["query", str(fresh_run), str(probe), "--format", "json"])
+    assert "Eve" not in plain.stdout  # the run's own index is unchanged

@@ -51,6 +51,12 @@ _UCR_SUFFIXES = (".ts", ".txt", ".tsv", ".csv")
     help="Image INPUTS: side of the centre crop as a fraction of the largest centred box with the "
     "model's aspect ratio (pyembed.datasets.images).",
 )
+@click.option(
+    "--gallery",
+    is_flag=True,
+    help="Faces: search the served gallery (RUN_DIR/gallery: the run's faces plus the people "
+    "enrolled through pyembed serve) instead of the run's index.",
+)
 @search_option(default="graph")
 @ef_option
 @threads_option(help="Threads for embedding (torch) and search; default: torch's and all cores.")
@@ -62,6 +68,7 @@ def query(
     k: int,
     key: str | None,
     crop: float,
+    gallery: bool,
     search: str,
     ef: int | None,
     threads: int | None,
@@ -117,14 +124,33 @@ def query(
         inputs = series_tensor(raw)
     vectors = embed(model, inputs)
     names = run.arrays["label_names"]
-    index = load_index(run_dir)
-    ids = index.ids
-    if index.dim != vectors.shape[1] or (ids.size and int(ids.max()) >= names.shape[0]):
-        raise click.ClickException(
-            f"{run_dir / INDEX_FILE}: the index (dim {index.dim}, {len(index)} items) does "
-            f"not belong to this run's model and embeddings.npz (dim {vectors.shape[1]}, "
-            f"{names.shape[0]} items)"
-        )
+    if gallery:
+        if run.kind != "faces":
+            raise click.UsageError("--gallery applies only to faces runs")
+        from pyembed.serve.gallery import read_gallery
+
+        index, gallery_names = read_gallery(run_dir)
+
+        def label(id: int) -> str | None:
+            return gallery_names.get(id)
+
+        if index.dim != vectors.shape[1]:
+            raise click.ClickException(
+                f"{run_dir}/gallery: dim {index.dim} is not the model's {vectors.shape[1]}"
+            )
+    else:
+        index = load_index(run_dir)
+        ids = index.ids
+        if index.dim != vectors.shape[1] or (ids.size and int(ids.max()) >= names.shape[0]):
+            raise click.ClickException(
+                f"{run_dir / INDEX_FILE}: the index (dim {index.dim}, {len(index)} items) does "
+                f"not belong to this run's model and embeddings.npz (dim {vectors.shape[1]}, "
+                f"{names.shape[0]} items)"
+            )
+
+        def label(id: int) -> str | None:
+            return str(names[id])
+
     if k > len(index):
         raise click.BadParameter(f"the index holds {len(index)} items", param_hint="--k")
     found = index.search(vectors, k=k, exact=search == "exact", ef=ef, n_threads=threads)
@@ -133,7 +159,7 @@ def query(
             "query": q,
             "rank": rank + 1,
             "id": int(found.ids[q, rank]),
-            "label": str(names[found.ids[q, rank]]) if found.ids[q, rank] >= 0 else None,
+            "label": label(int(found.ids[q, rank])) if found.ids[q, rank] >= 0 else None,
             "distance": float(found.distances[q, rank]),
         }
         for q in range(found.ids.shape[0])

@@ -5,11 +5,12 @@ A face run is trained on grayscale ``uint8`` arrays of one size (``data.image_sh
 metadata, 64 x 64 for Olivetti). Any photo or camera frame is turned into such an array in three
 steps, always the same:
 
-1. **Decode** (Pillow): PNG, JPEG, BMP, GIF (first frame), TIFF, WebP or PGM, of at most
-   :data:`MAX_PIXELS` pixels (checked from the header, before the pixels are decoded). The EXIF
-   orientation of phone photos is applied.
+1. **Decode** (Pillow): PNG, JPEG, BMP, GIF (first frame), TIFF, WebP or PGM/PPM, and no other
+   format, of at most :data:`MAX_PIXELS` pixels (checked from the header, before the pixels are
+   decoded). The EXIF orientation of phone photos is applied.
 2. **Grayscale**: Pillow's ``"L"`` conversion, the ITU-R 601-2 luma
-   ``L = 0.299 R + 0.587 G + 0.114 B`` (an alpha channel is dropped, not blended).
+   ``L = 0.299 R + 0.587 G + 0.114 B`` (an alpha channel is dropped, not blended); 16-bit grey is
+   scaled from ``0..65535`` and float grey from ``0..1``.
 3. **Centre crop and resize**: the largest centred box with the model's aspect ratio, shrunk about
    its centre to the fraction ``crop`` of its side (``1.0`` keeps the whole box: right for images
    that are already face crops; a webcam frame with the face in the middle third wants about
@@ -113,7 +114,7 @@ def decode_image(
         with warnings.catch_warnings():
             # The pixel limit is ours (below); Pillow's own bomb warning would only repeat it.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
+            with Image.open(io.BytesIO(data), formats=_FORMATS) as img:
                 width, height = img.size
                 if width * height > MAX_PIXELS:
                     raise ImageError(
@@ -124,19 +125,43 @@ def decode_image(
                     raise ImageError(f"{label}: the image has no pixels")
                 img.seek(0)  # the first frame of an animation
                 upright = ImageOps.exif_transpose(img)
-                gray = upright.convert("L")
-                return np.array(gray, dtype=np.uint8)
+                return _luma(upright)
     except ImageError:
+        raise
+    except MemoryError:
         raise
     except Image.DecompressionBombError as exc:  # Pillow's own limit, met before ours in open()
         raise ImageError(f"{label}: more than the {MAX_PIXELS:,} pixels accepted ({exc})") from exc
     except UnidentifiedImageError as exc:
-        raise ImageError(
-            f"{label}: not an image Pillow can read (PNG, JPEG, BMP, GIF, TIFF, WebP, PGM)"
-        ) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        # Pillow reports truncated or corrupt data as OSError/SyntaxError/ValueError.
+        raise ImageError(f"{label}: not an image of an accepted format ({_FORMAT_NAMES})") from exc
+    except Exception as exc:
+        # Pillow's decoders report damaged data as OSError, SyntaxError, ValueError, but also as
+        # TypeError, struct.error, IndexError, EOFError... (a byte-flipped TIFF raised TypeError).
         raise ImageError(f"{label}: the image data is corrupt or truncated ({exc})") from exc
+
+
+_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
+"""Pillow plugins tried; no other (no EPS, which would run Ghostscript on an upload)."""
+_FORMAT_NAMES = "PNG, JPEG, BMP, GIF, TIFF, WebP, PGM/PPM"
+
+
+def _luma(img: Any) -> NDArray[np.uint8]:
+    """8-bit luma of a decoded Pillow image.
+
+    Pillow's ``"L"`` conversion clips wider samples instead of scaling them, so those are scaled
+    here first: 16- and 32-bit integer grey (``I;16``, ``I``: 16-bit PNG and TIFF) from
+    ``0..65535``, and float grey (``F``) from ``0..1`` (or taken as ``0..255`` when its largest
+    value is above 1); values outside the range are clipped.
+    """
+    if img.mode.startswith("I") or img.mode == "F":
+        values = np.asarray(img, dtype=np.float64)
+        if img.mode == "F":
+            top = 1.0 if values.size == 0 or np.nanmax(values) <= 1.0 else 255.0
+        else:
+            top = 65535.0
+        values = np.nan_to_num(values, nan=0.0) * (255.0 / top)
+        return np.clip(np.round(values), 0, 255).astype(np.uint8)
+    return np.array(img.convert("L"), dtype=np.uint8)
 
 
 def face_crop(

@@ -8,10 +8,11 @@ Endpoints (the OpenAPI schema at ``/openapi.json`` and the docs at ``/docs`` des
   name, or "unknown" when the nearest is farther than the threshold;
 - ``POST /api/enrol``: a ``name`` and one or more images (fields ``images``) added to the gallery;
 - ``GET /api/gallery``, ``GET /api/people``: the entries (paged) and the names;
-- ``DELETE /api/gallery/{id}``; ``GET /api/gallery/{id}/thumbnail`` (PNG).
+- ``DELETE /api/gallery/{id}``, ``DELETE /api/people/{name}`` (every entry of a name);
+  ``GET /api/gallery/{id}/thumbnail`` (PNG).
 
-Bad input is a 4xx with ``{"detail": "message"}``: 400 for an unreadable, empty or corrupt image
-or a bad name, 404 for an unknown id, 409 for a search of an empty gallery, 413 for a request
+Bad input is a 4xx with ``{"detail": "message"}``: 400 for an unreadable, empty or corrupt image,
+a bad name or a single-valued field sent twice, 404 for an unknown id, 409 for a search of an empty gallery, 413 for a request
 larger than ``max_upload_bytes`` (refused from its ``Content-Length`` or as soon as the streamed
 body passes the limit), 415 for a body that is not ``multipart/form-data`` or a file part whose
 type is not an image, 422 for a missing field or an out-of-range parameter. The gallery is
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import time
+import unicodedata
 from importlib import resources
 from typing import Annotated, Any
 
@@ -30,6 +32,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from pyembed.datasets.images import ImageError
 from pyembed.serve.gallery import (
@@ -117,6 +120,14 @@ class DeletedOut(BaseModel):
     """A removed entry."""
 
     deleted: EntryOut
+    gallery_size: int
+    threshold: float | None
+
+
+class DeletedPersonOut(BaseModel):
+    """The entries of a removed name."""
+
+    deleted: list[EntryOut]
     gallery_size: int
     threshold: float | None
 
@@ -215,12 +226,41 @@ def _entry_out(e: Entry) -> EntryOut:
 
 def _require_multipart(request: Request) -> None:
     """415 unless the body is multipart/form-data."""
-    ctype = request.headers.get("content-type", "")
-    if not ctype.lower().startswith("multipart/form-data"):
-        got = ctype.split(";")[0] or "none"
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "multipart/form-data":
         raise HTTPException(
-            415, f"the body must be multipart/form-data with the image files (got {got})"
+            415,
+            "the body must be multipart/form-data with the image files "
+            f"(got {media_type or 'no content type'})",
         )
+
+
+async def _single_valued(request: Request, *fields: str) -> None:
+    """400 if one of ``fields`` was sent more than once (FastAPI would keep the last)."""
+    form = await request.form()  # already parsed for the endpoint's parameters: no second read
+    for field in fields:
+        n = len(form.getlist(field))
+        if n > 1:
+            raise HTTPException(400, f"{field}: sent {n} times; send it once")
+
+
+class ErrorOut(BaseModel):
+    """Every refused request: status 4xx and a message."""
+
+    detail: str
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the 4xx answers an endpoint gives."""
+    what = {
+        400: "An unreadable, empty or corrupt image, a bad name, a field sent twice",
+        404: "No such gallery entry",
+        409: "The gallery is empty",
+        413: "The request is larger than the upload limit",
+        415: "The body is not multipart/form-data, or a file part is not an image type",
+        422: "A missing field or an out-of-range parameter",
+    }
+    return {c: {"model": ErrorOut, "description": what[c]} for c in codes}
 
 
 def _read_files(files: list[UploadFile], field: str) -> list[tuple[str, bytes]]:
@@ -239,7 +279,7 @@ def _read_files(files: list[UploadFile], field: str) -> list[tuple[str, bytes]]:
 
 def create_app(
     gallery: Gallery,
-    model: FaceModel,
+    model: FaceModel | None = None,
     *,
     default_k: int = 5,
     default_crop: float = 1.0,
@@ -252,8 +292,9 @@ def create_app(
     ----------
     gallery : Gallery
         The served gallery (a faces run's index plus enrolments).
-    model : FaceModel
-        The run's network; its ``image_shape`` and ``dim`` must match the gallery.
+    model : FaceModel, optional
+        The run's network (default: the gallery's); its ``image_shape`` and ``dim`` must match
+        the gallery.
     default_k : int, default 5
         Neighbours shown per search unless the request says ``k`` (1..100).
     default_crop : float, default 1.0
@@ -263,6 +304,7 @@ def create_app(
     max_images : int, default 64
         Most images per enrolment.
     """
+    model = gallery.model if model is None else model
     if model.dim != gallery.index.dim or model.image_shape != gallery.image_shape:
         raise ValueError("the model and the gallery belong to different runs")
     if not 1 <= default_k <= MAX_K:
@@ -330,13 +372,19 @@ def create_app(
         response_model=SearchOut,
         summary="Nearest gallery faces of one image",
         dependencies=[Depends(_require_multipart)],
+        responses=_errors(400, 409, 413, 415, 422),
     )
-    def search(
+    async def search(
+        request: Request,
         image: Annotated[UploadFile, File(description="The image (PNG, JPEG, ...)")],
         k: int = Query(default_k, ge=1, le=MAX_K, description="Neighbours to return"),
         crop: float = Query(1.0, gt=0.0, le=1.0, description="Centre crop fraction"),
         preview: bool = Query(False, description="Return the model input as a PNG data URL"),
     ) -> SearchOut:
+        await _single_valued(request, "image")
+        return await run_in_threadpool(_search, image, k, crop, preview)
+
+    def _search(image: UploadFile, k: int, crop: float, preview: bool) -> SearchOut:
         t0 = time.perf_counter()
         files = _read_files([image], "image")
         inputs = _bad_image(lambda: model.prepare(files, crop))
@@ -384,14 +432,20 @@ def create_app(
         response_model=EnrolOut,
         summary="Add faces of one person to the gallery",
         dependencies=[Depends(_require_multipart)],
+        responses=_errors(400, 413, 415, 422),
     )
-    def enrol(
+    async def enrol(
+        request: Request,
         name: Annotated[
             str, Form(description="The person's name (1-80 characters, not 'unknown')")
         ],
         images: Annotated[list[UploadFile], File(description="One or more images of the person")],
         crop: float = Query(1.0, gt=0.0, le=1.0, description="Centre crop fraction"),
     ) -> EnrolOut:
+        await _single_valued(request, "name")
+        return await run_in_threadpool(_enrol, name, images, crop)
+
+    def _enrol(name: str, images: list[UploadFile], crop: float) -> EnrolOut:
         if len(images) > max_images:
             raise HTTPException(
                 400, f"images: at most {max_images} per enrolment, got {len(images)}"
@@ -423,10 +477,11 @@ def create_app(
         name: str | None = Query(None, description="Only this name"),
         source: str | None = Query(None, pattern="^(run|enrolled)$"),
     ) -> GalleryOut:
+        wanted = None if name is None else unicodedata.normalize("NFC", name).strip()
         rows = [
             e
             for e in gallery.entries()
-            if (name is None or e.name == name) and (source is None or e.source == source)
+            if (wanted is None or e.name == wanted) and (source is None or e.source == source)
         ]
         return GalleryOut(
             total=len(rows),
@@ -445,7 +500,29 @@ def create_app(
             for n, c in gallery.people().items()
         ]
 
-    @app.delete("/api/gallery/{id}", response_model=DeletedOut, summary="Remove one entry")
+    @app.delete(
+        "/api/people/{name}",
+        response_model=DeletedPersonOut,
+        summary="Remove every entry of one name",
+        responses=_errors(404),
+    )
+    def forget(name: str) -> DeletedPersonOut:
+        try:
+            gone = gallery.delete_name(name)
+        except UnknownEntryError as exc:
+            raise HTTPException(404, exc.args[0]) from None
+        return DeletedPersonOut(
+            deleted=[_entry_out(e) for e in gone],
+            gallery_size=len(gallery),
+            threshold=_threshold(gallery.calibration),
+        )
+
+    @app.delete(
+        "/api/gallery/{id}",
+        response_model=DeletedOut,
+        summary="Remove one entry",
+        responses=_errors(404),
+    )
     def delete(id: int) -> DeletedOut:
         try:
             entry = gallery.delete(id)
@@ -460,7 +537,7 @@ def create_app(
     @app.get(
         "/api/gallery/{id}/thumbnail",
         response_class=Response,
-        responses={200: {"content": {"image/png": {}}}},
+        responses={200: {"content": {"image/png": {}}}, **_errors(404)},
         summary="An entry's face as the model saw it (PNG)",
     )
     def thumbnail(id: int) -> Response:

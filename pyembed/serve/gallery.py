@@ -17,6 +17,12 @@ the two after a crash: ids in the index without an entry (an enrolment that was 
 are dropped by rebuilding the index; entries whose id the index lacks (a deletion that was never
 answered) are dropped. A write that was answered is never lost.
 
+``entries.json`` also holds the run's fingerprint (:func:`run_fingerprint`, a hash of
+``model.pt`` and ``embeddings.npz``). When the run has been retrained since, the gallery is rebuilt
+on open: the run's new index, plus every enrolled face embedded again by the new model from its
+stored model input. One process at a time opens a gallery (an exclusive ``flock`` on
+``gallery/.lock``). ``pyembed query --gallery`` searches it read-only (:func:`read_gallery`).
+
 **Deletion rebuilds the index** from the remaining vectors (the core has no removal yet, issue 18):
 about a second per 10,000 faces of 128 floats on one core.
 
@@ -26,14 +32,16 @@ threshold. Unless one is given, it is calibrated on the gallery itself: for up t
 the same name (what a new photo of a known person scores) and to the nearest entry of another name
 (what a stranger scores: the person is missing from the gallery's point of view) are collected, and
 the threshold is the cut between them with the best balanced accuracy
-(:func:`pyembed.metrics.verification_accuracy`). It is recalibrated after every change. With fewer
-than two names of two entries each there is nothing to calibrate on and nothing is rejected.
+(:func:`pyembed.metrics.verification_accuracy`). It is recalibrated after every change. When no
+entry has both a same-name and an other-name entry among its 32 nearest (for example a single
+name, or one face per name) there is nothing to calibrate on and nothing is rejected.
 Distances are L2 between embeddings.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import io
 import json
 import logging
@@ -49,6 +57,7 @@ from numpy.typing import NDArray
 
 from pyembed._atomic import write_bytes_atomic
 from pyembed.index import Index
+from pyembed.serve.model import FaceModel
 
 __all__ = [
     "CALIBRATION_SAMPLES",
@@ -57,10 +66,13 @@ __all__ = [
     "Entry",
     "Gallery",
     "GalleryError",
+    "GalleryLockedError",
     "Match",
     "UnknownEntryError",
     "check_name",
     "encode_png",
+    "read_gallery",
+    "run_fingerprint",
 ]
 
 log = logging.getLogger("pyembed.serve")
@@ -86,6 +98,10 @@ class GalleryError(ValueError):
 
 class UnknownEntryError(KeyError):
     """No gallery entry has this id."""
+
+
+class GalleryLockedError(RuntimeError):
+    """The gallery folder is open in another Gallery (this process or another)."""
 
 
 @dataclass(frozen=True)
@@ -143,8 +159,9 @@ class Calibration:
 def check_name(name: object) -> str:
     """A person's name, stripped and NFC-normalised, or a GalleryError saying what is wrong.
 
-    Names are 1 to :data:`MAX_NAME_LENGTH` characters without control characters and may not be
-    :data:`RESERVED_NAME` (any case).
+    Names are 1 to :data:`MAX_NAME_LENGTH` characters without control characters, unpaired
+    surrogates or unassigned code points (format characters such as the zero-width non-joiner of
+    Persian names are kept), and may not be :data:`RESERVED_NAME` (any case).
     """
     if not isinstance(name, str):
         raise GalleryError(f"name must be text, got {type(name).__name__}")
@@ -153,7 +170,7 @@ def check_name(name: object) -> str:
         raise GalleryError("name: must not be empty")
     if len(clean) > MAX_NAME_LENGTH:
         raise GalleryError(f"name: at most {MAX_NAME_LENGTH} characters, got {len(clean)}")
-    if any(unicodedata.category(c).startswith("C") for c in clean):
+    if any(unicodedata.category(c) in ("Cc", "Cs", "Cn") for c in clean):
         raise GalleryError("name: must not contain control characters")
     if clean.casefold() == RESERVED_NAME:
         raise GalleryError(f"name: {RESERVED_NAME!r} is what a rejected face is called")
@@ -198,12 +215,21 @@ class Gallery:
         Answer searches by exact scan instead of the graph.
     ef : int, optional
         Beam width of graph searches (the index's default when None).
+    model : FaceModel, optional
+        The run's network (built from the run when None); used to re-embed the enrolled faces
+        when the run was retrained since the gallery was written.
+
+    One process at a time: the gallery folder is locked (``gallery/.lock``, an exclusive
+    ``flock``) from opening until :meth:`close`, so two servers never overwrite each other's
+    enrolments.
 
     Raises
     ------
     FileNotFoundError, OSError, ValueError
         As :func:`pyembed.train.run_dir.load_run` and ``load_index``, or if the run is not a
         faces run or the gallery files are damaged (the message names the file).
+    GalleryLockedError
+        If another Gallery (in this or another process) has the folder open.
     """
 
     def __init__(
@@ -213,9 +239,11 @@ class Gallery:
         threshold: float | None = None,
         exact: bool = False,
         ef: int | None = None,
+        model: FaceModel | None = None,
     ) -> None:
         from pyembed.train.run_dir import load_run
 
+        self._lock_fd: int | None = None
         self.run = load_run(Path(run_dir))
         if self.run.kind != "faces":
             raise ValueError(f"{self.run.path}: a {self.run.kind} run; serve needs a faces run")
@@ -229,8 +257,32 @@ class Gallery:
         self._run_images: NDArray[np.uint8] | None = None
         self._thumb_cache: dict[int, bytes] = {}
         self._next_id = 0
-        index, entries = self._open()
-        self._state = _State(index, entries, self._calibrate(index, entries))
+        self._fingerprint = run_fingerprint(self.run.path)
+        self.model = FaceModel(self.run) if model is None else model
+        """The run's network (:class:`FaceModel`)."""
+        (self.folder / THUMBS_DIR).mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _lock(self.folder)
+        try:
+            index, entries = self._open()
+            self._state = _State(index, entries, self._calibrate(index, entries))
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the gallery folder (searches keep working; changes are refused after)."""
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the flock
+
+    def __enter__(self) -> Gallery:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
 
     # The index, its entries and its threshold change together: a change builds a new _State and
     # swaps it in with one assignment, and a reader takes self._state once, so no reader ever
@@ -415,33 +467,62 @@ class Gallery:
         UnknownEntryError
             If there is no such entry.
         """
+        return self._delete([self.entry(id)])[0]
+
+    def delete_name(self, name: str) -> list[Entry]:
+        """Remove every entry of ``name`` (one rebuild of the index) and return them.
+
+        Raises
+        ------
+        UnknownEntryError
+            If no entry has this name.
+        """
+        clean = unicodedata.normalize("NFC", name).strip() if isinstance(name, str) else name
+        gone = [e for e in self.entries() if e.name == clean]
+        if not gone:
+            raise UnknownEntryError(f"no gallery entry is named {name!r}")
+        return self._delete(gone)
+
+    def _delete(self, gone: list[Entry]) -> list[Entry]:
         with self._write_lock:
-            entry = self.entry(id)
-            entries = {i: e for i, e in self._entries.items() if i != id}
+            ids = {e.id for e in gone}
+            if not ids <= set(self._entries):  # deleted meanwhile by another request
+                missing = sorted(ids - set(self._entries))
+                raise UnknownEntryError(f"no gallery entry has id {missing[0]}")
+            entries = {i: e for i, e in self._entries.items() if i not in ids}
             index = self._rebuilt(self.index, np.array(sorted(entries), dtype=np.int64))
             self._commit(index, entries)
-            if entry.source == "enrolled":
-                (self.folder / THUMBS_DIR / f"{id}.png").unlink(missing_ok=True)
-            self._thumb_cache.pop(id, None)
-            return entry
+            for e in gone:
+                if e.source == "enrolled":
+                    (self.folder / THUMBS_DIR / f"{e.id}.png").unlink(missing_ok=True)
+                self._thumb_cache.pop(e.id, None)
+            return gone
 
     def _commit(self, index: Index, entries: dict[int, Entry], next_id: int | None = None) -> None:
-        """Save ``index`` then ``entries`` durably, then swap them in with a new calibration."""
+        """Save ``index`` then ``entries`` durably, then swap them in with a new calibration
+        (computed first, so nothing can fail between the files and the memory)."""
+        if self._lock_fd is None:
+            raise GalleryError("the gallery is closed")
         next_id = self._next_id if next_id is None else next_id
+        calibration = self._calibrate(index, entries)
         index.save(self.folder / "index.nswg")
         try:
             self._write_entries(entries, next_id)
         except BaseException:
             self.index.save(self.folder / "index.nswg")  # put the previous index back
             raise
-        calibration = self._calibrate(index, entries)
         self._state = _State(index, entries, calibration)
         self._next_id = next_id
 
     def _write_entries(self, entries: dict[int, Entry], next_id: int) -> None:
         """Write ``entries.json``; ``next_id`` is the first id never given out (ids of deleted
-        entries are not reused, so a cached thumbnail URL never shows another face)."""
-        doc = {"next_id": next_id, "entries": [asdict(entries[i]) for i in sorted(entries)]}
+        entries are not reused, so a cached thumbnail URL never shows another face); ``run`` is
+        the fingerprint of the run the embeddings come from."""
+        doc = {
+            "run": self._fingerprint,
+            "next_id": next_id,
+            "entries": [asdict(entries[i]) for i in sorted(entries)],
+        }
         data = (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
         write_bytes_atomic(self.folder / ENTRIES_FILE, data)
 
@@ -452,20 +533,15 @@ class Gallery:
 
         index_path, entries_path = self.folder / "index.nswg", self.folder / ENTRIES_FILE
         if not entries_path.exists():
-            index = load_index(self.run.path)
-            names = self.run.arrays["label_names"]
-            ids = index.ids
-            if ids.size and int(ids.max()) >= names.shape[0]:
-                raise ValueError(f"{self.run.path}: the run's index does not match its embeddings")
-            entries = {int(i): Entry(int(i), str(names[i]), "run") for i in ids}
-            (self.folder / THUMBS_DIR).mkdir(parents=True, exist_ok=True)
-            self._next_id = int(ids.max()) + 1 if ids.size else 0
+            index, entries = self._run_entries(load_index(self.run.path))
+            self._next_id = max(entries) + 1 if entries else 0
             index.save(index_path)
             self._write_entries(entries, self._next_id)
-            log.info("created the gallery in %s from the run's %d faces", self.folder, len(ids))
+            log.info("created the gallery in %s from the run's %d faces", self.folder, len(index))
             return index, entries
-        (self.folder / THUMBS_DIR).mkdir(parents=True, exist_ok=True)
-        entries, self._next_id = _read_entries(entries_path)
+        entries, self._next_id, fingerprint = _read_entries(entries_path)
+        if fingerprint != self._fingerprint:
+            return self._reembedded(entries)
         if not index_path.exists():
             raise FileNotFoundError(f"{index_path}: missing, but {entries_path} exists")
         index = Index.load(index_path)
@@ -489,6 +565,59 @@ class Gallery:
             index.save(index_path)
         if gone:
             self._write_entries(entries, self._next_id)
+        return index, entries
+
+    def _run_entries(self, index: Index) -> tuple[Index, dict[int, Entry]]:
+        """The run's index and an entry per id, named by the run's labels."""
+        names = self.run.arrays["label_names"]
+        ids = index.ids
+        if ids.size and int(ids.max()) >= names.shape[0]:
+            raise ValueError(f"{self.run.path}: the run's index does not match its embeddings")
+        return index, {int(i): Entry(int(i), str(names[i]), "run") for i in ids}
+
+    def _reembedded(self, old: dict[int, Entry]) -> tuple[Index, dict[int, Entry]]:
+        """The gallery rebuilt for a retrained run: the run's new index, plus every enrolled face
+        embedded again by the new model from its stored model input (``thumbs/ID.png``, written
+        losslessly). Deletions of run items are not carried over."""
+        from pyembed.datasets.images import decode_image
+        from pyembed.train.run_dir import load_index
+
+        index, entries = self._run_entries(load_index(self.run.path))
+        enrolled = [e for e in sorted(old.values(), key=lambda e: e.id) if e.source == "enrolled"]
+        if enrolled and entries and enrolled[0].id <= max(entries):
+            raise ValueError(
+                f"{self.folder}: the run was retrained on other data; its ids now reach "
+                f"{max(entries)}, over the enrolled ids from {enrolled[0].id}. Move the gallery "
+                "folder aside to start a new one"
+            )
+        faces, kept = [], []
+        for e in enrolled:
+            path = self.folder / THUMBS_DIR / f"{e.id}.png"
+            try:
+                face = decode_image(path)
+            except (OSError, ValueError):
+                log.warning("enrolled face %d (%s) has no readable input; dropped", e.id, e.name)
+                continue
+            if face.shape != self.image_shape:
+                log.warning(
+                    "enrolled face %d is %s, not the model's input; dropped", e.id, face.shape
+                )
+                continue
+            faces.append(face)
+            kept.append(e)
+        if kept:
+            vectors = self.model.embed(np.stack(faces))
+            index.add(vectors, ids=np.array([e.id for e in kept], dtype=np.int64), n_threads=1)
+            entries.update((e.id, e) for e in kept)
+        self._next_id = max([self._next_id, *(i + 1 for i in entries)])
+        index.save(self.folder / "index.nswg")
+        self._write_entries(entries, self._next_id)
+        log.warning(
+            "the run was retrained since the gallery was written: rebuilt it from the run's %d "
+            "faces and %d enrolled faces embedded again",
+            len(entries) - len(kept),
+            len(kept),
+        )
         return index, entries
 
     @staticmethod
@@ -572,13 +701,14 @@ def _copy(index: Index) -> Index:
     return pickle.loads(pickle.dumps(index))
 
 
-def _read_entries(path: Path) -> tuple[dict[int, Entry], int]:
-    """``entries.json`` read and checked: the entries and the next id to give out; a damaged
-    file is a ValueError naming it."""
+def _read_entries(path: Path) -> tuple[dict[int, Entry], int, str | None]:
+    """``entries.json`` read and checked: the entries, the next id to give out and the run's
+    fingerprint; a damaged file is a ValueError naming it."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         rows = doc["entries"]
         next_id = doc.get("next_id", 0)
+        fingerprint = doc.get("run")
         if not isinstance(next_id, int) or next_id < 0:
             raise ValueError(f"bad next_id {next_id!r}")
         entries: dict[int, Entry] = {}
@@ -592,4 +722,60 @@ def _read_entries(path: Path) -> tuple[dict[int, Entry], int]:
             entries[entry.id] = entry
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: not a gallery entries file ({exc})") from exc
-    return entries, max([next_id, *(i + 1 for i in entries)])
+    return entries, max([next_id, *(i + 1 for i in entries)]), fingerprint
+
+
+def run_fingerprint(run_dir: Path) -> str:
+    """SHA-256 (hex) of a run's ``model.pt`` and ``embeddings.npz``: it changes when the run is
+    retrained, and the gallery's embeddings then no longer belong to the model."""
+    from pyembed.train.run_dir import EMBEDDINGS_FILE, MODEL_FILE
+
+    digest = hashlib.sha256()
+    for name in (MODEL_FILE, EMBEDDINGS_FILE):
+        with (run_dir / name).open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def read_gallery(run_dir: str | os.PathLike[str]) -> tuple[Index, dict[int, str]]:
+    """The served gallery of a run, read only (no lock, no repair): its index and the name of
+    each entry, for ``pyembed query --gallery``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the run has no gallery (``pyembed serve`` makes it).
+    ValueError
+        If the files are damaged, or the run was retrained since the gallery was written (the
+        next ``pyembed serve`` rebuilds it).
+    """
+    folder = Path(run_dir) / GALLERY_DIR
+    if not (folder / ENTRIES_FILE).exists():
+        raise FileNotFoundError(
+            f"{folder}: no served gallery here (pyembed serve creates it on first start)"
+        )
+    entries, _, fingerprint = _read_entries(folder / ENTRIES_FILE)
+    if fingerprint != run_fingerprint(Path(run_dir)):
+        raise ValueError(
+            f"{folder}: written for an earlier training of this run; start pyembed serve once to "
+            "rebuild it"
+        )
+    return Index.load(folder / "index.nswg"), {i: e.name for i, e in entries.items()}
+
+
+def _lock(folder: Path) -> int:
+    """An exclusive flock on ``folder/.lock``: the descriptor (closing it unlocks)."""
+    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no locking
+        return fd
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise GalleryLockedError(
+            f"{folder}: another pyembed serve (or Gallery) has this gallery open"
+        ) from None
+    return fd

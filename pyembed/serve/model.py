@@ -14,7 +14,10 @@ from numpy.typing import NDArray
 
 from pyembed.datasets.images import decode_image, face_crop
 
-__all__ = ["FaceModel"]
+__all__ = ["DECODE_SLOTS", "FaceModel"]
+
+DECODE_SLOTS = 2
+"""Images decoded at once: the server's threads would otherwise each hold a full-size decode."""
 
 
 class FaceModel:
@@ -38,6 +41,7 @@ class FaceModel:
         self.dim = int(run.arrays["embeddings"].shape[1])
         """Width of an embedding."""
         self._lock = threading.Lock()
+        self._decode_slots = threading.BoundedSemaphore(DECODE_SLOTS)
 
     def prepare(self, files: Sequence[tuple[str, bytes]], crop: float) -> NDArray[np.uint8]:
         """Decode and preprocess ``(name, bytes)`` image files into model inputs ``(n, h, w)``.
@@ -51,7 +55,8 @@ class FaceModel:
         """
         out = np.empty((len(files), *self.image_shape), dtype=np.uint8)
         for i, (name, data) in enumerate(files):
-            out[i] = face_crop(decode_image(data, name=name), self.image_shape, crop)
+            with self._decode_slots:  # a 40-megapixel decode holds about 160 MB
+                out[i] = face_crop(decode_image(data, name=name), self.image_shape, crop)
         return out
 
     def embed(self, inputs: NDArray[np.uint8]) -> NDArray[np.float32]:

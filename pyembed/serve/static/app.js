@@ -8,7 +8,8 @@ const $ = (id) => document.getElementById(id);
 let info = null;
 let camera = false;
 let busy = false;
-let paused = false;
+let generation = 0;              // bumped by an upload, so a frame answer in flight is dropped
+const pausedBy = new Set();      // "upload", "enrol": the frame loop waits while any holds it
 
 function setStatus(id, text, error = false) {
   const el = $(id);
@@ -55,10 +56,13 @@ function drawGuide() {
 
 function frameBlob() {
   const video = $("cam");
+  if (!video.videoWidth) return Promise.reject(new Error("the camera has no picture yet"));
   const canvas = document.createElement("canvas");
   canvas.width = video.videoWidth; canvas.height = video.videoHeight;
   canvas.getContext("2d").drawImage(video, 0, 0);
-  return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.95));
+  return new Promise((resolve, reject) => canvas.toBlob(
+    (blob) => (blob ? resolve(blob) : reject(new Error("could not encode the frame"))),
+    "image/jpeg", 0.95));
 }
 
 function showResult(result) {
@@ -84,22 +88,27 @@ function showResult(result) {
   }));
 }
 
-async function search(blob, filename) {
+// Webcam frames use the slider's crop; uploads (like enrolment files) are taken whole, crop 1.
+async function search(blob, filename, cropFraction) {
   const form = new FormData();
   form.append("image", blob, filename);
   const k = info.default_k;
-  return api(`/api/search?k=${k}&crop=${crop()}&preview=true`, { method: "POST", body: form });
+  return api(`/api/search?k=${k}&crop=${cropFraction}&preview=true`, { method: "POST", body: form });
 }
 
 async function frameLoop() {
-  if (camera && !busy && !paused && $("cam").videoWidth) {
+  if (camera && !busy && pausedBy.size === 0 && $("cam").videoWidth) {
     busy = true;
+    const mine = generation;
     try {
-      showResult(await search(await frameBlob(), "frame.jpg"));
-      const v = $("cam");
-      setStatus("camera-status", `camera: live (${v.videoWidth}x${v.videoHeight})`);
+      const result = await search(await frameBlob(), "frame.jpg", crop());
+      if (mine === generation && pausedBy.size === 0) {
+        showResult(result);
+        const v = $("cam");
+        setStatus("camera-status", `camera: live (${v.videoWidth}x${v.videoHeight})`);
+      }
     } catch (e) {
-      setStatus("camera-status", `search failed: ${e.message}`, true);
+      if (mine === generation) setStatus("camera-status", `search failed: ${e.message}`, true);
     } finally {
       busy = false;
     }
@@ -140,7 +149,13 @@ async function refreshPeople() {
     const button = document.createElement("button");
     button.textContent = "forget";
     button.onclick = async () => {
-      for (const e of entries) await api(`/api/gallery/${e.id}`, { method: "DELETE" });
+      button.disabled = true;
+      try {
+        await api(`/api/people/${encodeURIComponent(name)}`, { method: "DELETE" });
+        setStatus("enrol-status", `forgot ${name}`);
+      } catch (e) {
+        setStatus("enrol-status", `could not forget ${name}: ${e.message}`, true);
+      }
       await refreshInfo(); await refreshPeople();
     };
     li.append(img, text, button);
@@ -158,6 +173,19 @@ async function refreshInfo() {
 
 async function enrol(event) {
   event.preventDefault();
+  const button = $("enrol-button");
+  if (button.disabled) return;
+  button.disabled = true;  // one enrolment at a time: a double click must not enrol twice
+  try {
+    await enrolOnce();
+  } catch (e) {
+    setStatus("enrol-status", `enrolment failed: ${e.message}`, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function enrolOnce() {
   const name = $("enrol-name").value.trim();
   const files = [...$("enrol-files").files];
   const form = new FormData();
@@ -166,7 +194,7 @@ async function enrol(event) {
     files.forEach((f) => form.append("images", f, f.name));
   } else if (camera) {
     const n = Number($("enrol-frames").value);
-    paused = true;
+    pausedBy.add("enrol");
     try {
       for (let i = 0; i < n; i++) {
         setStatus("enrol-status", `capturing frame ${i + 1} of ${n}…`);
@@ -174,35 +202,42 @@ async function enrol(event) {
         await new Promise((r) => setTimeout(r, ENROL_FRAME_GAP_MS));
       }
     } finally {
-      paused = false;
+      pausedBy.delete("enrol");
     }
   } else {
     setStatus("enrol-status", "no camera: choose image files to enrol", true);
     return;
   }
-  try {
-    const c = files.length ? 1 : crop();
-    const result = await api(`/api/enrol?crop=${c}`, { method: "POST", body: form });
-    setStatus("enrol-status", `added ${result.entries.length} images of ${result.name}`);
-    $("enrol-files").value = "";
-    await refreshInfo(); await refreshPeople();
-  } catch (e) {
-    setStatus("enrol-status", `enrolment failed: ${e.message}`, true);
-  }
+  const c = files.length ? 1 : crop();
+  const result = await api(`/api/enrol?crop=${c}`, { method: "POST", body: form });
+  setStatus("enrol-status", `added ${result.entries.length} images of ${result.name}`);
+  $("enrol-files").value = "";
+  await refreshInfo(); await refreshPeople();
 }
+
+let uploadTimer = null;
 
 async function uploaded() {
   const file = $("upload").files[0];
   if (!file) return;
-  paused = true;  // the answer stays on screen until the camera loop resumes
+  generation += 1;           // a frame answer still in flight must not replace this one
+  pausedBy.add("upload");    // the answer stays on screen for a while before the camera resumes
+  clearTimeout(uploadTimer);
+  const mine = generation;
   const still = $("still");
   still.src = URL.createObjectURL(file); still.hidden = false;
   try {
-    showResult(await search(file, file.name));
+    const result = await search(file, file.name, 1);
+    if (mine === generation) {
+      showResult(result);
+      setStatus("camera-status", `searched ${file.name}`);
+    }
   } catch (e) {
-    setStatus("camera-status", `search failed: ${e.message}`, true);
+    if (mine === generation) setStatus("camera-status", `search failed: ${e.message}`, true);
   }
-  setTimeout(() => { paused = false; still.hidden = true; }, 5000);
+  uploadTimer = setTimeout(() => {
+    if (mine === generation) { pausedBy.delete("upload"); still.hidden = true; }
+  }, 5000);
 }
 
 async function main() {
