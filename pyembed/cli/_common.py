@@ -234,6 +234,19 @@ def graph_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+def crop_option(default: float, help: str) -> Decorator:
+    """``--crop``: the centre crop of face images, a fraction in (0, 1]
+    (:func:`pyembed.datasets.images.face_crop`)."""
+    return click.option(
+        "--crop",
+        type=click.FloatRange(0.0, 1.0, min_open=True),
+        default=default,
+        show_default=True,
+        help=help + " The side of the kept box as a fraction of the largest centred box with "
+        "the model's aspect ratio.",
+    )
+
+
 def k_option(default: int, help: str) -> Decorator:
     """``-k/--k``: neighbors per query."""
     return click.option(

@@ -16,6 +16,7 @@ import click
 from pyembed.cli import output
 from pyembed.cli._common import (
     GuardedCommand,
+    crop_option,
     debug_option,
     ef_option,
     k_option,
@@ -43,14 +44,7 @@ _UCR_SUFFIXES = (".ts", ".txt", ".tsv", ".csv")
     default=None,
     help="Array of an .npz INPUTS (default: images for faces, series for ucr, else the only one).",
 )
-@click.option(
-    "--crop",
-    type=click.FloatRange(0.0, 1.0, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="Image INPUTS: side of the centre crop as a fraction of the largest centred box with the "
-    "model's aspect ratio (pyembed.datasets.images).",
-)
+@crop_option(default=1.0, help="Image INPUTS: the centre crop (pyembed.datasets.images).")
 @click.option(
     "--gallery",
     is_flag=True,

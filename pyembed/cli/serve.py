@@ -11,7 +11,14 @@ from pathlib import Path
 
 import click
 
-from pyembed.cli._common import GuardedCommand, debug_option, ef_option, k_option, search_option
+from pyembed.cli._common import (
+    GuardedCommand,
+    crop_option,
+    debug_option,
+    ef_option,
+    k_option,
+    search_option,
+)
 
 __all__ = ["serve"]
 
@@ -29,14 +36,7 @@ __all__ = ["serve"]
     "Default: calibrated on the gallery (nearest same-name against nearest other-name "
     "distances, best balanced accuracy), again after every change.",
 )
-@click.option(
-    "--crop",
-    type=click.FloatRange(0.0, 1.0, min_open=True),
-    default=0.6,
-    show_default=True,
-    help="The page's initial centre crop for webcam frames: side of the kept box as a fraction "
-    "of the frame's largest centred box with the model's aspect ratio.",
-)
+@crop_option(default=0.6, help="The page's initial centre crop for webcam frames.")
 @click.option(
     "--max-upload-mb",
     type=click.FloatRange(min=0.001),

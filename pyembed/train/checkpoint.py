@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from pyembed._atomic import atomic_writer
 
 __all__ = ["CHECKPOINT_FORMAT", "load_checkpoint", "save_checkpoint"]
 
@@ -20,7 +21,8 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None
     """Write ``state`` with ``torch.save``, atomically.
 
     The file is written to a temporary name in the target directory, flushed and fsynced, then
-    renamed over ``path``: an interrupted save leaves the previous checkpoint intact.
+    renamed over ``path`` and the folder synced (:func:`pyembed._atomic.atomic_writer`): an
+    interrupted save leaves the previous checkpoint intact.
 
     Parameters
     ----------
@@ -31,18 +33,8 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
-    # os.open with mode 0o666 honours the umask (mkstemp would leave the file private, 0o600)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save({"format": CHECKPOINT_FORMAT, **state}, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(target) as handle:
+        torch.save({"format": CHECKPOINT_FORMAT, **state}, handle)
 
 
 def load_checkpoint(
