@@ -450,6 +450,9 @@ def test_the_real_server_process_answers_refuses_oversized_bodies_and_keeps_serv
         status, answer = post(png(images[3]))
         assert status == 200 and answer["neighbors"][0]["id"] == 3
         assert answer["label"] == "0"
+        second = CliRunner().invoke(main, ["serve", str(fresh_run), "--port", "0"])
+        assert second.exit_code == 1 and "another pyembed serve" in second.output
+        assert post(png(images[4]))[0] == 200  # the first server is untouched
     finally:
         stop_server(proc)
 

@@ -100,7 +100,7 @@ class UnknownEntryError(KeyError):
     """No gallery entry has this id."""
 
 
-class GalleryLockedError(RuntimeError):
+class GalleryLockedError(OSError):
     """The gallery folder is open in another Gallery (this process or another)."""
 
 
