@@ -297,7 +297,7 @@ BAD_ENROLMENTS = [
     ("empty name", {"name": "  "}, "GOOD", 400, "empty"),
     ("reserved name", {"name": "Unknown"}, "GOOD", 400, "unknown"),
     ("control character", {"name": "a\x07b"}, "GOOD", 400, "control"),
-    ("long name", {"name": "x" * 81}, "GOOD", 400, "at most 80"),
+    ("long name", {"name": "x" * 81}, "GOOD", 422, "at most 80"),
     ("no name", {}, "GOOD", 422, "name"),
     ("no files at all", {"name": "Cy"}, [], 415, "multipart/form-data"),
     ("no images field", {"name": "Cy"}, "OTHER", 422, "images"),

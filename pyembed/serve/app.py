@@ -36,6 +36,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pyembed.datasets.images import ImageError
 from pyembed.serve.gallery import (
+    MAX_NAME_LENGTH,
     Calibration,
     Entry,
     Gallery,
@@ -437,7 +438,12 @@ def create_app(
     async def enrol(
         request: Request,
         name: Annotated[
-            str, Form(description="The person's name (1-80 characters, not 'unknown')")
+            str,
+            Form(
+                min_length=1,
+                max_length=MAX_NAME_LENGTH,
+                description="The person's name (1-80 characters, not 'unknown')",
+            ),
         ],
         images: Annotated[list[UploadFile], File(description="One or more images of the person")],
         crop: float = Query(1.0, gt=0.0, le=1.0, description="Centre crop fraction"),
@@ -470,7 +476,12 @@ def create_app(
             threshold=_threshold(gallery.calibration),
         )
 
-    @app.get("/api/gallery", response_model=GalleryOut, summary="Gallery entries, by id")
+    @app.get(
+        "/api/gallery",
+        response_model=GalleryOut,
+        summary="Gallery entries, by id",
+        responses=_errors(422),
+    )
     def list_gallery(
         offset: int = Query(0, ge=0),
         limit: int = Query(100, ge=1, le=10_000),
@@ -504,7 +515,7 @@ def create_app(
         "/api/people/{name}",
         response_model=DeletedPersonOut,
         summary="Remove every entry of one name",
-        responses=_errors(404),
+        responses=_errors(404, 422),
     )
     def forget(name: str) -> DeletedPersonOut:
         try:
@@ -521,7 +532,7 @@ def create_app(
         "/api/gallery/{id}",
         response_model=DeletedOut,
         summary="Remove one entry",
-        responses=_errors(404),
+        responses=_errors(404, 422),
     )
     def delete(id: int) -> DeletedOut:
         try:
@@ -537,7 +548,7 @@ def create_app(
     @app.get(
         "/api/gallery/{id}/thumbnail",
         response_class=Response,
-        responses={200: {"content": {"image/png": {}}}, **_errors(404)},
+        responses={200: {"content": {"image/png": {}}}, **_errors(404, 422)},
         summary="An entry's face as the model saw it (PNG)",
     )
     def thumbnail(id: int) -> Response:
