@@ -145,11 +145,24 @@ def test_actor_killed_mid_query_is_restarted_from_its_file_and_the_query_retried
         sharded.close()
 
 
+def _wait_until_dead(actor, timeout: float = 60.0) -> None:
+    """Return once ``actor`` no longer answers (Ray reports it dead)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            ray.get(actor.size.remote(), timeout=10)
+        except ray.exceptions.RayActorError:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the killed actor still answers")
+
+
 def test_a_shard_gone_for_good_raises_or_is_named_in_a_partial_answer(series):
     data, queries = series
     with ShardedIndex(128, n_shards=3, backend="ray") as sharded:
         ids = sharded.add(data[:900])
         ray.kill(sharded.actors[2], no_restart=True)
+        _wait_until_dead(sharded.actors[2])  # ray.kill only asks; a call sent at once may still run
         with pytest.raises(
             ShardUnavailableError, match=r"1 shard\(s\) did not answer \(shard 2: "
         ) as err:
