@@ -71,16 +71,14 @@ def serve(
     try:
         import uvicorn
 
-        from pyembed.serve import FaceModel, Gallery, create_app
+        from pyembed.serve import Gallery, create_app
     except ImportError as exc:
         raise click.ClickException(
             f"pyembed serve needs the serve extra: pip install 'pyembed[serve]' ({exc})"
         ) from exc
     gallery = Gallery(run_dir, threshold=threshold, exact=search == "exact", ef=ef)
-    model = FaceModel(gallery.run)
-    app = create_app(
+    app = create_app(  # serves the gallery's own model (Gallery loads it once)
         gallery,
-        model,
         default_k=k,
         default_crop=crop,
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
