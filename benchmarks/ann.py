@@ -116,7 +116,8 @@ def make_libs(args) -> list[Lib]:
                 ef_construction=args.ef_construction,
                 **kind,
             )
-            ix.add(data, n_threads=threads)
+            ix.add(data)
+            ix.build(n_threads=threads)
             if quantized:  # encoding the rows is part of the build
                 ix.set_codes(True)
             return ix

@@ -91,7 +91,8 @@ def build(path: Path, n: int, dim: int, seed: int) -> None:
             last[0] = now
             print(f"  built {done:,}/{total:,} in {now - started:.0f} s", file=sys.stderr)
 
-    ix.add(data, progress=progress)
+    ix.add(data)
+    ix.build(progress=progress)
     ix.save(path)
     print(f"built {path} ({path.stat().st_size / MIB:.0f} MiB)", file=sys.stderr)
 

@@ -62,7 +62,8 @@ def main() -> None:
             else:
                 band = resolve_band(length, band_pct=float(spec))
             index = Index(length, "dtw", band=band, seed=args.seed, graph=args.graph)
-            index.add(x_tr, n_threads=1)
+            index.add(x_tr)
+            index.build(n_threads=1)
             err0, calls0, lb0 = search_error(index, x_te, tr.y, te.y, exact=True)
             label = f"{band} ({spec}{'' if spec == 'learned' else '%'})"
             print(

@@ -138,9 +138,9 @@ _new_result = object.__new__
 
 
 def _result(
-    found: tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.int64]],
+    found: tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.int64], Any],
 ) -> SearchResult:
-    """A :class:`SearchResult` from the binding's ``(ids, distances, counters)``."""
+    """A :class:`SearchResult` from the binding's ``(ids, distances, counters, build)``."""
     r = _new_result(SearchResult)
     _set_ids(r, found[0])
     _set_distances(r, found[1])
@@ -313,13 +313,13 @@ class Index:
             _as_int(seed, "seed"),
             graph,
         )
-        self._last_add: dict[str, int] = {}
+        self._last_build: dict[str, int] = {}
 
     @classmethod
     def _wrap(cls, native: _nswg.NativeIndex) -> Index:
         self = cls.__new__(cls)
         self._native = native
-        self._last_add = {}
+        self._last_build = {}
         return self
 
     # -- properties ---------------------------------------------------------------------------
@@ -354,11 +354,16 @@ class Index:
         return self._native.build_params()
 
     @property
-    def last_add(self) -> dict[str, int]:
-        """Counters of the latest :meth:`add` on this object: ``distance_calls`` (insertion
-        searches, neighbor selection and repair), ``repair_passes`` (0 or 1) and
-        ``orphans_linked``; empty before the first add."""
-        return dict(self._last_add)
+    def pending(self) -> int:
+        """Stored vectors not yet linked into the graph (see :meth:`build`); 0 once it is built."""
+        return self._native.pending
+
+    @property
+    def last_build(self) -> dict[str, int]:
+        """Counters of the latest :meth:`build` on this object (also one a graph search ran):
+        ``distance_calls`` (insertion searches, neighbor selection and repair),
+        ``repair_passes`` (0 or 1) and ``orphans_linked``; empty before the first build."""
+        return dict(self._last_build)
 
     def __len__(self) -> int:
         return len(self._native)
@@ -372,15 +377,14 @@ class Index:
         return f"Index(dim={self.dim}, metric={self.metric!r}{band}, len={len(self)})"
 
     # -- adding -------------------------------------------------------------------------------
-    def add(
-        self,
-        vectors: ArrayLike,
-        ids: ArrayLike | None = None,
-        *,
-        n_threads: int | None = None,
-        progress: Callable[[int, int], object] | None = None,
-    ) -> NDArray[np.int64]:
-        """Add vectors and link them into the graph.
+    def add(self, vectors: ArrayLike, ids: ArrayLike | None = None) -> NDArray[np.int64]:
+        """Store vectors; the graph over them is built later, when it is first needed.
+
+        Adding copies and checks the rows (for DTW it also computes their envelopes, O(n * dim))
+        and computes no distance, so an index used only for exact search never pays for a graph.
+        The graph is built by :meth:`build`, or by the first graph search (``exact=False``) that
+        finds stored vectors not yet linked (:attr:`pending`); a graph built either way equals the
+        graph of building after every add (with ``n_threads=1``; see :meth:`build`).
 
         Parameters
         ----------
@@ -390,14 +394,6 @@ class Index:
             Non-negative, unique user ids. Default: the ``n`` ids after the largest stored one,
             so never a stored id (``len(index) ... len(index) + n - 1`` while every id was
             assigned this way).
-        n_threads : int, optional
-            Threads for insertion, at most 1024; None uses all cores, 1 is sequential and
-            bit-reproducible.
-        progress : callable, optional
-            Called as ``progress(done, total)`` (rows) after each piece of 8,192 rows (the last
-            one included), with the index locked: it must not use this index (that raises
-            ValueError). An exception it raises (or Ctrl-C) stops the add after the piece and
-            is raised here; the rows added so far stay, and ``last_add`` is not updated.
 
         Returns
         -------
@@ -409,17 +405,51 @@ class Index:
         TypeError
             Non-numeric dtypes (bool, complex, object, strings) or non-integer ids.
         ValueError
-            Wrong ndim or width, NaN/inf, wrong number of ids, negative or duplicate ids,
-            ``n_threads`` above 1024.
+            Wrong ndim or width, NaN/inf, wrong number of ids, negative or duplicate ids.
         MemoryError
             The index cannot grow by ``n`` rows (raised before any row is added).
-        KeyboardInterrupt
-            Ctrl-C, checked after each piece of 8,192 rows (the rows added so far stay).
         """
         rows = _as_rows(vectors, "vectors")
         id_arr = None if ids is None else _as_ids(ids)
-        added, self._last_add = self._native.add(rows, id_arr, _as_threads(n_threads), progress)
-        return added
+        return self._native.add(rows, id_arr)
+
+    def build(
+        self,
+        *,
+        n_threads: int | None = None,
+        progress: Callable[[int, int], object] | None = None,
+    ) -> dict[str, int]:
+        """Link every stored vector not yet in the graph (:attr:`pending`) into it.
+
+        A graph search builds by itself first; call this to pay for the build at a time of your
+        choosing (with a progress callback), or before timing searches. Returns the counters, also
+        kept as :attr:`last_build`. Does nothing (and returns zero counters) when nothing is
+        pending. Vectors are linked in storage order, so storing in several :meth:`add` calls and
+        building once gives the graph of one call. After the build the orphan pass
+        (:meth:`link_orphans`) runs when the vectors linked since the last pass reach 1/64 of
+        the graph.
+
+        Parameters
+        ----------
+        n_threads : int, optional
+            Threads for insertion, at most 1024; None uses all cores, 1 is sequential and
+            bit-reproducible (parallel insertion may give a different, equally valid graph).
+        progress : callable, optional
+            Called as ``progress(done, total)`` (vectors) after each piece of 8,192 (the last
+            one included), with the index locked: it must not use this index (that raises
+            ValueError). An exception it raises (or Ctrl-C) stops the build after the piece and
+            is raised here; the vectors linked so far stay linked, the others pending, and
+            ``last_build`` is not updated.
+
+        Raises
+        ------
+        ValueError
+            ``n_threads`` above 1024; the progress callback used this index.
+        KeyboardInterrupt
+            Ctrl-C, checked after each piece of 8,192 vectors.
+        """
+        self._last_build = self._native.build(_as_threads(n_threads), progress)
+        return dict(self._last_build)
 
     # -- searching ----------------------------------------------------------------------------
     def search(
@@ -509,20 +539,24 @@ class Index:
         limits = None if max_distance is None else _as_limits(max_distance, len(q))
         # The core checks the values, in this order: finiteness of the queries, an empty index,
         # 1 <= k <= len, ef and restarts >= 1, entry and quantized against the index, then the
-        # limits.
-        return _result(
-            self._native.search(
-                q,
-                _as_int(k, "k"),
-                DEFAULT_EF if ef is None else _as_int(ef, "ef"),
-                DEFAULT_RESTARTS if restarts is None else _as_int(restarts, "restarts"),
-                bool(exact),
-                _as_threads(n_threads),
-                entry,
-                bool(quantized),
-                limits,
-            )
+        # limits. A graph search first links the pending vectors (after checking every argument, so a
+        # bad one never waits for the build); vectors another thread stores meanwhile are still
+        # found, because the core scans pending rows exactly.
+        found = self._native.search(
+            q,
+            _as_int(k, "k"),
+            DEFAULT_EF if ef is None else _as_int(ef, "ef"),
+            DEFAULT_RESTARTS if restarts is None else _as_int(restarts, "restarts"),
+            bool(exact),
+            _as_threads(n_threads),
+            entry,
+            bool(quantized),
+            limits,
+            build=True,
         )
+        if found[3] is not None:
+            self._last_build = found[3]
+        return _result(found)
 
     # -- access -------------------------------------------------------------------------------
     def get_vectors(self, ids: ArrayLike) -> NDArray[np.float32]:
@@ -613,7 +647,8 @@ class Index:
 
     @staticmethod
     def info(path: str | os.PathLike[str]) -> dict[str, Any]:
-        """Header of a saved index without loading it: version, metric, band, dim, n, build params."""
+        """Header of a saved index without loading it: version, metric, band, dim, n, pending (rows
+        not yet linked into its graph), build params."""
         return dict(_nswg.read_header(os.fspath(path)))
 
     def __reduce__(self) -> tuple[Any, ...]:

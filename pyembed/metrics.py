@@ -228,7 +228,7 @@ def leave_one_out_neighbors(
         build["seed"] = seed
     index = Index(x.shape[1], "euclidean", **build)
     rows = np.arange(n, dtype=np.int64)
-    index.add(x, ids=rows, n_threads=n_threads)
+    index.add(x, ids=rows)
     found = index.search(x, k=depth + 1, exact=exact, ef=None if exact else ef, n_threads=n_threads)
     return drop_self(found.ids, rows)
 

@@ -14,7 +14,7 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 
 thread_local! {
-    /// The indexes (by address) this thread is adding to: an `add`'s progress callback runs with
+    /// The indexes (by address) this thread is building: a `build`'s progress callback runs with
     /// that index's write lock held, so a call back into the same index from the callback would
     /// wait for the lock forever.
     static ADDING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
@@ -24,12 +24,23 @@ thread_local! {
     static SEARCHING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
-/// What a search returns: ids, distances and the counter block.
+/// What a search returns: ids, distances, the counter block, and the counters of the build it
+/// ran first (if any).
 type Found<'py> = (
     Bound<'py, PyArray2<i64>>,
     Bound<'py, PyArray2<f32>>,
     Bound<'py, PyArray2<i64>>,
+    Option<Bound<'py, PyDict>>,
 );
+
+/// The build counters as a dict (`BuildStats::COUNTERS`).
+fn build_dict_stats<'py>(py: Python<'py>, b: &nswg::BuildStats) -> PyResult<Bound<'py, PyDict>> {
+    let stats = PyDict::new(py);
+    for (name, get) in nswg::BuildStats::COUNTERS {
+        stats.set_item(name, get(b))?;
+    }
+    Ok(stats)
+}
 
 /// The core index. Searches share a read lock; `add` takes the write lock. What never changes
 /// after construction (dim, metric, build parameters) is kept outside the lock.
@@ -114,13 +125,13 @@ impl NativeIndex {
         }
     }
 
-    /// A ValueError if this thread is inside this index's `add` (its progress callback).
+    /// A ValueError if this thread is inside this index's `build` (its progress callback).
     fn not_adding(&self) -> PyResult<()> {
         let key = self as *const NativeIndex as usize;
         if ADDING.with_borrow(|v| v.contains(&key)) {
             return Err(PyValueError::new_err(
-                "progress: the callback of an add cannot use the index being added to (the \
-                 add holds its lock until it returns)",
+                "progress: the callback of a build cannot use the index being built (the \
+                 build holds its lock until it returns)",
             ));
         }
         Ok(())
@@ -204,50 +215,61 @@ impl NativeIndex {
         ))
     }
 
-    /// Adds `(n, dim)` float32 rows with optional int64 ids; returns `(ids, counters)` with the
-    /// build counters as a dict (`BuildStats::COUNTERS`). Works in pieces of `ADD_CHUNK_ROWS`
-    /// rows, checking Ctrl-C and calling `progress(done, total)` after each; an exception there
-    /// stops the add after the piece (the rows added so far stay) and is raised.
-    #[pyo3(signature = (vectors, ids, n_threads, progress))]
+    /// Stores `(n, dim)` float32 rows with optional int64 ids without linking them into the
+    /// graph (`Index::add_unlinked`); returns their ids.
+    #[pyo3(signature = (vectors, ids))]
     fn add<'py>(
         &self,
         py: Python<'py>,
         vectors: PyReadonlyArray2<'py, f32>,
         ids: Option<PyReadonlyArray1<'py, i64>>,
-        n_threads: usize,
-        progress: Option<Py<PyAny>>,
-    ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyDict>)> {
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let rows = self.rows(&vectors, "vectors")?;
         let ids = match &ids {
             Some(a) => Some(slice(a, "ids")?.to_vec()),
             None => None,
         };
+        let added = py.detach(|| {
+            self.write()?
+                .add_unlinked(&rows, ids.as_deref())
+                .map_err(to_py)
+        })?;
+        Ok(PyArray1::from_vec(py, added))
+    }
+
+    /// Rows stored but not yet linked into the graph.
+    #[getter]
+    fn pending(&self, py: Python<'_>) -> PyResult<usize> {
+        py.detach(|| Ok(self.read()?.pending()))
+    }
+
+    /// Links the pending rows into the graph (`Index::build_chunked`) in pieces of
+    /// `ADD_CHUNK_ROWS` rows, checking Ctrl-C and calling `progress(done, total)` after each; an
+    /// exception there stops the build after the piece (the rows linked so far stay linked) and
+    /// is raised. Returns the build counters as a dict (`BuildStats::COUNTERS`).
+    #[pyo3(signature = (n_threads, progress))]
+    fn build<'py>(
+        &self,
+        py: Python<'py>,
+        n_threads: usize,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
         let mut stopped: Option<PyErr> = None;
-        let added = py.detach(|| -> PyResult<nswg::Added> {
+        let built = py.detach(|| -> PyResult<nswg::Built> {
             let mut ix = self.write()?;
             let _busy = Holding::new(&ADDING, self);
-            let r = ix.add_chunked(
-                &rows,
-                ids.as_deref(),
-                n_threads,
-                nswg::ADD_CHUNK_ROWS,
-                |done, total| {
-                    between_pieces(&mut stopped, |py| match &progress {
-                        Some(cb) => cb.call1(py, (done, total)).map(|_| ()),
-                        None => Ok(()),
-                    })
-                },
-            );
-            r.map_err(to_py)
+            ix.build_chunked(n_threads, nswg::ADD_CHUNK_ROWS, |done, total| {
+                between_pieces(&mut stopped, |py| match &progress {
+                    Some(cb) => cb.call1(py, (done, total)).map(|_| ()),
+                    None => Ok(()),
+                })
+            })
+            .map_err(to_py)
         })?;
         if let Some(e) = stopped {
             return Err(e);
         }
-        let stats = PyDict::new(py);
-        for (name, get) in nswg::BuildStats::COUNTERS {
-            stats.set_item(name, get(&added.stats))?;
-        }
-        Ok((PyArray1::from_vec(py, added.ids), stats))
+        build_dict_stats(py, &built.stats)
     }
 
     /// Links every base-graph node a search from the root cannot reach; returns how many.
@@ -271,7 +293,7 @@ impl NativeIndex {
     /// `entry` is None (the graph's own entry), "random", "pivots" or "hierarchy"; `quantized`
     /// walks on the 8-bit codes (made by `set_codes(True)`); `max_distances` (exact only, one per
     /// query, true units) keeps only neighbors within them.
-    #[pyo3(signature = (queries, k, ef, restarts, exact, n_threads, entry, quantized, max_distances=None))]
+    #[pyo3(signature = (queries, k, ef, restarts, exact, n_threads, entry, quantized, max_distances=None, build=false))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -285,6 +307,7 @@ impl NativeIndex {
         entry: Option<&str>,
         quantized: bool,
         max_distances: Option<PyReadonlyArray1<'py, f32>>,
+        build: bool,
     ) -> PyResult<Found<'py>> {
         let n = queries.shape()[0];
         let q = self.rows(&queries, "queries")?;
@@ -300,18 +323,46 @@ impl NativeIndex {
             quantized,
         };
         let mut stopped: Option<PyErr> = None;
+        let mut built: Option<nswg::BuildStats> = None;
         let (r, _) = py.detach(|| {
-            self.read()?
-                .search_batch_with(&q, k, &p, exact, limits.as_deref(), |_, _| {
-                    // Ctrl-C between pieces of a long batch.
-                    let _held = Holding::new(&SEARCHING, self);
-                    between_pieces(&mut stopped, |_| Ok(()))
-                })
-                .map_err(to_py)
+            let mut ix = self.read()?;
+            if build && !exact && n > 0 {
+                // Check first, so a bad argument never waits for the build; build until the
+                // read lock finds nothing pending (another thread may add in between).
+                ix.check_search(&q, k, &p, exact, limits.as_deref())
+                    .map_err(to_py)?;
+                while ix.pending() > 0 {
+                    drop(ix);
+                    let mut w = self.write()?;
+                    let _busy = Holding::new(&ADDING, self);
+                    let b = w
+                        .build_chunked(n_threads, nswg::ADD_CHUNK_ROWS, |_, _| {
+                            between_pieces(&mut stopped, |_| Ok(()))
+                        })
+                        .map_err(to_py)?;
+                    drop(_busy);
+                    drop(w);
+                    if stopped.is_some() {
+                        return Ok((nswg::BatchResult::default(), 0));
+                    }
+                    built.get_or_insert_with(Default::default).add(&b.stats);
+                    ix = self.read()?;
+                }
+            }
+            ix.search_batch_with(&q, k, &p, exact, limits.as_deref(), |_, _| {
+                // Ctrl-C between pieces of a long batch.
+                let _held = Holding::new(&SEARCHING, self);
+                between_pieces(&mut stopped, |_| Ok(()))
+            })
+            .map_err(to_py)
         })?;
         if let Some(e) = stopped {
             return Err(e);
         }
+        let build_stats = match built {
+            Some(b) => Some(build_dict_stats(py, &b)?),
+            None => None,
+        };
         let counters = nswg::SearchStats::COUNTERS;
         let mut block: Vec<i64> = Vec::with_capacity(counters.len() * n);
         for (_, get) in counters {
@@ -321,6 +372,7 @@ impl NativeIndex {
             array2(py, r.ids, n, k)?,
             array2(py, r.distances, n, k)?,
             array2(py, block, counters.len(), n)?,
+            build_stats,
         ))
     }
 
@@ -438,5 +490,6 @@ pub fn read_header<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, P
     d.set_item("band", h.metric.band())?;
     d.set_item("dim", h.dim)?;
     d.set_item("n", h.n)?;
+    d.set_item("pending", h.n - h.linked)?;
     Ok(d)
 }

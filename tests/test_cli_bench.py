@@ -278,3 +278,18 @@ def test_bad_input(args: list[str], exit_code: int, message: str) -> None:
 def test_unwritable_out(tmp_path: Path) -> None:
     result = run("Coffee", "--out", str(tmp_path / "no" / "such" / "dir" / "out.txt"))
     assert_clean_failure(result, 1, "cannot write")
+
+
+def test_exact_search_builds_no_graph(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `bench ucr --search exact` (the default) stores the training series and scans them: a
+    # build would raise here.
+    from pyembed import Index
+
+    def no_build(self: Index, **_: object) -> dict[str, int]:
+        raise AssertionError("an exact bench built a graph")
+
+    monkeypatch.setattr(Index, "build", no_build)
+    results = json_results(run("--format", "json", "--band-pct", "10", "GunPoint"))
+    assert results[0]["error"] is not None
+    with pytest.raises(AssertionError, match="built a graph"):
+        Index(4).build()

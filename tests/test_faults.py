@@ -25,7 +25,8 @@ def _rows(n: int, dim: int, seed: int) -> np.ndarray:
 
 def _index(n: int, seed: int, dim: int = 32) -> pyembed.Index:
     ix = pyembed.Index(dim)
-    ix.add(_rows(n, dim, seed), n_threads=1)
+    ix.add(_rows(n, dim, seed))
+    ix.build(n_threads=1)
     return ix
 
 
@@ -116,12 +117,14 @@ def test_concurrent_saves_from_two_processes_leave_one_whole_file(tmp_path):
     assert os.listdir(tmp_path) == ["index.nswg"]
 
 
-def test_ctrl_c_during_a_long_add_keeps_a_correct_index():
-    """SIGINT arrives while the core builds (GIL released): the add stops after the piece in
-    progress with KeyboardInterrupt; the rows added so far answer exactly, and the add resumes."""
+def test_ctrl_c_during_a_long_build_keeps_a_correct_index():
+    """SIGINT arrives while the core builds (GIL released): the build stops after the piece in
+    progress with KeyboardInterrupt; every row stays stored and answers exactly, the rows not yet
+    linked stay pending, and the next graph search links them."""
     chunk = _nswg.ADD_CHUNK_ROWS
     data = _rows(6 * chunk, 16, 5)
     ix = pyembed.Index(16)
+    ix.add(data)
     first_piece = threading.Event()
 
     def interrupt() -> None:
@@ -131,18 +134,17 @@ def test_ctrl_c_during_a_long_add_keeps_a_correct_index():
     sender = threading.Thread(target=interrupt)
     sender.start()
     with pytest.raises(KeyboardInterrupt):
-        ix.add(data, n_threads=2, progress=lambda done, total: first_piece.set())
+        ix.build(n_threads=2, progress=lambda done, total: first_piece.set())
     sender.join()
-    n = len(ix)
-    assert n % chunk == 0 and chunk <= n < len(data)
-    np.testing.assert_array_equal(ix.ids, np.arange(n))
+    linked = len(ix) - ix.pending
+    assert len(ix) == len(data) and linked % chunk == 0 and chunk <= linked < len(data)
+    np.testing.assert_array_equal(ix.ids, np.arange(len(data)))
     queries = _rows(20, 16, 6)
-    d2 = ((queries[:, None, :] - data[None, :n, :]) ** 2).sum(-1)
+    d2 = ((queries[:, None, :] - data[None, :, :]) ** 2).sum(-1)
     truth = np.argsort(d2, axis=1, kind="stable")[:, :5]
     np.testing.assert_array_equal(ix.search(queries, 5, exact=True).ids, truth)
-    ix.add(data[n:], ids=np.arange(n, len(data)))
-    assert len(ix) == len(data)
     hits = ix.search(data[::500], 1).ids[:, 0]
+    assert ix.pending == 0
     assert (hits == np.arange(0, len(data), 500)).mean() >= 0.95
 
 
@@ -168,7 +170,8 @@ def test_ctrl_c_during_a_long_batch_search_raises_and_the_index_still_answers():
 
 def test_threads_searching_while_one_adds_and_one_saves_see_serial_states(tmp_path):
     """Three threads search (graph and exact) while one adds batches and one saves and reloads:
-    every answer and every saved file equals the serial replay's at some number of batches."""
+    every answer and every saved file equals the serial replay's at some number of batches (a
+    file may also be saved between a batch's add and its build, with that batch pending)."""
     dim, per, batches = 16, 1500, 6
     data = _rows(per * batches, dim, 9)
     queries = _rows(40, dim, 10)
@@ -178,8 +181,12 @@ def test_threads_searching_while_one_adds_and_one_saves_see_serial_states(tmp_pa
     replay = pyembed.Index(dim)
     states = []  # per number of batches: graph ids, exact ids, file bytes
     path = tmp_path / "replay.nswg"
+    stored_files = []  # per number of batches: the file saved between its add and its build
     for part in parts:
-        replay.add(data[part], ids=ids[part], n_threads=1)
+        replay.add(data[part], ids=ids[part])
+        replay.save(path)
+        stored_files.append(path.read_bytes())
+        replay.build(n_threads=1)
         replay.save(path)
         states.append(
             (
@@ -190,10 +197,11 @@ def test_threads_searching_while_one_adds_and_one_saves_see_serial_states(tmp_pa
         )
     graph_ok = {s[0] for s in states}
     exact_ok = {s[1] for s in states}
-    files_ok = {s[2] for s in states}
+    files_ok = {s[2] for s in states} | set(stored_files[1:])
 
     ix = pyembed.Index(dim)
-    ix.add(data[parts[0]], ids=ids[parts[0]], n_threads=1)
+    ix.add(data[parts[0]], ids=ids[parts[0]])
+    ix.build(n_threads=1)
     errors: list[str] = []
     done = threading.Event()
     counts = {"graph": 0, "exact": 0, "saves": 0}
@@ -210,7 +218,9 @@ def test_threads_searching_while_one_adds_and_one_saves_see_serial_states(tmp_pa
 
     def searcher() -> None:
         while not done.is_set():
-            g = ix.search(queries, 5, ef=32, n_threads=2).ids.tobytes()
+            # A graph search builds what is pending first, with its own threads: one thread, so
+            # the graph is the replay's whoever builds it.
+            g = ix.search(queries, 5, ef=32, n_threads=1).ids.tobytes()
             e = ix.search(queries, 5, exact=True, n_threads=1).ids.tobytes()
             if g not in graph_ok or e not in exact_ok:
                 raise AssertionError("an answer matches no serial state")
@@ -220,7 +230,8 @@ def test_threads_searching_while_one_adds_and_one_saves_see_serial_states(tmp_pa
     def adder() -> None:
         for part in parts[1:]:
             time.sleep(0.05)
-            ix.add(data[part], ids=ids[part], n_threads=1)
+            ix.add(data[part], ids=ids[part])
+            ix.build(n_threads=1)
         time.sleep(0.05)
         done.set()
 
@@ -257,7 +268,8 @@ def test_forked_child_can_add_and_search(tmp_path):
     if pid == 0:  # pragma: no cover - the child reports through its exit code
         code = 1
         try:
-            ix.add(extra, ids=np.arange(3000, 3500), n_threads=2)
+            ix.add(extra, ids=np.arange(3000, 3500))
+            ix.build(n_threads=2)
             hits = ix.search(extra[:50], 1, exact=True, n_threads=2).ids[:, 0]
             code = 0 if np.array_equal(hits, np.arange(3000, 3050)) and len(ix) == 3500 else 2
         finally:
@@ -276,7 +288,7 @@ def test_forked_child_can_add_and_search(tmp_path):
             "n_threads must be at most 1024",
         ),
         (
-            lambda: pyembed.Index(4).add(np.zeros((3, 4)), n_threads=5000),
+            lambda: pyembed.Index(4).build(n_threads=5000),
             ValueError,
             "n_threads must be at most 1024",
         ),
@@ -286,7 +298,7 @@ def test_forked_child_can_add_and_search(tmp_path):
             "band must be between 0 and dim=16",
         ),
     ],
-    ids=["dim", "search-threads", "add-threads", "band"],
+    ids=["dim", "search-threads", "build-threads", "band"],
 )
 def test_absurd_sizes_are_named_value_errors(call, exc, pattern):
     with pytest.raises(exc, match=pattern):
@@ -296,7 +308,8 @@ def test_absurd_sizes_are_named_value_errors(call, exc, pattern):
 def test_a_result_too_large_for_memory_is_a_memory_error_before_any_work():
     """2,000,000 queries x k=50,000 would be 1.2 TB of results."""
     ix = pyembed.Index(1)
-    ix.add(np.arange(50000, dtype=np.float32)[:, None], n_threads=2)
+    ix.add(np.arange(50000, dtype=np.float32)[:, None])
+    ix.build(n_threads=2)
     queries = np.zeros((2_000_000, 1), dtype=np.float32)
     with pytest.raises(MemoryError, match="search results"):
         ix.search(queries, 50000, exact=True)

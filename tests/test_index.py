@@ -211,9 +211,12 @@ def test_every_stored_vector_is_found_after_orphans_are_linked(graph, n_threads)
         np.float32
     )
     ix = Index(64, max_degree=8, graph=graph)
-    ix.add(data, n_threads=n_threads)
-    assert ix.last_add["repair_passes"] == 1 and ix.last_add["orphans_linked"] > 0, ix.last_add
-    assert ix.last_add["distance_calls"] > len(data)
+    ix.add(data)
+    assert ix.pending == len(data) and ix.last_build == {}
+    built = ix.build(n_threads=n_threads)
+    assert built == ix.last_build and ix.pending == 0
+    assert built["repair_passes"] == 1 and built["orphans_linked"] > 0, built
+    assert built["distance_calls"] > len(data)
     indeg = np.zeros(len(ix), np.int64)
     for i in range(len(ix)):
         np.add.at(indeg, ix.neighbors(i), 1)
@@ -370,10 +373,21 @@ def test_save_load_info_pickle(tmp_path, uniform32, built):
     info = Index.info(path)
     assert info["dim"] == 32 and info["n"] == len(built) and info["metric"] == "euclidean"
     assert info["version"] == 2 and info["max_degree"] == 32  # layers by default: format 2
+    assert info["pending"] == 0
     flat = Index(32, graph="nsw")
     flat.add(queries)
     flat.save(tmp_path / "flat.nswg")
-    assert Index.info(tmp_path / "flat.nswg")["version"] == 1
+    # Stored, not yet built: format 3, every row pending; built, the flat graph's format 1.
+    assert (Index.info(tmp_path / "flat.nswg")["version"], flat.pending) == (3, len(queries))
+    assert Index.info(tmp_path / "flat.nswg")["pending"] == len(queries)
+    pending = Index.load(tmp_path / "flat.nswg")
+    assert (pending.pending, pending.graph) == (len(queries), "nsw")
+    flat.build(n_threads=1)
+    flat.save(tmp_path / "flat.nswg")
+    info = Index.info(tmp_path / "flat.nswg")
+    assert (info["version"], info["pending"]) == (1, 0)
+    pending.build(n_threads=1)
+    assert pickle.dumps(pending) == pickle.dumps(flat), "building after a load changed the graph"
     back = Index.load(str(path))
     a, b = built.search(queries, 5), back.search(queries, 5)
     np.testing.assert_array_equal(a.ids, b.ids)
@@ -422,16 +436,18 @@ def test_chunked_add_progress_and_reproducibility(uniform32):
     data, queries = uniform32
     calls: list[tuple[int, int]] = []
     a = Index(32, seed=1)
-    a.add(data, n_threads=1, progress=lambda done, total: calls.append((done, total)))
+    a.add(data)
+    a.build(n_threads=1, progress=lambda done, total: calls.append((done, total)))
     assert calls[-1] == (10_000, 10_000) and len(calls) >= 2
     b = Index(32, seed=1)
     for chunk in np.array_split(data, 7):
-        b.add(chunk, n_threads=1)
+        b.add(chunk)
+        b.build(n_threads=1)
     assert pickle.dumps(a) == pickle.dumps(b), "chunking changed the graph"
 
 
 @pytest.mark.timeout(60)
-def test_progress_callback_can_stop_an_add_but_not_reenter_the_index(uniform32):
+def test_progress_callback_can_stop_a_build_but_not_reenter_the_index(uniform32):
     data, _ = uniform32
     index = Index(32)
     seen: list[str] = []
@@ -442,13 +458,14 @@ def test_progress_callback_can_stop_an_add_but_not_reenter_the_index(uniform32):
     def reenter(done: int, total: int) -> None:
         assert len(other) == 10  # another index is free to use
         try:
-            len(index)  # would wait forever for the lock the add holds
+            len(index)  # would wait forever for the lock the build holds
         except ValueError as e:
             seen.append(str(e))
 
-    index.add(data[:9000], progress=reenter)
-    assert len(index) == 9000 and seen and "cannot use the index being added to" in seen[0]
-    assert index.last_add["repair_passes"] == 1
+    index.add(data[:9000])
+    index.build(progress=reenter)
+    assert len(index) == 9000 and seen and "cannot use the index being built" in seen[0]
+    assert index.last_build["repair_passes"] == 1
 
     class Stop(Exception):
         pass
@@ -456,12 +473,17 @@ def test_progress_callback_can_stop_an_add_but_not_reenter_the_index(uniform32):
     def stop_after_first(done: int, total: int) -> None:
         raise Stop(f"{done} of {total}")
 
+    index.add(data[:9000], ids=np.arange(10_000, 19_000))
     with pytest.raises(Stop, match="8192 of 9000"):
-        index.add(data[:9000], ids=np.arange(10_000, 19_000), progress=stop_after_first)
-    # The first piece stays (as after Ctrl-C); the index is usable and can be repaired.
-    assert len(index) == 9000 + 8192 and 10_000 + 8191 in index and 10_000 + 8192 not in index
+        index.build(progress=stop_after_first)
+    # Every row stays stored, the first piece linked (as after Ctrl-C); the index is usable.
+    assert len(index) == 18_000 and index.pending == 9000 - 8192
+    assert 10_000 + 8191 in index and 10_000 + 8192 in index
+    assert index.search(data[:5], 1, exact=True).ids.shape == (5, 1)
+    assert index.pending == 9000 - 8192, "an exact search builds nothing"
     index.link_orphans()
     assert index.search(data[:5], 1).ids.shape == (5, 1)
+    assert index.pending == 0, "a graph search builds what is pending"
 
 
 def test_threads_give_serial_answers(uniform32, built):
@@ -708,7 +730,8 @@ def test_files_of_release_0_1_0_load_and_rebuild_identically(metric, graph):
     again = Index(
         dim, metric, band=3 if metric == "dtw" else None, max_degree=8, graph=graph, seed=7
     )
-    again.add(walks, ids=np.arange(1000, 1120), n_threads=1)
+    again.add(walks, ids=np.arange(1000, 1120))
+    again.build(n_threads=1)
     assert pickle.dumps(again) == pickle.dumps(back)
 
 
@@ -730,3 +753,32 @@ def test_default_ids_never_reuse_a_stored_id(tmp_path):
     with pytest.raises(ValueError, match="ids cannot be assigned"):
         top.add(np.ones((1, 1)))
     assert len(top) == 2
+
+
+def test_the_graph_is_built_when_a_graph_search_first_needs_it(walks):
+    data, queries = walks
+    lazy = Index(40, "dtw", band=3)
+    for part in np.array_split(data, 3):
+        lazy.add(part)
+    assert lazy.pending == len(data) and lazy.last_build == {}
+    # Exact search works on the stored rows alone and builds nothing.
+    exact = lazy.search(queries, 3, exact=True)
+    assert lazy.pending == len(data) and lazy.last_build == {}
+    # A bad argument is refused before any build.
+    with pytest.raises(ValueError, match="k must be between"):
+        lazy.search(queries, 0)
+    assert lazy.pending == len(data)
+    # The first graph search links everything first, with its threads.
+    graph = lazy.search(queries, 3, ef=len(data), n_threads=1)
+    assert lazy.pending == 0 and lazy.last_build["distance_calls"] > len(data)
+    np.testing.assert_array_equal(graph.ids, exact.ids)
+    eager = Index(40, "dtw", band=3)
+    eager.add(data)
+    eager.build(n_threads=1)
+    assert pickle.dumps(lazy) == pickle.dumps(eager), "the lazy graph differs from the eager one"
+    # A later add leaves the new rows pending until the next graph search (or build).
+    lazy.add(queries[:5])
+    assert lazy.pending == 5 and lazy.neighbors(len(data)).size == 0
+    assert lazy.search(queries[:5], 1).ids[:, 0].tolist() == list(range(len(data), len(data) + 5))
+    assert lazy.pending == 0 and lazy.last_build["distance_calls"] > 0
+    assert lazy.build() == {"distance_calls": 0, "repair_passes": 0, "orphans_linked": 0}

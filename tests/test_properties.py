@@ -37,7 +37,8 @@ def test_exact_search_is_the_sorted_brute_force(case):
     # Ascending distances, ties by id, and the k smallest true L2 distances (not squared).
     data, queries, k = case
     index = Index(data.shape[1], graph="nsw")
-    index.add(data, n_threads=1)
+    index.add(data)
+    index.build(n_threads=1)
     got = index.search(queries, k, exact=True)
     d = np.sqrt(((queries[:, None, :].astype(np.float64) - data[None, :, :]) ** 2).sum(-1))
     want = np.sort(d, axis=1)[:, :k]
@@ -61,7 +62,8 @@ def test_every_node_is_reachable_from_the_root(data, max_degree):
     # reach, on any data: here few distinct values, so exact duplicates and ties are common
     # (they made orphans the pass could not link before it fell back to a search).
     index = Index(3, graph="nsw", max_degree=max_degree)
-    index.add(data, n_threads=1)
+    index.add(data)
+    index.build(n_threads=1)
     seen, todo = {0}, [0]
     while todo:
         for w in index.neighbors(todo.pop()).tolist():
@@ -85,7 +87,8 @@ def test_exact_dtw_equals_the_textbook_recurrence(naive_dtw, case):
     # Lower bounds and early abandoning skip work, never change the answer.
     data, queries, band = case
     index = Index(data.shape[1], "dtw", band=band)
-    index.add(data, n_threads=1)
+    index.add(data)
+    index.build(n_threads=1)
     got = index.search(queries, 1, exact=True)
     for qi, q in enumerate(queries):
         best = min(naive_dtw(q, row, band) for row in data)
@@ -100,7 +103,8 @@ def test_pickle_round_trip_keeps_ids_vectors_and_answers(case, draw):
         st.lists(st.integers(0, 2**62), min_size=len(data), max_size=len(data), unique=True)
     )
     index = Index(data.shape[1])
-    index.add(data, ids=ids, n_threads=1)
+    index.add(data, ids=ids)
+    index.build(n_threads=1)
     back = pickle.loads(pickle.dumps(index))
     assert back.ids.tolist() == ids
     np.testing.assert_array_equal(back.get_vectors(ids), data)
@@ -135,7 +139,8 @@ def _build(graph: str, metric: str, data: np.ndarray, band: int) -> Index:
     index = (
         Index(dim, metric, band=band, graph=graph) if metric == "dtw" else Index(dim, graph=graph)
     )
-    index.add(data, n_threads=1)
+    index.add(data)
+    index.build(n_threads=1)
     if metric == "euclidean":
         index.set_codes(True)
     return index
@@ -173,8 +178,10 @@ def test_save_then_load_gives_identical_bytes_and_answers(tmp_path_factory, case
 def test_dtw_with_band_zero_equals_euclidean(case):
     data, queries, k = case
     e, d = Index(data.shape[1]), Index(data.shape[1], "dtw", band=0)
-    e.add(data, n_threads=1)
-    d.add(data, n_threads=1)
+    e.add(data)
+    e.build(n_threads=1)
+    d.add(data)
+    d.build(n_threads=1)
     a, b = e.search(queries, k, exact=True), d.search(queries, k, exact=True)
     np.testing.assert_allclose(b.distances, a.distances, rtol=1e-5, atol=1e-6)
     # Ids agree wherever the distances are not tied within rounding.
@@ -209,6 +216,7 @@ def test_a_full_beam_finds_every_copy_of_a_duplicated_vector():
     copies = np.full((300, 3), 0.5, np.float32)
     distinct = np.random.default_rng(5).random((20, 3), dtype=np.float32)
     index = Index(3, max_degree=8)
-    index.add(np.vstack([copies, distinct]), n_threads=1)
+    index.add(np.vstack([copies, distinct]))
+    index.build(n_threads=1)
     found = index.search(copies[:1], k=300, ef=320)
     assert (found.distances == 0).all(), "every copy is at distance 0"

@@ -11,7 +11,7 @@ use crate::pivots::Pivots;
 use crate::pool::PoolSlot;
 use crate::rng::draw_level;
 use crate::scratch::Scratch;
-use crate::stats::{Added, BuildStats};
+use crate::stats::{Added, BuildStats, Built};
 use crate::store::Store;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -111,7 +111,7 @@ impl Index {
         ids: Vec<i64>,
         id_map: HashMap<i64, u32>,
     ) -> Index {
-        let pivots = Pivots::build(&store, ids.len());
+        let pivots = Pivots::build(&store, graph.len());
         let next_id = ids.iter().max().map_or(0, |&m| i128::from(m) + 1);
         Index {
             next_id,
@@ -164,14 +164,17 @@ impl Index {
         self.id_map.contains_key(&id)
     }
 
-    /// Out-links of the node holding user id `id`, as user ids (for inspection and tests).
+    /// Out-links of the node holding user id `id`, as user ids (for inspection and tests; none
+    /// while the row is pending, see [`Index::pending`]).
     ///
     /// # Errors
     /// `UnknownId` if `id` is not stored.
     pub fn neighbors(&self, id: i64) -> Result<Vec<i64>, Error> {
         let node = *self.id_map.get(&id).ok_or(Error::UnknownId { id })?;
         let mut v = Vec::new();
-        self.graph.neighbors_into(node, &mut v);
+        if (node as usize) < self.graph.len() {
+            self.graph.neighbors_into(node, &mut v);
+        }
         Ok(v.iter().map(|&n| self.ids[n as usize]).collect())
     }
 
@@ -239,11 +242,10 @@ impl Index {
 
     /// Adds `rows` (row-major, a whole number of rows of `dim` floats) with the given user ids, or
     /// with the `n` ids after the largest stored one when `ids` is `None` (`len()..len()+n` while
-    /// every id was given this way; never a stored id), links each new node into the graph, runs
-    /// the orphan pass ([`Index::link_orphans`]) when the nodes added since the last pass reach
-    /// 1/64 of the index. Returns the ids and the work done. `n_threads`: 0 = all cores,
-    /// 1 = sequential (the bit-reproducible mode; insertion in parallel may give a different,
-    /// equally valid graph).
+    /// every id was given this way; never a stored id), and links every row not yet in the graph
+    /// into it ([`Index::add_unlinked`] then [`Index::build`]). Returns the ids and the work done.
+    /// `n_threads`: 0 = all cores, 1 = sequential (the bit-reproducible mode; insertion in
+    /// parallel may give a different, equally valid graph).
     ///
     /// # Errors
     /// `InvalidParameter` (a length that is not a whole number of rows, wrong id count, negative
@@ -257,104 +259,160 @@ impl Index {
         self.add_chunked(rows, ids, n_threads, usize::MAX, |_, _| true)
     }
 
-    /// As [`Index::add`], in pieces of `chunk_rows` rows (see [`crate::ADD_CHUNK_ROWS`]): the
-    /// whole batch is validated first, memory for it is reserved once, and after each piece
-    /// (the last one included) `on_chunk(rows_done, rows_total)` is called; when it returns false
-    /// before the last piece the add stops there (the pieces added so far stay,
-    /// [`Added::complete`] is false and no orphan pass runs; a false after the last piece changes
-    /// nothing). The orphan pass runs once at the end, not after every piece. With
-    /// `n_threads == 1` the graph does not depend on `chunk_rows`.
+    /// As [`Index::add`], linking in pieces of `chunk_rows` rows (see [`Index::build_chunked`]):
+    /// the rows are stored first, whole, and when `on_chunk` stops the linking early they stay
+    /// stored, the rest of them pending ([`Index::pending`]; [`Added::complete`] is false).
     ///
     /// # Errors
-    /// As [`Index::add`]; `InvalidParameter` (`chunk_rows`) when it is 0. On error nothing is added.
+    /// As [`Index::add`]; `InvalidParameter` (`chunk_rows`) when it is 0 or `n_threads` is out of
+    /// range. On error nothing is added.
     pub fn add_chunked(
         &mut self,
         rows: &[f32],
         ids: Option<&[i64]>,
         n_threads: usize,
         chunk_rows: usize,
-        mut on_chunk: impl FnMut(usize, usize) -> bool,
+        on_chunk: impl FnMut(usize, usize) -> bool,
     ) -> Result<Added, Error> {
         if chunk_rows == 0 {
             return Err(invalid("chunk_rows", "must be at least 1, got 0"));
         }
+        check_threads(n_threads)?;
+        let ids = self.add_unlinked(rows, ids)?;
+        let built = self.build_chunked(n_threads, chunk_rows, on_chunk)?;
+        Ok(Added {
+            ids,
+            stats: built.stats,
+            complete: built.complete,
+        })
+    }
+
+    /// Stores `rows` with their ids (as [`Index::add`] assigns and checks them) without linking
+    /// them into the graph: O(n * dim) work (DTW: the rows' envelopes), no distance computation.
+    /// Exact search sees them at once. A graph search walks the linked rows and scans the pending
+    /// ones exactly, so its answers stay right; [`Index::build`] links them.
+    ///
+    /// # Errors
+    /// As [`Index::add`]; `OutOfMemory` when the store cannot grow by the rows. On error nothing
+    /// is added.
+    pub fn add_unlinked(&mut self, rows: &[f32], ids: Option<&[i64]>) -> Result<Vec<i64>, Error> {
         let new_ids = self.check_new(rows, ids)?;
         let n = new_ids.len();
-        check_threads(n_threads)?;
-        if n > chunk_rows {
-            // One exact reservation for a batch added in pieces: the pieces never reallocate.
-            self.reserve(n)?;
+        if n > crate::ADD_CHUNK_ROWS {
+            // A large batch: one exact reservation (small ones grow the buffers geometrically, so
+            // a stream of them stays linear).
+            self.reserve_rows(n)?;
         }
-        let dim = self.dim();
+        let start = self.len();
+        for (k, &id) in new_ids.iter().enumerate() {
+            self.id_map.insert(id, (start + k) as u32);
+        }
+        self.ids.extend_from_slice(&new_ids);
+        if let Some(&m) = new_ids.iter().max() {
+            self.next_id = self.next_id.max(i128::from(m) + 1);
+        }
+        self.store.push_rows(rows);
+        Ok(new_ids)
+    }
+
+    /// Stored rows not yet linked into the graph (see [`Index::add_unlinked`]).
+    pub fn pending(&self) -> usize {
+        self.len() - self.graph.len()
+    }
+
+    /// Links every pending row into the graph, in storage order, and runs the orphan pass
+    /// ([`Index::link_orphans`]) when the rows linked since the last pass reach 1/64 of the
+    /// graph. Returns the work done. A graph built by storing rows in any number of calls and one
+    /// `build` equals the graph of one [`Index::add`] of the same rows (with `n_threads == 1`).
+    ///
+    /// # Errors
+    /// `InvalidParameter` (`n_threads`) above [`crate::MAX_THREADS`]; `OutOfMemory` when the graph
+    /// cannot grow (nothing linked).
+    pub fn build(&mut self, n_threads: usize) -> Result<BuildStats, Error> {
+        Ok(self
+            .build_chunked(n_threads, usize::MAX, |_, _| true)?
+            .stats)
+    }
+
+    /// As [`Index::build`], in pieces of `chunk_rows` rows (see [`crate::ADD_CHUNK_ROWS`]): memory
+    /// for the graph is reserved once, and after each piece (the last one included)
+    /// `on_chunk(rows_done, rows_total)` is called; when it returns false before the last piece
+    /// the build stops there (the rows linked so far stay linked, the others pending,
+    /// [`Built::complete`] is false and no orphan pass runs). With `n_threads == 1` the graph does
+    /// not depend on `chunk_rows`.
+    ///
+    /// # Errors
+    /// As [`Index::build`]; `InvalidParameter` (`chunk_rows`) when it is 0.
+    pub fn build_chunked(
+        &mut self,
+        n_threads: usize,
+        chunk_rows: usize,
+        mut on_chunk: impl FnMut(usize, usize) -> bool,
+    ) -> Result<Built, Error> {
+        if chunk_rows == 0 {
+            return Err(invalid("chunk_rows", "must be at least 1, got 0"));
+        }
+        check_threads(n_threads)?;
+        let first = self.graph.len();
+        let total = self.pending();
+        if total > chunk_rows {
+            // One exact reservation for a build in pieces: the pieces never reallocate.
+            let bytes = total.saturating_mul(4 * (self.graph.max_degree + 1));
+            self.graph.reserve(total).map_err(|_| Error::OutOfMemory {
+                what: "the graph",
+                bytes,
+            })?;
+        }
         let mut stats = BuildStats::default();
         let mut done = 0;
-        while done < n {
-            let end = done + chunk_rows.min(n - done);
-            stats.distance_calls +=
-                self.insert_rows(&rows[done * dim..end * dim], &new_ids[done..end], n_threads);
+        while done < total {
+            let end = done + chunk_rows.min(total - done);
+            stats.distance_calls += self.link_range(first + done, first + end, n_threads);
             done = end;
-            if !on_chunk(done, n) {
+            if !on_chunk(done, total) {
                 break;
             }
         }
-        let complete = done == n;
+        let complete = done == total;
         if complete && self.repair_due() {
             let (linked, calls) = self.repair();
             stats.repair_passes = 1;
             stats.orphans_linked = linked as u64;
             stats.distance_calls += calls;
         }
-        let mut ids = new_ids;
-        ids.truncate(done);
-        Ok(Added {
-            ids,
-            stats,
-            complete,
-        })
+        Ok(Built { stats, complete })
     }
 
-    /// Stores validated rows with their ids and links them into the graph; returns the distance
-    /// computations it took.
-    fn insert_rows(&mut self, rows: &[f32], new_ids: &[i64], n_threads: usize) -> u64 {
-        let start = self.len();
-        let n_new = new_ids.len();
-        for (k, &id) in new_ids.iter().enumerate() {
-            self.id_map.insert(id, (start + k) as u32);
-        }
-        self.ids.extend_from_slice(new_ids);
-        if let Some(&m) = new_ids.iter().max() {
-            self.next_id = self.next_id.max(i128::from(m) + 1);
-        }
-        self.store.push_rows(rows);
-        self.graph.grow(start + n_new);
+    /// Links the stored nodes `from..to` (the next ones after the graph's last) into the graph
+    /// and its layers; returns the distance computations it took.
+    fn link_range(&mut self, from: usize, to: usize, n_threads: usize) -> u64 {
+        debug_assert_eq!(from, self.graph.len());
+        self.graph.grow(to);
         let seed = self.params.seed;
         if let Some(layers) = &mut self.layers {
-            for node in start..start + n_new {
+            for node in from..to {
                 let level = draw_level(seed, node, layers.m);
                 layers.push(node as u32, level);
             }
         }
-        let calls = self.link_nodes(start, start + n_new, n_threads);
-        self.unlinked_since_repair += n_new;
-        self.pivots = Pivots::build(&self.store, self.len());
+        let calls = self.link_nodes(from, to, n_threads);
+        self.unlinked_since_repair += to - from;
+        self.pivots = Pivots::build(&self.store, to);
         calls
     }
 
-    /// Reserves memory for `additional` more vectors exactly, so that a large add made in pieces
-    /// does not leave the geometric over-allocation of growing buffers behind.
+    /// Reserves memory for `additional` more stored rows exactly (rows, ids, id map), so that a
+    /// large add does not leave the geometric over-allocation of growing buffers behind.
     ///
     /// # Errors
     /// `OutOfMemory` if the allocator refuses (what was reserved stays reserved, nothing added).
-    fn reserve(&mut self, additional: usize) -> Result<(), Error> {
-        // Row, id, id map entry and link block: the bulk of it.
-        let bytes =
-            additional.saturating_mul(4 * self.dim() + 24 + 4 * (self.graph.max_degree + 1));
+    fn reserve_rows(&mut self, additional: usize) -> Result<(), Error> {
+        let bytes = additional.saturating_mul(4 * self.dim() + 24);
         let oom = |_| Error::OutOfMemory {
             what: "the added vectors",
             bytes,
         };
         self.store.reserve(additional).map_err(oom)?;
-        self.graph.reserve(additional).map_err(oom)?;
         self.ids.try_reserve_exact(additional).map_err(oom)?;
         self.id_map.try_reserve(additional).map_err(oom)
     }

@@ -1,6 +1,9 @@
-//! The on-disk format (versions 1 and 2), little-endian throughout. Flat indexes are written as
+//! The on-disk format (versions 1 to 3), little-endian throughout. Flat indexes are written as
 //! version 1; indexes with a hierarchy ([`GraphKind::Hnsw`]) as version 2, which appends the
-//! layers after the link slots:
+//! layers after the link slots; an index holding rows not yet linked into its graph
+//! ([`Index::pending`]) as version 3, which adds the graph kind and the number of linked rows to
+//! the header and stores the graph of those rows only (the first `linked` rows; the others are
+//! linked by the next build). So a fully built index is written exactly as before:
 //!
 //! | bytes | content |
 //! |---|---|
@@ -8,13 +11,14 @@
 //! | 4 | format version (u32) |
 //! | 4 | metric (u32: 0 Euclidean, 1 DTW) |
 //! | 8 x 7 | dim, band, max_degree, ef_construction, restarts (written as 1, ignored on load), seed, n (u64 each) |
+//! | 8 + 8 | version 3 only: graph kind (u64: 0 flat, 1 hierarchy) and `g`, the rows linked (u64, `g <= n`); in versions 1 and 2, `g = n` |
 //! | 4·n·dim | vectors (f32, row-major) |
 //! | 8·n | user ids (i64) |
-//! | 4·n | degrees (u32) |
-//! | 4·n·max_degree | link slots (u32 node numbers; the first `degree` of each node are used) |
-//! | 8 + 8 | version 2 only: entry node and top level (u64 each; `u64::MAX` twice when n = 0) |
-//! | n | version 2 only: level of every node (u8, at most 30) |
-//! | per level l = 1..=top | version 2 only: for the `n_l` nodes of level >= l in ascending order, degrees (4·n_l) then `M` link slots each (4·n_l·M), `M = max(max_degree / 2, 2)` |
+//! | 4·g | degrees (u32) |
+//! | 4·g·max_degree | link slots (u32 node numbers; the first `degree` of each node are used) |
+//! | 8 + 8 | hierarchy only: entry node and top level (u64 each; `u64::MAX` twice when g = 0) |
+//! | g | hierarchy only: level of every linked node (u8, at most 30) |
+//! | per level l = 1..=top | hierarchy only: for the `g_l` nodes of level >= l in ascending order, degrees (4·g_l) then `M` link slots each (4·g_l·M), `M = max(max_degree / 2, 2)` |
 //! | 4 | CRC-32 of every preceding byte |
 //!
 //! Loading checks the magic, version, checksum, exact length, and every value the search indexes
@@ -39,11 +43,15 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"NSWGIDX\0";
-/// Highest format version this build reads (it reads 1 and 2). Flat indexes are written as version
-/// 1, hierarchical ones as version 2.
-pub const FORMAT_VERSION: u32 = 2;
+/// Highest format version this build reads (it reads 1 to 3). Flat indexes are written as version
+/// 1, hierarchical ones as version 2, indexes with pending rows as version 3.
+pub const FORMAT_VERSION: u32 = 3;
 const FLAT_VERSION: u32 = 1;
+const HNSW_VERSION: u32 = 2;
+const PENDING_VERSION: u32 = 3;
 const HEADER_LEN: usize = 72;
+/// Header length of version 3 (graph kind and linked rows added).
+const HEADER_V3_LEN: usize = HEADER_LEN + 16;
 /// Bytes converted per piece when streaming a section in or out.
 const PIECE: usize = 1 << 16;
 
@@ -58,8 +66,20 @@ pub struct Header {
     pub dim: usize,
     /// Number of stored vectors.
     pub n: usize,
+    /// How many of them (the first ones) are linked into the graph; the others are pending
+    /// ([`Index::pending`]). Equals `n` in files of versions 1 and 2.
+    pub linked: usize,
     /// Build parameters stored with the graph.
     pub params: BuildParams,
+}
+
+/// The header's length for the format version in its bytes 8..12 (`bytes` holds at least 12).
+fn header_len(bytes: &[u8]) -> usize {
+    if u32_at(bytes, 8) == PENDING_VERSION {
+        HEADER_V3_LEN
+    } else {
+        HEADER_LEN
+    }
 }
 
 fn fmt_err(reason: impl Into<String>) -> Error {
@@ -101,12 +121,32 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
     if version == 0 {
         return Err(fmt_err("format version 0 does not exist"));
     }
-    if bytes.len() < HEADER_LEN {
+    let need = header_len(bytes);
+    if bytes.len() < need {
         return Err(fmt_err(format!(
-            "file is truncated: {} bytes, shorter than the {HEADER_LEN}-byte header",
+            "file is truncated: {} bytes, shorter than the {need}-byte header",
             bytes.len()
         )));
     }
+    let n = usize_at(bytes, 64, "n")?;
+    let (graph, linked) = match version {
+        FLAT_VERSION => (GraphKind::Nsw, n),
+        HNSW_VERSION => (GraphKind::Hnsw, n),
+        _ => {
+            let graph = match u64_at(bytes, HEADER_LEN) {
+                0 => GraphKind::Nsw,
+                1 => GraphKind::Hnsw,
+                g => return Err(fmt_err(format!("unknown graph kind code {g}"))),
+            };
+            let linked = usize_at(bytes, HEADER_LEN + 8, "linked")?;
+            if linked > n {
+                return Err(fmt_err(format!(
+                    "header says {linked} rows are linked, more than the {n} stored"
+                )));
+            }
+            (graph, linked)
+        }
+    };
     let band = usize_at(bytes, 24, "band")?;
     let metric = match u32_at(bytes, 12) {
         0 => Metric::Euclidean,
@@ -117,16 +157,13 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
         version,
         metric,
         dim: usize_at(bytes, 16, "dim")?,
-        n: usize_at(bytes, 64, "n")?,
+        n,
+        linked,
         params: BuildParams {
             max_degree: usize_at(bytes, 32, "max_degree")?,
             ef_construction: usize_at(bytes, 40, "ef_construction")?,
             seed: u64_at(bytes, 56),
-            graph: if version >= 2 {
-                GraphKind::Hnsw
-            } else {
-                GraphKind::Nsw
-            },
+            graph,
         },
     };
     if h.dim == 0 || h.dim > MAX_DIM || h.params.max_degree < 2 || h.params.max_degree > 4096 {
@@ -153,9 +190,9 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
 /// `Io` if the file cannot be read; `Format` or `UnsupportedVersion` if it is not a valid header.
 pub fn read_header(path: &Path) -> Result<Header, Error> {
     use std::io::Read;
-    let mut buf = Vec::with_capacity(HEADER_LEN);
+    let mut buf = Vec::with_capacity(HEADER_V3_LEN);
     std::fs::File::open(path)?
-        .take(HEADER_LEN as u64)
+        .take(HEADER_V3_LEN as u64)
         .read_to_end(&mut buf)?;
     parse_header(&buf)
 }
@@ -248,14 +285,14 @@ impl<R: Read> Source<R> {
     }
 }
 
-/// Bytes before the layer section: header, vectors, ids, degrees and link slots (`None` on
-/// overflow).
-fn base_len(n: usize, dim: usize, m: usize) -> Option<usize> {
+/// Bytes before the layer section: a header of `header` bytes, `n` vectors and ids, and the
+/// degrees and link slots of `linked` nodes (`None` on overflow).
+fn base_len(header: usize, n: usize, linked: usize, dim: usize, m: usize) -> Option<usize> {
     n.checked_mul(dim)?
         .checked_mul(4)?
-        .checked_add(n.checked_mul(12)?)?
-        .checked_add(n.checked_mul(m)?.checked_mul(4)?)?
-        .checked_add(HEADER_LEN)
+        .checked_add(n.checked_mul(8)?)?
+        .checked_add(linked.checked_mul(m.checked_add(1)?)?.checked_mul(4)?)?
+        .checked_add(header)
 }
 
 /// Bytes of one upper layer of `nodes` nodes whose lists hold `m` links (`None` on overflow).
@@ -272,14 +309,19 @@ fn length_err(len: u64, expected: usize) -> Error {
 impl Index {
     /// Size in bytes of the file [`Index::save`] writes for this index.
     pub fn file_len(&self) -> usize {
-        let n = self.len();
+        let (n, linked) = (self.len(), self.graph.len());
         let layers = self.layers.as_ref().map_or(Some(0), |l| {
-            l.upper.iter().try_fold(16 + n, |sum, layer| {
+            l.upper.iter().try_fold(16 + linked, |sum, layer| {
                 sum.checked_add(layer_len(layer.nodes.len(), l.m)?)
             })
         });
+        let header = if self.pending() > 0 {
+            HEADER_V3_LEN
+        } else {
+            HEADER_LEN
+        };
         // Sizes of an index held in memory do not overflow.
-        base_len(n, self.dim(), self.graph.max_degree)
+        base_len(header, n, linked, self.dim(), self.graph.max_degree)
             .zip(layers)
             .map_or(usize::MAX, |(base, layers)| base + layers + 4)
     }
@@ -304,10 +346,12 @@ impl Index {
         };
         let n = self.len();
         let m = self.graph.max_degree;
-        let mut head = Vec::with_capacity(HEADER_LEN);
+        let mut head = Vec::with_capacity(HEADER_V3_LEN);
         head.extend_from_slice(MAGIC);
-        let version = if self.layers.is_some() {
-            FORMAT_VERSION
+        let version = if self.pending() > 0 {
+            PENDING_VERSION
+        } else if self.layers.is_some() {
+            HNSW_VERSION
         } else {
             FLAT_VERSION
         };
@@ -324,6 +368,11 @@ impl Index {
         }
         head.extend_from_slice(&self.params.seed.to_le_bytes());
         head.extend_from_slice(&(n as u64).to_le_bytes());
+        if version == PENDING_VERSION {
+            let kind = u64::from(self.layers.is_some());
+            head.extend_from_slice(&kind.to_le_bytes());
+            head.extend_from_slice(&(self.graph.len() as u64).to_le_bytes());
+        }
         w.write_all(&head)?;
         put(&mut w, self.store.data.as_slice().iter(), |x| {
             x.to_le_bytes()
@@ -396,15 +445,22 @@ impl Index {
             inner: r,
             crc: crc32fast::Hasher::new(),
         };
-        let mut head = vec![0u8; HEADER_LEN.min(usize::try_from(len).unwrap_or(HEADER_LEN))];
+        let file_len = usize::try_from(len).unwrap_or(usize::MAX);
+        let mut head = vec![0u8; HEADER_LEN.min(file_len)];
         src.fill(&mut head)?;
+        if head.len() >= 12 && header_len(&head) > head.len() && file_len >= HEADER_V3_LEN {
+            let mut more = [0u8; HEADER_V3_LEN - HEADER_LEN];
+            src.fill(&mut more)?;
+            head.extend_from_slice(&more);
+        }
         let h = parse_header(&head)?;
-        let (n, dim, m) = (h.n, h.dim, h.params.max_degree);
-        let base = base_len(n, dim, m).ok_or_else(|| fmt_err("sizes in the header overflow"))?;
+        let (n, g, dim, m) = (h.n, h.linked, h.dim, h.params.max_degree);
+        let base = base_len(head.len(), n, g, dim, m)
+            .ok_or_else(|| fmt_err("sizes in the header overflow"))?;
         let hnsw = h.params.graph == GraphKind::Hnsw;
         // The smallest file the header allows (the layer section's size follows from the levels).
         let least = base
-            .checked_add(if hnsw { 16 + n + 4 } else { 4 })
+            .checked_add(if hnsw { 16 + g + 4 } else { 4 })
             .ok_or_else(|| fmt_err("sizes in the header overflow"))?;
         if (hnsw && len < least as u64) || (!hnsw && len != least as u64) {
             return Err(length_err(len, least));
@@ -428,15 +484,15 @@ impl Index {
         ids.try_reserve_exact(n).map_err(oom)?;
         src.values(n, i64::from_le_bytes, |_, p| ids.extend_from_slice(p))?;
         let mut graph = Graph::new(m);
-        graph.reserve(n).map_err(oom)?;
-        graph.grow(n);
-        src.values(n, u32::from_le_bytes, |at, p| graph.fill_counts(at, p))?;
-        src.values(n * m, u32::from_le_bytes, |at, p| graph.fill_slots(at, p))?;
+        graph.reserve(g).map_err(oom)?;
+        graph.grow(g);
+        src.values(g, u32::from_le_bytes, |at, p| graph.fill_counts(at, p))?;
+        src.values(g * m, u32::from_le_bytes, |at, p| graph.fill_slots(at, p))?;
         let mut layers = None;
         if hnsw {
             let mut ends = [0u8; 16];
             src.fill(&mut ends)?;
-            let mut levels = vec![0u8; n];
+            let mut levels = vec![0u8; g];
             src.fill(&mut levels)?;
             layers = Some(read_layers(&mut src, &ends, levels, m, len, base)?);
         }
@@ -457,9 +513,9 @@ impl Index {
                 return Err(fmt_err(format!("invalid or repeated id {id}")));
             }
         }
-        check_links(&graph, 0, |slot| slot as u32, |t| (t as usize) < n)?;
+        check_links(&graph, 0, |slot| slot as u32, |t| (t as usize) < g)?;
         if let Some((l, entry, top)) = &layers {
-            check_layers(l, *entry, *top, n)?;
+            check_layers(l, *entry, *top, g)?;
         }
         let layers = layers.map(|(l, _, _)| l);
         store.data = data;

@@ -51,4 +51,4 @@ pub use params::{
     BuildParams, Entry, GraphKind, SearchParams, ADD_CHUNK_ROWS, DEFAULT_SEED, MAX_DIM, MAX_THREADS,
 };
 pub use search::{BatchResult, Neighbor};
-pub use stats::{Added, BuildStats, Counter, SearchStats};
+pub use stats::{Added, BuildStats, Built, Counter, SearchStats};

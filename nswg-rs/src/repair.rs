@@ -15,7 +15,8 @@ impl Index {
     /// Whether the nodes added since the last orphan pass reach 1/64 of the index, so that `add`
     /// runs a pass.
     pub(crate) fn repair_due(&self) -> bool {
-        self.unlinked_since_repair > 0 && self.unlinked_since_repair * REPAIR_FRACTION >= self.len()
+        self.unlinked_since_repair > 0
+            && self.unlinked_since_repair * REPAIR_FRACTION >= self.graph.len()
     }
 
     /// Links every node of the base graph that a search from the root cannot reach, and returns
@@ -57,7 +58,7 @@ impl Index {
     /// [`Index::link_orphans`], also returning the distance computations it took.
     pub(crate) fn repair(&mut self) -> (usize, u64) {
         self.unlinked_since_repair = 0;
-        let n = self.len();
+        let n = self.graph.len();
         if n < 2 {
             return (0, 0);
         }
@@ -191,7 +192,7 @@ impl Index {
             restarts: 1,
             start: Start::Seeds(&root_seed),
             root: None,
-            limit: self.len(),
+            limit: self.graph.len(),
             seed: 0,
         };
         self.walk(&walk, s);

@@ -135,11 +135,7 @@ impl Index {
         max_distances: Option<&[f32]>,
         mut keep_going: impl FnMut(usize, usize) -> bool,
     ) -> Result<(BatchResult, usize), Error> {
-        let n = check_rows("queries", queries, self.dim())?;
-        self.check_query(k, p, exact)?;
-        if let Some(m) = max_distances {
-            check_max_distances(m, n, exact)?;
-        }
+        let n = self.check_search(queries, k, p, exact, max_distances)?;
         let cells = n.checked_mul(k).ok_or(Error::OutOfMemory {
             what: "the search results",
             bytes: usize::MAX,
@@ -189,6 +185,28 @@ impl Index {
             piece = aim.clamp(least, piece.saturating_mul(4));
         }
         Ok((out, done))
+    }
+
+    /// The checks [`Index::search_batch_with`] makes before any work, with the same arguments and
+    /// errors; returns the number of queries. (A caller that builds the graph before a search
+    /// checks first, so a bad argument never waits for a build.)
+    ///
+    /// # Errors
+    /// As [`Index::search_batch_with`], except `OutOfMemory`.
+    pub fn check_search(
+        &self,
+        queries: &[f32],
+        k: usize,
+        p: &SearchParams,
+        exact: bool,
+        max_distances: Option<&[f32]>,
+    ) -> Result<usize, Error> {
+        let n = check_rows("queries", queries, self.dim())?;
+        self.check_query(k, p, exact)?;
+        if let Some(m) = max_distances {
+            check_max_distances(m, n, exact)?;
+        }
+        Ok(n)
     }
 
     /// Answers the queries numbered `rows` of the batch `queries` into their rows of `out`, on
@@ -331,13 +349,40 @@ impl Index {
             restarts: p.restarts,
             start,
             root: Some(self.root()),
-            limit: self.len(),
+            limit: self.graph.len(),
             seed: query_seed(self.params.seed, q),
         };
         self.walk(&walk, s);
+        if self.pending() > 0 {
+            self.scan_pending(q, k, s);
+        }
         s.shifted = shifted;
         s.seeds = seeds;
         std::mem::take(&mut s.stats)
+    }
+
+    /// Merges the rows not yet linked into the graph ([`Index::pending`]) into the walk's best
+    /// `k` in `s.top` by an exact scan of them (bounds and early abandoning against the current
+    /// k-th best), so a graph search never misses a stored row for want of links.
+    fn scan_pending(&self, q: &[f32], k: usize, s: &mut Scratch) {
+        s.prep.prepare(self.store.metric, q);
+        for node in self.graph.len()..self.len() {
+            let cutoff = if s.top.len() >= k {
+                s.top.peek().map_or(f32::INFINITY, |w| w.d)
+            } else {
+                f32::INFINITY
+            };
+            let c = Cand {
+                d: self.eval_node(q, node as u32, cutoff, s),
+                node: node as u32,
+            };
+            if s.top.len() < k {
+                s.top.push(c);
+            } else if s.top.peek().is_some_and(|t| c < *t) {
+                s.top.pop();
+                s.top.push(c);
+            }
+        }
     }
 
     /// Writes `s.top` into one row of results as (true distance, id) ascending, ties by id,

@@ -52,7 +52,7 @@ impl SearchStats {
     }
 }
 
-/// Counters of one [`crate::Index::add`].
+/// Counters of one [`crate::Index::build`] (or the linking of an [`crate::Index::add`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BuildStats {
     /// Distance computations of the insertion searches, the neighbor selection and the orphan
@@ -71,6 +71,23 @@ impl BuildStats {
         ("repair_passes", |s| s.repair_passes),
         ("orphans_linked", |s| s.orphans_linked),
     ];
+
+    /// Adds another set of counters to this one.
+    pub fn add(&mut self, o: &BuildStats) {
+        self.distance_calls += o.distance_calls;
+        self.repair_passes += o.repair_passes;
+        self.orphans_linked += o.orphans_linked;
+    }
+}
+
+/// What an [`crate::Index::build`] did: its counters, and whether it linked every pending row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Built {
+    /// The work the build did.
+    pub stats: BuildStats,
+    /// False when [`crate::Index::build_chunked`]'s callback stopped the build early (the rows
+    /// not yet linked stay pending, and no repair pass ran).
+    pub complete: bool,
 }
 
 /// What an [`crate::Index::add`] did: the ids of the rows it added and its counters.
@@ -80,7 +97,8 @@ pub struct Added {
     pub ids: Vec<i64>,
     /// The work the add did.
     pub stats: BuildStats,
-    /// False when [`crate::Index::add_chunked`]'s callback stopped the add early: `ids` then holds
-    /// only the rows of the pieces that were added (and no repair pass ran).
+    /// False when [`crate::Index::add_chunked`]'s callback stopped the linking early: every row
+    /// is stored (`ids` holds them all), the ones not yet linked are pending (and no repair pass
+    /// ran).
     pub complete: bool,
 }

@@ -434,14 +434,19 @@ fn small_adds_are_repaired_once_they_add_up() {
     let mut whole = Index::new(dim, Metric::Euclidean, params).unwrap();
     whole.add(&data[..n * dim], None, 1).unwrap();
     assert_eq!(whole.to_bytes(), pieces.to_bytes());
-    // A callback that says stop: the pieces so far stay, no pass runs.
+    // A callback that says stop: every row is stored, the pieces linked so far stay linked, the
+    // rest pending, no pass runs; a later build links the rest into the same graph.
     let mut stopped = Index::new(dim, Metric::Euclidean, params).unwrap();
     let added = stopped
         .add_chunked(&data[..n * dim], None, 1, 500, |done, _| done < 1000)
         .unwrap();
     assert!(!added.complete);
-    assert_eq!((added.ids.len(), stopped.len()), (1000, 1000));
+    assert_eq!((added.ids.len(), stopped.len()), (n, n));
+    assert_eq!(stopped.pending(), n - 1000);
     assert_eq!(added.stats.repair_passes, 0);
+    let built = stopped.build(1).unwrap();
+    assert_eq!((built.repair_passes, stopped.pending()), (1, 0));
+    assert_eq!(stopped.to_bytes(), whole.to_bytes());
     // An explicit pass at any time.
     let added = idx.add(&data[(n + 32) * dim..], None, 1).unwrap();
     assert_eq!(added.stats.repair_passes, 0);
@@ -1016,4 +1021,79 @@ fn absurd_sizes_are_refused_up_front() {
         threads(idx.search_batch(&[0.0; 4], 1, &p, false).map(|_| ())),
         "n_threads"
     );
+}
+
+#[test]
+fn a_lazily_built_graph_equals_an_eager_one() {
+    // Rows stored in several calls and linked by one build give the graph (and file) of one add,
+    // for both graph kinds and both metrics (sequential builds).
+    let dim = 24;
+    let data = walks(1500, dim, 31);
+    for graph in [GraphKind::Hnsw, GraphKind::Nsw] {
+        for metric in [Metric::Euclidean, Metric::Dtw { band: 3 }] {
+            let params = BuildParams {
+                graph,
+                ..BuildParams::default()
+            };
+            let mut eager = Index::new(dim, metric, params).unwrap();
+            eager.add(&data, None, 1).unwrap();
+            let mut lazy = Index::new(dim, metric, params).unwrap();
+            for piece in data.chunks(dim * 400) {
+                lazy.add_unlinked(piece, None).unwrap();
+            }
+            assert_eq!(lazy.pending(), 1500);
+            assert!(lazy.neighbors(7).unwrap().is_empty());
+            let built = lazy.build(1).unwrap();
+            assert_eq!(lazy.pending(), 0);
+            assert!(built.distance_calls > 0);
+            assert_eq!(lazy.to_bytes(), eager.to_bytes(), "{graph:?} {metric:?}");
+            // Nothing pending: building again does nothing.
+            assert_eq!(lazy.build(1).unwrap(), nswg::BuildStats::default());
+        }
+    }
+}
+
+#[test]
+fn storing_rows_does_no_distance_work_and_exact_search_needs_no_graph() {
+    let dim = 32;
+    let data = walks(600, dim, 41);
+    let mut idx = Index::new(dim, Metric::Dtw { band: 3 }, BuildParams::default()).unwrap();
+    let ids = idx.add_unlinked(&data, None).unwrap();
+    assert_eq!(ids, (0..600).collect::<Vec<i64>>());
+    assert_eq!(idx.pending(), 600);
+    let q = walks(20, dim, 42);
+    let p = SearchParams::default();
+    for (qi, qrow) in q.chunks_exact(dim).enumerate() {
+        let (hits, _) = idx.exact_search(qrow, 5, &p).unwrap();
+        let want = naive_knn(&idx.metric(), &data, dim, qrow, 5);
+        let got: Vec<i64> = hits.iter().map(|h| h.id).collect();
+        let want_ids: Vec<i64> = want.iter().map(|w| w.1).collect();
+        assert_eq!(got, want_ids, "query {qi}");
+    }
+    // Exact search left the graph alone.
+    assert_eq!(idx.pending(), 600);
+}
+
+#[test]
+fn graph_search_scans_pending_rows_exactly() {
+    // Half the rows linked, half pending: a graph search with a beam covering the linked part
+    // equals the exact search over all rows; every pending row is found by its own value.
+    let dim = 16;
+    let data = clustered_rows(1200, dim, 10, 0.3, 51);
+    let mut idx = Index::new(dim, Metric::Euclidean, BuildParams::default()).unwrap();
+    idx.add(&data[..600 * dim], None, 1).unwrap();
+    idx.add_unlinked(&data[600 * dim..], None).unwrap();
+    assert_eq!(idx.pending(), 600);
+    let wide = SearchParams {
+        ef: 600,
+        ..SearchParams::default()
+    };
+    let q = clustered_rows(30, dim, 10, 0.3, 52);
+    assert_search_is_exact(&idx, &q, 10, &wide, "pending rows");
+    let p = SearchParams::default();
+    for i in (600..1200).step_by(37) {
+        let (hits, _) = idx.search(&data[i * dim..(i + 1) * dim], 1, &p).unwrap();
+        assert_eq!(hits[0].distance, 0.0, "pending row {i}");
+    }
+    assert_eq!(idx.pending(), 600, "search never builds");
 }

@@ -86,7 +86,7 @@ fn future_version_is_reported() {
     match Index::from_bytes(&b) {
         Err(Error::UnsupportedVersion {
             found: 99,
-            supported: 2,
+            supported: 3,
         }) => {}
         other => panic!("{other:?}"),
     }
@@ -397,6 +397,54 @@ fn a_band_above_dim_is_refused_on_load() {
         match Index::from_bytes(&b) {
             Err(Error::Format { reason }) => assert!(reason.contains("above dim=6"), "{reason}"),
             other => panic!("band {band}: {:?}", other.map(|i| i.len())),
+        }
+    }
+}
+
+#[test]
+fn pending_rows_survive_save_and_load_as_version_3() {
+    // An index with rows not yet linked is written as version 3 (graph of the linked rows only);
+    // loading and building gives the graph of building before saving. A fully built index is
+    // still written as version 1 or 2.
+    for graph in [GraphKind::Hnsw, GraphKind::Nsw] {
+        for metric in [Metric::Euclidean, Metric::Dtw { band: 2 }] {
+            let params = BuildParams {
+                graph,
+                ..BuildParams::default()
+            };
+            let data = uniform_rows(900, 8, 61);
+            let mut idx = Index::new(8, metric, params).unwrap();
+            idx.add(&data[..300 * 8], None, 1).unwrap();
+            idx.add_unlinked(&data[300 * 8..], None).unwrap();
+            let bytes = idx.to_bytes();
+            assert_eq!(bytes.len(), idx.file_len());
+            assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 3);
+            let mut back = Index::from_bytes(&bytes).unwrap();
+            assert_eq!((back.len(), back.pending()), (900, 600));
+            assert_eq!(back.to_bytes(), bytes);
+            let dir = std::env::temp_dir().join(format!("nswg-v3-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join(format!("{graph:?}-{}.nswg", metric.name()));
+            idx.save(&path).unwrap();
+            let h = nswg::read_header(&path).unwrap();
+            std::fs::remove_file(&path).unwrap();
+            assert_eq!(
+                (h.version, h.n, h.linked, h.params.graph),
+                (3, 900, 300, graph)
+            );
+            idx.build(1).unwrap();
+            back.build(1).unwrap();
+            let built = idx.to_bytes();
+            assert_eq!(back.to_bytes(), built);
+            let want = if graph == GraphKind::Hnsw { 2 } else { 1 };
+            assert_eq!(u32::from_le_bytes(built[8..12].try_into().unwrap()), want);
+            // Truncations and flips of a version-3 file are refused.
+            for cut in [0, 11, 72, 80, 87, bytes.len() - 1] {
+                assert!(Index::from_bytes(&bytes[..cut]).is_err(), "cut at {cut}");
+            }
+            let mut forged = bytes.clone();
+            forged[80..88].copy_from_slice(&901u64.to_le_bytes());
+            assert!(Index::from_bytes(&forged).is_err());
         }
     }
 }

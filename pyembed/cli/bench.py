@@ -398,7 +398,10 @@ def _run(jobs: list[_Job], settings: _Settings, *, show_progress: bool) -> list[
                 ef_construction=settings.ef_construction,
                 seed=settings.seed,
             )
-            index.add(job.train.X, n_threads=settings.threads, progress=on_build)
+            index.add(job.train.X)
+            if settings.search != "exact":
+                # Exact search needs no graph; a graph search would build it on first use.
+                index.build(n_threads=settings.threads, progress=on_build)
             build_seconds = time.perf_counter() - start
             advance(max(0, job.train.n - built))
 

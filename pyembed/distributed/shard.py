@@ -52,7 +52,8 @@ class Shard:
         """Add rows with their global ids; returns the shard's row count after."""
         index = self.index
         if len(ids):
-            index.add(vectors, ids, n_threads=n_threads)
+            index.add(vectors, ids)
+            index.build(n_threads=n_threads)
         return len(index)
 
     def already_stored(self, ids: NDArray[np.int64]) -> NDArray[np.int64]:

@@ -607,7 +607,8 @@ class Gallery:
             kept.append(e)
         if kept:
             vectors = self.model.embed(np.stack(faces))
-            index.add(vectors, ids=np.array([e.id for e in kept], dtype=np.int64), n_threads=1)
+            index.add(vectors, ids=np.array([e.id for e in kept], dtype=np.int64))
+            index.build(n_threads=1)
             entries.update((e.id, e) for e in kept)
         self._next_id = max([self._next_id, *(i + 1 for i in entries)])
         index.save(self.folder / "index.nswg")
@@ -633,7 +634,8 @@ class Gallery:
             graph=str(params["graph"]),  # type: ignore[arg-type]
         )
         if keep.size:
-            fresh.add(index.get_vectors(keep), ids=keep, n_threads=1)
+            fresh.add(index.get_vectors(keep), ids=keep)
+            fresh.build(n_threads=1)
         return fresh
 
     def _calibrate(self, index: Index, entries: dict[int, Entry]) -> Calibration:

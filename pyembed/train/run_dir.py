@@ -148,7 +148,8 @@ def save_run(
         index_rows=index_rows,
     )
     index = Index(embeddings.shape[1], "euclidean", seed=seed, graph=graph)  # type: ignore[arg-type]
-    index.add(embeddings[index_rows], ids=index_rows, n_threads=1)
+    index.add(embeddings[index_rows], ids=index_rows)
+    index.build(n_threads=1)
     index.save(folder / INDEX_FILE)
     (folder / RUN_FILE).write_text(
         json.dumps(run_info, indent=2, default=str) + "\n", encoding="utf-8"
