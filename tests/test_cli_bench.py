@@ -151,7 +151,9 @@ def test_k_nn_vote_and_graph_search() -> None:
         assert json.loads(result.stdout)["settings"]["graph"] == graph
         found = json_results(result)
         assert 0.0 <= float(found[0]["error"]) <= 1.0  # type: ignore[arg-type]
-        assert 0.0 < float(found[0]["distance_calls_pct"]) <= 100.0  # type: ignore[arg-type]
+        # On 50 series a graph search can exceed brute force a little: the descent through the
+        # layers and the base walk each keep their own visited set (band 0 prunes nothing).
+        assert 0.0 < float(found[0]["distance_calls_pct"]) <= 110.0  # type: ignore[arg-type]
 
 
 def test_defaults_come_from_the_index() -> None:

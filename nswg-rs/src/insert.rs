@@ -309,7 +309,9 @@ impl Index {
         let (ra, rb) = (self.store.row(a as usize), self.store.row(b as usize));
         build.calls += 1;
         match self.store.metric {
-            Metric::Euclidean => crate::metric::euclidean::sq_euclidean(ra, rb),
+            Metric::Euclidean | Metric::Dtw { band: 0 } => {
+                crate::metric::euclidean::sq_euclidean(ra, rb)
+            }
             Metric::Dtw { band } => {
                 crate::metric::dtw::dtw_sq(ra, rb, band, cutoff, &mut build.dtw)
             }

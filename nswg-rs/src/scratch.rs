@@ -27,6 +27,8 @@ pub(crate) struct Scratch {
     pub chosen: Vec<u32>,
     pub kept: Vec<u32>,
     pub seeds: Vec<Cand>,
+    /// (bound, node) of every stored row, for an exact DTW scan in the order of its bound.
+    pub order: Vec<(f32, u32)>,
     /// The query minus the code offsets, for a quantized search.
     pub shifted: Vec<f32>,
     /// Counters of the walks since the caller last took them.

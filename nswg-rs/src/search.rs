@@ -4,7 +4,7 @@
 use crate::error::{invalid, Error};
 use crate::graph::Cand;
 use crate::index::{check_rows, Index};
-use crate::metric::Metric;
+use crate::metric::{bounds, Metric};
 use crate::params::{check_threads, Entry, GraphKind, SearchParams};
 use crate::rng::query_seed;
 use crate::scratch::{Scratch, ScratchGuard};
@@ -154,7 +154,20 @@ impl Index {
         out.ids.resize(cells, -1);
         out.distances.resize(cells, f32::INFINITY);
         out.stats.resize(n, SearchStats::default());
-        let pool = if n <= 1 {
+        // A batch whose brute force is under about a million cell operations (DTW: samples
+        // times the band's width) takes less time than waking a pool: it runs on the calling
+        // thread.
+        let width = self
+            .store
+            .metric
+            .band()
+            .map_or(1, |b| 2 * b.min(self.dim()) + 1);
+        let small = n
+            .saturating_mul(self.len())
+            .saturating_mul(self.dim())
+            .saturating_mul(width)
+            < SMALL_BATCH_WORK;
+        let pool = if n <= 1 || small {
             None
         } else {
             self.pool(p.n_threads, n)
@@ -413,16 +426,16 @@ impl Index {
         // Bounds and early abandoning may only reject squared distances whose square root is
         // above the worst kept distance (or the limit); at or below the cutoff values are exact.
         let mut cutoff = ceiling;
-        for node in 0..self.len() {
-            let d = self.eval_node(q, node as u32, cutoff, s);
-            if d > cutoff {
-                continue;
+        let mut offer = |node: u32, s: &mut Scratch, cutoff: &mut f32| {
+            let d = self.eval_node(q, node, *cutoff, s);
+            if d > *cutoff {
+                return;
             }
             let t = d.sqrt();
             if t > limit {
-                continue;
+                return;
             }
-            let key = (OrdF32(t), self.ids[node], node as u32, OrdF32(d));
+            let key = (OrdF32(t), self.ids[node as usize], node, OrdF32(d));
             if top.len() < k {
                 top.push(key);
             } else if top.peek().is_some_and(|w| key < *w) {
@@ -430,9 +443,39 @@ impl Index {
                 top.push(key);
             }
             if top.len() >= k {
-                cutoff = top
+                *cutoff = top
                     .peek()
                     .map_or(ceiling, |w| squared_above(w.0 .0).min(ceiling));
+            }
+        };
+        match self.store.metric {
+            Metric::Dtw { band } if band > 0 && self.len() > k => {
+                // Candidates in the order of their LB_Keogh (the query's envelope against the
+                // row): the nearest rows come first, so the k-th best, and with it the cutoff,
+                // is tight from the start; once a bound exceeds the cutoff, so do all later ones.
+                let mut order = std::mem::take(&mut s.order);
+                order.clear();
+                order.extend((0..self.len() as u32).map(|node| {
+                    let row = self.store.row(node as usize);
+                    let lb = bounds::lb_keogh_sq(row, &s.prep.upper, &s.prep.lower, f32::INFINITY);
+                    (lb, node)
+                }));
+                order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                for (at, &(lb, node)) in order.iter().enumerate() {
+                    if lb > cutoff {
+                        let rest = (order.len() - at) as u64;
+                        s.stats.visited += rest;
+                        s.stats.lb_keogh_pruned += rest;
+                        break;
+                    }
+                    offer(node, s, &mut cutoff);
+                }
+                s.order = order;
+            }
+            _ => {
+                for node in 0..self.len() as u32 {
+                    offer(node, s, &mut cutoff);
+                }
             }
         }
         s.top.clear();
@@ -440,6 +483,9 @@ impl Index {
             .extend(top.into_iter().map(|(_, _, node, d)| Cand { d: d.0, node }));
     }
 }
+
+/// Queries x stored rows x dim (x DTW band width) below which a batch runs on the calling thread.
+const SMALL_BATCH_WORK: usize = 1 << 20;
 
 /// A squared distance a little above `t^2` (relative 1e-6, far above f32 rounding): any squared
 /// distance above it has a square root above `t`, so a cutoff of it rejects no row at `t`.

@@ -63,22 +63,35 @@ fn recall(
 
 #[test]
 fn exact_search_equals_naive_scan() {
-    for metric in [Metric::Euclidean, Metric::Dtw { band: 3 }] {
+    // Euclidean, DTW at band 0 (the diagonal: computed as Euclidean), and DTW scanned in the
+    // order of the bounds; k = 1 to all rows.
+    for (metric, k) in [
+        (Metric::Euclidean, 7),
+        (Metric::Dtw { band: 0 }, 7),
+        (Metric::Dtw { band: 3 }, 1),
+        (Metric::Dtw { band: 3 }, 7),
+        (Metric::Dtw { band: 19 }, 7),
+        (Metric::Dtw { band: 3 }, 300),
+    ] {
         let dim = 20;
         let data = walks(300, dim, 1);
         let idx = build(&data, dim, metric, 1);
         let queries = walks(20, dim, 2);
         for q in queries.chunks_exact(dim) {
-            let (hits, stats) = idx.exact_search(q, 7, &SearchParams::default()).unwrap();
-            let want = naive_knn(&metric, &data, dim, q, 7);
+            let (hits, stats) = idx.exact_search(q, k, &SearchParams::default()).unwrap();
+            let want = naive_knn(&metric, &data, dim, q, k);
+            assert_eq!(hits.len(), k);
             for (h, w) in hits.iter().zip(&want) {
                 assert_eq!(h.id, w.1, "{metric:?}");
                 assert!((h.distance - w.0).abs() <= 1e-4 * w.0.max(1.0));
             }
             let pruned = stats.lb_kim_pruned + stats.lb_keogh_pruned + stats.lb_keogh_rev_pruned;
             assert_eq!(stats.distance_calls + pruned, 300);
-            if metric == Metric::Euclidean {
-                assert_eq!(stats.distance_calls, 300);
+            assert_eq!(stats.visited, 300);
+            if metric.band().unwrap_or(0) == 0 || k == 300 {
+                assert_eq!(stats.distance_calls, 300, "{metric:?} k={k}");
+            } else {
+                assert!(pruned + stats.abandoned > 0, "{metric:?} k={k}: no pruning");
             }
         }
     }

@@ -62,10 +62,13 @@ impl Metric {
         }
     }
 
-    /// Distance between two equal-length vectors in the metric's true units (not squared).
+    /// Distance between two equal-length vectors in the metric's true units (not squared), as a
+    /// search computes it.
     pub fn distance(&self, a: &[f32], b: &[f32]) -> f32 {
         match self {
             Metric::Euclidean => euclidean::sq_euclidean(a, b).sqrt(),
+            // Band 0 as the search computes it (see `eval_sq`): the same value up to rounding.
+            Metric::Dtw { band: 0 } => euclidean::sq_euclidean(a, b).sqrt(),
             Metric::Dtw { band } => {
                 dtw::dtw_sq(a, b, *band, f32::INFINITY, &mut DtwScratch::new()).sqrt()
             }
@@ -140,6 +143,12 @@ fn eval_dtw_sq(
 ) -> f32 {
     stats.visited += 1;
     let row = stored.row;
+    if band == 0 {
+        // The only warping path is the diagonal: DTW is the squared Euclidean distance, which
+        // costs one pass, as much as a bound would.
+        stats.distance_calls += 1;
+        return euclidean::sq_euclidean(query, row);
+    }
     if cutoff < f32::INFINITY {
         // Cheapest bound first (UCR Suite order). A bound > cutoff means the true DTW is
         // > cutoff too, so the candidate could not enter the result set anyway.
