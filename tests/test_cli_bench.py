@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
-from pyembed.cli.bench import COLUMNS, bench
+from pyembed.cli.bench import ARCHIVE_COLUMNS, ARCHIVE_METHODS, COLUMNS, bench
 from pyembed.datasets import list_bundled, load_ucr, published_table
 from pyembed.index import (
     DEFAULT_EF_CONSTRUCTION,
@@ -46,29 +46,86 @@ def json_results(result: Result) -> list[dict[str, object]]:
 # Output formats
 
 
-def test_table_default_runs_every_bundled_dataset() -> None:
+def test_table_default_shows_the_archive_three_columns_side_by_side() -> None:
     result = run()
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("# pyembed bench ucr: metric=dtw band=learned search=exact")
+    assert lines[0].startswith("# pyembed bench ucr: metric=euclidean+dtw band=learned+full")
     header = lines[1].split()
-    for column in ("name", "n_train", "n_test", "length", "band", "error", "published", "diff"):
-        assert column in header
-    for column in ("dist_calls", "%brute", "lb_pruned", "build_s", "query_s", "queries/s"):
-        assert column in header
-    rows = {line.split()[0]: line.split() for line in lines[2:]}
+    assert header[:4] == ["name", "n_train", "n_test", "length"]
+    for method in ("ed", "dtw", "full"):
+        for column in ("err", "pub", "diff", "%brute", "s"):
+            assert f"{method}:{column}" in header
+    assert "dtw:w" in header
+    rows = {line.split()[0]: line.split() for line in lines[2:] if not line.startswith("#")}
     assert sorted(rows) == list_bundled()
     for name, cells in rows.items():
         row = dict(zip(header, cells, strict=True))
-        n_train, n_test = load_ucr(name, "TRAIN").n, load_ucr(name, "TEST").n
-        assert (int(row["n_train"]), int(row["n_test"])) == (n_train, n_test)
-        assert row["band"] == "0"  # the learned window is 0 % for all four
-        assert row["published"] == f"{published_table()[name].dtw_learned_error:.4f}"
-        assert row["error"] == row["published"]
+        published = published_table()[name]
+        assert row["dtw:w"] == "0"  # the learned window is 0 % for all four
+        for method, figure in (
+            ("ed", published.ed_error),
+            ("dtw", published.dtw_learned_error),
+            ("full", published.dtw_full_error),
+        ):
+            assert row[f"{method}:pub"] == f"{figure:.4f}"
+            assert row[f"{method}:err"] == row[f"{method}:pub"], (name, method)
+    assert lines[-1].startswith("# ed: Euclidean; dtw: DTW at the archive's learned window")
 
 
-def test_json_reproduces_published_errors_and_counts_work() -> None:
+def test_json_default_reproduces_all_three_published_columns_and_counts_work() -> None:
     results = json_results(run("--format", "json"))
+    assert [r["name"] for r in results] == list_bundled()
+    for r in results:
+        assert set(r) == set(ARCHIVE_COLUMNS)
+        published = published_table()[str(r["name"])]
+        brute_force = int(r["n_test"]) * int(r["n_train"])  # type: ignore[call-overload]
+        for method, figure in zip(
+            ARCHIVE_METHODS,
+            (published.ed_error, published.dtw_learned_error, published.dtw_full_error),
+            strict=True,
+        ):
+            assert r[f"{method}_published_error"] == figure
+            assert abs(float(r[f"{method}_error"]) - figure) <= TOLERANCE  # type: ignore[arg-type]
+            calls = int(r[f"{method}_distance_calls"])  # type: ignore[call-overload]
+            pruned = int(r[f"{method}_lb_pruned"])  # type: ignore[call-overload]
+            # Exact search computes or prunes every candidate exactly once.
+            assert calls + pruned == brute_force
+        assert r["euclidean_band"] is None and r["dtw_full_band"] is None
+        assert r["dtw_learned_band"] == 0
+        # Full-window DTW does real work, and the bounds spare part of it.
+        assert int(r["dtw_full_lb_pruned"]) + int(r["dtw_full_abandoned"]) > 0  # type: ignore[call-overload]
+
+
+def test_csv_default_carries_the_same_rows() -> None:
+    result = run("--format", "csv", "Coffee", "GunPoint")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["name"] for row in rows] == ["Coffee", "GunPoint"]
+    assert list(rows[0])[: len(ARCHIVE_COLUMNS)] == list(ARCHIVE_COLUMNS)
+    assert rows[0]["metric"] == "euclidean+dtw"
+    assert float(rows[1]["dtw_full_error"]) == pytest.approx(0.0933, abs=TOLERANCE)
+
+
+def test_plot_draws_errors_and_work(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    for args in ((), ("--metric", "dtw", "--band", "full")):
+        path = tmp_path / f"plot{len(args)}.png"
+        result = run(*args, "--plot", str(path), "Coffee", "GunPoint")
+        assert result.exit_code == 0, result.output
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+    result = run("--plot", str(tmp_path / "missing" / "p.png"), "Coffee")
+    assert_clean_failure_keeps_stdout(result, "cannot write --plot")
+
+
+def assert_clean_failure_keeps_stdout(result: Result, message: str) -> None:
+    """A failure after the results were printed: exit 1, one message, no traceback."""
+    assert result.exit_code == 1, result.output
+    assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_json_one_metric_reproduces_published_errors_and_counts_work() -> None:
+    results = json_results(run("--metric", "dtw", "--format", "json"))
     assert [r["name"] for r in results] == list_bundled()
     for r in results:
         assert set(r) == set(COLUMNS)
@@ -103,7 +160,7 @@ def test_band_in_samples_and_percent() -> None:
 
 
 def test_csv_output() -> None:
-    result = run("--format", "csv", "Coffee", "GunPoint")
+    result = run("--metric", "dtw", "--format", "csv", "Coffee", "GunPoint")
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [row["name"] for row in rows] == ["Coffee", "GunPoint"]
@@ -125,7 +182,7 @@ def test_out_json_and_csv_files(tmp_path: Path) -> None:
 
 def test_json_path_keeps_table_on_stdout(tmp_path: Path) -> None:
     json_path = tmp_path / "r.json"
-    result = run("Coffee", "--json", str(json_path))
+    result = run("Coffee", "--metric", "dtw", "--json", str(json_path))
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("# pyembed bench ucr")
     assert json.loads(json_path.read_text())["settings"]["metric"] == "dtw"
@@ -139,14 +196,14 @@ def test_progress_goes_to_stderr() -> None:
 
 
 def test_k_nn_vote_and_graph_search() -> None:
-    knn = json_results(run("--k", "3", "--format", "json", "ItalyPowerDemand"))
+    knn = json_results(run("--metric", "dtw", "--k", "3", "--format", "json", "ItalyPowerDemand"))
     assert knn[0]["published_error"] is None  # the archive publishes 1-NN only
-    short = json_results(run("-k", "3", "--format", "json", "ItalyPowerDemand"))
+    short = json_results(run("--metric", "dtw", "-k", "3", "--format", "json", "ItalyPowerDemand"))
     assert short[0]["error"] == knn[0]["error"]  # -k is --k
     for graph in ("hnsw", "nsw"):
         result = run(
-            "--search", "graph", "--graph", graph, "--ef", "32", "--restarts", "2",
-            "--format", "json", "GunPoint",
+            "--metric", "dtw", "--search", "graph", "--graph", graph, "--ef", "32",
+            "--restarts", "2", "--format", "json", "GunPoint",
         )  # fmt: skip
         assert json.loads(result.stdout)["settings"]["graph"] == graph
         found = json_results(result)
@@ -166,7 +223,9 @@ def test_defaults_come_from_the_index() -> None:
 
 
 def test_single_thread_and_no_znorm() -> None:
-    results = json_results(run("--threads", "1", "--no-znorm", "--format", "json", "GunPoint"))
+    results = json_results(
+        run("--metric", "dtw", "--threads", "1", "--no-znorm", "--format", "json", "GunPoint")
+    )
     # GunPoint ships normalized, so skipping normalization changes nothing.
     assert abs(float(results[0]["error"]) - 0.0867) <= TOLERANCE  # type: ignore[arg-type]
 
@@ -188,8 +247,8 @@ def test_data_dir_tsv_tree_matches_bundled(tmp_path: Path) -> None:
     for split in ("TRAIN", "TEST"):
         data = load_ucr("GunPoint", split)
         _write_tsv(tmp_path / "GunPoint" / f"GunPoint_{split}.tsv", data.X, data.y)
-    from_dir = json_results(run("--data-dir", str(tmp_path), "--format", "json"))
-    bundled = json_results(run("--format", "json", "GunPoint"))
+    from_dir = json_results(run("--data-dir", str(tmp_path), "--metric", "dtw", "--format", "json"))
+    bundled = json_results(run("--metric", "dtw", "--format", "json", "GunPoint"))
     assert [r["name"] for r in from_dir] == ["GunPoint"]
     assert from_dir[0]["error"] == bundled[0]["error"]
     assert from_dir[0]["published_error"] == bundled[0]["published_error"]

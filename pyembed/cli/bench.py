@@ -31,7 +31,6 @@ from pyembed.cli._common import (
     ef_option,
     graph_option,
     k_option,
-    metric_option,
     one_line,
     restarts_option,
     search_option,
@@ -43,7 +42,7 @@ from pyembed.cli._common import (
 if TYPE_CHECKING:
     from pyembed.datasets.ucr import PublishedRow, UCRSplit
 
-__all__ = ["COLUMNS", "bench", "ucr"]
+__all__ = ["ARCHIVE_COLUMNS", "ARCHIVE_METHODS", "COLUMNS", "bench", "ucr"]
 
 # Queries go to the index in chunks of this many rows, so the progress bar moves on long runs. The
 # chunking is the same whether or not a bar is shown, so output never depends on the terminal.
@@ -87,6 +86,54 @@ _TABLE_HEADERS = {
 }
 
 
+ARCHIVE_METHODS = ("euclidean", "dtw_learned", "dtw_full")
+"""The archive's three published 1-NN columns, in its order: Euclidean, DTW with the window
+learned on the training set, full-window DTW."""
+
+_METHOD_FIELDS = (
+    "band",
+    "error",
+    "published_error",
+    "difference",
+    "distance_calls",
+    "distance_calls_pct",
+    "lb_pruned",
+    "abandoned",
+    "build_seconds",
+    "query_seconds",
+)
+ARCHIVE_COLUMNS = ("name", "n_train", "n_test", "length") + tuple(
+    f"{method}_{field}" for method in ARCHIVE_METHODS for field in _METHOD_FIELDS
+)
+"""Per-data-set fields of the default run (all three columns; json and csv)."""
+
+_ARCHIVE_TABLE = ("name", "n_train", "n_test", "length") + tuple(
+    f"{method}_{field}"
+    for method in ARCHIVE_METHODS
+    for field in (("band",) if method == "dtw_learned" else ())
+    + ("error", "published_error", "difference", "distance_calls_pct", "seconds")
+)
+_SHORT = {"euclidean": "ed", "dtw_learned": "dtw", "dtw_full": "full"}
+_ARCHIVE_HEADERS = {
+    "name": "name",
+    "n_train": "n_train",
+    "n_test": "n_test",
+    "length": "length",
+    **{
+        f"{method}_{field}": f"{_SHORT[method]}:{short}"
+        for method in ARCHIVE_METHODS
+        for field, short in (
+            ("band", "w"),
+            ("error", "err"),
+            ("published_error", "pub"),
+            ("difference", "diff"),
+            ("distance_calls_pct", "%brute"),
+            ("seconds", "s"),
+        )
+    },
+}
+
+
 class BandParam(click.ParamType):
     """``--band``: ``learned``, ``full`` or a non-negative number of samples."""
 
@@ -114,7 +161,7 @@ class BandParam(click.ParamType):
 
 @dataclass(frozen=True)
 class _Settings:
-    metric: str
+    metric: str | None  # None: the archive's three columns
     band: str | int | None
     band_pct: float | None
     search: str
@@ -130,7 +177,7 @@ class _Settings:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "metric": self.metric,
+            "metric": self.metric or "euclidean+dtw",
             "band": self.band_label(),
             "search": self.search,
             "graph": self.graph,
@@ -145,6 +192,8 @@ class _Settings:
         }
 
     def band_label(self) -> str | int | None:
+        if self.metric is None:
+            return "learned+full"
         if self.metric == "euclidean":
             return None
         if self.band_pct is not None:
@@ -157,7 +206,8 @@ class _Job:
     name: str
     train: UCRSplit
     test: UCRSplit
-    band: int | None  # DTW radius in samples; None = full DTW (and unused for Euclidean)
+    band: int | None  # DTW radius in samples (the learned one in the archive's three columns);
+    # None = full DTW (and unused for Euclidean)
     published: PublishedRow | None
 
 
@@ -168,20 +218,27 @@ def bench() -> None:
 
 @bench.command(name="ucr")
 @click.argument("names", nargs=-1, metavar="[NAMES]...")
-@metric_option(default="dtw")
+@click.option(
+    "--metric",
+    type=click.Choice(("euclidean", "dtw")),
+    default=None,
+    help="Run one distance only: Euclidean, or DTW with --band / --band-pct. Default: the "
+    "archive's three published columns side by side (Euclidean, DTW at the learned window, "
+    "full-window DTW).",
+)
 @click.option(
     "--band",
     type=BandParam(),
     default=None,
     help="DTW Sakoe-Chiba radius: 'learned' (the archive's learned window; the default), 'full' "
-    "(unconstrained), or a radius in samples (0 <= band <= length).",
+    "(unconstrained), or a radius in samples (0 <= band <= length). Implies --metric dtw.",
 )
 @click.option(
     "--band-pct",
     type=click.FloatRange(0.0, 100.0),
     default=None,
     help="DTW radius as a percentage of the series length, rounded half away from zero "
-    "(the archive's convention). Exclusive with --band.",
+    "(the archive's convention). Exclusive with --band. Implies --metric dtw.",
 )
 @search_option(default="exact")
 @graph_option
@@ -224,6 +281,14 @@ def bench() -> None:
     help="Also write the results as CSV to this file.",
 )
 @click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also draw our errors against the published ones and the work per data set to this "
+    "image file (.png, .svg, .pdf; needs matplotlib, the bench extra).",
+)
+@click.option(
     "--progress/--no-progress",
     default=None,
     help="Progress bar on stderr; default: only when stderr is a terminal.",
@@ -231,7 +296,7 @@ def bench() -> None:
 @debug_option
 def ucr(
     names: tuple[str, ...],
-    metric: str,
+    metric: str | None,
     band: str | int | None,
     band_pct: float | None,
     search: str,
@@ -249,6 +314,7 @@ def ucr(
     out: Path | None,
     json_path: Path | None,
     csv_path: Path | None,
+    plot_path: Path | None,
     progress: bool | None,
 ) -> None:
     """k-NN classification on UCR archive data sets, next to the archive's published errors.
@@ -256,9 +322,13 @@ def ucr(
     NAMES are data set names (default: every bundled data set, or every data set in --data-dir).
     Errors are fractions of the test set misclassified; 'published' is the archive's 1-NN error for
     the same metric and band (Euclidean, DTW with the learned window, or full DTW), shown when k=1.
+    By default each data set gets all three, side by side, each with its work (full distance
+    computations as a share of brute force) and time; --metric runs one of them.
     """
     if metric == "euclidean" and (band is not None or band_pct is not None):
         raise click.UsageError("--band and --band-pct apply only to --metric dtw")
+    if metric is None and (band is not None or band_pct is not None):
+        metric = "dtw"
     if band is not None and band_pct is not None:
         raise click.UsageError("give either --band or --band-pct, not both")
     if search == "exact" and (ef is not None or restarts is not None):
@@ -282,6 +352,8 @@ def ucr(
     show = progress if progress is not None else stderr_is_terminal()
     results = _run(jobs, settings, show_progress=show)
     _emit(results, skipped, settings, output_format, out, json_path, csv_path)
+    if plot_path is not None:
+        _plot(results, settings, plot_path)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -318,7 +390,7 @@ def _prepare(
             )
         resolved.append(match)
     table = datasets.published_table()
-    dtw = settings.metric == "dtw"
+    dtw = settings.metric != "euclidean"  # DTW alone, or the three columns
     jobs: list[_Job] = []
     skipped: list[dict[str, str]] = []
     for name in dict.fromkeys(resolved):  # each data set once, in the order given
@@ -330,9 +402,10 @@ def _prepare(
                 and dtw
                 and datasets.wants_learned_band(settings.band, settings.band_pct)
             ):
-                message = (
-                    f"the archive publishes no learned window for {name!r}; "
+                message = f"the archive publishes no learned window for {name!r}; " + (
                     "give --band or --band-pct"
+                    if settings.metric
+                    else "give --metric with --band or --band-pct"
                 )
                 if names_given:
                     raise click.BadParameter(message, param_hint="--band")
@@ -371,72 +444,105 @@ def _prepare(
     return jobs, skipped
 
 
+def _methods(job: _Job, settings: _Settings) -> list[tuple[str, str, int | None]]:
+    """(column, metric, band) of each run a job makes: one, or the archive's three."""
+    if settings.metric is not None:
+        return [(settings.metric, settings.metric, job.band)]
+    return [
+        ("euclidean", "euclidean", None),
+        ("dtw_learned", "dtw", job.band),
+        ("dtw_full", "dtw", None),
+    ]
+
+
 def _run(jobs: list[_Job], settings: _Settings, *, show_progress: bool) -> list[dict[str, Any]]:
+    total = sum(len(_methods(job, settings)) * (job.train.n + job.test.n) for job in jobs)
+    results = []
+    with output.progress_bar(total, show_progress, "bench ucr") as advance:
+        for job in jobs:
+            runs = {
+                column: _run_one(job, settings, metric, band, advance)
+                for column, metric, band in _methods(job, settings)
+            }
+            if settings.metric is not None:
+                results.append(runs[settings.metric])
+                continue
+            row: dict[str, Any] = {key: runs["euclidean"][key] for key in ARCHIVE_COLUMNS[:4]}
+            for column, fields in runs.items():
+                for field in _METHOD_FIELDS:
+                    row[f"{column}_{field}"] = fields[field]
+            results.append(row)
+    return results
+
+
+def _run_one(
+    job: _Job,
+    settings: _Settings,
+    metric: str,
+    band: int | None,
+    advance: Any,
+) -> dict[str, Any]:
+    """One k-NN classification of a job's test set with one metric and band; its result row."""
     import numpy as np
 
     from pyembed import Index
     from pyembed.metrics import knn_error
 
-    total = sum(job.train.n + job.test.n for job in jobs)
-    results = []
-    with output.progress_bar(total, show_progress, "bench ucr") as advance:
-        for job in jobs:
-            built = 0
+    built = 0
 
-            def on_build(done: int, _total: int) -> None:
-                nonlocal built
-                advance(max(0, done - built))
-                built = max(built, done)
+    def on_build(done: int, _total: int) -> None:
+        nonlocal built
+        advance(max(0, done - built))
+        built = max(built, done)
 
-            start = time.perf_counter()
-            index = Index(
-                job.train.length,
-                settings.metric,  # type: ignore[arg-type]
-                band=job.band,
-                graph=settings.graph,  # type: ignore[arg-type]
-                max_degree=settings.max_degree,
-                ef_construction=settings.ef_construction,
-                seed=settings.seed,
-            )
-            index.add(job.train.X)
-            if settings.search != "exact":
-                # Exact search needs no graph; a graph search would build it on first use.
-                index.build(n_threads=settings.threads, progress=on_build)
-            build_seconds = time.perf_counter() - start
-            advance(max(0, job.train.n - built))
+    start = time.perf_counter()
+    index = Index(
+        job.train.length,
+        metric,  # type: ignore[arg-type]
+        band=band if metric == "dtw" else None,
+        graph=settings.graph,  # type: ignore[arg-type]
+        max_degree=settings.max_degree,
+        ef_construction=settings.ef_construction,
+        seed=settings.seed,
+    )
+    index.add(job.train.X)
+    if settings.search != "exact":
+        # Exact search needs no graph; a graph search would build it on first use.
+        index.build(n_threads=settings.threads, progress=on_build)
+    build_seconds = time.perf_counter() - start
+    advance(max(0, job.train.n - built))
 
-            ids, calls, pruned, abandoned = [], 0, 0, 0
-            query_seconds = 0.0
-            for lo in range(0, job.test.n, QUERY_CHUNK):
-                chunk = job.test.X[lo : lo + QUERY_CHUNK]
-                start = time.perf_counter()
-                found = index.search(
-                    chunk,
-                    k=settings.k,
-                    ef=settings.ef,
-                    restarts=settings.restarts,
-                    exact=settings.search == "exact",
-                    n_threads=settings.threads,
-                )
-                query_seconds += time.perf_counter() - start
-                ids.append(found.ids)
-                calls += int(np.sum(found.distance_calls))
-                pruned += int(np.sum(found.lb_pruned))
-                abandoned += int(np.sum(found.abandoned))
-                advance(chunk.shape[0])
-            neighbor_ids = np.concatenate(ids) if ids else np.empty((0, settings.k), np.int64)
-            error = knn_error(neighbor_ids, job.train.y, job.test.y)
-            results.append(
-                _result_row(
-                    job, settings, error, calls, pruned, abandoned, build_seconds, query_seconds
-                )
-            )
-    return results
+    ids, calls, pruned, abandoned = [], 0, 0, 0
+    query_seconds = 0.0
+    for lo in range(0, job.test.n, QUERY_CHUNK):
+        chunk = job.test.X[lo : lo + QUERY_CHUNK]
+        start = time.perf_counter()
+        found = index.search(
+            chunk,
+            k=settings.k,
+            ef=settings.ef,
+            restarts=settings.restarts,
+            exact=settings.search == "exact",
+            n_threads=settings.threads,
+        )
+        query_seconds += time.perf_counter() - start
+        ids.append(found.ids)
+        calls += int(np.sum(found.distance_calls))
+        pruned += int(np.sum(found.lb_pruned))
+        abandoned += int(np.sum(found.abandoned))
+        advance(chunk.shape[0])
+    neighbor_ids = np.concatenate(ids) if ids else np.empty((0, settings.k), np.int64)
+    error = knn_error(neighbor_ids, job.train.y, job.test.y)
+    return _result_row(
+        job, settings, metric, band, error, calls, pruned, abandoned, build_seconds, query_seconds
+    )
 
 
 def _result_row(
     job: _Job,
     settings: _Settings,
+    metric: str,
+    band: int | None,
     error: float,
     calls: int,
     pruned: int,
@@ -448,8 +554,8 @@ def _result_row(
 
     published = published_error(
         job.published,
-        metric=settings.metric,
-        band=job.band,
+        metric=metric,
+        band=band,
         length=job.train.length,
         k=settings.k,
     )
@@ -459,7 +565,7 @@ def _result_row(
         "n_train": job.train.n,
         "n_test": job.test.n,
         "length": job.train.length,
-        "band": job.band if settings.metric == "dtw" else None,
+        "band": band if metric == "dtw" else None,
         "error": error,
         "published_error": published,
         "difference": None if published is None else error - published,
@@ -513,19 +619,20 @@ def _render_json(
 def _render_csv(results: list[dict[str, Any]], settings: _Settings) -> str:
     described = settings.as_dict()
     rows = [{**row, **{key: described[key] for key in _CSV_SETTINGS}} for row in results]
-    return output.render_csv(rows, [*COLUMNS, *_CSV_SETTINGS])
+    columns = COLUMNS if settings.metric is not None else ARCHIVE_COLUMNS
+    return output.render_csv(rows, [*columns, *_CSV_SETTINGS])
 
 
 def _cell(key: str, value: Any) -> str:
     if value is None:
-        return "full" if key == "band" else "-"
-    if key in ("error", "published_error"):
+        return "full" if key.endswith("band") and not key.startswith("euclidean") else "-"
+    if key.endswith(("error", "published_error")):
         return f"{value:.4f}"
-    if key == "difference":
+    if key.endswith("difference"):
         return f"{value:+.4f}" if abs(value) >= 0.00005 else "+0.0000"  # never "-0.0000"
-    if key == "distance_calls_pct":
+    if key.endswith("distance_calls_pct"):
         return f"{value:.1f}"
-    if key in ("build_seconds", "query_seconds"):
+    if key.endswith("seconds"):
         return f"{value:.3f}"
     if key == "queries_per_second":
         return f"{value:.0f}"
@@ -534,20 +641,123 @@ def _cell(key: str, value: Any) -> str:
 
 def _render_table(results: list[dict[str, Any]], settings: _Settings) -> str:
     described = settings.as_dict()
-    if settings.metric == "euclidean":
+    if settings.metric is None:
+        rows = [
+            {
+                **row,
+                **{
+                    f"{m}_seconds": row[f"{m}_build_seconds"] + row[f"{m}_query_seconds"]
+                    for m in ARCHIVE_METHODS
+                },
+            }
+            for row in results
+        ]
+        columns, headers = _ARCHIVE_TABLE, _ARCHIVE_HEADERS
+    elif settings.metric == "euclidean":
         described["band"] = "-"
         rows = [{**row, "band": "-"} for row in results]
+        columns, headers = COLUMNS, _TABLE_HEADERS
     else:
         rows = results
+        columns, headers = COLUMNS, _TABLE_HEADERS
     knobs = " ".join(
         f"{key}={value}"
         for key, value in described.items()
         if value is not None and key != "threads"
     )
-    return output.render_table(
+    table = output.render_table(
         rows,
-        COLUMNS,
+        columns,
         title=f"pyembed bench ucr: {knobs}",
-        headers=_TABLE_HEADERS,
+        headers=headers,
         format_cell=_cell,
     )
+    if settings.metric is None:
+        table += (
+            "# ed: Euclidean; dtw: DTW at the archive's learned window (w: its radius in "
+            "samples); full: full-window DTW. err: our 1-NN error; pub: the archive's; "
+            "%brute: full distance computations as a share of brute force; s: seconds "
+            "(index + search)\n"
+        )
+    return table
+
+
+def _plot(results: list[dict[str, Any]], settings: _Settings, path: Path) -> None:
+    """Our errors against the published ones (left) and the work per data set (right)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise click.ClickException(
+            "--plot needs matplotlib: pip install 'pyembed[bench]'"
+        ) from None
+    import numpy as np
+
+    if settings.metric is None:
+        series = {
+            label: [
+                (
+                    row["name"],
+                    row[f"{m}_error"],
+                    row[f"{m}_published_error"],
+                    row[f"{m}_distance_calls_pct"],
+                )
+                for row in results
+            ]
+            for m, label in zip(
+                ARCHIVE_METHODS,
+                ("Euclidean", "DTW, learned window", "DTW, full window"),
+                strict=True,
+            )
+        }
+    else:
+        label = "Euclidean" if settings.metric == "euclidean" else f"DTW ({settings.band_label()})"
+        series = {
+            label: [
+                (row["name"], row["error"], row["published_error"], row["distance_calls_pct"])
+                for row in results
+            ]
+        }
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
+    top = 0.0
+    # Distinct markers, so coinciding points (band 0 is Euclidean) stay visible.
+    styles = [
+        {"marker": "o", "s": 90, "facecolors": "none", "edgecolors": "C0"},
+        {"marker": "x", "s": 50, "color": "C1"},
+        {"marker": "^", "s": 40, "color": "C2"},
+    ]
+    for (label, points), style in zip(series.items(), styles, strict=False):
+        xs = [p[2] for p in points if p[2] is not None]
+        ys = [p[1] for p in points if p[2] is not None]
+        left.scatter(xs, ys, label=label, **style)
+        top = max([top, *xs, *ys])
+    top = max(top * 1.1, 0.05)
+    left.plot(
+        [0, top], [0, top], color="grey", linewidth=1, linestyle="--", label="ours = published"
+    )
+    left.set_xlim(0, top)
+    left.set_ylim(0, top)
+    left.set_xlabel("published 1-NN test error (UCR archive)")
+    left.set_ylabel(f"our {settings.k}-NN test error")
+    left.set_title("Errors against the archive's")
+    left.legend(fontsize=8)
+    names = [row["name"] for row in results]
+    x = np.arange(len(names))
+    width = 0.8 / len(series)
+    for i, (label, points) in enumerate(series.items()):
+        right.bar(x + i * width - 0.4 + width / 2, [p[3] for p in points], width, label=label)
+    right.set_xticks(x)
+    right.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
+    right.set_ylabel("full distance computations, % of brute force")
+    right.set_title(f"Work ({settings.search} search)")
+    right.set_ylim(0, 125)
+    right.legend(fontsize=8, loc="upper center", ncol=len(series))
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=120)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot write --plot {str(path)!r}: {one_line(exc)}") from None
+    finally:
+        plt.close(fig)
