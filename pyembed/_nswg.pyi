@@ -63,6 +63,7 @@ class NativeIndex:
         quantized: bool,
         max_distances: NDArray[np.float32] | None = None,
         build: bool = False,
+        prune: bool = True,
     ) -> tuple[
         NDArray[np.int64], NDArray[np.float32], NDArray[np.int64], dict[str, int] | None
     ]: ...

@@ -464,6 +464,7 @@ class Index:
         entry: Literal["random", "pivots", "hierarchy"] | None = None,
         quantized: bool = False,
         max_distance: ArrayLike | None = None,
+        prune: bool = True,
     ) -> SearchResult:
         """Find the ``k`` nearest stored vectors of each query.
 
@@ -512,6 +513,10 @@ class Index:
             of the row with -1 / +inf. The scan starts with the limit as its cutoff, so DTW's
             lower bounds and early abandoning reject more rows from the start (the counters show
             it); a sharded exact search passes the k-th best of the shards it asked first this way.
+        prune : bool
+            Let lower bounds and early abandoning reject candidates (default). False computes every
+            distance in full: the same answers, more work (the counters show how much pruning
+            saves).
 
         Returns
         -------
@@ -553,6 +558,7 @@ class Index:
             bool(quantized),
             limits,
             build=True,
+            prune=bool(prune),
         )
         if found[3] is not None:
             self._last_build = found[3]

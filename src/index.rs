@@ -293,7 +293,7 @@ impl NativeIndex {
     /// `entry` is None (the graph's own entry), "random", "pivots" or "hierarchy"; `quantized`
     /// walks on the 8-bit codes (made by `set_codes(True)`); `max_distances` (exact only, one per
     /// query, true units) keeps only neighbors within them.
-    #[pyo3(signature = (queries, k, ef, restarts, exact, n_threads, entry, quantized, max_distances=None, build=false))]
+    #[pyo3(signature = (queries, k, ef, restarts, exact, n_threads, entry, quantized, max_distances=None, build=false, prune=true))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -308,6 +308,7 @@ impl NativeIndex {
         quantized: bool,
         max_distances: Option<PyReadonlyArray1<'py, f32>>,
         build: bool,
+        prune: bool,
     ) -> PyResult<Found<'py>> {
         let n = queries.shape()[0];
         let q = self.rows(&queries, "queries")?;
@@ -321,6 +322,7 @@ impl NativeIndex {
             n_threads,
             entry: entry.map(str::parse).transpose().map_err(to_py)?,
             quantized,
+            prune,
         };
         let mut stopped: Option<PyErr> = None;
         let mut built: Option<nswg::BuildStats> = None;

@@ -782,3 +782,17 @@ def test_the_graph_is_built_when_a_graph_search_first_needs_it(walks):
     assert lazy.search(queries[:5], 1).ids[:, 0].tolist() == list(range(len(data), len(data) + 5))
     assert lazy.pending == 0 and lazy.last_build["distance_calls"] > 0
     assert lazy.build() == {"distance_calls": 0, "repair_passes": 0, "orphans_linked": 0}
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_pruning_changes_no_answer(walks, exact):
+    data, queries = walks
+    index = Index(40, "dtw", band=4)
+    index.add(data)
+    on = index.search(queries, 5, exact=exact, n_threads=1)
+    off = index.search(queries, 5, exact=exact, n_threads=1, prune=False)
+    np.testing.assert_array_equal(on.ids, off.ids)
+    np.testing.assert_array_equal(on.distances, off.distances)
+    assert (off.lb_pruned == 0).all() and (off.abandoned == 0).all()
+    np.testing.assert_array_equal(off.distance_calls, off.visited)
+    assert on.distance_calls.sum() < off.distance_calls.sum()

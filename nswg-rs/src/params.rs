@@ -180,6 +180,10 @@ pub struct SearchParams {
     /// +-0.002 on the benchmark data). Ignored by exact search; the upper layers of a hierarchy
     /// are walked on the floats.
     pub quantized: bool,
+    /// Let lower bounds and early abandoning reject candidates (the default). `false` computes
+    /// every distance in full: the same answers (a bound or an abandoned DTW only rejects a
+    /// candidate that could not enter the results), more work; for measuring what pruning saves.
+    pub prune: bool,
 }
 
 impl Default for SearchParams {
@@ -190,6 +194,7 @@ impl Default for SearchParams {
             n_threads: 0,
             entry: None,
             quantized: false,
+            prune: true,
         }
     }
 }

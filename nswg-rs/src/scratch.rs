@@ -31,6 +31,9 @@ pub(crate) struct Scratch {
     pub order: Vec<(f32, u32)>,
     /// The query minus the code offsets, for a quantized search.
     pub shifted: Vec<f32>,
+    /// Compute every query distance in full (no bounds, no abandoning): a search with
+    /// [`crate::SearchParams::prune`] off sets it for its own walk and clears it after.
+    pub no_prune: bool,
     /// Counters of the walks since the caller last took them.
     pub stats: SearchStats,
     /// Distances between stored nodes during insertion and repair.

@@ -329,6 +329,22 @@ impl Index {
         s: &mut Scratch,
     ) -> SearchStats {
         s.stats = SearchStats::default();
+        s.no_prune = !p.prune;
+        let stats = self.run_query_pruned(q, k, p, exact, limit, s);
+        s.no_prune = false;
+        stats
+    }
+
+    /// [`Index::run_query`] once `s.no_prune` is set.
+    fn run_query_pruned(
+        &self,
+        q: &[f32],
+        k: usize,
+        p: &SearchParams,
+        exact: bool,
+        limit: f32,
+        s: &mut Scratch,
+    ) -> SearchStats {
         if exact {
             self.exact_scan(q, k, limit, s);
             return std::mem::take(&mut s.stats);
@@ -449,7 +465,7 @@ impl Index {
             }
         };
         match self.store.metric {
-            Metric::Dtw { band } if band > 0 && self.len() > k => {
+            Metric::Dtw { band } if band > 0 && self.len() > k && !s.no_prune => {
                 // Candidates in the order of their LB_Keogh (the query's envelope against the
                 // row): the nearest rows come first, so the k-th best, and with it the cutoff,
                 // is tight from the start; once a bound exceeds the cutoff, so do all later ones.

@@ -64,6 +64,7 @@ impl Index {
     #[inline(always)]
     pub(crate) fn eval_node(&self, q: &[f32], node: u32, cutoff: f32, s: &mut Scratch) -> f32 {
         let stored = self.store.stored(node as usize);
+        let cutoff = if s.no_prune { f32::INFINITY } else { cutoff };
         eval_sq(
             self.store.metric,
             q,
@@ -240,7 +241,10 @@ impl Index {
             if !s.mark(node) {
                 continue;
             }
-            let cutoff = s.beam.worst_if_full().map_or(f32::INFINITY, |w| w.d);
+            let cutoff = match s.beam.worst_if_full() {
+                Some(w) if !s.no_prune => w.d,
+                _ => f32::INFINITY,
+            };
             // The pivot's own copy of its row: the block stays in cache across queries.
             let (upper, lower) = self.store.envelope(node as usize);
             let stored = Stored { row, upper, lower };

@@ -189,6 +189,7 @@ fuzz_target!(|input: Input| {
                     n_threads: 1,
                     entry: entry.get(),
                     quantized: *quantized,
+                    ..Default::default()
                 };
                 let k = *k as usize % (model.ids.len() + 2);
                 search_and_check(&index, &query, k, &p, *exact, false);

@@ -83,6 +83,7 @@ fuzz_target!(|input: Input| {
             n_threads: if q.threads { 2 } else { 1 },
             entry: q.entry.get(),
             quantized: q.quantized,
+            ..Default::default()
         };
         let k = q.k as usize % (n + 2);
         search_and_check(&index, &query, k, &p, q.exact, q.batch);
