@@ -267,7 +267,7 @@ class Index:
         Beam size of the search that finds a new node's neighbors (``efConstruction`` of HNSW).
     seed : int
         Seed of every random choice (levels, entry points). Same seed and data, same graph (with
-        ``n_threads=1`` when adding) and same answers.
+        ``build(n_threads=1)``) and same answers.
     graph : {"hnsw", "nsw"}
         ``"hnsw"`` (default): HNSW-style layers above the graph (Malkov & Yashunin 2018); each node
         gets a random level, upper layers are sparser graphs of ``max(max_degree // 2, 2)`` links,
@@ -585,9 +585,9 @@ class Index:
 
         The diversity rule that prunes full neighbour lists can leave a few vectors that no search
         reaches (about 1 in 800 on clustered 128-d data; hnswlib leaves as many), so searching for
-        such a vector's own value would not find it. :meth:`add` runs this repair by itself after
-        any call that adds at least 1/64 of the index, and after smaller calls once their total
-        reaches that; call it after a stream of small adds, or after an interrupted ``add``.
+        such a vector's own value would not find it. :meth:`build` runs this repair by itself after
+        any build that links at least 1/64 of the graph, and after smaller ones once their total
+        reaches that; call it after a stream of small builds, or after an interrupted ``build``.
         Cost: up to four passes over the graph plus a little work per unreached vector.
         """
         return self._native.link_orphans()

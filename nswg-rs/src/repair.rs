@@ -1,18 +1,18 @@
 //! Orphan repair: after the diversity rule has dropped links, link back every base-graph node
-//! that a search from the root can no longer reach, and the rule for when `add` runs the pass.
+//! that a search from the root can no longer reach, and the rule for when a build runs the pass.
 
 use crate::graph::{Cand, Layers};
 use crate::index::Index;
 use crate::scratch::{BuildDist, Scratch};
 use crate::walk::{Start, Walk};
 
-/// `add` runs the orphan pass once the nodes inserted since the last pass reach
+/// A build ([`Index::build`]) runs the orphan pass once the nodes linked since the last pass reach
 /// `1/REPAIR_FRACTION` of the index: the pass reads every list once, so its cost stays a small
 /// fraction of the insertion work it follows.
 const REPAIR_FRACTION: usize = 64;
 
 impl Index {
-    /// Whether the nodes added since the last orphan pass reach 1/64 of the index, so that `add`
+    /// Whether the nodes added since the last orphan pass reach 1/64 of the graph, so that a build
     /// runs a pass.
     pub(crate) fn repair_due(&self) -> bool {
         self.unlinked_since_repair > 0
@@ -37,7 +37,7 @@ impl Index {
     /// with room. Everything `u` reaches is then reached. A replaced link can still cut a node
     /// off (when its other in-link was reached only through it), so the pass repeats, up to 4
     /// rounds, until everything is reached; a node no offer can take (every reached list full)
-    /// stays unlinked. `add` calls this by itself once the nodes inserted since the last pass
+    /// stays unlinked. A build calls this by itself once the nodes linked since the last pass
     /// reach 1/64 of the index; call it after a stream of small adds or an add stopped early.
     /// Each round reads every list once (O(n * max_degree)); each orphan costs a few list
     /// scorings (`max_degree` distance computations each) and, unless a list it links to has

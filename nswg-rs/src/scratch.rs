@@ -41,7 +41,7 @@ pub(crate) struct Scratch {
 }
 
 /// Distance state of insertion and repair: DTW buffers and a count of the distance computations
-/// between stored nodes (the neighbor selection), which `add` reports with its counters.
+/// between stored nodes (the neighbor selection), which a build reports with its counters.
 #[derive(Default)]
 pub(crate) struct BuildDist {
     pub dtw: DtwScratch,
