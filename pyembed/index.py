@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import operator
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -377,14 +378,21 @@ class Index:
         return f"Index(dim={self.dim}, metric={self.metric!r}{band}, len={len(self)})"
 
     # -- adding -------------------------------------------------------------------------------
-    def add(self, vectors: ArrayLike, ids: ArrayLike | None = None) -> NDArray[np.int64]:
+    def add(
+        self,
+        vectors: ArrayLike,
+        ids: ArrayLike | None = None,
+        *,
+        n_threads: int | None = None,
+        progress: Callable[[int, int], object] | None = None,
+    ) -> NDArray[np.int64]:
         """Store vectors; the graph over them is built later, when it is first needed.
 
         Adding copies and checks the rows (for DTW it also computes their envelopes, O(n * dim))
         and computes no distance, so an index used only for exact search never pays for a graph.
         The graph is built by :meth:`build`, or by the first graph search (``exact=False``) that
-        finds stored vectors not yet linked (:attr:`pending`); a graph built either way equals the
-        graph of building after every add (with ``n_threads=1``; see :meth:`build`).
+        finds stored vectors not yet linked (:attr:`pending`); either way it equals the graph of
+        one add of all the vectors and one build (with ``n_threads=1``; see :meth:`build`).
 
         Parameters
         ----------
@@ -394,6 +402,10 @@ class Index:
             Non-negative, unique user ids. Default: the ``n`` ids after the largest stored one,
             so never a stored id (``len(index) ... len(index) + n - 1`` while every id was
             assigned this way).
+        n_threads, progress : optional
+            Deprecated (``add`` built the graph before 0.3): either one given builds at once, as
+            ``build(n_threads=n_threads, progress=progress)`` after the add, with a
+            DeprecationWarning.
 
         Returns
         -------
@@ -411,7 +423,21 @@ class Index:
         """
         rows = _as_rows(vectors, "vectors")
         id_arr = None if ids is None else _as_ids(ids)
-        return self._native.add(rows, id_arr)
+        threads = None if n_threads is None else _as_threads(n_threads)
+        if threads is not None and threads > _nswg.MAX_THREADS:  # checked before adding
+            raise ValueError(
+                f"n_threads must be at most {_nswg.MAX_THREADS} (0 = all cores), got {threads}"
+            )
+        added = self._native.add(rows, id_arr)
+        if n_threads is not None or progress is not None:
+            warnings.warn(
+                "add(n_threads=..., progress=...) is deprecated: add only stores the vectors now; "
+                "call build(n_threads=..., progress=...) to build the graph at once",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            self._last_build = self._native.build(0 if threads is None else threads, progress)
+        return added
 
     def build(
         self,
@@ -486,8 +512,9 @@ class Index:
         n_threads : int, optional
             Threads over queries, at most 1024; None uses all cores, 1 runs on the calling
             thread. A batch runs in pieces of about half a second (at least four queries per
-            thread); Ctrl-C stops it between two pieces (KeyboardInterrupt; the index is
-            unchanged). A signal handler running then may search the index, not change it.
+            thread); Ctrl-C stops it between two pieces (KeyboardInterrupt). A signal handler
+            running then may search the index (without building), not change it. A graph search
+            on an index with pending vectors first builds them on these threads (see below).
         entry : {"random", "pivots", "hierarchy"}, optional
             Where the first restart starts. None (default): "hierarchy" on a ``graph="hnsw"``
             index, "random" on a ``graph="nsw"`` one. "random": every restart at a random stored
@@ -503,7 +530,7 @@ class Index:
             queries/second at the same recall on 100,000 x 128 clustered vectors (see
             ``benchmarks/ann.py``). Needs the codes: call :meth:`set_codes` ``(True)`` once first
             (one byte per coordinate more memory, kept up to date by ``add``, not saved); a
-            search never changes the index, so without codes this is a ValueError. Coordinate
+            search never makes them, so without codes this is a ValueError. Coordinate
             ``j`` is coded in 255 even steps between its smallest and largest stored value, so a
             coordinate with one extreme outlier is coded coarsely for every vector: on such data
             compare recall with and without. Ignored when ``exact=True``.
@@ -517,6 +544,12 @@ class Index:
             Let lower bounds and early abandoning reject candidates (default). False computes every
             distance in full: the same answers, more work (the counters show how much pruning
             saves).
+
+        A graph search (``exact=False``) on an index with vectors not yet in its graph
+        (:attr:`pending`) first builds them, on ``n_threads`` threads, after checking every
+        argument (other threads' searches wait for the build; its counters go to
+        :attr:`last_build`); Ctrl-C during that build leaves the vectors linked so far linked.
+        An exact search never builds.
 
         Returns
         -------

@@ -42,7 +42,8 @@ fn build_dict_stats<'py>(py: Python<'py>, b: &nswg::BuildStats) -> PyResult<Boun
     Ok(stats)
 }
 
-/// The core index. Searches share a read lock; `add` takes the write lock. What never changes
+/// The core index. Searches share a read lock; `add`, `build` and the build a graph search runs
+/// first take the write lock. What never changes
 /// after construction (dim, metric, build parameters) is kept outside the lock.
 #[pyclass(frozen, module = "pyembed._nswg")]
 pub struct NativeIndex {
@@ -289,10 +290,12 @@ impl NativeIndex {
     }
 
     /// Searches `(n, dim)` float32 queries; returns `(ids (n, k) int64, distances (n, k) float32,
-    /// counters (len(COUNTERS), n) int64)`, the counters as rows in the order of `COUNTERS`.
-    /// `entry` is None (the graph's own entry), "random", "pivots" or "hierarchy"; `quantized`
-    /// walks on the 8-bit codes (made by `set_codes(True)`); `max_distances` (exact only, one per
-    /// query, true units) keeps only neighbors within them.
+    /// counters (len(COUNTERS), n) int64, build counters or None)`, the counters as rows in the
+    /// order of `COUNTERS`. `entry` is None (the graph's own entry), "random", "pivots" or
+    /// "hierarchy"; `quantized` walks on the 8-bit codes (made by `set_codes(True)`);
+    /// `max_distances` (exact only, one per query, true units) keeps only neighbors within them;
+    /// `build` (graph search only) first links the pending rows, after checking the arguments,
+    /// and returns that build's counters; `prune` false computes every distance in full.
     #[pyo3(signature = (queries, k, ef, restarts, exact, n_threads, entry, quantized, max_distances=None, build=false, prune=true))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
@@ -333,9 +336,17 @@ impl NativeIndex {
                 // read lock finds nothing pending (another thread may add in between).
                 ix.check_search(&q, k, &p, exact, limits.as_deref())
                     .map_err(to_py)?;
-                while ix.pending() > 0 {
+                // A signal handler searching during another search of this index cannot take the
+                // write lock: it searches without building (the core scans pending rows).
+                while ix.pending() > 0 && !self.searching() {
                     drop(ix);
                     let mut w = self.write()?;
+                    if w.pending() == 0 {
+                        // Another thread built meanwhile.
+                        drop(w);
+                        ix = self.read()?;
+                        continue;
+                    }
                     let _busy = Holding::new(&ADDING, self);
                     let b = w
                         .build_chunked(n_threads, nswg::ADD_CHUNK_ROWS, |_, _| {

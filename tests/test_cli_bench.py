@@ -108,7 +108,6 @@ def test_csv_default_carries_the_same_rows() -> None:
 
 
 def test_plot_draws_errors_and_work(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
     for args in ((), ("--metric", "dtw", "--band", "full")):
         path = tmp_path / f"plot{len(args)}.png"
         result = run(*args, "--plot", str(path), "Coffee", "GunPoint")

@@ -59,7 +59,8 @@ def test_readme_cli_examples_use_existing_options():
         assert used <= known, f"pyembed {' '.join(words)}: unknown {sorted(used - known)}"
 
 
-def test_readme_bench_examples_run_on_the_bundled_data():
+def test_readme_bench_examples_run_on_the_bundled_data(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # files the examples write (--plot) land here
     ran = 0
     for words in _readme_cli_lines():
         if words[:2] != ["bench", "ucr"] or "--data-dir" in words or "--out" in words:

@@ -796,3 +796,20 @@ def test_pruning_changes_no_answer(walks, exact):
     assert (off.lb_pruned == 0).all() and (off.abandoned == 0).all()
     np.testing.assert_array_equal(off.distance_calls, off.visited)
     assert on.distance_calls.sum() < off.distance_calls.sum()
+
+
+def test_add_with_the_old_build_arguments_still_builds_with_a_warning(walks):
+    data, _ = walks
+    calls: list[tuple[int, int]] = []
+    old = Index(40, "dtw", band=3)
+    with pytest.warns(DeprecationWarning, match="call build"):
+        old.add(data, n_threads=1, progress=lambda done, total: calls.append((done, total)))
+    assert old.pending == 0 and calls[-1] == (len(data), len(data))
+    new = Index(40, "dtw", band=3)
+    new.add(data)
+    new.build(n_threads=1)
+    assert pickle.dumps(old) == pickle.dumps(new)
+    refused = Index(4)
+    with pytest.raises(ValueError, match="n_threads must be at most 1024"):
+        refused.add(np.zeros((2, 4)), n_threads=5000)
+    assert len(refused) == 0, "a refused add stores nothing"

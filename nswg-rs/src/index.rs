@@ -249,7 +249,8 @@ impl Index {
     ///
     /// # Errors
     /// `InvalidParameter` (a length that is not a whole number of rows, wrong id count, negative
-    /// id, index full), `NonFinite`, `DuplicateId`. On error nothing is added.
+    /// id, index full), `NonFinite`, `DuplicateId`: nothing is added. `OutOfMemory` for the
+    /// graph: the rows stay stored, pending.
     pub fn add(
         &mut self,
         rows: &[f32],
@@ -265,7 +266,7 @@ impl Index {
     ///
     /// # Errors
     /// As [`Index::add`]; `InvalidParameter` (`chunk_rows`) when it is 0 or `n_threads` is out of
-    /// range. On error nothing is added.
+    /// range: nothing is added. `OutOfMemory` for the graph: the rows stay stored, pending.
     pub fn add_chunked(
         &mut self,
         rows: &[f32],

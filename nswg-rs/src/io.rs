@@ -11,7 +11,7 @@
 //! | 4 | format version (u32) |
 //! | 4 | metric (u32: 0 Euclidean, 1 DTW) |
 //! | 8 x 7 | dim, band, max_degree, ef_construction, restarts (written as 1, ignored on load), seed, n (u64 each) |
-//! | 8 + 8 | version 3 only: graph kind (u64: 0 flat, 1 hierarchy) and `g`, the rows linked (u64, `g <= n`); in versions 1 and 2, `g = n` |
+//! | 8 + 8 | version 3 only: graph kind (u64: 0 flat, 1 hierarchy) and `g`, the rows linked (u64, `g < n`); in versions 1 and 2, `g = n` |
 //! | 4·n·dim | vectors (f32, row-major) |
 //! | 8·n | user ids (i64) |
 //! | 4·g | degrees (u32) |
@@ -139,9 +139,11 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
                 g => return Err(fmt_err(format!("unknown graph kind code {g}"))),
             };
             let linked = usize_at(bytes, HEADER_LEN + 8, "linked")?;
-            if linked > n {
+            if linked >= n {
+                // Version 3 is written only with rows pending: one file form per index.
                 return Err(fmt_err(format!(
-                    "header says {linked} rows are linked, more than the {n} stored"
+                    "a version-3 header says {linked} of its {n} rows are linked; it is written \
+                     only with rows pending"
                 )));
             }
             (graph, linked)

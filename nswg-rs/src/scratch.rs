@@ -88,7 +88,9 @@ impl Scratch {
 impl Index {
     /// A scratch from the pool (a fresh one when the pool is empty).
     pub(crate) fn take_scratch(&self) -> Scratch {
-        self.scratch.lock().pop().unwrap_or_default()
+        let mut s = self.scratch.lock().pop().unwrap_or_default();
+        s.no_prune = false; // a search that unwound may have left it set
+        s
     }
 
     /// Returns a scratch to the pool.

@@ -478,7 +478,8 @@ impl Index {
                 order.clear();
                 order.extend((0..self.len() as u32).map(|node| {
                     let row = self.store.row(node as usize);
-                    let lb = bounds::lb_keogh_sq(row, &s.prep.upper, &s.prep.lower, f32::INFINITY);
+                    // Stops early above the limit's cutoff: such a row is rejected anyway.
+                    let lb = bounds::lb_keogh_sq(row, &s.prep.upper, &s.prep.lower, cutoff);
                     (lb, node)
                 }));
                 order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));

@@ -58,14 +58,14 @@ pub struct BuildStats {
     /// Distance computations of the insertion searches, the neighbor selection and the orphan
     /// repair (DTW: including the ones abandoned early).
     pub distance_calls: u64,
-    /// Orphan repair passes run at the end of the add (0 or 1; see [`crate::Index::link_orphans`]).
+    /// Orphan repair passes run at the end of the build (0 or 1; see [`crate::Index::link_orphans`]).
     pub repair_passes: u64,
     /// Nodes the repair pass linked back into the graph.
     pub orphans_linked: u64,
 }
 
 impl BuildStats {
-    /// Every counter an add reports, by name, in the order the binding returns them.
+    /// Every counter a build reports, by name, in the order the binding returns them.
     pub const COUNTERS: [Counter<BuildStats>; 3] = [
         ("distance_calls", |s| s.distance_calls),
         ("repair_passes", |s| s.repair_passes),
