@@ -31,13 +31,25 @@ pub(crate) struct Scratch {
     pub order: Vec<(f32, u32)>,
     /// The query minus the code offsets, for a quantized search.
     pub shifted: Vec<f32>,
-    /// Compute every query distance in full (no bounds, no abandoning): a search with
-    /// [`crate::SearchParams::prune`] off sets it for its own walk and clears it after.
+    /// Compute every query distance in full (no bounds, no abandoning): set by every query from
+    /// [`crate::SearchParams::prune`], cleared by [`Index::take_scratch`].
     pub no_prune: bool,
     /// Counters of the walks since the caller last took them.
     pub stats: SearchStats,
     /// Distances between stored nodes during insertion and repair.
     pub build: BuildDist,
+}
+
+/// Offers `c` to the best `k` kept in `top` (a max-heap, as [`Scratch::top`]): kept while fewer
+/// than `k` are, or when it beats the worst, which it then replaces.
+#[inline]
+pub(crate) fn keep_best(top: &mut BinaryHeap<Cand>, c: Cand, k: usize) {
+    if top.len() < k {
+        top.push(c);
+    } else if top.peek().is_some_and(|t| c < *t) {
+        top.pop();
+        top.push(c);
+    }
 }
 
 /// Distance state of insertion and repair: DTW buffers and a count of the distance computations
@@ -49,6 +61,16 @@ pub(crate) struct BuildDist {
 }
 
 impl Scratch {
+    /// The cutoff a query distance gets: `cutoff`, or +inf when pruning is off
+    /// ([`Scratch::no_prune`]).
+    pub fn cutoff(&self, cutoff: f32) -> f32 {
+        if self.no_prune {
+            f32::INFINITY
+        } else {
+            cutoff
+        }
+    }
+
     /// Starts a new search over `n` nodes: nothing is visited.
     pub fn begin(&mut self, n: usize) {
         if self.visited.len() < n {
@@ -89,7 +111,7 @@ impl Index {
     /// A scratch from the pool (a fresh one when the pool is empty).
     pub(crate) fn take_scratch(&self) -> Scratch {
         let mut s = self.scratch.lock().pop().unwrap_or_default();
-        s.no_prune = false; // a search that unwound may have left it set
+        s.no_prune = false; // the last search on it may have set it
         s
     }
 

@@ -7,7 +7,7 @@ use crate::index::{check_rows, Index};
 use crate::metric::{bounds, Metric};
 use crate::params::{check_threads, Entry, GraphKind, SearchParams};
 use crate::rng::query_seed;
-use crate::scratch::{Scratch, ScratchGuard};
+use crate::scratch::{keep_best, Scratch, ScratchGuard};
 use crate::stats::SearchStats;
 use crate::walk::{Coded, Start, Walk};
 use rayon::prelude::*;
@@ -329,22 +329,9 @@ impl Index {
         s: &mut Scratch,
     ) -> SearchStats {
         s.stats = SearchStats::default();
+        // Every query sets it; the pool hands every scratch out with pruning on, so builds and
+        // repairs never see a search's setting.
         s.no_prune = !p.prune;
-        let stats = self.run_query_pruned(q, k, p, exact, limit, s);
-        s.no_prune = false;
-        stats
-    }
-
-    /// [`Index::run_query`] once `s.no_prune` is set.
-    fn run_query_pruned(
-        &self,
-        q: &[f32],
-        k: usize,
-        p: &SearchParams,
-        exact: bool,
-        limit: f32,
-        s: &mut Scratch,
-    ) -> SearchStats {
         if exact {
             self.exact_scan(q, k, limit, s);
             return std::mem::take(&mut s.stats);
@@ -405,12 +392,7 @@ impl Index {
                 d: self.eval_node(q, node as u32, cutoff, s),
                 node: node as u32,
             };
-            if s.top.len() < k {
-                s.top.push(c);
-            } else if s.top.peek().is_some_and(|t| c < *t) {
-                s.top.pop();
-                s.top.push(c);
-            }
+            keep_best(&mut s.top, c, k);
         }
     }
 

@@ -8,7 +8,7 @@ use crate::metric::euclidean::{sq_euclidean, sq_euclidean_codes};
 use crate::metric::{eval_sq, Stored};
 use crate::pivots::Pivots;
 use crate::rng::Rng;
-use crate::scratch::Scratch;
+use crate::scratch::{keep_best, Scratch};
 use crate::stats::SearchStats;
 use crate::store::Codes;
 
@@ -64,7 +64,7 @@ impl Index {
     #[inline(always)]
     pub(crate) fn eval_node(&self, q: &[f32], node: u32, cutoff: f32, s: &mut Scratch) -> f32 {
         let stored = self.store.stored(node as usize);
-        let cutoff = if s.no_prune { f32::INFINITY } else { cutoff };
+        let cutoff = s.cutoff(cutoff);
         eval_sq(
             self.store.metric,
             q,
@@ -206,12 +206,7 @@ impl Index {
                 });
             }
             for c in s.beam.iter() {
-                if s.top.len() < w.k {
-                    s.top.push(c);
-                } else if s.top.peek().is_some_and(|t| c < *t) {
-                    s.top.pop();
-                    s.top.push(c);
-                }
+                keep_best(&mut s.top, c, w.k);
             }
         }
     }
@@ -241,10 +236,7 @@ impl Index {
             if !s.mark(node) {
                 continue;
             }
-            let cutoff = match s.beam.worst_if_full() {
-                Some(w) if !s.no_prune => w.d,
-                _ => f32::INFINITY,
-            };
+            let cutoff = s.cutoff(s.beam.worst_if_full().map_or(f32::INFINITY, |w| w.d));
             // The pivot's own copy of its row: the block stays in cache across queries.
             let (upper, lower) = self.store.envelope(node as usize);
             let stored = Stored { row, upper, lower };

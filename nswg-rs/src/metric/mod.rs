@@ -66,9 +66,8 @@ impl Metric {
     /// search computes it.
     pub fn distance(&self, a: &[f32], b: &[f32]) -> f32 {
         match self {
-            Metric::Euclidean => euclidean::sq_euclidean(a, b).sqrt(),
-            // Band 0 as the search computes it (see `eval_sq`): the same value up to rounding.
-            Metric::Dtw { band: 0 } => euclidean::sq_euclidean(a, b).sqrt(),
+            // DTW at band 0 as the search computes it (see `eval_sq`): the Euclidean distance.
+            Metric::Euclidean | Metric::Dtw { band: 0 } => euclidean::sq_euclidean(a, b).sqrt(),
             Metric::Dtw { band } => {
                 dtw::dtw_sq(a, b, *band, f32::INFINITY, &mut DtwScratch::new()).sqrt()
             }
