@@ -105,6 +105,34 @@ def work(result: Any) -> dict[str, float]:
     }
 
 
+def sweep_point(
+    method: str,
+    k: int,
+    param: str,
+    found: NDArray[np.int64],
+    truth: NDArray[np.int64],
+    seconds: float,
+    counters: dict[str, float | None],
+) -> dict[str, Any]:
+    """One point of a sweep (recall@k of ``found`` against ``truth``, queries/second, the work
+    per query, None where a method does not count it), reported on stderr as it is measured."""
+    row = {
+        "method": method,
+        "k": k,
+        "param": param,
+        "recall": recall(found, truth, k),
+        "qps": len(truth) / seconds,
+        **{key: None for key in ("full_dtw", "lb_pruned", "abandoned", "visited")},
+        **counters,
+    }
+    dtws = "" if row["full_dtw"] is None else f", {row['full_dtw']:.0f} DTWs"
+    print(
+        f"  {method} k={k} {param}: recall {row['recall']:.3f}, {row['qps']:.0f} q/s{dtws}",
+        file=sys.stderr,
+    )
+    return row
+
+
 def exact_run(index: Any, queries: NDArray[np.float32], threads: int, k: int) -> tuple[float, Any]:
     """Seconds and result of the exact batch for ``k`` neighbours."""
     start = time.perf_counter()
@@ -124,19 +152,7 @@ def pyembed_sweep(
             result = index.search(queries, k, ef=ef, n_threads=threads)
             seconds = time.perf_counter() - start
             rows.append(
-                {
-                    "method": "pyembed",
-                    "k": k,
-                    "param": f"ef={ef}",
-                    "recall": recall(result.ids, truth, k),
-                    "qps": len(queries) / seconds,
-                    **work(result),
-                }
-            )
-            print(
-                f"  pyembed k={k} ef={ef}: recall {rows[-1]['recall']:.3f}, "
-                f"{rows[-1]['qps']:.0f} q/s, {rows[-1]['full_dtw']:.0f} DTWs",
-                file=sys.stderr,
+                sweep_point("pyembed", k, f"ef={ef}", result.ids, truth, seconds, work(result))
             )
     return rows
 
@@ -176,24 +192,8 @@ def two_stage(
                 answers = list(pool.map(rerank, range(len(queries)), first.ids))
             seconds = time.perf_counter() - start
             found = np.stack([a[0] for a in answers])
-            rows.append(
-                {
-                    "method": "two-stage",
-                    "k": k,
-                    "param": f"C={c}",
-                    "recall": recall(found, truth, k),
-                    "qps": len(queries) / seconds,
-                    "full_dtw": float(np.mean([a[1] for a in answers])),
-                    "lb_pruned": None,
-                    "abandoned": None,
-                    "visited": float(c),
-                }
-            )
-            print(
-                f"  two-stage k={k} C={c}: recall {rows[-1]['recall']:.3f}, "
-                f"{rows[-1]['qps']:.0f} q/s",
-                file=sys.stderr,
-            )
+            counters = {"full_dtw": float(np.mean([a[1] for a in answers])), "visited": float(c)}
+            rows.append(sweep_point("two-stage", k, f"C={c}", found, truth, seconds, counters))
     return rows, build_seconds
 
 
@@ -250,22 +250,7 @@ def usearch_numba(
             seconds = time.perf_counter() - start
             keys = np.asarray(matches.keys).reshape(len(queries), k)
             rows.append(
-                {
-                    "method": f"usearch (n={len(data):,})",
-                    "k": k,
-                    "param": f"ef={ef}",
-                    "recall": recall(keys, truth, k),
-                    "qps": len(queries) / seconds,
-                    "full_dtw": None,
-                    "lb_pruned": None,
-                    "abandoned": None,
-                    "visited": None,
-                }
-            )
-            print(
-                f"  usearch k={k} ef={ef}: recall {rows[-1]['recall']:.3f}, "
-                f"{rows[-1]['qps']:.0f} q/s",
-                file=sys.stderr,
+                sweep_point(f"usearch (n={len(data):,})", k, f"ef={ef}", keys, truth, seconds, {})
             )
     return rows, build_seconds
 

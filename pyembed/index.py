@@ -436,7 +436,7 @@ class Index:
                 DeprecationWarning,
                 stacklevel=2,
             )
-            self._last_build = self._native.build(0 if threads is None else threads, progress)
+            self.build(n_threads=threads, progress=progress)
         return added
 
     def build(

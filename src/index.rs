@@ -167,6 +167,26 @@ impl NativeIndex {
         Ok(self.inner.write())
     }
 
+    /// Links the pending rows of `ix` (this index, write-locked) in pieces of `ADD_CHUNK_ROWS`,
+    /// calling `progress(done, total)` and checking Ctrl-C after each; an exception there stops
+    /// the build after the piece and is left in `stopped`. Call with the GIL released.
+    fn build_locked(
+        &self,
+        ix: &mut nswg::Index,
+        n_threads: usize,
+        progress: Option<&Py<PyAny>>,
+        stopped: &mut Option<PyErr>,
+    ) -> PyResult<nswg::Built> {
+        let _busy = Holding::new(&ADDING, self);
+        ix.build_chunked(n_threads, nswg::ADD_CHUNK_ROWS, |done, total| {
+            between_pieces(stopped, |py| match progress {
+                Some(cb) => cb.call1(py, (done, total)).map(|_| ()),
+                None => Ok(()),
+            })
+        })
+        .map_err(to_py)
+    }
+
     /// Copies a `(n, dim)` array, checking its width against the index.
     fn rows(&self, a: &PyReadonlyArray2<'_, f32>, what: &'static str) -> PyResult<Vec<f32>> {
         let got = a.shape()[1];
@@ -256,16 +276,9 @@ impl NativeIndex {
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let mut stopped: Option<PyErr> = None;
-        let built = py.detach(|| -> PyResult<nswg::Built> {
+        let built = py.detach(|| {
             let mut ix = self.write()?;
-            let _busy = Holding::new(&ADDING, self);
-            ix.build_chunked(n_threads, nswg::ADD_CHUNK_ROWS, |done, total| {
-                between_pieces(&mut stopped, |py| match &progress {
-                    Some(cb) => cb.call1(py, (done, total)).map(|_| ()),
-                    None => Ok(()),
-                })
-            })
-            .map_err(to_py)
+            self.build_locked(&mut ix, n_threads, progress.as_ref(), &mut stopped)
         })?;
         if let Some(e) = stopped {
             return Err(e);
@@ -347,13 +360,7 @@ impl NativeIndex {
                         ix = self.read()?;
                         continue;
                     }
-                    let _busy = Holding::new(&ADDING, self);
-                    let b = w
-                        .build_chunked(n_threads, nswg::ADD_CHUNK_ROWS, |_, _| {
-                            between_pieces(&mut stopped, |_| Ok(()))
-                        })
-                        .map_err(to_py)?;
-                    drop(_busy);
+                    let b = self.build_locked(&mut w, n_threads, None, &mut stopped)?;
                     drop(w);
                     if stopped.is_some() {
                         return Ok((nswg::BatchResult::default(), 0));
