@@ -380,8 +380,8 @@ impl Index {
     /// Merges the rows not yet linked into the graph ([`Index::pending`]) into the walk's best
     /// `k` in `s.top` by an exact scan of them (bounds and early abandoning against the current
     /// k-th best), so a graph search never misses a stored row for want of links.
+    /// Runs right after [`Index::walk`], whose preparation of `q` in `s.prep` it reuses.
     fn scan_pending(&self, q: &[f32], k: usize, s: &mut Scratch) {
-        s.prep.prepare(self.store.metric, q);
         for node in self.graph.len()..self.len() {
             let cutoff = if s.top.len() >= k {
                 s.top.peek().map_or(f32::INFINITY, |w| w.d)
