@@ -212,6 +212,42 @@ def _as_rows(x: ArrayLike, name: str) -> NDArray[np.float32]:
         return np.ascontiguousarray(arr, dtype=np.float32)
 
 
+def _as_series(x: ArrayLike, name: str, channels: int, length: int) -> NDArray[np.float32]:
+    """Converts multichannel series to the core's rows: C-contiguous float32 of shape
+    ``(n, length * channels)``, each row time-major (time step ``t`` holds the ``channels``
+    samples of that step), from an input of shape ``(n, channels, length)`` (aeon's layout) or
+    ``(channels, length)`` (one series). One channel also takes ``(n, 1, length)``; otherwise
+    :func:`_as_rows` applies. Shape errors name ``name`` and what the index holds.
+    """
+    if channels == 1:
+        if isinstance(x, np.ndarray) and x.ndim == 3 and x.shape[1] == 1:
+            x = x.reshape(x.shape[0], x.shape[2])
+        return _as_rows(x, name)
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must hold real numbers (float or int), got dtype {arr.dtype}")
+    if arr.ndim == 2:
+        arr = arr[None]
+    elif arr.ndim != 3:
+        raise ValueError(
+            f"{name} must be 3-D (n, channels={channels}, length={length}) or 2-D (one series), "
+            f"got a {arr.ndim}-D array"
+        )
+    if arr.shape[1] != channels:
+        raise ValueError(
+            f"{name} has {arr.shape[1]} channels (axis 1 of shape {arr.shape}), but the index "
+            f"has channels={channels}"
+        )
+    if arr.shape[2] != length:
+        raise ValueError(
+            f"{name} has series of length {arr.shape[2]} (axis 2 of shape {arr.shape}), but the "
+            f"index has dim={length}"
+        )
+    with np.errstate(over="ignore"):
+        rows = np.ascontiguousarray(arr.transpose(0, 2, 1), dtype=np.float32)
+    return rows.reshape(arr.shape[0], length * channels)
+
+
 def _as_ids(ids: ArrayLike) -> NDArray[np.int64]:
     """Converts ``ids`` to a C-contiguous 1-D int64 array; the core checks count and values."""
     arr = np.asarray(ids)
@@ -277,6 +313,21 @@ class Index:
         graph of Malkov et al. 2014 only, searched from random entry points with ``restarts``
         (format version 1).
 
+    channels : int
+        Channels per time step of multichannel series (default 1). With ``channels > 1``,
+        ``dim`` is the series length in time steps and every input is shaped
+        ``(n, channels, dim)`` (aeon's layout; ``(channels, dim)`` for one series); Euclidean is
+        then over all ``channels * dim`` samples and the DTW band counts time steps. Saved as
+        format version 4.
+    dependence : {"dependent", "independent"}, optional
+        DTW only: how several channels are warped. ``"dependent"`` (the default, DTW_D, what
+        aeon's ``dtw`` computes on multivariate series): one warping path for all channels,
+        the cost of cell (i, j) being the squared Euclidean distance between time steps i and j
+        across channels. ``"independent"`` (DTW_I): each channel warps on its own path, and the
+        squared distances add (the reported distance is the square root of that sum), so
+        DTW_I <= DTW_D. LB_Kim and LB_Keogh bound both (per channel envelopes, summed), so both
+        prune and abandon early. With one channel the two are the same distance.
+
     Examples
     --------
     >>> import numpy as np
@@ -300,7 +351,11 @@ class Index:
         ef_construction: int = DEFAULT_EF_CONSTRUCTION,
         seed: int = DEFAULT_SEED,
         graph: Literal["hnsw", "nsw"] = DEFAULT_GRAPH,
+        channels: int = 1,
+        dependence: Literal["dependent", "independent"] | None = None,
     ) -> None:
+        if dependence is not None and not isinstance(dependence, str):
+            raise TypeError(f"dependence must be a string or None, got {type(dependence).__name__}")
         if not isinstance(metric, str):
             raise TypeError(f"metric must be a string, got {type(metric).__name__}")
         if not isinstance(graph, str):
@@ -313,6 +368,8 @@ class Index:
             _as_int(ef_construction, "ef_construction"),
             _as_int(seed, "seed"),
             graph,
+            _as_int(channels, "channels"),
+            dependence,
         )
         self._last_build: dict[str, int] = {}
 
@@ -326,8 +383,18 @@ class Index:
     # -- properties ---------------------------------------------------------------------------
     @property
     def dim(self) -> int:
-        """Width of every vector (series length for DTW)."""
-        return self._native.dim
+        """Width of every vector; for series, the length in time steps (samples per channel)."""
+        return self._native.dim // self._native.channels
+
+    @property
+    def channels(self) -> int:
+        """Channels per time step of every series (1 for plain vectors and univariate series)."""
+        return self._native.channels
+
+    @property
+    def dependence(self) -> str | None:
+        """How DTW combines channels: ``"dependent"`` or ``"independent"``; None for Euclidean."""
+        return self._native.dependence
 
     @property
     def metric(self) -> str:
@@ -375,6 +442,12 @@ class Index:
 
     def __repr__(self) -> str:
         band = f", band={self.band}" if self.metric == "dtw" else ""
+        if self.channels > 1:
+            band += f", channels={self.channels}"
+            if self.dependence is not None:
+                band += f", dependence={self.dependence!r}"
+        elif self.dependence == "independent":
+            band += ", dependence='independent'"
         return f"Index(dim={self.dim}, metric={self.metric!r}{band}, len={len(self)})"
 
     # -- adding -------------------------------------------------------------------------------
@@ -421,7 +494,7 @@ class Index:
         MemoryError
             The index cannot grow by ``n`` rows (raised before any row is added).
         """
-        rows = _as_rows(vectors, "vectors")
+        rows = _as_series(vectors, "vectors", self._native.channels, self.dim)
         id_arr = None if ids is None else _as_ids(ids)
         threads = None if n_threads is None else _as_threads(n_threads)
         if threads is not None and threads > _nswg.MAX_THREADS:  # checked before adding
@@ -573,7 +646,7 @@ class Index:
         """
         if entry is not None and not isinstance(entry, str):
             raise TypeError(f"entry must be a string or None, got {type(entry).__name__}")
-        q = _as_rows(queries, "queries")
+        q = _as_series(queries, "queries", self._native.channels, self.dim)
         limits = None if max_distance is None else _as_limits(max_distance, len(q))
         # The core checks the values, in this order: finiteness of the queries, an empty index,
         # 1 <= k <= len, ef and restarts >= 1, entry and quantized against the index, then the
@@ -607,7 +680,11 @@ class Index:
             An id that is not stored.
         """
         arr = np.atleast_1d(np.asarray(ids))
-        return self._native.get_vectors(_as_ids(arr))
+        rows = self._native.get_vectors(_as_ids(arr))
+        c = self._native.channels
+        if c == 1:
+            return rows
+        return np.ascontiguousarray(rows.reshape(len(rows), self.dim, c).transpose(0, 2, 1))
 
     def neighbors(self, id: int) -> NDArray[np.int64]:
         """Graph out-links of the vector with ``id``, as ids (int64), for inspection."""
@@ -686,9 +763,14 @@ class Index:
 
     @staticmethod
     def info(path: str | os.PathLike[str]) -> dict[str, Any]:
-        """Header of a saved index without loading it: version, metric, band, dim, n, pending (rows
-        not yet linked into its graph), build params."""
-        return dict(_nswg.read_header(os.fspath(path)))
+        """Header of a saved index without loading it: version, metric, band, dim (samples per
+        channel, as :attr:`dim`), channels, dependence (None for Euclidean), n, pending (rows not
+        yet linked into its graph), build params."""
+        head = dict(_nswg.read_header(os.fspath(path)))
+        dim, channels = head["dim"], head["channels"]
+        if isinstance(dim, int) and isinstance(channels, int):  # always, from the core
+            head["dim"] = dim // channels
+        return head
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_from_bytes, (bytes(self._native.to_bytes()),))

@@ -44,11 +44,12 @@ fn build_dict_stats<'py>(py: Python<'py>, b: &nswg::BuildStats) -> PyResult<Boun
 
 /// The core index. Searches share a read lock; `add`, `build` and the build a graph search runs
 /// first take the write lock. What never changes
-/// after construction (dim, metric, build parameters) is kept outside the lock.
+/// after construction (dim, channels, metric, build parameters) is kept outside the lock.
 #[pyclass(frozen, module = "pyembed._nswg")]
 pub struct NativeIndex {
     inner: RwLock<nswg::Index>,
     dim: usize,
+    channels: usize,
     metric: nswg::Metric,
     params: nswg::BuildParams,
 }
@@ -120,6 +121,7 @@ impl NativeIndex {
     fn wrap(index: nswg::Index) -> Self {
         NativeIndex {
             dim: index.dim(),
+            channels: index.channels(),
             metric: index.metric(),
             params: index.build_params(),
             inner: RwLock::new(index),
@@ -212,9 +214,13 @@ impl NativeIndex {
 
 #[pymethods]
 impl NativeIndex {
-    /// Creates an empty index (all arguments required; the defaults are in `DEFAULTS`).
+    /// Creates an empty index (all arguments required but the shape's; the defaults are in
+    /// `DEFAULTS`). `dim` is the series length in time steps when `channels > 1` (rows then hold
+    /// `dim * channels` floats, time-major); `dependence` is `"dependent"` or `"independent"`
+    /// (DTW only; None is dependent).
     #[new]
-    #[pyo3(signature = (dim, metric, band, max_degree, ef_construction, seed, graph))]
+    #[pyo3(signature = (dim, metric, band, max_degree, ef_construction, seed, graph, channels=1, dependence=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         dim: usize,
         metric: &str,
@@ -223,6 +229,8 @@ impl NativeIndex {
         ef_construction: usize,
         seed: u64,
         graph: &str,
+        channels: usize,
+        dependence: Option<&str>,
     ) -> PyResult<Self> {
         let params = nswg::BuildParams {
             max_degree,
@@ -231,8 +239,9 @@ impl NativeIndex {
             graph: graph.parse().map_err(to_py)?,
         };
         let metric = nswg::Metric::from_name(metric, band, dim).map_err(to_py)?;
+        let metric = metric.with_dependence(dependence).map_err(to_py)?;
         Ok(Self::wrap(
-            nswg::Index::new(dim, metric, params).map_err(to_py)?,
+            nswg::Index::with_channels(dim, channels, metric, params).map_err(to_py)?,
         ))
     }
 
@@ -474,6 +483,19 @@ impl NativeIndex {
         self.metric.band()
     }
 
+    /// `"dependent"` or `"independent"` (how multichannel DTW combines channels); None for
+    /// Euclidean.
+    #[getter]
+    fn dependence(&self) -> Option<&'static str> {
+        self.metric.dependence()
+    }
+
+    /// Floats per time step of every stored row (1 for plain vectors).
+    #[getter]
+    fn channels(&self) -> usize {
+        self.channels
+    }
+
     /// Build parameters as a dict: max_degree, ef_construction, seed, graph.
     fn build_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         build_dict(py, &self.params)
@@ -509,6 +531,8 @@ pub fn read_header<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, P
     d.set_item("metric", h.metric.name())?;
     d.set_item("band", h.metric.band())?;
     d.set_item("dim", h.dim)?;
+    d.set_item("channels", h.channels)?;
+    d.set_item("dependence", h.metric.dependence())?;
     d.set_item("n", h.n)?;
     d.set_item("pending", h.n - h.linked)?;
     Ok(d)

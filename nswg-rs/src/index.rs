@@ -62,23 +62,61 @@ pub(crate) fn check_rows(what: &'static str, rows: &[f32], dim: usize) -> Result
 }
 
 impl Index {
-    /// Creates an empty index for vectors of `dim` floats.
+    /// Creates an empty index for vectors of `dim` floats (one channel).
     ///
     /// # Errors
     /// `InvalidParameter` if `dim == 0`, a DTW band is above `dim`, `max_degree` is outside
     /// 2..=4096 or `ef_construction == 0`.
     pub fn new(dim: usize, metric: Metric, params: BuildParams) -> Result<Index, Error> {
-        if dim == 0 || dim > MAX_DIM {
+        Self::with_channels(dim, 1, metric, params)
+    }
+
+    /// Creates an empty index for multichannel series of `length` time steps and `channels`
+    /// floats per step, stored time-major (`dim = length * channels` floats per row; time step
+    /// `t` of a row is `row[t * channels .. (t + 1) * channels]`). DTW bands count time steps;
+    /// [`Metric::Dtw`] is the dependent form, [`Metric::DtwIndependent`] the independent one;
+    /// Euclidean is over all floats. `channels = 1` is [`Index::new`] with `dim = length`.
+    ///
+    /// # Errors
+    /// `InvalidParameter` if `channels == 0`, `length == 0`, `length * channels` is above the
+    /// largest dim, a DTW band is above `length`, or the build parameters are invalid (as in
+    /// [`Index::new`]).
+    pub fn with_channels(
+        length: usize,
+        channels: usize,
+        metric: Metric,
+        params: BuildParams,
+    ) -> Result<Index, Error> {
+        if channels == 0 || channels > MAX_DIM {
             return Err(invalid(
-                "dim",
-                format!("must be between 1 and {MAX_DIM}, got {dim}"),
+                "channels",
+                format!("must be between 1 and {MAX_DIM}, got {channels}"),
             ));
         }
-        if let Metric::Dtw { band } = metric {
-            if band > dim {
+        let dim = length.saturating_mul(channels);
+        if length == 0 || dim > MAX_DIM {
+            return Err(if channels == 1 {
+                invalid(
+                    "dim",
+                    format!("must be between 1 and {MAX_DIM}, got {length}"),
+                )
+            } else {
+                invalid(
+                    "length",
+                    format!(
+                        "must be between 1 and {} time steps with {channels} channels, got \
+                         {length}",
+                        MAX_DIM / channels
+                    ),
+                )
+            });
+        }
+        if let Some(band) = metric.band() {
+            if band > length {
+                let what = if channels == 1 { "dim" } else { "length" };
                 return Err(invalid(
                     "band",
-                    format!("must be between 0 and dim={dim} samples, got {band}"),
+                    format!("must be between 0 and {what}={length} samples, got {band}"),
                 ));
             }
         }
@@ -94,7 +132,7 @@ impl Index {
         let layers =
             (params.graph == GraphKind::Hnsw).then(|| Layers::new(upper_degree(params.max_degree)));
         Ok(Self::from_parts(
-            Store::new(dim, metric),
+            Store::new(dim, channels, metric),
             Graph::new(params.max_degree),
             layers,
             params,
@@ -141,6 +179,11 @@ impl Index {
     /// Width of every vector.
     pub fn dim(&self) -> usize {
         self.store.dim
+    }
+
+    /// Floats per time step (1 unless built by [`Index::with_channels`]).
+    pub fn channels(&self) -> usize {
+        self.store.channels
     }
 
     /// The distance the index uses.

@@ -118,7 +118,7 @@ impl Index {
             return;
         };
         let q = self.store.row(i as usize);
-        s.prep.prepare(self.store.metric, q);
+        s.prep.prepare(self.store.metric, self.store.channels, q);
         let d = self.eval_node(q, ep, f32::INFINITY, s);
         seeds.push(Cand { d, node: ep });
         let mut chosen = std::mem::take(&mut s.chosen);
@@ -308,12 +308,16 @@ impl Index {
     pub(crate) fn node_dist_sq(&self, a: u32, b: u32, cutoff: f32, build: &mut BuildDist) -> f32 {
         let (ra, rb) = (self.store.row(a as usize), self.store.row(b as usize));
         build.calls += 1;
+        let c = self.store.channels;
         match self.store.metric {
-            Metric::Euclidean | Metric::Dtw { band: 0 } => {
+            Metric::Euclidean | Metric::Dtw { band: 0 } | Metric::DtwIndependent { band: 0 } => {
                 crate::metric::euclidean::sq_euclidean(ra, rb)
             }
             Metric::Dtw { band } => {
-                crate::metric::dtw::dtw_sq(ra, rb, band, cutoff, &mut build.dtw)
+                crate::metric::dtw::dtw_dependent_sq(ra, rb, c, band, cutoff, &mut build.dtw)
+            }
+            Metric::DtwIndependent { band } => {
+                crate::metric::dtw::dtw_independent_sq(ra, rb, c, band, cutoff, &mut build.dtw)
             }
         }
     }

@@ -1,18 +1,21 @@
-//! The on-disk format (versions 1 to 3), little-endian throughout. Flat indexes are written as
+//! The on-disk format (versions 1 to 4), little-endian throughout. Flat indexes are written as
 //! version 1; indexes with a hierarchy ([`GraphKind::Hnsw`]) as version 2, which appends the
 //! layers after the link slots; an index holding rows not yet linked into its graph
 //! ([`Index::pending`]) as version 3, which adds the graph kind and the number of linked rows to
 //! the header and stores the graph of those rows only (the first `linked` rows; the others are
-//! linked by the next build). So a fully built index is written exactly as before:
+//! linked by the next build); a multichannel or independent-DTW index as version 4, version 3's
+//! layout with the channel count and a shape code added to the header. So a fully built
+//! single-channel index is written exactly as before:
 //!
 //! | bytes | content |
 //! |---|---|
 //! | 8 | magic `b"NSWGIDX\0"` |
 //! | 4 | format version (u32) |
-//! | 4 | metric (u32: 0 Euclidean, 1 DTW) |
+//! | 4 | metric (u32: 0 Euclidean, 1 DTW (dependent for several channels), 2 independent DTW, version 4 only) |
 //! | 8 x 7 | dim, band, max_degree, ef_construction, restarts (written as 1, ignored on load), seed, n (u64 each) |
-//! | 8 + 8 | version 3 only: graph kind (u64: 0 flat, 1 hierarchy) and `g`, the rows linked (u64, `g < n`); in versions 1 and 2, `g = n` |
-//! | 4·n·dim | vectors (f32, row-major) |
+//! | 8 + 8 | versions 3 and 4: graph kind (u64: 0 flat, 1 hierarchy) and `g`, the rows linked (u64; `g < n` in version 3, `g <= n` in 4); in versions 1 and 2, `g = n` |
+//! | 8 + 8 | version 4 only: channels (u64, floats per time step, dividing dim) and the shape code (u64, 0: every row has dim floats) |
+//! | 4·n·dim | vectors (f32, row-major; a series time-major, `channels` floats per time step) |
 //! | 8·n | user ids (i64) |
 //! | 4·g | degrees (u32) |
 //! | 4·g·max_degree | link slots (u32 node numbers; the first `degree` of each node are used) |
@@ -43,15 +46,19 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"NSWGIDX\0";
-/// Highest format version this build reads (it reads 1 to 3). Flat indexes are written as version
-/// 1, hierarchical ones as version 2, indexes with pending rows as version 3.
-pub const FORMAT_VERSION: u32 = 3;
+/// Highest format version this build reads (it reads 1 to 4). Flat indexes are written as version
+/// 1, hierarchical ones as version 2, indexes with pending rows as version 3, and multichannel or
+/// independent-DTW indexes as version 4 (pending rows or not).
+pub const FORMAT_VERSION: u32 = 4;
 const FLAT_VERSION: u32 = 1;
 const HNSW_VERSION: u32 = 2;
 const PENDING_VERSION: u32 = 3;
+const MULTI_VERSION: u32 = 4;
 const HEADER_LEN: usize = 72;
 /// Header length of version 3 (graph kind and linked rows added).
 const HEADER_V3_LEN: usize = HEADER_LEN + 16;
+/// Header length of version 4 (channels and the shape code added to version 3's).
+const HEADER_V4_LEN: usize = HEADER_V3_LEN + 16;
 /// Bytes converted per piece when streaming a section in or out.
 const PIECE: usize = 1 << 16;
 
@@ -62,8 +69,10 @@ pub struct Header {
     pub version: u32,
     /// The metric, with the DTW band in samples.
     pub metric: Metric,
-    /// Width of every vector.
+    /// Width of every vector (floats: time steps x channels for a series).
     pub dim: usize,
+    /// Floats per time step (1 in files of versions 1 to 3).
+    pub channels: usize,
     /// Number of stored vectors.
     pub n: usize,
     /// How many of them (the first ones) are linked into the graph; the others are pending
@@ -75,10 +84,10 @@ pub struct Header {
 
 /// The header's length for the format version in its bytes 8..12 (`bytes` holds at least 12).
 fn header_len(bytes: &[u8]) -> usize {
-    if u32_at(bytes, 8) == PENDING_VERSION {
-        HEADER_V3_LEN
-    } else {
-        HEADER_LEN
+    match u32_at(bytes, 8) {
+        PENDING_VERSION => HEADER_V3_LEN,
+        MULTI_VERSION => HEADER_V4_LEN,
+        _ => HEADER_LEN,
     }
 }
 
@@ -139,7 +148,7 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
                 g => return Err(fmt_err(format!("unknown graph kind code {g}"))),
             };
             let linked = usize_at(bytes, HEADER_LEN + 8, "linked")?;
-            if linked >= n {
+            if linked > n || (linked == n && version == PENDING_VERSION) {
                 // Version 3 is written only with rows pending: one file form per index.
                 return Err(fmt_err(format!(
                     "a version-3 header says {linked} of its {n} rows are linked; it is written \
@@ -153,12 +162,22 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
     let metric = match u32_at(bytes, 12) {
         0 => Metric::Euclidean,
         1 => Metric::Dtw { band },
+        2 if version >= MULTI_VERSION => Metric::DtwIndependent { band },
         m => return Err(fmt_err(format!("unknown metric code {m}"))),
+    };
+    let channels = if version >= MULTI_VERSION {
+        if u64_at(bytes, HEADER_V3_LEN + 8) != 0 {
+            return Err(fmt_err("unknown shape code (written by a newer pyembed?)"));
+        }
+        usize_at(bytes, HEADER_V3_LEN, "channels")?
+    } else {
+        1
     };
     let h = Header {
         version,
         metric,
         dim: usize_at(bytes, 16, "dim")?,
+        channels,
         n,
         linked,
         params: BuildParams {
@@ -171,10 +190,22 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
     if h.dim == 0 || h.dim > MAX_DIM || h.params.max_degree < 2 || h.params.max_degree > 4096 {
         return Err(fmt_err("header holds an invalid dim or max_degree"));
     }
-    if h.metric.band().is_some_and(|band| band > h.dim) {
+    if h.channels == 0 || !h.dim.is_multiple_of(h.channels) {
         return Err(fmt_err(format!(
-            "header holds a DTW band of {band} samples, above dim={}",
-            h.dim
+            "header holds {} channels, not a divisor of dim={}",
+            h.channels, h.dim
+        )));
+    }
+    if h.metric
+        .band()
+        .is_some_and(|band| band > h.dim / h.channels)
+    {
+        return Err(fmt_err(format!(
+            "header holds a DTW band of {band} samples, above the series length {} (dim={}, \
+             channels={})",
+            h.dim / h.channels,
+            h.dim,
+            h.channels
         )));
     }
     // Bytes 48..56 held the build-time restarts (always >= 1); builds no longer use them.
@@ -192,9 +223,9 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
 /// `Io` if the file cannot be read; `Format` or `UnsupportedVersion` if it is not a valid header.
 pub fn read_header(path: &Path) -> Result<Header, Error> {
     use std::io::Read;
-    let mut buf = Vec::with_capacity(HEADER_V3_LEN);
+    let mut buf = Vec::with_capacity(HEADER_V4_LEN);
     std::fs::File::open(path)?
-        .take(HEADER_V3_LEN as u64)
+        .take(HEADER_V4_LEN as u64)
         .read_to_end(&mut buf)?;
     parse_header(&buf)
 }
@@ -309,6 +340,20 @@ fn length_err(len: u64, expected: usize) -> Error {
 }
 
 impl Index {
+    /// The format version [`Index::save`] writes for this index: 4 for a multichannel or
+    /// independent-DTW index, else 3 while rows are pending, else 2 with a hierarchy, else 1.
+    pub fn format_version(&self) -> u32 {
+        if self.store.channels > 1 || matches!(self.metric(), Metric::DtwIndependent { .. }) {
+            MULTI_VERSION
+        } else if self.pending() > 0 {
+            PENDING_VERSION
+        } else if self.layers.is_some() {
+            HNSW_VERSION
+        } else {
+            FLAT_VERSION
+        }
+    }
+
     /// Size in bytes of the file [`Index::save`] writes for this index.
     pub fn file_len(&self) -> usize {
         let (n, linked) = (self.len(), self.graph.len());
@@ -317,10 +362,10 @@ impl Index {
                 sum.checked_add(layer_len(layer.nodes.len(), l.m)?)
             })
         });
-        let header = if self.pending() > 0 {
-            HEADER_V3_LEN
-        } else {
-            HEADER_LEN
+        let header = match self.format_version() {
+            MULTI_VERSION => HEADER_V4_LEN,
+            PENDING_VERSION => HEADER_V3_LEN,
+            _ => HEADER_LEN,
         };
         // Sizes of an index held in memory do not overflow.
         base_len(header, n, linked, self.dim(), self.graph.max_degree)
@@ -348,19 +393,14 @@ impl Index {
         };
         let n = self.len();
         let m = self.graph.max_degree;
-        let mut head = Vec::with_capacity(HEADER_V3_LEN);
+        let mut head = Vec::with_capacity(HEADER_V4_LEN);
         head.extend_from_slice(MAGIC);
-        let version = if self.pending() > 0 {
-            PENDING_VERSION
-        } else if self.layers.is_some() {
-            HNSW_VERSION
-        } else {
-            FLAT_VERSION
-        };
+        let version = self.format_version();
         head.extend_from_slice(&version.to_le_bytes());
         let (code, band) = match self.metric() {
             Metric::Euclidean => (0u32, 0usize),
             Metric::Dtw { band } => (1, band),
+            Metric::DtwIndependent { band } => (2, band),
         };
         head.extend_from_slice(&code.to_le_bytes());
         // The fifth field held the build-time restarts; builds use one, and it is written as 1
@@ -370,10 +410,14 @@ impl Index {
         }
         head.extend_from_slice(&self.params.seed.to_le_bytes());
         head.extend_from_slice(&(n as u64).to_le_bytes());
-        if version == PENDING_VERSION {
+        if version >= PENDING_VERSION {
             let kind = u64::from(self.layers.is_some());
             head.extend_from_slice(&kind.to_le_bytes());
             head.extend_from_slice(&(self.graph.len() as u64).to_le_bytes());
+        }
+        if version >= MULTI_VERSION {
+            head.extend_from_slice(&(self.store.channels as u64).to_le_bytes());
+            head.extend_from_slice(&0u64.to_le_bytes()); // shape: fixed-length rows
         }
         w.write_all(&head)?;
         put(&mut w, self.store.data.as_slice().iter(), |x| {
@@ -450,8 +494,8 @@ impl Index {
         let file_len = usize::try_from(len).unwrap_or(usize::MAX);
         let mut head = vec![0u8; HEADER_LEN.min(file_len)];
         src.fill(&mut head)?;
-        if head.len() >= 12 && header_len(&head) > head.len() && file_len >= HEADER_V3_LEN {
-            let mut more = [0u8; HEADER_V3_LEN - HEADER_LEN];
+        if head.len() >= 12 && header_len(&head) > head.len() && file_len >= header_len(&head) {
+            let mut more = vec![0u8; header_len(&head) - HEADER_LEN];
             src.fill(&mut more)?;
             head.extend_from_slice(&more);
         }
@@ -471,7 +515,7 @@ impl Index {
             what: "the index being loaded",
             bytes: base,
         };
-        let mut store = Store::new(dim, h.metric);
+        let mut store = Store::new(dim, h.channels, h.metric);
         if h.metric.band().is_some() {
             // The DTW envelopes computed after the load: two more copies of the rows.
             store.upper.try_reserve_exact(n * dim).map_err(oom)?;

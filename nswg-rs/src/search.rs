@@ -416,7 +416,7 @@ impl Index {
     /// distances differ can share a rounded square root, and then the smaller id is kept, so a
     /// top k is the start of the top k + 1 and merging shards' answers gives one index's answer.
     fn exact_scan(&self, q: &[f32], k: usize, limit: f32, s: &mut Scratch) {
-        s.prep.prepare(self.store.metric, q);
+        s.prep.prepare(self.store.metric, self.store.channels, q);
         let ceiling = squared_above(limit);
         // (true distance, user id, node, squared distance); ids are unique, so the first two
         // fields decide every comparison.
@@ -447,7 +447,7 @@ impl Index {
             }
         };
         match self.store.metric {
-            Metric::Dtw { band }
+            Metric::Dtw { band } | Metric::DtwIndependent { band }
                 if band > 0
                     && self.len() > k
                     && self.len() <= ORDERED_SCAN_ROWS_PER_K.saturating_mul(k)

@@ -5,6 +5,9 @@ use crate::metric::{bounds, Metric, Stored};
 /// Rows of `dim` floats, stored contiguously; node `i` is `data[i*dim .. (i+1)*dim]`.
 pub(crate) struct Store {
     pub dim: usize,
+    /// Floats per time step (1 for plain vectors and univariate series): rows are time-major,
+    /// `dim / channels` time steps of `channels` floats each.
+    pub channels: usize,
     pub metric: Metric,
     pub data: Floats,
     /// Upper DTW envelope of every row (empty for Euclidean), same layout as `data`.
@@ -17,9 +20,10 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    pub fn new(dim: usize, metric: Metric) -> Self {
+    pub fn new(dim: usize, channels: usize, metric: Metric) -> Self {
         Store {
             dim,
+            channels,
             metric,
             data: Floats::default(),
             upper: Vec::new(),
@@ -75,7 +79,7 @@ impl Store {
     pub fn reserve(&mut self, additional: usize) -> Result<(), std::collections::TryReserveError> {
         let floats = additional * self.dim;
         self.data.reserve_exact(floats)?;
-        if let Metric::Dtw { .. } = self.metric {
+        if self.metric.band().is_some() {
             self.upper.try_reserve_exact(floats)?;
             self.lower.try_reserve_exact(floats)?;
         } else if let Some(c) = self.codes.as_mut() {
@@ -161,7 +165,7 @@ impl Store {
 
     /// Computes envelopes for every row from float offset `start` on (DTW only).
     pub fn compute_envelopes(&mut self, start: usize) {
-        if let Metric::Dtw { band } = self.metric {
+        if let Some(band) = self.metric.band() {
             self.upper.resize(self.data.len(), 0.0);
             self.lower.resize(self.data.len(), 0.0);
             if self.dim == 0 {
@@ -172,7 +176,7 @@ impl Store {
                 .zip(self.upper[start..].chunks_exact_mut(self.dim))
                 .zip(self.lower[start..].chunks_exact_mut(self.dim))
             {
-                bounds::envelope(row, band, up, lo);
+                bounds::envelope_channels(row, self.channels, band, up, lo);
             }
         }
     }
@@ -309,7 +313,7 @@ mod tests {
     #[test]
     fn codes_decode_within_half_a_step_and_follow_the_ranges() {
         let dim = 5;
-        let mut st = Store::new(dim, Metric::Euclidean);
+        let mut st = Store::new(dim, 1, Metric::Euclidean);
         st.set_codes(true);
         let rows: Vec<f32> = (0..200)
             .map(|i| ((i * 7919) % 1000) as f32 * 0.01 - 3.0 + (i % dim) as f32)
@@ -333,7 +337,7 @@ mod tests {
             }
         }
         // A constant coordinate codes to 0 and decodes exactly.
-        let mut flat = Store::new(2, Metric::Euclidean);
+        let mut flat = Store::new(2, 1, Metric::Euclidean);
         flat.set_codes(true);
         flat.push_rows(&[1.5, 0.0, 1.5, 1.0]);
         let c = flat.codes.as_ref().unwrap();

@@ -86,7 +86,7 @@ fn future_version_is_reported() {
     match Index::from_bytes(&b) {
         Err(Error::UnsupportedVersion {
             found: 99,
-            supported: 3,
+            supported: 4,
         }) => {}
         other => panic!("{other:?}"),
     }
@@ -395,7 +395,10 @@ fn a_band_above_dim_is_refused_on_load() {
         b[24..32].copy_from_slice(&band.to_le_bytes());
         fix_crc(&mut b);
         match Index::from_bytes(&b) {
-            Err(Error::Format { reason }) => assert!(reason.contains("above dim=6"), "{reason}"),
+            Err(Error::Format { reason }) => assert!(
+                reason.contains("above the series length 6 (dim=6"),
+                "{reason}"
+            ),
             other => panic!("band {band}: {:?}", other.map(|i| i.len())),
         }
     }

@@ -212,9 +212,121 @@ pub fn lb_keogh_cumulative_sq(x: &[f32], upper: &[f32], lower: &[f32], cb: &mut 
     acc * rounding_slack(x.len(), upper.len())
 }
 
+/// The Sakoe-Chiba envelope of each channel of a time-major multichannel series (`channels`
+/// floats per time step), written in the same layout: `upper[t * channels + ch]` is the largest
+/// sample of channel `ch` within `band` time steps of step `t`. One channel is [`envelope`].
+pub fn envelope_channels(
+    series: &[f32],
+    channels: usize,
+    band: usize,
+    upper: &mut [f32],
+    lower: &mut [f32],
+) {
+    if channels <= 1 {
+        return envelope(series, band, upper, lower);
+    }
+    let steps = series.len().min(upper.len()).min(lower.len()) / channels;
+    let (mut s, mut up, mut lo) = (vec![0.0; steps], vec![0.0; steps], vec![0.0; steps]);
+    for ch in 0..channels {
+        for (v, x) in s.iter_mut().zip(series.iter().skip(ch).step_by(channels)) {
+            *v = *x;
+        }
+        envelope(&s, band, &mut up, &mut lo);
+        let outs = upper.iter_mut().skip(ch).step_by(channels);
+        for (o, v) in outs.zip(&up) {
+            *o = *v;
+        }
+        let outs = lower.iter_mut().skip(ch).step_by(channels);
+        for (o, v) in outs.zip(&lo) {
+            *o = *v;
+        }
+    }
+}
+
+/// LB_Kim (first and last time steps) of two time-major multichannel series in squared units:
+/// the squared Euclidean distance across channels between the first steps plus that between the
+/// last steps. A lower bound of both multichannel forms (`dtw::dtw_dependent_sq` and
+/// `dtw::dtw_independent_sq`), since every path of every channel starts at `(0, 0)` and ends at
+/// `(n - 1, m - 1)`; scaled down by the rounding slack for more than one channel (the forms add
+/// the same terms in other orders). One channel is exactly [`lb_kim_sq`].
+pub fn lb_kim_channels_sq(a: &[f32], b: &[f32], channels: usize) -> f32 {
+    if channels <= 1 {
+        return lb_kim_sq(a, b);
+    }
+    let cost =
+        |x: &[f32], y: &[f32]| -> f32 { x.iter().zip(y).map(|(p, q)| (p - q) * (p - q)).sum() };
+    let (mut sa, mut sb) = (a.chunks_exact(channels), b.chunks_exact(channels));
+    let (Some(a0), Some(b0)) = (sa.next(), sb.next()) else {
+        return 0.0;
+    };
+    let first = cost(a0, b0);
+    let total = match (sa.next_back(), sb.next_back()) {
+        (None, None) => first,
+        (an, bm) => first + cost(an.unwrap_or(a0), bm.unwrap_or(b0)),
+    };
+    total * rounding_slack(2 * channels, 2 * channels)
+}
+
+/// [`lb_keogh_cumulative_sq`] over time steps of a time-major multichannel series: `cb[t]` (for
+/// `t` below the number of steps) is the sum of the LB_Keogh terms of every channel at steps
+/// `>= t`, and the return value is the whole bound (scaled by the rounding slack). A lower bound
+/// of both multichannel forms. One channel is exactly [`lb_keogh_cumulative_sq`].
+pub fn lb_keogh_cumulative_channels_sq(
+    x: &[f32],
+    upper: &[f32],
+    lower: &[f32],
+    channels: usize,
+    cb: &mut [f32],
+) -> f32 {
+    if channels <= 1 {
+        return lb_keogh_cumulative_sq(x, upper, lower, cb);
+    }
+    let n = x.len().min(upper.len()).min(lower.len()) / channels;
+    let n = n.min(cb.len());
+    let (head, tail) = cb.split_at_mut(n);
+    tail.fill(0.0);
+    let steps = x
+        .chunks_exact(channels)
+        .zip(upper.chunks_exact(channels))
+        .zip(lower.chunks_exact(channels));
+    for (c, ((xs, us), ls)) in head.iter_mut().zip(steps) {
+        *c = xs
+            .iter()
+            .zip(us)
+            .zip(ls)
+            .map(|((&xv, &uv), &lv)| keogh_term(xv, uv, lv))
+            .sum();
+    }
+    let mut acc = 0.0f32;
+    for c in head.iter_mut().rev() {
+        acc += *c;
+        *c = acc;
+    }
+    acc * rounding_slack(x.len(), upper.len())
+}
+
+/// LB_Keogh of each channel separately (squared units, scaled by the rounding slack): `out[ch]`
+/// is a lower bound of channel `ch`'s own DTW, as `dtw::dtw_independent_sq` sums them.
+/// `out.len()` is the channel count; time-major layout as in [`envelope_channels`].
+pub fn lb_keogh_per_channel_sq(x: &[f32], upper: &[f32], lower: &[f32], out: &mut [f32]) {
+    let c = out.len();
+    out.fill(0.0);
+    if c == 0 {
+        return;
+    }
+    let n = x.len().min(upper.len()).min(lower.len()) / c * c;
+    for (k, ((&xv, &uv), &lv)) in x[..n].iter().zip(&upper[..n]).zip(&lower[..n]).enumerate() {
+        out[k % c] += keogh_term(xv, uv, lv);
+    }
+    let scale = rounding_slack(n / c, n / c);
+    for o in out.iter_mut() {
+        *o *= scale;
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::dtw::{dtw_sq, dtw_sq_cb, DtwScratch};
+    use super::super::dtw::{dtw_dependent_sq, dtw_independent_sq, dtw_sq, dtw_sq_cb, DtwScratch};
     use super::*;
     use proptest::prelude::*;
 
@@ -324,6 +436,65 @@ mod tests {
             let (nup, nlo) = naive_envelope(&x, band);
             prop_assert_eq!(up, nup);
             prop_assert_eq!(lo, nlo);
+        }
+
+        #[test]
+        fn multichannel_bounds_stay_below_both_forms(
+            (c, steps) in (1usize..6, 1usize..25),
+            seed in any::<u64>(),
+            band in 0usize..28,
+            ints in any::<bool>(),
+        ) {
+            // Two equal-length time-major series of `c` channels (small integers give ties).
+            let mut r = seed;
+            let mut next = || {
+                r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let u = (r >> 40) as f32 / (1u64 << 24) as f32;
+                if ints { (u * 7.0).floor() - 3.0 } else { u * 20.0 - 10.0 }
+            };
+            let x: Vec<f32> = (0..steps * c).map(|_| next()).collect();
+            let y: Vec<f32> = (0..steps * c).map(|_| next()).collect();
+            let mut s = DtwScratch::new();
+            let dep = dtw_dependent_sq(&x, &y, c, band, f32::INFINITY, &mut s);
+            let ind = dtw_independent_sq(&x, &y, c, band, f32::INFINITY, &mut s);
+            let (mut ux, mut lx) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+            let (mut uy, mut ly) = (vec![0.0; y.len()], vec![0.0; y.len()]);
+            envelope_channels(&x, c, band, &mut ux, &mut lx);
+            envelope_channels(&y, c, band, &mut uy, &mut ly);
+            // The envelope is each channel's own envelope, interleaved.
+            for ch in 0..c {
+                let xc: Vec<f32> = x.iter().skip(ch).step_by(c).copied().collect();
+                let (u1, l1) = env(&xc, band);
+                let ui: Vec<f32> = ux.iter().skip(ch).step_by(c).copied().collect();
+                let li: Vec<f32> = lx.iter().skip(ch).step_by(c).copied().collect();
+                prop_assert_eq!(ui, u1);
+                prop_assert_eq!(li, l1);
+            }
+            let kim = lb_kim_channels_sq(&x, &y, c);
+            let mut cb = vec![0.0; steps];
+            let fwd = lb_keogh_cumulative_channels_sq(&x, &uy, &ly, c, &mut cb);
+            let rev = lb_keogh_cumulative_channels_sq(&y, &ux, &lx, c, &mut cb);
+            let flat_fwd = lb_keogh_sq(&x, &uy, &ly, f32::INFINITY);
+            let mut per = vec![0.0; c];
+            lb_keogh_per_channel_sq(&x, &uy, &ly, &mut per);
+            let per_sum: f32 = per.iter().sum();
+            // Every bound below DTW_I, which is below DTW_D, as the f32 values come out.
+            for (name, lb) in [("kim", kim), ("fwd", fwd), ("rev", rev), ("flat", flat_fwd), ("per", per_sum)] {
+                prop_assert!(lb <= ind, "{} {} > DTW_I {} (c={}, band={})", name, lb, ind, c, band);
+            }
+            prop_assert!(ind <= dep * (1.0 + 1e-5), "DTW_I {} > DTW_D {}", ind, dep);
+            // Each channel's bound is below that channel's DTW.
+            for (ch, &b) in per.iter().enumerate() {
+                let xc: Vec<f32> = x.iter().skip(ch).step_by(c).copied().collect();
+                let yc: Vec<f32> = y.iter().skip(ch).step_by(c).copied().collect();
+                prop_assert!(b <= dtw(&xc, &yc, band), "channel {}", ch);
+            }
+            if c == 1 {
+                prop_assert_eq!(kim, lb_kim_sq(&x, &y));
+                let mut cb1 = vec![0.0; steps];
+                let one = lb_keogh_cumulative_sq(&x, &uy, &ly, &mut cb1);
+                prop_assert_eq!(fwd.to_bits(), one.to_bits());
+            }
         }
 
         #[test]

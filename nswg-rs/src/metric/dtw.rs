@@ -94,6 +94,222 @@ pub fn dtw_sq_cb(
     dtw_core(a, b, band, cutoff, cb, scratch)
 }
 
+/// Banded DTW of two multichannel series in squared units, in the *dependent* form (DTW_D): one
+/// warping path for all channels, the cost of cell `(i, j)` being the squared Euclidean distance
+/// between time step `i` of `a` and time step `j` of `b` across all `channels`.
+///
+/// Series are time-major: time step `t` is `a[t * channels .. (t + 1) * channels]`, so `a` holds
+/// `a.len() / channels` steps (a trailing partial step is ignored). `band` is in time steps and
+/// `cutoff` in squared units, with the contract of [`dtw_sq`]; `channels == 1` equals [`dtw_sq`].
+/// `channels == 0` gives `0` for two empty inputs and `f32::INFINITY` otherwise.
+pub fn dtw_dependent_sq(
+    a: &[f32],
+    b: &[f32],
+    channels: usize,
+    band: usize,
+    cutoff: f32,
+    scratch: &mut DtwScratch,
+) -> f32 {
+    dtw_dependent_sq_cb(a, b, channels, band, cutoff, &[], scratch)
+}
+
+/// [`dtw_dependent_sq`] abandoning early with a cumulative lower bound `cb` over time steps
+/// (`cb[k]` bounds the cost of the path cells in rows or columns `>= k`, as in [`dtw_sq_cb`]).
+pub(crate) fn dtw_dependent_sq_cb(
+    a: &[f32],
+    b: &[f32],
+    channels: usize,
+    band: usize,
+    cutoff: f32,
+    cb: &[f32],
+    scratch: &mut DtwScratch,
+) -> f32 {
+    match channels {
+        0 => {
+            if a.is_empty() && b.is_empty() {
+                0.0
+            } else {
+                f32::INFINITY
+            }
+        }
+        1 => dtw_core(a, b, band, cutoff, cb, scratch),
+        c => dtw_core(
+            Frames { data: a, c },
+            Frames { data: b, c },
+            band,
+            cutoff,
+            cb,
+            scratch,
+        ),
+    }
+}
+
+/// Banded DTW of two multichannel series in squared units, in the *independent* form (DTW_I): the
+/// sum over channels of each channel's own DTW (each channel warps on its own path).
+///
+/// Same layout, units and cutoff contract as [`dtw_dependent_sq`]; a channel whose DTW is
+/// infinite makes the sum infinite. Since every path of DTW_D is a candidate path of each
+/// channel, `dtw_independent_sq <= dtw_dependent_sq` (up to f32 rounding), and both equal
+/// [`dtw_sq`] for one channel. Stops as soon as the channels done so far exceed `cutoff`.
+pub fn dtw_independent_sq(
+    a: &[f32],
+    b: &[f32],
+    channels: usize,
+    band: usize,
+    cutoff: f32,
+    scratch: &mut DtwScratch,
+) -> f32 {
+    dtw_independent_sq_lb(a, b, channels, band, cutoff, &[], scratch)
+}
+
+/// [`dtw_independent_sq`] that lowers each channel's cutoff by `rest[ch]`, a lower bound on the
+/// DTW of each later channel (squared units; empty: no bound), and by what the earlier channels
+/// already cost: channel `ch` may abandon once the sum can no longer stay `<= cutoff`. Rounding
+/// is absorbed by a relative slack, so a result `<= cutoff` is the exact sum.
+pub(crate) fn dtw_independent_sq_lb(
+    a: &[f32],
+    b: &[f32],
+    channels: usize,
+    band: usize,
+    cutoff: f32,
+    rest: &[f32],
+    scratch: &mut DtwScratch,
+) -> f32 {
+    if channels <= 1 {
+        return dtw_dependent_sq_cb(a, b, channels, band, cutoff, &[], scratch);
+    }
+    let cutoff = if cutoff.is_nan() {
+        f32::INFINITY
+    } else {
+        cutoff
+    };
+    // f32 subtraction loses precision relative to the operands, not to the difference: the
+    // slack is relative to the cutoff.
+    let slack = (channels + 4) as f32 * 4.0 * f32::EPSILON;
+    // Lower bound of the channels not yet computed.
+    let mut ahead: f32 = rest.iter().take(channels).sum();
+    let mut total = 0.0f32;
+    for ch in 0..channels {
+        ahead -= rest.get(ch).copied().unwrap_or(0.0);
+        let budget = if cutoff < f32::INFINITY {
+            let ahead = ahead.max(0.0);
+            (cutoff - total - ahead).max(0.0) + (cutoff + total + ahead) * slack
+        } else {
+            f32::INFINITY
+        };
+        let ca = Channel {
+            data: a,
+            c: channels,
+            ch,
+        };
+        let cb = Channel {
+            data: b,
+            c: channels,
+            ch,
+        };
+        let d = dtw_core(ca, cb, band, budget, &[], scratch);
+        if d > budget {
+            return f32::INFINITY;
+        }
+        total += d;
+        if total > cutoff {
+            return f32::INFINITY;
+        }
+    }
+    total
+}
+
+/// A series as the DTW kernel reads it: a number of time steps, any run of consecutive steps as
+/// an iterator, and the cost of pairing two steps (squared units).
+trait Steps: Copy {
+    /// One time step.
+    type Step: Copy;
+    /// Consecutive time steps.
+    type Run: Iterator<Item = Self::Step>;
+    /// Number of time steps.
+    fn len(self) -> usize;
+    /// Steps `lo..=hi`, or `None` when the range does not fit.
+    fn range(self, lo: usize, hi: usize) -> Option<Self::Run>;
+    /// Cost of the cell pairing steps `a` and `b` (squared units).
+    fn cost(a: Self::Step, b: Self::Step) -> f32;
+}
+
+/// One channel: a plain slice of samples.
+impl<'s> Steps for &'s [f32] {
+    type Step = f32;
+    type Run = std::iter::Copied<std::slice::Iter<'s, f32>>;
+    #[inline(always)]
+    fn len(self) -> usize {
+        <[f32]>::len(self)
+    }
+    #[inline(always)]
+    fn range(self, lo: usize, hi: usize) -> Option<Self::Run> {
+        self.get(lo..=hi).map(|s| s.iter().copied())
+    }
+    #[inline(always)]
+    fn cost(a: f32, b: f32) -> f32 {
+        let d = a - b;
+        d * d
+    }
+}
+
+/// Time-major multichannel samples, `c` floats per step (the dependent form's cell cost).
+#[derive(Clone, Copy)]
+struct Frames<'s> {
+    data: &'s [f32],
+    c: usize,
+}
+
+impl<'s> Steps for Frames<'s> {
+    type Step = &'s [f32];
+    type Run = std::slice::ChunksExact<'s, f32>;
+    #[inline(always)]
+    fn len(self) -> usize {
+        self.data.len() / self.c
+    }
+    #[inline(always)]
+    fn range(self, lo: usize, hi: usize) -> Option<Self::Run> {
+        self.data
+            .get(lo * self.c..(hi + 1) * self.c)
+            .map(|s| s.chunks_exact(self.c))
+    }
+    #[inline(always)]
+    fn cost(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+    }
+}
+
+/// Channel `ch` of time-major multichannel samples with `c` channels (the independent form).
+#[derive(Clone, Copy)]
+struct Channel<'s> {
+    data: &'s [f32],
+    c: usize,
+    ch: usize,
+}
+
+impl<'s> Steps for Channel<'s> {
+    type Step = f32;
+    type Run = std::iter::StepBy<std::iter::Copied<std::slice::Iter<'s, f32>>>;
+    #[inline(always)]
+    fn len(self) -> usize {
+        self.data.len() / self.c
+    }
+    #[inline(always)]
+    fn range(self, lo: usize, hi: usize) -> Option<Self::Run> {
+        if hi >= self.len() {
+            return None;
+        }
+        self.data
+            .get(lo * self.c + self.ch..=hi * self.c + self.ch)
+            .map(|s| s.iter().copied().step_by(self.c))
+    }
+    #[inline(always)]
+    fn cost(a: f32, b: f32) -> f32 {
+        let d = a - b;
+        d * d
+    }
+}
+
 /// `a` if `a < b`, else `b`: a single `minss` (inputs are finite or +inf here).
 #[inline(always)]
 fn min2(a: f32, b: f32) -> f32 {
@@ -111,9 +327,9 @@ fn min2(a: f32, b: f32) -> f32 {
 /// threshold ("live"); every other column of that row counts as +inf. Invariant: the row above has
 /// a written value or +inf at every column in `[j_start - 1, j_last + 1]` of its own computation,
 /// and the current row only reads columns inside that range, so no stale value is ever read.
-fn dtw_core(
-    a: &[f32],
-    b: &[f32],
+fn dtw_core<S: Steps>(
+    a: S,
+    b: S,
     band: usize,
     cutoff: f32,
     cb: &[f32],
@@ -158,7 +374,7 @@ fn dtw_core(
     let mut s = 0usize; // first live column of the row above
     let mut pp = 0usize; // one past its last live column ("pruning point")
 
-    for (i, &ai) in a.iter().enumerate() {
+    for (i, ai) in a.range(0, n - 1).into_iter().flatten().enumerate() {
         let lo = i.saturating_sub(w);
         let hi = (i + w).min(m - 1);
         // Threshold for this row: cells above it cannot lie on a path of total <= cutoff.
@@ -182,7 +398,7 @@ fn dtw_core(
         }
         curr[j_start] = INF; // column j_start - 1 of this row
         let (Some(bs), Some(ups), Some(diags), Some(outs)) = (
-            b.get(j_start..=j_full),
+            b.range(j_start, j_full),
             prev.get(j_start + 1..=j_full + 1),
             prev.get(j_start..=j_full),
             curr.get_mut(j_start + 1..=j_full + 1),
@@ -190,15 +406,14 @@ fn dtw_core(
             debug_assert!(false, "row window out of range");
             return INF;
         };
-        let mut cells = bs.iter().zip(ups).zip(diags).zip(outs.iter_mut());
+        let mut cells = bs.zip(ups).zip(diags).zip(outs.iter_mut());
 
         // Leading cells over the threshold are dead: find the first live one.
         let mut left = INF;
         let mut new_s = None;
         let mut j = j_start;
-        for (((&bj, &up), &dg), out) in &mut cells {
-            let d = ai - bj;
-            let v = d * d + min2(min2(up, dg), left);
+        for (((bj, &up), &dg), out) in &mut cells {
+            let v = S::cost(ai, bj) + min2(min2(up, dg), left);
             *out = v;
             left = v;
             j += 1;
@@ -212,9 +427,8 @@ fn dtw_core(
             return INF;
         };
         let mut new_pp = new_s + 1;
-        for (((&bj, &up), &dg), out) in cells {
-            let d = ai - bj;
-            let v = d * d + min2(min2(up, dg), left);
+        for (((bj, &up), &dg), out) in cells {
+            let v = S::cost(ai, bj) + min2(min2(up, dg), left);
             *out = v;
             left = v;
             j += 1;
@@ -225,10 +439,9 @@ fn dtw_core(
 
         // Right of the row above's pruning point only the left neighbour can be live.
         if j <= hi {
-            if let (Some(bs), Some(outs)) = (b.get(j..=hi), curr.get_mut(j + 1..=hi + 1)) {
-                for (&bj, out) in bs.iter().zip(outs) {
-                    let d = ai - bj;
-                    let v = d * d + left;
+            if let (Some(bs), Some(outs)) = (b.range(j, hi), curr.get_mut(j + 1..=hi + 1)) {
+                for (bj, out) in bs.zip(outs) {
+                    let v = S::cost(ai, bj) + left;
                     if v <= t {
                         *out = v;
                         left = v;
@@ -278,6 +491,29 @@ mod tests {
                 let c = (a[i - 1] as f64 - b[j - 1] as f64).powi(2);
                 let best = d[i - 1][j].min(d[i][j - 1]).min(d[i - 1][j - 1]);
                 d[i][j] = c + best;
+            }
+        }
+        d[n][m]
+    }
+
+    /// Full table in f64 with the dependent cell cost (squared distance across `c` channels).
+    fn naive_dependent_sq(a: &[f32], b: &[f32], c: usize, band: usize) -> f64 {
+        let (n, m) = (a.len() / c, b.len() / c);
+        if n == 0 && m == 0 {
+            return 0.0;
+        }
+        let mut d = vec![vec![f64::INFINITY; m + 1]; n + 1];
+        d[0][0] = 0.0;
+        for i in 1..=n {
+            for j in 1..=m {
+                if (i as i64 - j as i64).unsigned_abs() as usize > band {
+                    continue;
+                }
+                let cost: f64 = (0..c)
+                    .map(|ch| (a[(i - 1) * c + ch] as f64 - b[(j - 1) * c + ch] as f64).powi(2))
+                    .sum();
+                let best = d[i - 1][j].min(d[i][j - 1]).min(d[i - 1][j - 1]);
+                d[i][j] = cost + best;
             }
         }
         d[n][m]
@@ -465,6 +701,50 @@ mod tests {
                     prop_assert!(got == exact, "cutoff {}: got {} exact {}", cutoff, got, exact);
                 } else {
                     prop_assert!(got > cutoff, "cutoff {}: got {} exact {}", cutoff, got, exact);
+                }
+            }
+        }
+
+        #[test]
+        fn multichannel_forms_equal_their_naive_definitions(
+            (c, x, y) in (1usize..5).prop_flat_map(|c| (Just(c), series(12 * c), series(12 * c))),
+            band in 0usize..14, frac in 0.0f32..2.0,
+        ) {
+            // Whole time steps only; the kernels ignore a trailing partial step.
+            let (x, y) = (&x[..x.len() / c * c], &y[..y.len() / c * c]);
+            let dep_want = naive_dependent_sq(x, y, c, band);
+            let ind_want: f64 = (0..c)
+                .map(|ch| {
+                    let (xc, yc): (Vec<f32>, Vec<f32>) =
+                        (x.iter().skip(ch).step_by(c).copied().collect(),
+                         y.iter().skip(ch).step_by(c).copied().collect());
+                    naive_dtw_sq(&xc, &yc, band)
+                })
+                .sum();
+            let mut s = DtwScratch::new();
+            let dep = dtw_dependent_sq(x, y, c, band, f32::INFINITY, &mut s);
+            let ind = dtw_independent_sq(x, y, c, band, f32::INFINITY, &mut s);
+            prop_assert!(close(dep, dep_want), "dependent {} want {}", dep, dep_want);
+            prop_assert!(close(ind, ind_want), "independent {} want {}", ind, ind_want);
+            // DTW_I <= DTW_D: each channel may take its own best path.
+            prop_assert!(ind_want <= dep_want * (1.0 + 1e-9) || dep_want.is_infinite());
+            if c == 1 {
+                prop_assert_eq!(dep, dtw(x, y, band));
+                prop_assert_eq!(ind, dep);
+            }
+            // Early abandoning never changes a value at or below the cutoff.
+            for (exact, f) in [(dep, 0usize), (ind, 1)] {
+                for cutoff in [exact, exact * frac, next_down(exact), next_up(exact), 0.0] {
+                    let got = if f == 0 {
+                        dtw_dependent_sq(x, y, c, band, cutoff, &mut s)
+                    } else {
+                        dtw_independent_sq(x, y, c, band, cutoff, &mut s)
+                    };
+                    if exact <= cutoff {
+                        prop_assert!(got == exact, "form {} cutoff {}: got {} exact {}", f, cutoff, got, exact);
+                    } else {
+                        prop_assert!(got > cutoff, "form {} cutoff {}: got {} exact {}", f, cutoff, got, exact);
+                    }
                 }
             }
         }

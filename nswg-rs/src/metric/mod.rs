@@ -23,6 +23,14 @@ pub enum Metric {
         /// Sakoe-Chiba radius in samples.
         band: usize,
     },
+    /// Independent multichannel DTW (DTW_I): the sum over channels of each channel's own DTW
+    /// with a Sakoe-Chiba band of radius `band` time steps. [`Metric::Dtw`] on a multichannel
+    /// index is the dependent form (DTW_D: one warping path, the cell cost summed over
+    /// channels); with one channel the two are the same distance. See `dtw::dtw_independent_sq`.
+    DtwIndependent {
+        /// Sakoe-Chiba radius in time steps.
+        band: usize,
+    },
 }
 
 impl Metric {
@@ -30,7 +38,7 @@ impl Metric {
     pub fn name(&self) -> &'static str {
         match self {
             Metric::Euclidean => "euclidean",
-            Metric::Dtw { .. } => "dtw",
+            Metric::Dtw { .. } | Metric::DtwIndependent { .. } => "dtw",
         }
     }
 
@@ -38,7 +46,17 @@ impl Metric {
     pub fn band(&self) -> Option<usize> {
         match self {
             Metric::Euclidean => None,
-            Metric::Dtw { band } => Some(*band),
+            Metric::Dtw { band } | Metric::DtwIndependent { band } => Some(*band),
+        }
+    }
+
+    /// `"independent"` for [`Metric::DtwIndependent`], `"dependent"` for [`Metric::Dtw`], `None`
+    /// for Euclidean: how a multichannel DTW combines its channels.
+    pub fn dependence(&self) -> Option<&'static str> {
+        match self {
+            Metric::Euclidean => None,
+            Metric::Dtw { .. } => Some("dependent"),
+            Metric::DtwIndependent { .. } => Some("independent"),
         }
     }
 
@@ -62,14 +80,50 @@ impl Metric {
         }
     }
 
+    /// This metric with multichannel DTW's `dependence`: `"independent"` turns DTW into
+    /// [`Metric::DtwIndependent`], `"dependent"` or `None` keeps [`Metric::Dtw`] (same band).
+    ///
+    /// # Errors
+    /// `InvalidParameter` (`dependence`) for another name, or any name with Euclidean.
+    pub fn with_dependence(self, dependence: Option<&str>) -> Result<Metric, Error> {
+        match (self, dependence) {
+            (m, None) => Ok(m),
+            (Metric::Euclidean, Some(_)) => Err(invalid(
+                "dependence",
+                "is only meaningful with metric='dtw'",
+            )),
+            (m, Some("dependent")) => Ok(m.band().map_or(m, |band| Metric::Dtw { band })),
+            (m, Some("independent")) => {
+                Ok(m.band().map_or(m, |band| Metric::DtwIndependent { band }))
+            }
+            (_, Some(other)) => Err(invalid(
+                "dependence",
+                format!("must be 'dependent' or 'independent', got {other:?}"),
+            )),
+        }
+    }
+
     /// Distance between two equal-length vectors in the metric's true units (not squared), as a
-    /// search computes it.
+    /// search computes it (one channel).
     pub fn distance(&self, a: &[f32], b: &[f32]) -> f32 {
+        self.distance_channels(a, b, 1)
+    }
+
+    /// Distance between two time-major series of `channels` floats per time step, in true units
+    /// (the square root of the squared-unit value the search computes): Euclidean over every
+    /// float, or DTW in the metric's dependent or independent form. `channels == 1` is
+    /// [`Metric::distance`].
+    pub fn distance_channels(&self, a: &[f32], b: &[f32], channels: usize) -> f32 {
+        let s = &mut DtwScratch::new();
+        let inf = f32::INFINITY;
         match self {
             // DTW at band 0 as the search computes it (see `eval_sq`): the Euclidean distance.
-            Metric::Euclidean | Metric::Dtw { band: 0 } => euclidean::sq_euclidean(a, b).sqrt(),
-            Metric::Dtw { band } => {
-                dtw::dtw_sq(a, b, *band, f32::INFINITY, &mut DtwScratch::new()).sqrt()
+            Metric::Euclidean | Metric::Dtw { band: 0 } | Metric::DtwIndependent { band: 0 } => {
+                euclidean::sq_euclidean(a, b).sqrt()
+            }
+            Metric::Dtw { band } => dtw::dtw_dependent_sq(a, b, channels, *band, inf, s).sqrt(),
+            Metric::DtwIndependent { band } => {
+                dtw::dtw_independent_sq(a, b, channels, *band, inf, s).sqrt()
             }
         }
     }
@@ -85,15 +139,21 @@ pub(crate) struct QueryPrep {
     cb_fwd: Vec<f32>,
     /// Suffix sums of LB_Keogh terms (query vs candidate envelope).
     cb_rev: Vec<f32>,
+    /// Floats per time step of the query and the stored rows (set by `prepare`).
+    channels: usize,
+    /// Per-channel LB_Keogh both ways, for the independent form's abandoning.
+    per_channel: [Vec<f32>; 2],
 }
 
 impl QueryPrep {
-    /// Computes whatever the metric needs about `query` once per search.
-    pub fn prepare(&mut self, metric: Metric, query: &[f32]) {
-        if let Metric::Dtw { band } = metric {
+    /// Computes whatever the metric needs about `query` (time-major, `channels` floats per time
+    /// step) once per search.
+    pub fn prepare(&mut self, metric: Metric, channels: usize, query: &[f32]) {
+        self.channels = channels.max(1);
+        if let Some(band) = metric.band() {
             self.upper.resize(query.len(), 0.0);
             self.lower.resize(query.len(), 0.0);
-            bounds::envelope(query, band, &mut self.upper, &mut self.lower);
+            bounds::envelope_channels(query, self.channels, band, &mut self.upper, &mut self.lower);
         }
     }
 }
@@ -126,14 +186,19 @@ pub(crate) fn eval_sq(
             stats.distance_calls += 1;
             euclidean::sq_euclidean(query, stored.row)
         }
-        Metric::Dtw { band } => eval_dtw_sq(band, query, prep, stored, cutoff, stats),
+        Metric::Dtw { band } => eval_dtw_sq(band, false, query, prep, stored, cutoff, stats),
+        Metric::DtwIndependent { band } => {
+            eval_dtw_sq(band, true, query, prep, stored, cutoff, stats)
+        }
     }
 }
 
-/// The DTW case of [`eval_sq`] (same contract).
+/// The DTW case of [`eval_sq`] (same contract), in the dependent form or, with `independent`,
+/// the independent one.
 #[inline(never)]
 fn eval_dtw_sq(
     band: usize,
+    independent: bool,
     query: &[f32],
     prep: &mut QueryPrep,
     stored: Stored<'_>,
@@ -142,48 +207,80 @@ fn eval_dtw_sq(
 ) -> f32 {
     stats.visited += 1;
     let row = stored.row;
+    let c = prep.channels.max(1);
     if band == 0 {
-        // The only warping path is the diagonal: DTW is the squared Euclidean distance, which
-        // costs one pass, as much as a bound would.
+        // The only warping path is the diagonal: DTW is the squared Euclidean distance (in both
+        // forms), which costs one pass, as much as a bound would.
         stats.distance_calls += 1;
         return euclidean::sq_euclidean(query, row);
     }
     if cutoff < f32::INFINITY {
         // Cheapest bound first (UCR Suite order). A bound > cutoff means the true DTW is
-        // > cutoff too, so the candidate could not enter the result set anyway.
-        let lb = bounds::lb_kim_sq(query, row);
+        // > cutoff too, so the candidate could not enter the result set anyway. Every bound
+        // here bounds the independent form, which is at most the dependent one.
+        let lb = bounds::lb_kim_channels_sq(query, row, c);
         if lb > cutoff {
             stats.lb_kim_pruned += 1;
             return lb;
         }
-        // LB_Keogh both ways, keeping each one's suffix sums: the tighter set lets the DTW
-        // below abandon a row as soon as its cost plus the bound of what remains exceeds
-        // the cutoff (the UCR Suite's cumulative bound).
-        prep.cb_fwd.resize(query.len(), 0.0);
-        prep.cb_rev.resize(query.len(), 0.0);
-        let fwd = bounds::lb_keogh_cumulative_sq(row, &prep.upper, &prep.lower, &mut prep.cb_fwd);
+        // LB_Keogh both ways, keeping each one's suffix sums over time steps: the tighter set
+        // lets the DTW below abandon a row as soon as its cost plus the bound of what remains
+        // exceeds the cutoff (the UCR Suite's cumulative bound).
+        let steps = query.len() / c;
+        prep.cb_fwd.resize(steps, 0.0);
+        prep.cb_rev.resize(steps, 0.0);
+        let fwd = bounds::lb_keogh_cumulative_channels_sq(
+            row,
+            &prep.upper,
+            &prep.lower,
+            c,
+            &mut prep.cb_fwd,
+        );
         if fwd > cutoff {
             stats.lb_keogh_pruned += 1;
             return fwd;
         }
-        let rev =
-            bounds::lb_keogh_cumulative_sq(query, stored.upper, stored.lower, &mut prep.cb_rev);
+        let rev = bounds::lb_keogh_cumulative_channels_sq(
+            query,
+            stored.upper,
+            stored.lower,
+            c,
+            &mut prep.cb_rev,
+        );
         if rev > cutoff {
             stats.lb_keogh_rev_pruned += 1;
             return rev;
         }
-        let cb = if fwd > rev {
-            &prep.cb_fwd
-        } else {
-            &prep.cb_rev
-        };
         stats.distance_calls += 1;
-        let d = dtw::dtw_sq_cb(query, row, band, cutoff, cb, &mut prep.dtw);
+        let d = if independent {
+            // Each channel's own tighter bound tells the channels before it how much room
+            // the later ones need.
+            let [fw, rv] = &mut prep.per_channel;
+            fw.resize(c, 0.0);
+            rv.resize(c, 0.0);
+            bounds::lb_keogh_per_channel_sq(row, &prep.upper, &prep.lower, fw);
+            bounds::lb_keogh_per_channel_sq(query, stored.upper, stored.lower, rv);
+            for (f, r) in fw.iter_mut().zip(rv.iter()) {
+                *f = f.max(*r);
+            }
+            dtw::dtw_independent_sq_lb(query, row, c, band, cutoff, fw, &mut prep.dtw)
+        } else {
+            let cb = if fwd > rev {
+                &prep.cb_fwd
+            } else {
+                &prep.cb_rev
+            };
+            dtw::dtw_dependent_sq_cb(query, row, c, band, cutoff, cb, &mut prep.dtw)
+        };
         if d > cutoff {
             stats.abandoned += 1;
         }
         return d;
     }
     stats.distance_calls += 1;
-    dtw::dtw_sq(query, row, band, f32::INFINITY, &mut prep.dtw)
+    if independent {
+        dtw::dtw_independent_sq(query, row, c, band, f32::INFINITY, &mut prep.dtw)
+    } else {
+        dtw::dtw_dependent_sq(query, row, c, band, f32::INFINITY, &mut prep.dtw)
+    }
 }

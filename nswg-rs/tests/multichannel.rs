@@ -1,0 +1,223 @@
+//! Multichannel series: dependent and independent DTW through the public API (exact and graph
+//! search against a naive oracle, pruning counters, persistence as format version 4).
+
+mod common;
+
+use common::{naive_knn, walks, Rng};
+use nswg::{BuildParams, Error, Index, Metric, SearchParams};
+
+/// `n` time-major series of `len` steps and `c` channels: each channel its own random walk.
+fn series(n: usize, len: usize, c: usize, seed: u64) -> Vec<f32> {
+    let per_channel = walks(n * c, len, seed);
+    let mut out = vec![0.0; n * len * c];
+    for s in 0..n {
+        for ch in 0..c {
+            for t in 0..len {
+                out[(s * len + t) * c + ch] = per_channel[(s * c + ch) * len + t];
+            }
+        }
+    }
+    out
+}
+
+/// Naive k-NN in the multichannel metric (distance, id), sorted.
+fn naive(
+    metric: Metric,
+    data: &[f32],
+    dim: usize,
+    c: usize,
+    q: &[f32],
+    k: usize,
+) -> Vec<(f32, i64)> {
+    let mut all: Vec<(f32, i64)> = data
+        .chunks_exact(dim)
+        .enumerate()
+        .map(|(i, row)| (metric.distance_channels(q, row, c), i as i64))
+        .collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    all.truncate(k);
+    all
+}
+
+#[test]
+fn exact_and_full_beam_graph_search_equal_the_naive_scan_in_both_forms() {
+    let (len, c, n) = (24, 3, 250);
+    let dim = len * c;
+    let data = series(n, len, c, 7);
+    let queries = series(15, len, c, 8);
+    for metric in [
+        Metric::Dtw { band: 3 },
+        Metric::DtwIndependent { band: 3 },
+        Metric::Dtw { band: 0 },
+        Metric::DtwIndependent { band: 23 },
+        Metric::Euclidean,
+    ] {
+        let mut idx = Index::with_channels(len, c, metric, BuildParams::default()).unwrap();
+        assert_eq!((idx.dim(), idx.channels()), (dim, c));
+        idx.add(&data, None, 1).unwrap();
+        for k in [1, 5] {
+            let mut pruned_or_abandoned = 0;
+            for q in queries.chunks_exact(dim) {
+                let want = naive(metric, &data, dim, c, q, k);
+                let (hits, stats) = idx.exact_search(q, k, &SearchParams::default()).unwrap();
+                let got: Vec<i64> = hits.iter().map(|h| h.id).collect();
+                let ids: Vec<i64> = want.iter().map(|w| w.1).collect();
+                assert_eq!(got, ids, "{metric:?} k={k}");
+                for (h, w) in hits.iter().zip(&want) {
+                    assert!(
+                        (h.distance - w.0).abs() <= 1e-4 * w.0.max(1.0),
+                        "{metric:?}"
+                    );
+                }
+                assert_eq!(stats.visited, n as u64);
+                pruned_or_abandoned += stats.lb_pruned() + stats.abandoned;
+                // A beam as wide as the index visits every linked node: the exact answer.
+                let p = SearchParams {
+                    ef: n,
+                    ..SearchParams::default()
+                };
+                let (g, _) = idx.search(q, k, &p).unwrap();
+                assert_eq!(g, hits, "{metric:?} graph k={k}");
+            }
+            if metric.band().is_some_and(|b| b > 0) {
+                assert!(pruned_or_abandoned > 0, "{metric:?}: bounds never pruned");
+            }
+        }
+    }
+}
+
+#[test]
+fn independent_is_at_most_dependent_and_both_reduce_to_dtw_for_one_channel() {
+    let (len, c) = (30, 4);
+    let data = series(40, len, c, 11);
+    let mut strict = 0;
+    for pair in data.chunks_exact(2 * len * c) {
+        let (a, b) = pair.split_at(len * c);
+        let dep = Metric::Dtw { band: 4 }.distance_channels(a, b, c);
+        let ind = Metric::DtwIndependent { band: 4 }.distance_channels(a, b, c);
+        assert!(ind <= dep * (1.0 + 1e-5), "{ind} > {dep}");
+        strict += usize::from(ind < dep * (1.0 - 1e-4));
+    }
+    assert!(
+        strict > 0,
+        "independent never below dependent on random walks"
+    );
+    let one = walks(2, len, 3);
+    let (a, b) = one.split_at(len);
+    let d = Metric::Dtw { band: 4 }.distance(a, b);
+    assert_eq!(
+        Metric::DtwIndependent { band: 4 }.distance_channels(a, b, 1),
+        d
+    );
+    // Independent DTW on one channel searches like DTW.
+    let mut r = Rng::new(5);
+    let q: Vec<f32> = (0..len).map(|_| r.normal()).collect();
+    let rows = walks(60, len, 4);
+    let mut dep = Index::new(len, Metric::Dtw { band: 4 }, BuildParams::default()).unwrap();
+    let mut ind = Index::new(
+        len,
+        Metric::DtwIndependent { band: 4 },
+        BuildParams::default(),
+    )
+    .unwrap();
+    dep.add(&rows, None, 1).unwrap();
+    ind.add(&rows, None, 1).unwrap();
+    let p = SearchParams::default();
+    assert_eq!(
+        dep.exact_search(&q, 5, &p).unwrap().0,
+        ind.exact_search(&q, 5, &p).unwrap().0
+    );
+    let want = naive_knn(&Metric::Dtw { band: 4 }, &rows, len, &q, 5);
+    let got: Vec<i64> = ind
+        .exact_search(&q, 5, &p)
+        .unwrap()
+        .0
+        .iter()
+        .map(|h| h.id)
+        .collect();
+    assert_eq!(got, want.iter().map(|w| w.1).collect::<Vec<_>>());
+}
+
+#[test]
+fn multichannel_indexes_round_trip_as_version_4() {
+    let (len, c) = (16, 2);
+    let data = series(90, len, c, 21);
+    let queries = series(5, len, c, 22);
+    for metric in [
+        Metric::Dtw { band: 2 },
+        Metric::DtwIndependent { band: 2 },
+        Metric::Euclidean,
+    ] {
+        for pending in [false, true] {
+            let mut idx = Index::with_channels(len, c, metric, BuildParams::default()).unwrap();
+            idx.add(&data[..60 * len * c], None, 1).unwrap();
+            if pending {
+                idx.add_unlinked(&data[60 * len * c..], None).unwrap();
+            } else {
+                idx.add(&data[60 * len * c..], None, 1).unwrap();
+            }
+            assert_eq!(idx.format_version(), 4);
+            let bytes = idx.to_bytes();
+            assert_eq!(bytes.len(), idx.file_len());
+            assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 4);
+            let back = Index::from_bytes(&bytes).unwrap();
+            assert_eq!(back.to_bytes(), bytes, "{metric:?} pending={pending}");
+            assert_eq!(
+                (back.channels(), back.metric(), back.pending()),
+                (c, metric, idx.pending())
+            );
+            let p = SearchParams::default();
+            for q in queries.chunks_exact(len * c) {
+                assert_eq!(
+                    back.exact_search(q, 3, &p).unwrap().0,
+                    idx.exact_search(q, 3, &p).unwrap().0
+                );
+                assert_eq!(
+                    back.search(q, 3, &p).unwrap().0,
+                    idx.search(q, 3, &p).unwrap().0
+                );
+            }
+            // Every truncation fails cleanly.
+            for cut in (0..bytes.len()).step_by(97) {
+                assert!(Index::from_bytes(&bytes[..cut]).is_err());
+            }
+        }
+    }
+    // One channel, dependent DTW: still written as before (version 1 or 2).
+    let mut one = Index::new(len, Metric::Dtw { band: 2 }, BuildParams::default()).unwrap();
+    one.add(&data[..len * 10], None, 1).unwrap();
+    assert!(one.format_version() <= 2);
+}
+
+#[test]
+fn bad_shapes_are_refused_with_the_parameter_named() {
+    let p = BuildParams::default;
+    let name = |e: Error| match e {
+        Error::InvalidParameter { name, .. } => name,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        name(Index::with_channels(10, 0, Metric::Euclidean, p()).unwrap_err()),
+        "channels"
+    );
+    assert_eq!(
+        name(Index::with_channels(0, 3, Metric::Euclidean, p()).unwrap_err()),
+        "length"
+    );
+    assert_eq!(
+        name(Index::with_channels(10, 3, Metric::Dtw { band: 11 }, p()).unwrap_err()),
+        "band"
+    );
+    assert!(Index::with_channels(10, 3, Metric::Dtw { band: 10 }, p()).is_ok());
+    // A query must hold whole series: length x channels floats.
+    let mut idx = Index::with_channels(4, 3, Metric::Dtw { band: 1 }, p()).unwrap();
+    idx.add(&series(5, 4, 3, 1), None, 1).unwrap();
+    assert!(matches!(
+        idx.exact_search(&[0.0; 4], 1, &SearchParams::default()),
+        Err(Error::DimensionMismatch {
+            expected: 12,
+            got: 4,
+            ..
+        })
+    ));
+}
