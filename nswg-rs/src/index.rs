@@ -38,6 +38,59 @@ pub struct Index {
     pub(crate) pool: Mutex<Option<PoolSlot>>,
 }
 
+/// Checks that `rows` is the concatenation of series of `lengths` time steps (each at least 1)
+/// of `channels` finite floats per step; returns each series' number of floats.
+pub(crate) fn check_series(
+    what: &'static str,
+    rows: &[f32],
+    lengths: &[usize],
+    channels: usize,
+) -> Result<Vec<usize>, Error> {
+    let mut floats = Vec::with_capacity(lengths.len());
+    let mut total = 0usize;
+    for (i, &len) in lengths.iter().enumerate() {
+        let f = len.checked_mul(channels).filter(|&f| f > 0 && f <= MAX_DIM);
+        let Some(f) = f else {
+            return Err(invalid(
+                "lengths",
+                format!(
+                    "must be between 1 and {} time steps, got {len} for series {i}",
+                    MAX_DIM / channels.max(1)
+                ),
+            ));
+        };
+        floats.push(f);
+        total = total.saturating_add(f);
+    }
+    if total != rows.len() {
+        return Err(invalid(
+            "lengths",
+            format!(
+                "add up to {total} floats ({} series x {channels} channel(s)), but {what} holds {}",
+                lengths.len(),
+                rows.len()
+            ),
+        ));
+    }
+    if let Some(pos) = rows.iter().position(|x| !x.is_finite()) {
+        let row = floats
+            .iter()
+            .scan(0usize, |end, f| {
+                *end += f;
+                Some(*end)
+            })
+            .position(|end| pos < end)
+            .unwrap_or(0);
+        let start: usize = floats[..row].iter().sum();
+        return Err(Error::NonFinite {
+            what,
+            row,
+            col: pos - start,
+        });
+    }
+    Ok(floats)
+}
+
 /// Checks that the flat buffer `rows` holds whole rows of width `dim` of finite values; returns
 /// the row count. (A caller with 2-D input checks its column count against `dim` itself: a flat
 /// buffer cannot tell a 3 x 4 batch from two rows of 6.)
@@ -139,6 +192,60 @@ impl Index {
             Vec::new(),
             HashMap::new(),
         ))
+    }
+
+    /// Creates an empty index of multichannel series of their own lengths (`channels` floats
+    /// per time step, time-major; at least one step each), added by
+    /// [`Index::add_series_unlinked`] and searched by [`Index::search_series_with`]. Rows are
+    /// stored back to back, never padded. The metric must be DTW (either form): Euclidean has no
+    /// meaning between series of different lengths. Between series of unequal lengths the band
+    /// follows the diagonal from the first to the last cell of the cost matrix, as aeon's
+    /// Sakoe-Chiba window does (see `metric::dtw`); equal lengths use the usual
+    /// `|i - j| <= band`. `band` is in time steps and at most the largest dim; full DTW is
+    /// [`Index::FULL_BAND`]. [`Index::dim`] is 0.
+    ///
+    /// # Errors
+    /// `InvalidParameter` for Euclidean (`metric`), `channels` outside 1..=largest dim, a band
+    /// above [`Index::FULL_BAND`], or invalid build parameters.
+    pub fn variable(channels: usize, metric: Metric, params: BuildParams) -> Result<Index, Error> {
+        let Some(band) = metric.band() else {
+            return Err(invalid(
+                "metric",
+                "series of their own lengths need metric='dtw' (Euclidean compares equal lengths)",
+            ));
+        };
+        if band > Self::FULL_BAND {
+            return Err(invalid(
+                "band",
+                format!("must be at most {} time steps, got {band}", Self::FULL_BAND),
+            ));
+        }
+        let mut idx = Self::with_channels(1, channels, Metric::Dtw { band: 0 }, params)?;
+        idx.store = Store::new(0, channels, metric);
+        idx.store.variable = true;
+        Ok(idx)
+    }
+
+    /// The band of full DTW on a variable-length index: no series is longer (in time steps).
+    pub const FULL_BAND: usize = MAX_DIM;
+
+    /// True for an index of series of their own lengths ([`Index::variable`]).
+    pub fn is_variable(&self) -> bool {
+        self.store.variable
+    }
+
+    /// Time steps of the stored series of `ids` (for a fixed-length index, `dim / channels`
+    /// each).
+    ///
+    /// # Errors
+    /// `UnknownId` for the first id not stored.
+    pub fn lengths(&self, ids: &[i64]) -> Result<Vec<usize>, Error> {
+        ids.iter()
+            .map(|&id| {
+                let node = *self.id_map.get(&id).ok_or(Error::UnknownId { id })?;
+                Ok(self.store.span(node as usize).len() / self.channels())
+            })
+            .collect()
     }
 
     pub(crate) fn from_parts(
@@ -270,7 +377,8 @@ impl Index {
         Ok(v.iter().map(|&n| self.ids[n as usize]).collect())
     }
 
-    /// Copies of the stored vectors of `ids`, row-major `(ids.len(), dim)`.
+    /// Copies of the stored vectors of `ids`, row-major `(ids.len(), dim)` (series of their own
+    /// lengths back to back: see [`Index::lengths`]).
     ///
     /// # Errors
     /// `UnknownId` for the first id not stored.
@@ -345,18 +453,59 @@ impl Index {
         if n > crate::ADD_CHUNK_ROWS {
             // A large batch: one exact reservation (small ones grow the buffers geometrically, so
             // a stream of them stays linear).
-            self.reserve_rows(n)?;
+            self.reserve_rows(n, rows.len())?;
         }
+        self.record_ids(&new_ids);
+        self.store.push_rows(rows);
+        Ok(new_ids)
+    }
+
+    /// Stores series of their own lengths in a variable-length index ([`Index::variable`])
+    /// without linking them, as [`Index::add_unlinked`] does for rows of one width: `rows` is
+    /// the concatenation of the series (each time-major, `channels` floats per time step) and
+    /// `lengths[i]` the time steps of series `i`. Returns their ids.
+    ///
+    /// # Errors
+    /// `InvalidParameter` (`vectors`) on an index of fixed-length rows; `InvalidParameter`
+    /// (`lengths`) for a length of 0 or lengths that do not add up to `rows.len() / channels`;
+    /// `NonFinite` (row = series, col = float within it), and the id errors of
+    /// [`Index::add`]: nothing is added.
+    pub fn add_series_unlinked(
+        &mut self,
+        rows: &[f32],
+        lengths: &[usize],
+        ids: Option<&[i64]>,
+    ) -> Result<Vec<i64>, Error> {
+        if !self.store.variable {
+            return Err(invalid(
+                "lengths",
+                format!(
+                    "are only for an index of variable-length series; this one holds rows of \
+                     dim={}",
+                    self.dim()
+                ),
+            ));
+        }
+        let floats = check_series("vectors", rows, lengths, self.channels())?;
+        let new_ids = self.check_ids(lengths.len(), ids)?;
+        if new_ids.len() > crate::ADD_CHUNK_ROWS {
+            self.reserve_rows(new_ids.len(), rows.len())?;
+        }
+        self.record_ids(&new_ids);
+        self.store.push_series(rows, &floats);
+        Ok(new_ids)
+    }
+
+    /// Maps the checked `new_ids` to the next node numbers.
+    fn record_ids(&mut self, new_ids: &[i64]) {
         let start = self.len();
         for (k, &id) in new_ids.iter().enumerate() {
             self.id_map.insert(id, (start + k) as u32);
         }
-        self.ids.extend_from_slice(&new_ids);
+        self.ids.extend_from_slice(new_ids);
         if let Some(&m) = new_ids.iter().max() {
             self.next_id = self.next_id.max(i128::from(m) + 1);
         }
-        self.store.push_rows(rows);
-        Ok(new_ids)
     }
 
     /// Stored rows not yet linked into the graph (see [`Index::add_unlinked`]).
@@ -450,20 +599,33 @@ impl Index {
     ///
     /// # Errors
     /// `OutOfMemory` if the allocator refuses (what was reserved stays reserved, nothing added).
-    fn reserve_rows(&mut self, additional: usize) -> Result<(), Error> {
-        let bytes = additional.saturating_mul(4 * self.dim() + 24);
+    fn reserve_rows(&mut self, additional: usize, floats: usize) -> Result<(), Error> {
+        let bytes = floats
+            .saturating_mul(4)
+            .saturating_add(additional.saturating_mul(24));
         let oom = |_| Error::OutOfMemory {
             what: "the added vectors",
             bytes,
         };
-        self.store.reserve(additional).map_err(oom)?;
+        self.store.reserve(additional, floats).map_err(oom)?;
         self.ids.try_reserve_exact(additional).map_err(oom)?;
         self.id_map.try_reserve(additional).map_err(oom)
     }
 
     /// Checks what [`Index::add`] checks, without adding; returns the ids the rows would get.
     fn check_new(&self, rows: &[f32], ids: Option<&[i64]>) -> Result<Vec<i64>, Error> {
+        if self.store.variable {
+            return Err(invalid(
+                "vectors",
+                "this index holds series of their own lengths: add them with their lengths",
+            ));
+        }
         let n_new = check_rows("vectors", rows, self.dim())?;
+        self.check_ids(n_new, ids)
+    }
+
+    /// The ids `n_new` rows added with `ids` would get, or the error adding them would give.
+    fn check_ids(&self, n_new: usize, ids: Option<&[i64]>) -> Result<Vec<i64>, Error> {
         let start = self.len();
         if start + n_new > u32::MAX as usize {
             return Err(invalid(

@@ -14,8 +14,9 @@
 //! | 4 | metric (u32: 0 Euclidean, 1 DTW (dependent for several channels), 2 independent DTW, version 4 only) |
 //! | 8 x 7 | dim, band, max_degree, ef_construction, restarts (written as 1, ignored on load), seed, n (u64 each) |
 //! | 8 + 8 | versions 3 and 4: graph kind (u64: 0 flat, 1 hierarchy) and `g`, the rows linked (u64; `g < n` in version 3, `g <= n` in 4); in versions 1 and 2, `g = n` |
-//! | 8 + 8 | version 4 only: channels (u64, floats per time step, dividing dim) and the shape code (u64, 0: every row has dim floats) |
-//! | 4·n·dim | vectors (f32, row-major; a series time-major, `channels` floats per time step) |
+//! | 8 + 8 | version 4 only: channels (u64, floats per time step, dividing dim) and the shape code (u64; 0: every row has dim floats; 1: series of their own lengths, and the dim field holds the total floats `F` of all rows instead) |
+//! | 8·n | shape 1 only: time steps of every series (u64, at least 1 each, summing to `F / channels`) |
+//! | 4·n·dim (shape 1: 4·F) | vectors (f32, row-major; a series time-major, `channels` floats per time step; shape 1: back to back) |
 //! | 8·n | user ids (i64) |
 //! | 4·g | degrees (u32) |
 //! | 4·g·max_degree | link slots (u32 node numbers; the first `degree` of each node are used) |
@@ -73,6 +74,10 @@ pub struct Header {
     pub dim: usize,
     /// Floats per time step (1 in files of versions 1 to 3).
     pub channels: usize,
+    /// Series of their own lengths ([`Index::variable`]; `dim` is then 0).
+    pub variable: bool,
+    /// Floats stored in all: `n * dim`, or the sum of the series' lengths times `channels`.
+    pub floats: usize,
     /// Number of stored vectors.
     pub n: usize,
     /// How many of them (the first ones) are linked into the graph; the others are pending
@@ -165,19 +170,34 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
         2 if version >= MULTI_VERSION => Metric::DtwIndependent { band },
         m => return Err(fmt_err(format!("unknown metric code {m}"))),
     };
-    let channels = if version >= MULTI_VERSION {
-        if u64_at(bytes, HEADER_V3_LEN + 8) != 0 {
-            return Err(fmt_err("unknown shape code (written by a newer pyembed?)"));
-        }
-        usize_at(bytes, HEADER_V3_LEN, "channels")?
+    let (channels, variable) = if version >= MULTI_VERSION {
+        let variable = match u64_at(bytes, HEADER_V3_LEN + 8) {
+            0 => false,
+            1 => true,
+            _ => return Err(fmt_err("unknown shape code (written by a newer pyembed?)")),
+        };
+        (usize_at(bytes, HEADER_V3_LEN, "channels")?, variable)
     } else {
-        1
+        (1, false)
+    };
+    // A variable-length file keeps its total floats where the others keep dim.
+    let dim_field = usize_at(bytes, 16, "dim")?;
+    let (dim, floats) = if variable {
+        (0, dim_field)
+    } else {
+        (
+            dim_field,
+            n.checked_mul(dim_field)
+                .ok_or_else(|| fmt_err("sizes in the header overflow"))?,
+        )
     };
     let h = Header {
         version,
         metric,
-        dim: usize_at(bytes, 16, "dim")?,
+        dim,
         channels,
+        variable,
+        floats,
         n,
         linked,
         params: BuildParams {
@@ -187,18 +207,28 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
             graph,
         },
     };
-    if h.dim == 0 || h.dim > MAX_DIM || h.params.max_degree < 2 || h.params.max_degree > 4096 {
+    if (h.dim == 0 && !h.variable)
+        || h.dim > MAX_DIM
+        || h.params.max_degree < 2
+        || h.params.max_degree > 4096
+    {
         return Err(fmt_err("header holds an invalid dim or max_degree"));
     }
-    if h.channels == 0 || !h.dim.is_multiple_of(h.channels) {
+    if h.variable && (h.metric.band().is_none_or(|b| b > Index::FULL_BAND) || h.channels == 0) {
+        return Err(fmt_err(
+            "a variable-length header needs DTW with a band of at most the largest dim, and channels",
+        ));
+    }
+    if h.channels == 0 || h.channels > MAX_DIM || !h.dim.is_multiple_of(h.channels) {
         return Err(fmt_err(format!(
             "header holds {} channels, not a divisor of dim={}",
             h.channels, h.dim
         )));
     }
-    if h.metric
-        .band()
-        .is_some_and(|band| band > h.dim / h.channels)
+    if !h.variable
+        && h.metric
+            .band()
+            .is_some_and(|band| band > h.dim / h.channels)
     {
         return Err(fmt_err(format!(
             "header holds a DTW band of {band} samples, above the series length {} (dim={}, \
@@ -320,8 +350,8 @@ impl<R: Read> Source<R> {
 
 /// Bytes before the layer section: a header of `header` bytes, `n` vectors and ids, and the
 /// degrees and link slots of `linked` nodes (`None` on overflow).
-fn base_len(header: usize, n: usize, linked: usize, dim: usize, m: usize) -> Option<usize> {
-    n.checked_mul(dim)?
+fn base_len(header: usize, n: usize, linked: usize, floats: usize, m: usize) -> Option<usize> {
+    floats
         .checked_mul(4)?
         .checked_add(n.checked_mul(8)?)?
         .checked_add(linked.checked_mul(m.checked_add(1)?)?.checked_mul(4)?)?
@@ -343,7 +373,10 @@ impl Index {
     /// The format version [`Index::save`] writes for this index: 4 for a multichannel or
     /// independent-DTW index, else 3 while rows are pending, else 2 with a hierarchy, else 1.
     pub fn format_version(&self) -> u32 {
-        if self.store.channels > 1 || matches!(self.metric(), Metric::DtwIndependent { .. }) {
+        if self.store.channels > 1
+            || self.store.variable
+            || matches!(self.metric(), Metric::DtwIndependent { .. })
+        {
             MULTI_VERSION
         } else if self.pending() > 0 {
             PENDING_VERSION
@@ -368,9 +401,16 @@ impl Index {
             _ => HEADER_LEN,
         };
         // Sizes of an index held in memory do not overflow.
-        base_len(header, n, linked, self.dim(), self.graph.max_degree)
-            .zip(layers)
-            .map_or(usize::MAX, |(base, layers)| base + layers + 4)
+        let lengths = if self.store.variable { 8 * n } else { 0 };
+        base_len(
+            header + lengths,
+            n,
+            linked,
+            self.store.data.len(),
+            self.graph.max_degree,
+        )
+        .zip(layers)
+        .map_or(usize::MAX, |(base, layers)| base + layers + 4)
     }
 
     /// Serialises the whole index (vectors, ids, graph, parameters) in the format above.
@@ -405,7 +445,13 @@ impl Index {
         head.extend_from_slice(&code.to_le_bytes());
         // The fifth field held the build-time restarts; builds use one, and it is written as 1
         // so files stay byte-identical to those of earlier releases.
-        for v in [self.dim(), band, m, self.params.ef_construction, 1] {
+        // A variable-length index keeps its total floats where the others keep dim.
+        let dim_field = if self.store.variable {
+            self.store.data.len()
+        } else {
+            self.dim()
+        };
+        for v in [dim_field, band, m, self.params.ef_construction, 1] {
             head.extend_from_slice(&(v as u64).to_le_bytes());
         }
         head.extend_from_slice(&self.params.seed.to_le_bytes());
@@ -417,9 +463,15 @@ impl Index {
         }
         if version >= MULTI_VERSION {
             head.extend_from_slice(&(self.store.channels as u64).to_le_bytes());
-            head.extend_from_slice(&0u64.to_le_bytes()); // shape: fixed-length rows
+            let shape = u64::from(self.store.variable); // 0: rows of dim floats; 1: own lengths
+            head.extend_from_slice(&shape.to_le_bytes());
         }
         w.write_all(&head)?;
+        if self.store.variable {
+            let c = self.store.channels;
+            let steps = (0..n).map(|i| (self.store.span(i).len() / c) as u64);
+            put(&mut w, steps, u64::to_le_bytes)?;
+        }
         put(&mut w, self.store.data.as_slice().iter(), |x| {
             x.to_le_bytes()
         })?;
@@ -501,7 +553,13 @@ impl Index {
         }
         let h = parse_header(&head)?;
         let (n, g, dim, m) = (h.n, h.linked, h.dim, h.params.max_degree);
-        let base = base_len(head.len(), n, g, dim, m)
+        let lengths_len = if h.variable {
+            n.checked_mul(8)
+        } else {
+            Some(0)
+        };
+        let base = lengths_len
+            .and_then(|l| base_len(head.len().checked_add(l)?, n, g, h.floats, m))
             .ok_or_else(|| fmt_err("sizes in the header overflow"))?;
         let hnsw = h.params.graph == GraphKind::Hnsw;
         // The smallest file the header allows (the layer section's size follows from the levels).
@@ -516,16 +574,20 @@ impl Index {
             bytes: base,
         };
         let mut store = Store::new(dim, h.channels, h.metric);
+        let floats = h.floats;
         if h.metric.band().is_some() {
             // The DTW envelopes computed after the load: two more copies of the rows.
-            store.upper.try_reserve_exact(n * dim).map_err(oom)?;
-            store.lower.try_reserve_exact(n * dim).map_err(oom)?;
+            store.upper.try_reserve_exact(floats).map_err(oom)?;
+            store.lower.try_reserve_exact(floats).map_err(oom)?;
+        }
+        let mut steps: Vec<u64> = Vec::new();
+        if h.variable {
+            steps.try_reserve_exact(n).map_err(oom)?;
+            src.values(n, u64::from_le_bytes, |_, p| steps.extend_from_slice(p))?;
         }
         let mut data = Floats::default();
-        data.reserve_exact(n * dim).map_err(oom)?;
-        src.values(n * dim, f32::from_le_bytes, |_, p| {
-            data.extend_from_slice(p)
-        })?;
+        data.reserve_exact(floats).map_err(oom)?;
+        src.values(floats, f32::from_le_bytes, |_, p| data.extend_from_slice(p))?;
         let mut ids = Vec::new();
         ids.try_reserve_exact(n).map_err(oom)?;
         src.values(n, i64::from_le_bytes, |_, p| ids.extend_from_slice(p))?;
@@ -564,6 +626,28 @@ impl Index {
             check_layers(l, *entry, *top, g)?;
         }
         let layers = layers.map(|(l, _, _)| l);
+        if h.variable {
+            let c = h.channels;
+            let mut end = 0usize;
+            store.ends.try_reserve_exact(n).map_err(oom)?;
+            for &t in &steps {
+                let f = usize::try_from(t)
+                    .ok()
+                    .and_then(|t| t.checked_mul(c))
+                    .filter(|&f| f > 0 && f <= MAX_DIM)
+                    .ok_or_else(|| fmt_err(format!("a stored series has {t} time steps")))?;
+                end = end.checked_add(f).filter(|&e| e <= floats).ok_or_else(|| {
+                    fmt_err("the series' lengths add up to more floats than the file holds")
+                })?;
+                store.ends.push(end);
+            }
+            if end != floats {
+                return Err(fmt_err(format!(
+                    "the series' lengths add up to {end} floats, the header says {floats}"
+                )));
+            }
+            store.variable = true;
+        }
         store.data = data;
         store.compute_envelopes(0);
         store.encode_rows(0);

@@ -12,6 +12,8 @@ const MAX_PIVOTS: usize = 64;
 pub(crate) struct Pivots {
     pub nodes: Vec<u32>,
     pub rows: Vec<f32>,
+    /// One past the last float of each pivot's row in `rows` (rows may differ in length).
+    pub ends: Vec<usize>,
 }
 
 impl Pivots {
@@ -20,9 +22,17 @@ impl Pivots {
         let p = n.min(MAX_PIVOTS);
         let nodes: Vec<u32> = (0..p).map(|i| (i * n / p) as u32).collect();
         let mut rows = Vec::with_capacity(p * store.dim);
+        let mut ends = Vec::with_capacity(p);
         for &v in &nodes {
             rows.extend_from_slice(store.row(v as usize));
+            ends.push(rows.len());
         }
-        Pivots { nodes, rows }
+        Pivots { nodes, rows, ends }
+    }
+
+    /// The copy of pivot `i`'s row.
+    pub fn row(&self, i: usize) -> &[f32] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.rows[start..self.ends[i]]
     }
 }

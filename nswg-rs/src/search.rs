@@ -3,7 +3,7 @@
 
 use crate::error::{invalid, Error};
 use crate::graph::Cand;
-use crate::index::{check_rows, Index};
+use crate::index::{check_rows, check_series, Index};
 use crate::metric::{bounds, Metric};
 use crate::params::{check_threads, Entry, GraphKind, SearchParams};
 use crate::rng::query_seed;
@@ -73,14 +73,30 @@ impl Index {
         p: &SearchParams,
         exact: bool,
     ) -> Result<(Vec<Neighbor>, SearchStats), Error> {
-        if query.len() != self.dim() {
-            return Err(Error::DimensionMismatch {
-                what: "query",
-                expected: self.dim(),
-                got: query.len(),
-            });
-        }
-        let r = self.search_batch(query, k, p, exact)?;
+        let r = if self.store.variable {
+            let c = self.channels();
+            if query.is_empty() || !query.len().is_multiple_of(c) {
+                return Err(invalid(
+                    "query",
+                    format!(
+                        "holds {} floats, not a series of whole time steps of {c} channel(s)",
+                        query.len()
+                    ),
+                ));
+            }
+            let len = [query.len() / c];
+            self.search_series_with(query, &len, k, p, exact, None, |_, _| true)?
+                .0
+        } else {
+            if query.len() != self.dim() {
+                return Err(Error::DimensionMismatch {
+                    what: "query",
+                    expected: self.dim(),
+                    got: query.len(),
+                });
+            }
+            self.search_batch(query, k, p, exact)?
+        };
         let hits = r
             .ids
             .iter()
@@ -133,9 +149,94 @@ impl Index {
         p: &SearchParams,
         exact: bool,
         max_distances: Option<&[f32]>,
-        mut keep_going: impl FnMut(usize, usize) -> bool,
+        keep_going: impl FnMut(usize, usize) -> bool,
     ) -> Result<(BatchResult, usize), Error> {
         let n = self.check_search(queries, k, p, exact, max_distances)?;
+        let batch = Batch {
+            data: queries,
+            dim: self.dim(),
+            ends: &[],
+        };
+        self.run_batch(batch, n, k, p, exact, max_distances, keep_going)
+    }
+
+    /// [`Index::search_batch_with`] for a variable-length index ([`Index::variable`]): `queries`
+    /// is the concatenation of the query series (time-major, `channels` floats per time step) and
+    /// `lengths[i]` the time steps of query `i`. Same results, pieces and errors.
+    ///
+    /// # Errors
+    /// As [`Index::search_batch_with`]; `InvalidParameter` (`lengths`) on a fixed-length index,
+    /// for a length of 0 or lengths that do not add up to the floats given; `NonFinite`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn search_series_with(
+        &self,
+        queries: &[f32],
+        lengths: &[usize],
+        k: usize,
+        p: &SearchParams,
+        exact: bool,
+        max_distances: Option<&[f32]>,
+        keep_going: impl FnMut(usize, usize) -> bool,
+    ) -> Result<(BatchResult, usize), Error> {
+        let ends = self.check_search_series(queries, lengths, k, p, exact, max_distances)?;
+        let batch = Batch {
+            data: queries,
+            dim: 0,
+            ends: &ends,
+        };
+        self.run_batch(batch, lengths.len(), k, p, exact, max_distances, keep_going)
+    }
+
+    /// The checks of [`Index::search_series_with`], before any work; returns each query's end
+    /// (one past its last float).
+    ///
+    /// # Errors
+    /// As [`Index::search_series_with`], except `OutOfMemory`.
+    pub fn check_search_series(
+        &self,
+        queries: &[f32],
+        lengths: &[usize],
+        k: usize,
+        p: &SearchParams,
+        exact: bool,
+        max_distances: Option<&[f32]>,
+    ) -> Result<Vec<usize>, Error> {
+        if !self.store.variable {
+            return Err(invalid(
+                "lengths",
+                format!(
+                    "are only for an index of variable-length series; this one holds rows of \
+                     dim={}",
+                    self.dim()
+                ),
+            ));
+        }
+        let floats = check_series("queries", queries, lengths, self.channels())?;
+        self.check_query(k, p, exact)?;
+        if let Some(m) = max_distances {
+            check_max_distances(m, lengths.len(), exact)?;
+        }
+        Ok(floats
+            .iter()
+            .scan(0usize, |end, f| {
+                *end += f;
+                Some(*end)
+            })
+            .collect())
+    }
+
+    /// Runs a checked batch of `n` queries in pieces (see [`Index::search_batch_with`]).
+    #[allow(clippy::too_many_arguments)]
+    fn run_batch(
+        &self,
+        queries: Batch<'_>,
+        n: usize,
+        k: usize,
+        p: &SearchParams,
+        exact: bool,
+        max_distances: Option<&[f32]>,
+        mut keep_going: impl FnMut(usize, usize) -> bool,
+    ) -> Result<(BatchResult, usize), Error> {
         let cells = n.checked_mul(k).ok_or(Error::OutOfMemory {
             what: "the search results",
             bytes: usize::MAX,
@@ -157,14 +258,15 @@ impl Index {
         // A batch whose brute force is under about a million cell operations (DTW: samples
         // times the band's width) takes less time than waking a pool: it runs on the calling
         // thread.
+        let row_floats = self.store.data.len().checked_div(self.len()).unwrap_or(0);
         let width = self
             .store
             .metric
             .band()
-            .map_or(1, |b| 2 * b.min(self.dim()) + 1);
+            .map_or(1, |b| 2 * b.min(row_floats / self.channels()) + 1);
         let small = n
             .saturating_mul(self.len())
-            .saturating_mul(self.dim())
+            .saturating_mul(row_floats)
             .saturating_mul(width)
             < SMALL_BATCH_WORK;
         let pool = if n <= 1 || small {
@@ -214,6 +316,12 @@ impl Index {
         exact: bool,
         max_distances: Option<&[f32]>,
     ) -> Result<usize, Error> {
+        if self.store.variable {
+            return Err(invalid(
+                "queries",
+                "this index holds series of their own lengths: search with their lengths",
+            ));
+        }
         let n = check_rows("queries", queries, self.dim())?;
         self.check_query(k, p, exact)?;
         if let Some(m) = max_distances {
@@ -227,7 +335,7 @@ impl Index {
     #[allow(clippy::too_many_arguments)]
     fn search_rows(
         &self,
-        queries: &[f32],
+        queries: Batch<'_>,
         rows: std::ops::Range<usize>,
         p: &SearchParams,
         exact: bool,
@@ -235,8 +343,7 @@ impl Index {
         pool: Option<&rayon::ThreadPool>,
         out: &mut BatchResult,
     ) {
-        let (dim, k) = (self.dim(), out.k);
-        let queries = &queries[rows.start * dim..rows.end * dim];
+        let (first, k) = (rows.start, out.k);
         let ids = &mut out.ids[rows.start * k..rows.end * k];
         let dists = &mut out.distances[rows.start * k..rows.end * k];
         let stats = &mut out.stats[rows];
@@ -249,28 +356,27 @@ impl Index {
         match pool {
             None => {
                 let mut s = self.take_scratch();
-                for (j, (((q, ids), ds), st)) in queries
-                    .chunks_exact(dim)
-                    .zip(ids.chunks_exact_mut(k))
+                for (j, ((ids, ds), st)) in ids
+                    .chunks_exact_mut(k)
                     .zip(dists.chunks_exact_mut(k))
                     .zip(stats.iter_mut())
                     .enumerate()
                 {
-                    *st = run(j, q, &mut s, ids, ds);
+                    *st = run(j, queries.row(first + j), &mut s, ids, ds);
                 }
                 self.give_scratch(s);
             }
             Some(pool) => {
                 pool.install(|| {
-                    queries
-                        .par_chunks_exact(dim)
-                        .zip(ids.par_chunks_exact_mut(k))
+                    ids.par_chunks_exact_mut(k)
                         .zip(dists.par_chunks_exact_mut(k))
                         .zip(stats.par_iter_mut())
                         .enumerate()
                         .for_each_init(
                             || ScratchGuard::new(self),
-                            |g, (j, (((q, ids), ds), st))| *st = run(j, q, g.get(), ids, ds),
+                            |g, (j, ((ids, ds), st))| {
+                                *st = run(j, queries.row(first + j), g.get(), ids, ds)
+                            },
                         );
                 });
             }
@@ -460,16 +566,30 @@ impl Index {
                 order.clear();
                 order.extend((0..self.len() as u32).map(|node| {
                     let row = self.store.row(node as usize);
-                    // Stops early above the limit's cutoff: such a row is rejected anyway.
-                    let lb = bounds::lb_keogh_sq(row, &s.prep.upper, &s.prep.lower, cutoff);
+                    // Stops early above the limit's cutoff: such a row is rejected anyway. A
+                    // series of another length has no LB_Keogh: LB_Kim orders it.
+                    let lb = if row.len() == q.len() {
+                        bounds::lb_keogh_sq(row, &s.prep.upper, &s.prep.lower, cutoff)
+                    } else {
+                        bounds::lb_kim_channels_sq(q, row, self.store.channels)
+                    };
                     (lb, node)
                 }));
                 order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
                 for (at, &(lb, node)) in order.iter().enumerate() {
                     if lb > cutoff {
-                        let rest = (order.len() - at) as u64;
-                        s.stats.visited += rest;
-                        s.stats.lb_keogh_pruned += rest;
+                        let rest = &order[at..];
+                        let kim = if self.store.variable {
+                            let other = |&&(_, n): &&(f32, u32)| {
+                                self.store.span(n as usize).len() != q.len()
+                            };
+                            rest.iter().filter(other).count() as u64
+                        } else {
+                            0
+                        };
+                        s.stats.visited += rest.len() as u64;
+                        s.stats.lb_kim_pruned += kim;
+                        s.stats.lb_keogh_pruned += rest.len() as u64 - kim;
                         break;
                     }
                     offer(node, s, &mut cutoff);
@@ -485,6 +605,26 @@ impl Index {
         s.top.clear();
         s.top
             .extend(top.into_iter().map(|(_, _, node, d)| Cand { d: d.0, node }));
+    }
+}
+
+/// The query rows of a batch: `dim` floats each, or (`dim == 0`) ending at `ends[i]`.
+#[derive(Clone, Copy)]
+struct Batch<'a> {
+    data: &'a [f32],
+    dim: usize,
+    ends: &'a [usize],
+}
+
+impl<'a> Batch<'a> {
+    /// Query `i` of the batch (checked to exist).
+    fn row(&self, i: usize) -> &'a [f32] {
+        if self.dim > 0 {
+            &self.data[i * self.dim..(i + 1) * self.dim]
+        } else {
+            let start = if i == 0 { 0 } else { self.ends[i - 1] };
+            &self.data[start..self.ends[i]]
+        }
     }
 }
 

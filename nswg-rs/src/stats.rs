@@ -18,6 +18,9 @@ pub struct SearchStats {
     pub abandoned: u64,
     /// Nodes whose distance was considered at all (evaluated or pruned).
     pub visited: u64,
+    /// DTW candidates of another length than the query's (variable-length indexes): LB_Keogh
+    /// does not bound them, so only LB_Kim was tried before their DTW.
+    pub lb_keogh_skipped: u64,
 }
 
 /// A counter's name and how to read it from its counters struct ([`SearchStats`] or
@@ -26,7 +29,7 @@ pub type Counter<S> = (&'static str, fn(&S) -> u64);
 
 impl SearchStats {
     /// Every counter a search reports, by name, in the order the binding returns them.
-    pub const COUNTERS: [Counter<SearchStats>; 7] = [
+    pub const COUNTERS: [Counter<SearchStats>; 8] = [
         ("distance_calls", |s| s.distance_calls),
         ("lb_pruned", SearchStats::lb_pruned),
         ("lb_kim_pruned", |s| s.lb_kim_pruned),
@@ -34,6 +37,7 @@ impl SearchStats {
         ("lb_keogh_rev_pruned", |s| s.lb_keogh_rev_pruned),
         ("abandoned", |s| s.abandoned),
         ("visited", |s| s.visited),
+        ("lb_keogh_skipped", |s| s.lb_keogh_skipped),
     ];
 
     /// Candidates skipped by any lower bound (sum of the three bound counters).
@@ -49,6 +53,7 @@ impl SearchStats {
         self.lb_keogh_rev_pruned += o.lb_keogh_rev_pruned;
         self.abandoned += o.abandoned;
         self.visited += o.visited;
+        self.lb_keogh_skipped += o.lb_keogh_skipped;
     }
 }
 

@@ -8,6 +8,11 @@ pub(crate) struct Store {
     /// Floats per time step (1 for plain vectors and univariate series): rows are time-major,
     /// `dim / channels` time steps of `channels` floats each.
     pub channels: usize,
+    /// Rows of their own lengths (a whole number of time steps each): row `i` is
+    /// `data[ends[i - 1] .. ends[i]]` (from 0 for the first), and `dim` is 0.
+    pub variable: bool,
+    /// One past the last float of every row (variable-length stores only; empty otherwise).
+    pub ends: Vec<usize>,
     pub metric: Metric,
     pub data: Floats,
     /// Upper DTW envelope of every row (empty for Euclidean), same layout as `data`.
@@ -24,6 +29,8 @@ impl Store {
         Store {
             dim,
             channels,
+            variable: false,
+            ends: Vec::new(),
             metric,
             data: Floats::default(),
             upper: Vec::new(),
@@ -32,9 +39,29 @@ impl Store {
         }
     }
 
+    /// The floats of row `i` (`i < n`) as a range of `data` (and of the envelopes).
+    #[inline]
+    pub fn span(&self, i: usize) -> std::ops::Range<usize> {
+        if self.variable {
+            let start = if i == 0 { 0 } else { self.ends[i - 1] };
+            start..self.ends[i]
+        } else {
+            i * self.dim..(i + 1) * self.dim
+        }
+    }
+
     #[inline]
     pub fn row(&self, i: usize) -> &[f32] {
-        &self.data.as_slice()[i * self.dim..(i + 1) * self.dim]
+        &self.data.as_slice()[self.span(i)]
+    }
+
+    /// Number of stored rows.
+    pub fn rows(&self) -> usize {
+        if self.variable {
+            self.ends.len()
+        } else {
+            self.data.len().checked_div(self.dim).unwrap_or(0)
+        }
     }
 
     /// Reads one float of every 64-byte line of row `i` and discards the sum, so that all of the
@@ -43,7 +70,7 @@ impl Store {
     /// from ~0.4x to ~0.7x hnswlib's QPS, the same as `_mm_prefetch`, which would need `unsafe`).
     #[inline]
     pub fn touch_row(&self, i: usize) {
-        if let Some(r) = self.data.as_slice().get(i * self.dim..(i + 1) * self.dim) {
+        if let Some(r) = self.data.as_slice().get(self.span(i)) {
             let mut acc = 0.0f32;
             for x in r.iter().step_by(16) {
                 acc += *x;
@@ -58,7 +85,7 @@ impl Store {
         if self.upper.is_empty() {
             (&[], &[])
         } else {
-            let r = i * self.dim..(i + 1) * self.dim;
+            let r = self.span(i);
             (&self.upper[r.clone()], &self.lower[r])
         }
     }
@@ -76,9 +103,15 @@ impl Store {
 
     /// Appends validated rows (a multiple of `dim` floats) and computes their envelopes.
     /// Reserves room for `additional` more rows exactly (no doubling), envelopes included.
-    pub fn reserve(&mut self, additional: usize) -> Result<(), std::collections::TryReserveError> {
-        let floats = additional * self.dim;
+    pub fn reserve(
+        &mut self,
+        additional: usize,
+        floats: usize,
+    ) -> Result<(), std::collections::TryReserveError> {
         self.data.reserve_exact(floats)?;
+        if self.variable {
+            self.ends.try_reserve_exact(additional)?;
+        }
         if self.metric.band().is_some() {
             self.upper.try_reserve_exact(floats)?;
             self.lower.try_reserve_exact(floats)?;
@@ -89,10 +122,24 @@ impl Store {
     }
 
     pub fn push_rows(&mut self, rows: &[f32]) {
-        let start = self.data.len();
+        let (start, first) = (self.data.len(), self.rows());
         self.data.extend_from_slice(rows);
-        self.compute_envelopes(start);
+        self.compute_envelopes(first);
         self.encode_rows(start);
+    }
+
+    /// Appends validated rows of their own lengths to a variable-length store: `rows` is their
+    /// concatenation and `floats[i]` the floats of row `i` (summing to `rows.len()`). Computes
+    /// their envelopes.
+    pub fn push_series(&mut self, rows: &[f32], floats: &[usize]) {
+        let first = self.rows();
+        let mut end = self.data.len();
+        self.data.extend_from_slice(rows);
+        for f in floats {
+            end += f;
+            self.ends.push(end);
+        }
+        self.compute_envelopes(first);
     }
 
     /// Brings the 8-bit codes up to date with the rows from float offset `start` on (Euclidean
@@ -163,20 +210,15 @@ impl Store {
         }
     }
 
-    /// Computes envelopes for every row from float offset `start` on (DTW only).
-    pub fn compute_envelopes(&mut self, start: usize) {
+    /// Computes envelopes for every row from row `first` on (DTW only).
+    pub fn compute_envelopes(&mut self, first: usize) {
         if let Some(band) = self.metric.band() {
             self.upper.resize(self.data.len(), 0.0);
             self.lower.resize(self.data.len(), 0.0);
-            if self.dim == 0 {
-                return;
-            }
-            for ((row, up), lo) in self.data.as_slice()[start..]
-                .chunks_exact(self.dim)
-                .zip(self.upper[start..].chunks_exact_mut(self.dim))
-                .zip(self.lower[start..].chunks_exact_mut(self.dim))
-            {
-                bounds::envelope_channels(row, self.channels, band, up, lo);
+            for i in first..self.rows() {
+                let r = self.span(i);
+                let (up, lo) = (&mut self.upper[r.clone()], &mut self.lower[r.clone()]);
+                bounds::envelope_channels(&self.data.as_slice()[r], self.channels, band, up, lo);
             }
         }
     }

@@ -231,8 +231,8 @@ impl Index {
     /// the starting candidates.
     fn seed_from_pivots(&self, pivots: &Pivots, q: &[f32], s: &mut Scratch) {
         let metric = self.store.metric;
-        let dim = self.store.dim;
-        for (&node, row) in pivots.nodes.iter().zip(pivots.rows.chunks_exact(dim)) {
+        for (i, &node) in pivots.nodes.iter().enumerate() {
+            let row = pivots.row(i);
             if !s.mark(node) {
                 continue;
             }

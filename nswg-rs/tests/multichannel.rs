@@ -221,3 +221,189 @@ fn bad_shapes_are_refused_with_the_parameter_named() {
         })
     ));
 }
+
+/// `n` series of lengths between `lo` and `hi` time steps (time-major, `c` channels): their
+/// concatenation and their lengths.
+fn ragged(n: usize, lo: usize, hi: usize, c: usize, seed: u64) -> (Vec<f32>, Vec<usize>) {
+    let mut r = Rng::new(seed);
+    let lengths: Vec<usize> = (0..n)
+        .map(|_| lo + (r.next_u64() as usize) % (hi - lo + 1))
+        .collect();
+    let mut data = Vec::new();
+    for &len in &lengths {
+        let mut x = vec![0.0f32; c];
+        for _ in 0..len {
+            for v in x.iter_mut() {
+                *v += r.normal();
+            }
+            data.extend_from_slice(&x);
+        }
+    }
+    (data, lengths)
+}
+
+fn split<'a>(data: &'a [f32], lengths: &[usize], c: usize) -> Vec<&'a [f32]> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for &len in lengths {
+        out.push(&data[at..at + len * c]);
+        at += len * c;
+    }
+    out
+}
+
+#[test]
+fn variable_length_search_equals_the_naive_scan_and_round_trips() {
+    let c = 2;
+    let (data, lengths) = ragged(160, 8, 30, c, 31);
+    let (qdata, qlengths) = ragged(12, 6, 34, c, 32);
+    let rows = split(&data, &lengths, c);
+    for metric in [
+        Metric::Dtw { band: 2 },
+        Metric::DtwIndependent { band: 3 },
+        Metric::Dtw {
+            band: Index::FULL_BAND,
+        },
+        Metric::Dtw { band: 0 },
+    ] {
+        let mut idx = Index::variable(c, metric, BuildParams::default()).unwrap();
+        assert!(idx.is_variable() && idx.dim() == 0);
+        idx.add_series_unlinked(
+            &data[..lengths[..100].iter().sum::<usize>() * c],
+            &lengths[..100],
+            None,
+        )
+        .unwrap();
+        idx.build(1).unwrap();
+        let at = lengths[..100].iter().sum::<usize>() * c;
+        idx.add_series_unlinked(&data[at..], &lengths[100..], None)
+            .unwrap();
+        assert_eq!(idx.pending(), 60);
+        assert_eq!(
+            idx.lengths(&[0, 159]).unwrap(),
+            vec![lengths[0], lengths[159]]
+        );
+        for k in [1, 4] {
+            let p = SearchParams::default();
+            let (exact, done) = idx
+                .search_series_with(&qdata, &qlengths, k, &p, true, None, |_, _| true)
+                .unwrap();
+            assert_eq!(done, qlengths.len());
+            let mut skipped = 0;
+            for (qi, q) in split(&qdata, &qlengths, c).into_iter().enumerate() {
+                let mut want: Vec<(f32, i64)> = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (metric.distance_channels(q, r, c), i as i64))
+                    .collect();
+                want.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                let got = &exact.ids[qi * k..(qi + 1) * k];
+                let ids: Vec<i64> = want[..k].iter().map(|w| w.1).collect();
+                assert_eq!(got, &ids[..], "{metric:?} k={k} query {qi}");
+                for (d, w) in exact.distances[qi * k..(qi + 1) * k].iter().zip(&want) {
+                    assert!((d - w.0).abs() <= 1e-4 * w.0.max(1.0));
+                }
+                skipped += exact.stats[qi].lb_keogh_skipped;
+                // One query alone gives the same answer.
+                let (one, _) = idx.exact_search(q, k, &p).unwrap();
+                assert_eq!(one.iter().map(|h| h.id).collect::<Vec<_>>(), ids);
+            }
+            if metric.band().is_some_and(|b| b > 0) {
+                assert!(skipped > 0, "{metric:?}: no candidate of another length?");
+            }
+            // A beam as wide as the index (the pending rows are scanned exactly): the graph
+            // search equals the exact one.
+            let wide = SearchParams {
+                ef: 160,
+                ..SearchParams::default()
+            };
+            let (graph, _) = idx
+                .search_series_with(&qdata, &qlengths, k, &wide, false, None, |_, _| true)
+                .unwrap();
+            assert_eq!(graph.ids, exact.ids, "{metric:?} graph k={k}");
+        }
+        // Persistence as version 4, shape 1, pending rows included; every truncation fails.
+        let bytes = idx.to_bytes();
+        assert_eq!(bytes.len(), idx.file_len());
+        let back = Index::from_bytes(&bytes).unwrap();
+        assert_eq!(back.to_bytes(), bytes);
+        assert!(back.is_variable());
+        assert_eq!(
+            back.get_vectors(&[3, 7]).unwrap(),
+            idx.get_vectors(&[3, 7]).unwrap()
+        );
+        for cut in (0..bytes.len()).step_by(211) {
+            assert!(Index::from_bytes(&bytes[..cut]).is_err());
+        }
+        let h = nswg::Header::clone(&{
+            let dir = std::env::temp_dir().join(format!("nswg-var-{}", std::process::id()));
+            idx.save(&dir).unwrap();
+            let h = nswg::read_header(&dir).unwrap();
+            std::fs::remove_file(&dir).unwrap();
+            h
+        });
+        assert!(h.variable && h.version == 4 && h.floats == data.len() && h.dim == 0);
+    }
+}
+
+#[test]
+fn variable_length_misuse_is_refused() {
+    let p = BuildParams::default;
+    let name = |e: Error| match e {
+        Error::InvalidParameter { name, .. } => name,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        name(Index::variable(1, Metric::Euclidean, p()).unwrap_err()),
+        "metric"
+    );
+    let mut idx = Index::variable(2, Metric::Dtw { band: 2 }, p()).unwrap();
+    assert_eq!(
+        name(idx.add_series_unlinked(&[0.0; 6], &[2], None).unwrap_err()),
+        "lengths"
+    );
+    assert_eq!(
+        name(
+            idx.add_series_unlinked(&[0.0; 4], &[2, 0], None)
+                .unwrap_err()
+        ),
+        "lengths"
+    );
+    assert_eq!(
+        name(idx.add_unlinked(&[0.0; 4], None).unwrap_err()),
+        "vectors"
+    );
+    assert!(matches!(
+        idx.add_series_unlinked(&[0.0, 1.0, f32::NAN, 0.0], &[1, 1], None),
+        Err(Error::NonFinite { row: 1, col: 0, .. })
+    ));
+    assert_eq!(idx.len(), 0);
+    idx.add_series_unlinked(&[0.0; 10], &[2, 3], None).unwrap();
+    let sp = SearchParams::default();
+    assert_eq!(
+        name(idx.exact_search(&[0.0; 3], 1, &sp).unwrap_err()),
+        "query"
+    );
+    assert_eq!(
+        name(idx.search_batch(&[0.0; 4], 1, &sp, true).unwrap_err()),
+        "queries"
+    );
+    let mut fixed = Index::new(4, Metric::Dtw { band: 1 }, p()).unwrap();
+    assert_eq!(
+        name(
+            fixed
+                .add_series_unlinked(&[0.0; 4], &[4], None)
+                .unwrap_err()
+        ),
+        "lengths"
+    );
+    fixed.add(&[0.0; 4], None, 1).unwrap();
+    assert_eq!(
+        name(
+            fixed
+                .search_series_with(&[0.0; 4], &[4], 1, &sp, true, None, |_, _| true)
+                .unwrap_err()
+        ),
+        "lengths"
+    );
+}

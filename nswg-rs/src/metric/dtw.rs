@@ -16,9 +16,16 @@
 //!
 //! - `band = 0` with `n == m` is the squared Euclidean distance; `band >= max(n, m) - 1` is
 //!   unconstrained DTW.
-//! - The index stores series of one length (`n == m`). For unequal lengths the value is still
-//!   computed exactly as defined, and is `f32::INFINITY` when no allowed path exists, i.e. when
-//!   `|n - m| > band` (the band cannot reach the corner `(n - 1, m - 1)`).
+//! - **Unequal lengths** (`n != m`, series of a variable-length index): the straight band
+//!   `|i - j| <= band` would miss the corner `(n - 1, m - 1)` once `|n - m| > band`, so the band
+//!   instead follows the diagonal from `(0, 0)` to `(n - 1, m - 1)`, exactly as aeon's Sakoe-Chiba
+//!   window does (aeon 1.x `create_bounding_matrix`): `band` is its thickness, in time steps of
+//!   the shorter series, around `max(n, m) + 1` evenly spaced points of that diagonal (see
+//!   `sloped_band`). For equal lengths the two rules allow the same cells. This matches aeon
+//!   (whose `window` fraction `w` is a thickness of `int(w * min(n, m))`) rather than tslearn
+//!   (whose `sakoe_chiba_radius` widens the straight band by `|n - m|`), because aeon's
+//!   k-NN estimators are the ones pyembed's replace: the same band gives the same neighbours.
+//!   `band >= max(n, m)` is unconstrained DTW in both cases, and a path always exists.
 //! - Two empty series are at distance `0`; an empty and a non-empty series are at distance
 //!   `f32::INFINITY` (no warping path exists).
 //! - Inputs are expected to be finite (the index rejects non-finite data where it enters); with
@@ -51,6 +58,9 @@
 pub struct DtwScratch {
     prev: Vec<f32>,
     curr: Vec<f32>,
+    /// First and last allowed column of every row, for series of unequal lengths.
+    band_lo: Vec<usize>,
+    band_hi: Vec<usize>,
 }
 
 impl DtwScratch {
@@ -341,12 +351,101 @@ fn dtw_core<S: Steps>(
     if n == 0 || m == 0 {
         return if n == m { 0.0 } else { INF };
     }
-    if n.abs_diff(m) > band {
-        return INF;
-    }
     let cutoff = if cutoff.is_nan() { INF } else { cutoff };
     // Radius beyond the longest length changes nothing; clamping keeps `i + w` from overflowing.
     let w = band.min(n.max(m));
+    // Unequal lengths: the band follows the sloped diagonal (rows' column ranges precomputed);
+    // the cumulative bound assumes the straight one, so it is not used.
+    let sloped = n != m && w < n.max(m);
+    let cb = if n == m { cb } else { &[] };
+    let mut ranges = (
+        std::mem::take(&mut scratch.band_lo),
+        std::mem::take(&mut scratch.band_hi),
+    );
+    if sloped {
+        sloped_band(n, m, w, &mut ranges.0, &mut ranges.1);
+    }
+    let d = dtw_rows(
+        a,
+        b,
+        w,
+        sloped.then_some((&ranges.0, &ranges.1)),
+        cutoff,
+        cb,
+        scratch,
+    );
+    (scratch.band_lo, scratch.band_hi) = ranges;
+    d
+}
+
+/// The allowed columns of every row of the `n x m` cost matrix between series of unequal lengths
+/// (`lo[i]..=hi[i]` for row `i`): aeon's Sakoe-Chiba window (`_sakoe_chiba_bounding` of aeon
+/// 1.x, with its thickness `t` given in time steps of the shorter series). The diagonal is
+/// sampled at `max(n, m) + 1` evenly spaced steps `s`, at row `floor(s / (max + 1) * n)` and column
+/// `floor(s / (max + 1) * m)` (computed in f64 as aeon does, so the cells are the same); each
+/// sample allows the cells within `t` of it along the shorter series' axis. Both bounds are
+/// non-decreasing, every row has at least one cell, and cells `(0, 0)` and `(n - 1, m - 1)` are
+/// always allowed, so a path always exists.
+fn sloped_band(n: usize, m: usize, t: usize, lo: &mut Vec<usize>, hi: &mut Vec<usize>) {
+    let steps = n.max(m) + 1;
+    let at = |step: usize, size: usize| ((step as f64 / steps as f64) * size as f64) as usize;
+    lo.clear();
+    hi.clear();
+    lo.resize(n, 0);
+    hi.resize(n, m - 1);
+    if n <= m {
+        // Rows are the shorter axis: sample s allows rows within t of its row, at its column.
+        let mut next = 0;
+        for step in 0..steps {
+            let (r, c) = (at(step, n), at(step, m));
+            let end = (r + t + 1).min(n);
+            while next < end {
+                lo[next] = c;
+                next += 1;
+            }
+        }
+        let mut prev = n; // rows >= prev have their last column
+        for step in (0..steps).rev() {
+            let (r, c) = (at(step, n), at(step, m));
+            let start = r.saturating_sub(t);
+            while prev > start {
+                prev -= 1;
+                hi[prev] = c;
+            }
+        }
+    } else {
+        // Columns are the shorter axis: sample s allows columns within t of its column, at its
+        // row; a row's range spans those of all the samples on it.
+        let mut seen = vec![false; n];
+        for step in 0..steps {
+            let (r, c) = (at(step, n), at(step, m));
+            if let (Some(l), Some(h), Some(first)) = (lo.get_mut(r), hi.get_mut(r), seen.get_mut(r))
+            {
+                if !*first {
+                    *l = c.saturating_sub(t);
+                    *first = true;
+                }
+                *h = (c + t).min(m - 1);
+            }
+        }
+    }
+}
+
+/// The DP of [`dtw_core`] over rows of `a` (`n` steps) and columns of `b` (`m` steps), both
+/// non-empty: row `i` spans columns `i - w ..= i + w` (clipped), or `ranges` when given.
+#[allow(clippy::too_many_arguments)]
+fn dtw_rows<S: Steps>(
+    a: S,
+    b: S,
+    w: usize,
+    ranges: Option<(&Vec<usize>, &Vec<usize>)>,
+    cutoff: f32,
+    cb: &[f32],
+    scratch: &mut DtwScratch,
+) -> f32 {
+    const INF: f32 = f32::INFINITY;
+    let n = a.len();
+    let m = b.len();
 
     // Relative slack for the `cb` test: f32 sums of k terms are within k * EPSILON / 2 of exact.
     let slack = (n + m + cb.len() + 4) as f32 * f32::EPSILON;
@@ -375,8 +474,13 @@ fn dtw_core<S: Steps>(
     let mut pp = 0usize; // one past its last live column ("pruning point")
 
     for (i, ai) in a.range(0, n - 1).into_iter().flatten().enumerate() {
-        let lo = i.saturating_sub(w);
-        let hi = (i + w).min(m - 1);
+        let (lo, hi) = match ranges {
+            Some((l, h)) => (
+                l.get(i).copied().unwrap_or(m),
+                h.get(i).copied().unwrap_or(0),
+            ),
+            None => (i.saturating_sub(w), (i + w).min(m - 1)),
+        };
         // Threshold for this row: cells above it cannot lie on a path of total <= cutoff.
         let t = match cb.get(i + w + 1) {
             Some(&c) if i + 1 < n => {
@@ -475,17 +579,79 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// aeon 1.6's dense Sakoe-Chiba bounding matrix (`_sakoe_chiba_bounding`), transcribed
+    /// literally, with `thickness = band` for unequal lengths and `|i - j| <= band` for equal ones.
+    fn allowed(n: usize, m: usize, band: usize) -> Vec<Vec<bool>> {
+        if n == m {
+            return (0..n)
+                .map(|i| (0..m).map(|j| i.abs_diff(j) <= band).collect())
+                .collect();
+        }
+        if n > m {
+            let t = allowed(m, n, band);
+            return (0..n).map(|i| (0..m).map(|j| t[j][i]).collect()).collect();
+        }
+        let mut mat = vec![vec![false; m]; n];
+        let max_size = m.max(n) + 1;
+        for step in 0..max_size {
+            let x = ((step as f64 / max_size as f64) * n as f64).floor() as i64;
+            let y = ((step as f64 / max_size as f64) * m as f64).floor() as usize;
+            let upper = (x - band as i64).max(0) as usize;
+            let lower = (x + band as i64 + 1).min(n as i64) as usize;
+            for row in mat.iter_mut().take(lower).skip(upper) {
+                row[y] = true;
+            }
+        }
+        if band >= n.max(m) {
+            return vec![vec![true; m]; n];
+        }
+        mat
+    }
+
+    #[test]
+    fn sloped_band_equals_aeons_matrix() {
+        for n in 1..30 {
+            for m in 1..30 {
+                for band in [0, 1, 2, 3, 5, 8, 13, 40] {
+                    let want = allowed(n, m, band);
+                    let (mut lo, mut hi) = (Vec::new(), Vec::new());
+                    if n == m || band >= n.max(m) {
+                        continue;
+                    }
+                    sloped_band(n, m, band, &mut lo, &mut hi);
+                    for i in 0..n {
+                        let cols: Vec<usize> = (0..m).filter(|&j| want[i][j]).collect();
+                        assert_eq!(
+                            (lo[i], hi[i]),
+                            (cols[0], *cols.last().unwrap()),
+                            "{n}x{m} band {band} row {i}"
+                        );
+                        assert_eq!(
+                            cols.len(),
+                            hi[i] - lo[i] + 1,
+                            "{n}x{m} band {band}: row {i} has a gap"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     /// Full (n+1) x (m+1) table in f64, respecting the band: the slow twin of `dtw_sq`.
     fn naive_dtw_sq(a: &[f32], b: &[f32], band: usize) -> f64 {
         let (n, m) = (a.len(), b.len());
         if n == 0 && m == 0 {
             return 0.0;
         }
+        if n == 0 || m == 0 {
+            return f64::INFINITY;
+        }
+        let ok = allowed(n, m, band);
         let mut d = vec![vec![f64::INFINITY; m + 1]; n + 1];
         d[0][0] = 0.0;
         for i in 1..=n {
             for j in 1..=m {
-                if (i as i64 - j as i64).unsigned_abs() as usize > band {
+                if !ok[i - 1][j - 1] {
                     continue;
                 }
                 let c = (a[i - 1] as f64 - b[j - 1] as f64).powi(2);
@@ -502,11 +668,15 @@ mod tests {
         if n == 0 && m == 0 {
             return 0.0;
         }
+        if n == 0 || m == 0 {
+            return f64::INFINITY;
+        }
+        let ok = allowed(n, m, band);
         let mut d = vec![vec![f64::INFINITY; m + 1]; n + 1];
         d[0][0] = 0.0;
         for i in 1..=n {
             for j in 1..=m {
-                if (i as i64 - j as i64).unsigned_abs() as usize > band {
+                if !ok[i - 1][j - 1] {
                     continue;
                 }
                 let cost: f64 = (0..c)
@@ -579,11 +749,24 @@ mod tests {
         assert_eq!(dtw_sq(&a, &b, 0, f32::INFINITY, &mut s), 4.0);
         assert_eq!(dtw_sq(&a, &b, 1, f32::INFINITY, &mut s), 2.0);
         assert_eq!(dtw_sq(&a, &b, 100, f32::INFINITY, &mut s), 2.0);
-        // Unequal lengths: a=[0,1], b=[0,1,1]: band 0 cannot reach the corner -> inf; band 1:
-        // (0,0),(1,1),(1,2) = 0.
+        // Unequal lengths: a=[0,1], b=[0,1,1]: the band follows the sloped diagonal, sampled at
+        // 4 points (rows floor(s/4*2), columns floor(s/4*3)): cells (0,0),(0,0),(1,1),(1,2), so
+        // band 0 already reaches the corner: 0. Band 1: the same 0.
         assert_eq!(
             dtw_sq(&[0.0, 1.0], &[0.0, 1.0, 1.0], 0, f32::INFINITY, &mut s),
-            f32::INFINITY
+            0.0
+        );
+        // a=[0,5,0,5,0,5] (6) against b=[1,1] (2), band 0: the rows of a map onto b's columns
+        // 0,0,0,1,1,1 along the slope: 1 + 16 + 1 + 16 + 1 + 16 = 51.
+        assert_eq!(
+            dtw_sq(
+                &[0.0, 5.0, 0.0, 5.0, 0.0, 5.0],
+                &[1.0, 1.0],
+                0,
+                f32::INFINITY,
+                &mut s
+            ),
+            51.0
         );
         assert_eq!(
             dtw_sq(&[0.0, 1.0], &[0.0, 1.0, 1.0], 1, f32::INFINITY, &mut s),

@@ -223,6 +223,21 @@ fn eval_dtw_sq(
             stats.lb_kim_pruned += 1;
             return lb;
         }
+        if row.len() != query.len() {
+            // Series of another length (a variable-length index): the band follows the sloped
+            // diagonal, which LB_Keogh's straight envelope does not bound.
+            stats.lb_keogh_skipped += 1;
+            stats.distance_calls += 1;
+            let d = if independent {
+                dtw::dtw_independent_sq(query, row, c, band, cutoff, &mut prep.dtw)
+            } else {
+                dtw::dtw_dependent_sq(query, row, c, band, cutoff, &mut prep.dtw)
+            };
+            if d > cutoff {
+                stats.abandoned += 1;
+            }
+            return d;
+        }
         // LB_Keogh both ways, keeping each one's suffix sums over time steps: the tighter set
         // lets the DTW below abandon a row as soon as its cost plus the bound of what remains
         // exceeds the cutoff (the UCR Suite's cumulative bound).
