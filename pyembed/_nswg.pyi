@@ -13,6 +13,7 @@ __all__ = [
     "COUNTERS",
     "DEFAULTS",
     "FORMAT_VERSION",
+    "FULL_BAND",
     "IndexFormatError",
     "MAX_THREADS",
     "NativeIndex",
@@ -22,6 +23,7 @@ __all__ = [
 FORMAT_VERSION: int
 ADD_CHUNK_ROWS: int
 MAX_THREADS: int
+FULL_BAND: int
 DEFAULTS: dict[str, Any]
 COUNTERS: tuple[str, ...]
 
@@ -41,11 +43,29 @@ class NativeIndex:
         channels: int = 1,
         dependence: str | None = None,
     ) -> NativeIndex: ...
+    @staticmethod
+    def variable(
+        channels: int,
+        metric: str,
+        band: int | None,
+        max_degree: int,
+        ef_construction: int,
+        seed: int,
+        graph: str,
+        dependence: str | None = None,
+    ) -> NativeIndex: ...
     def add(
         self,
         vectors: NDArray[np.float32],
         ids: NDArray[np.int64] | None,
+        lengths: NDArray[np.int64] | None = None,
     ) -> NDArray[np.int64]: ...
+    def lengths(self, ids: NDArray[np.int64]) -> NDArray[np.int64]: ...
+    def get_series(
+        self, ids: NDArray[np.int64]
+    ) -> tuple[NDArray[np.float32], NDArray[np.int64]]: ...
+    @property
+    def variable_length(self) -> bool: ...
     @property
     def pending(self) -> int: ...
     def build(
@@ -66,6 +86,7 @@ class NativeIndex:
         max_distances: NDArray[np.float32] | None = None,
         build: bool = False,
         prune: bool = True,
+        lengths: NDArray[np.int64] | None = None,
     ) -> tuple[
         NDArray[np.int64], NDArray[np.float32], NDArray[np.int64], dict[str, int] | None
     ]: ...

@@ -64,6 +64,9 @@ class SearchResult:
         DTW computations stopped early because a whole band row exceeded the current k-th best.
     visited : ndarray of int64, shape (n_queries,)
         Nodes whose distance was considered at all (computed, or pruned by a bound).
+    lb_keogh_skipped : ndarray of int64, shape (n_queries,)
+        DTW candidates of another length than the query (variable-length indexes): LB_Keogh does
+        not bound them (the band follows a sloped diagonal), so only LB_Kim was tried.
 
     Immutable: the attributes cannot be rebound. Pickles and copies like any object.
     """
@@ -128,6 +131,11 @@ class SearchResult:
     def visited(self) -> NDArray[np.int64]:
         """Nodes considered per query (computed or pruned), (n_queries,) int64."""
         return self.counters[_ROW["visited"]]
+
+    @property
+    def lb_keogh_skipped(self) -> NDArray[np.int64]:
+        """Candidates of another length, which LB_Keogh cannot bound, (n_queries,) int64."""
+        return self.counters[_ROW["lb_keogh_skipped"]]
 
 
 # Slot setters that bypass the immutability guard, for construction: an object.__new__ plus
@@ -248,6 +256,56 @@ def _as_series(x: ArrayLike, name: str, channels: int, length: int) -> NDArray[n
     return rows.reshape(arr.shape[0], length * channels)
 
 
+def _as_ragged(
+    x: ArrayLike | list[ArrayLike], name: str, channels: int
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    """Converts series of their own lengths to the core's form: one float32 row holding every
+    series back to back, each time-major (time step ``t`` holds its ``channels`` samples), and
+    the time steps of each. Takes a list (or tuple) of series shaped ``(channels, length_i)``
+    (aeon's layout for unequal lengths; one channel also takes ``(length_i,)``), or an
+    equal-length array ``(n, channels, length)`` (``(n, length)`` for one channel).
+    """
+    if isinstance(x, (list, tuple)):
+        items = list(x)
+    else:
+        arr = np.asarray(x)
+        if arr.dtype.kind not in "fiu":
+            raise TypeError(f"{name} must hold real numbers (float or int), got dtype {arr.dtype}")
+        if channels == 1 and arr.ndim == 2:
+            arr = arr[:, None, :]
+        if arr.ndim == 1 and channels == 1:
+            arr = arr[None, None, :]
+        if arr.ndim == 2:
+            arr = arr[None]
+        if arr.ndim != 3:
+            raise ValueError(
+                f"{name} must be a list of (channels={channels}, length) series or a 3-D array "
+                f"(n, channels, length), got a {arr.ndim}-D array"
+            )
+        items = list(arr)
+    parts: list[NDArray[np.float32]] = []
+    lengths = np.empty(len(items), np.int64)
+    for i, item in enumerate(items):
+        a = np.asarray(item)
+        if a.dtype.kind not in "fiu":
+            raise TypeError(
+                f"{name}[{i}] must hold real numbers (float or int), got dtype {a.dtype}"
+            )
+        if a.ndim == 1 and channels == 1:
+            a = a[None, :]
+        if a.ndim != 2 or a.shape[0] != channels:
+            raise ValueError(
+                f"{name}[{i}] must have shape (channels={channels}, length), got {a.shape}"
+            )
+        if a.shape[1] == 0:
+            raise ValueError(f"{name}[{i}] is empty: a series needs at least one time step")
+        with np.errstate(over="ignore"):
+            parts.append(np.ascontiguousarray(a.T, dtype=np.float32).reshape(-1))
+        lengths[i] = a.shape[1]
+    flat = np.concatenate(parts) if parts else np.empty(0, np.float32)
+    return flat.reshape(1, -1), lengths
+
+
 def _as_ids(ids: ArrayLike) -> NDArray[np.int64]:
     """Converts ``ids`` to a C-contiguous 1-D int64 array; the core checks count and values."""
     arr = np.asarray(ids)
@@ -343,7 +401,7 @@ class Index:
 
     def __init__(
         self,
-        dim: int,
+        dim: int | None,
         metric: Literal["euclidean", "dtw"] = "euclidean",
         *,
         band: int | None = None,
@@ -360,17 +418,22 @@ class Index:
             raise TypeError(f"metric must be a string, got {type(metric).__name__}")
         if not isinstance(graph, str):
             raise TypeError(f"graph must be a string, got {type(graph).__name__}")
-        self._native = _nswg.NativeIndex(
-            _as_int(dim, "dim"),
+        shape = (
             metric,
             None if band is None else _as_int(band, "band"),
             _as_int(max_degree, "max_degree"),
             _as_int(ef_construction, "ef_construction"),
             _as_int(seed, "seed"),
             graph,
-            _as_int(channels, "channels"),
-            dependence,
         )
+        if dim is None:
+            self._native = _nswg.NativeIndex.variable(
+                _as_int(channels, "channels"), *shape, dependence
+            )
+        else:
+            self._native = _nswg.NativeIndex(
+                _as_int(dim, "dim"), *shape, _as_int(channels, "channels"), dependence
+            )
         self._last_build: dict[str, int] = {}
 
     @classmethod
@@ -383,8 +446,14 @@ class Index:
     # -- properties ---------------------------------------------------------------------------
     @property
     def dim(self) -> int:
-        """Width of every vector; for series, the length in time steps (samples per channel)."""
+        """Width of every vector; for series, the length in time steps (samples per channel);
+        0 for an index of series of their own lengths (``Index(None, ...)``)."""
         return self._native.dim // self._native.channels
+
+    @property
+    def variable_length(self) -> bool:
+        """True for an index of series of their own lengths (made by ``Index(None, "dtw")``)."""
+        return self._native.variable_length
 
     @property
     def channels(self) -> int:
@@ -442,6 +511,12 @@ class Index:
 
     def __repr__(self) -> str:
         band = f", band={self.band}" if self.metric == "dtw" else ""
+        if self.variable_length:
+            band = f", band={self.band}" if self.band != _nswg.FULL_BAND else ""
+            return (
+                f"Index(None, metric={self.metric!r}{band}, channels={self.channels}, "
+                f"dependence={self.dependence!r}, len={len(self)})"
+            )
         if self.channels > 1:
             band += f", channels={self.channels}"
             if self.dependence is not None:
@@ -494,14 +569,28 @@ class Index:
         MemoryError
             The index cannot grow by ``n`` rows (raised before any row is added).
         """
-        rows = _as_series(vectors, "vectors", self._native.channels, self.dim)
         id_arr = None if ids is None else _as_ids(ids)
+        if self.variable_length:
+            flat, lengths = _as_ragged(vectors, "vectors", self._native.channels)
+            return self._add(flat, id_arr, lengths, n_threads, progress)
+        rows = _as_series(vectors, "vectors", self._native.channels, self.dim)
+        return self._add(rows, id_arr, None, n_threads, progress)
+
+    def _add(
+        self,
+        rows: NDArray[np.float32],
+        id_arr: NDArray[np.int64] | None,
+        lengths: NDArray[np.int64] | None,
+        n_threads: int | None,
+        progress: Callable[[int, int], object] | None,
+    ) -> NDArray[np.int64]:
+        """The add of checked rows (see :meth:`add`)."""
         threads = None if n_threads is None else _as_threads(n_threads)
         if threads is not None and threads > _nswg.MAX_THREADS:  # checked before adding
             raise ValueError(
                 f"n_threads must be at most {_nswg.MAX_THREADS} (0 = all cores), got {threads}"
             )
-        added = self._native.add(rows, id_arr)
+        added = self._native.add(rows, id_arr, lengths)
         if n_threads is not None or progress is not None:
             warnings.warn(
                 "add(n_threads=..., progress=...) is deprecated: add only stores the vectors now; "
@@ -646,8 +735,13 @@ class Index:
         """
         if entry is not None and not isinstance(entry, str):
             raise TypeError(f"entry must be a string or None, got {type(entry).__name__}")
-        q = _as_series(queries, "queries", self._native.channels, self.dim)
-        limits = None if max_distance is None else _as_limits(max_distance, len(q))
+        lengths = None
+        if self.variable_length:
+            q, lengths = _as_ragged(queries, "queries", self._native.channels)
+        else:
+            q = _as_series(queries, "queries", self._native.channels, self.dim)
+        n_queries = len(q) if lengths is None else len(lengths)
+        limits = None if max_distance is None else _as_limits(max_distance, n_queries)
         # The core checks the values, in this order: finiteness of the queries, an empty index,
         # 1 <= k <= len, ef and restarts >= 1, entry and quantized against the index, then the
         # limits. A graph search first links the pending vectors (after checking every argument, so a
@@ -665,6 +759,7 @@ class Index:
             limits,
             build=True,
             prune=bool(prune),
+            lengths=lengths,
         )
         if found[3] is not None:
             self._last_build = found[3]
@@ -680,11 +775,47 @@ class Index:
             An id that is not stored.
         """
         arr = np.atleast_1d(np.asarray(ids))
+        if self.variable_length:
+            raise ValueError(
+                "this index holds series of their own lengths, which do not fit one array: "
+                "use get_series(ids), which returns a list of (channels, length) arrays"
+            )
         rows = self._native.get_vectors(_as_ids(arr))
         c = self._native.channels
         if c == 1:
             return rows
         return np.ascontiguousarray(rows.reshape(len(rows), self.dim, c).transpose(0, 2, 1))
+
+    def get_series(self, ids: ArrayLike) -> list[NDArray[np.float32]]:
+        """Copies of the stored series of ``ids`` as a list of float32 arrays shaped
+        ``(channels, length_i)`` (aeon's layout), for any index of series (fixed-length ones
+        too, where every length is :attr:`dim`).
+
+        Raises
+        ------
+        KeyError
+            An id that is not stored.
+        """
+        arr = _as_ids(np.atleast_1d(np.asarray(ids)))
+        c = self._native.channels
+        flat, lengths = self._native.get_series(arr)
+        ends = np.cumsum(lengths * c)
+        starts = ends - lengths * c
+        return [
+            np.ascontiguousarray(flat[a:b].reshape(-1, c).T)
+            for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+        ]
+
+    def lengths(self, ids: ArrayLike) -> NDArray[np.int64]:
+        """Time steps of the stored series of ``ids``, shape (len(ids),) int64 (:attr:`dim` for
+        each on a fixed-length index).
+
+        Raises
+        ------
+        KeyError
+            An id that is not stored.
+        """
+        return self._native.lengths(_as_ids(np.atleast_1d(np.asarray(ids))))
 
     def neighbors(self, id: int) -> NDArray[np.int64]:
         """Graph out-links of the vector with ``id``, as ids (int64), for inspection."""
@@ -769,7 +900,7 @@ class Index:
         head = dict(_nswg.read_header(os.fspath(path)))
         dim, channels = head["dim"], head["channels"]
         if isinstance(dim, int) and isinstance(channels, int):  # always, from the core
-            head["dim"] = dim // channels
+            head["dim"] = None if head["variable_length"] else dim // channels
         return head
 
     def __reduce__(self) -> tuple[Any, ...]:

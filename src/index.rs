@@ -189,10 +189,11 @@ impl NativeIndex {
         .map_err(to_py)
     }
 
-    /// Copies a `(n, dim)` array, checking its width against the index.
+    /// Copies a `(n, dim)` array, checking its width against the index (any width when the
+    /// index holds series of their own lengths: their concatenation comes as one row).
     fn rows(&self, a: &PyReadonlyArray2<'_, f32>, what: &'static str) -> PyResult<Vec<f32>> {
         let got = a.shape()[1];
-        if got != self.dim {
+        if got != self.dim && self.dim > 0 {
             return Err(to_py(nswg::Error::DimensionMismatch {
                 what,
                 expected: self.dim,
@@ -245,26 +246,100 @@ impl NativeIndex {
         ))
     }
 
+    /// An empty index of series of their own lengths (`Index::variable`): `channels` floats
+    /// per time step, DTW with `band` time steps (None: full) in the `dependence` form.
+    #[staticmethod]
+    #[pyo3(signature = (channels, metric, band, max_degree, ef_construction, seed, graph, dependence=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn variable(
+        channels: usize,
+        metric: &str,
+        band: Option<usize>,
+        max_degree: usize,
+        ef_construction: usize,
+        seed: u64,
+        graph: &str,
+        dependence: Option<&str>,
+    ) -> PyResult<Self> {
+        let params = nswg::BuildParams {
+            max_degree,
+            ef_construction,
+            seed,
+            graph: graph.parse().map_err(to_py)?,
+        };
+        let full = nswg::Index::FULL_BAND;
+        let metric = nswg::Metric::from_name(metric, band, full + 1).map_err(to_py)?;
+        let metric = metric.with_dependence(dependence).map_err(to_py)?;
+        Ok(Self::wrap(
+            nswg::Index::variable(channels, metric, params).map_err(to_py)?,
+        ))
+    }
+
     /// Stores `(n, dim)` float32 rows with optional int64 ids without linking them into the
-    /// graph (`Index::add_unlinked`); returns their ids.
-    #[pyo3(signature = (vectors, ids))]
+    /// graph (`Index::add_unlinked`); returns their ids. With `lengths` (time steps of each
+    /// series, for an index of series of their own lengths), `vectors` is one row holding the
+    /// series back to back (`Index::add_series_unlinked`).
+    #[pyo3(signature = (vectors, ids, lengths=None))]
     fn add<'py>(
         &self,
         py: Python<'py>,
         vectors: PyReadonlyArray2<'py, f32>,
         ids: Option<PyReadonlyArray1<'py, i64>>,
+        lengths: Option<PyReadonlyArray1<'py, i64>>,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let rows = self.rows(&vectors, "vectors")?;
         let ids = match &ids {
             Some(a) => Some(slice(a, "ids")?.to_vec()),
             None => None,
         };
+        let lengths = lengths.as_ref().map(steps).transpose()?;
         let added = py.detach(|| {
-            self.write()?
-                .add_unlinked(&rows, ids.as_deref())
-                .map_err(to_py)
+            let mut w = self.write()?;
+            match &lengths {
+                Some(l) => w.add_series_unlinked(&rows, l, ids.as_deref()),
+                None => w.add_unlinked(&rows, ids.as_deref()),
+            }
+            .map_err(to_py)
         })?;
         Ok(PyArray1::from_vec(py, added))
+    }
+
+    /// Time steps of the stored series of `ids` (int64).
+    fn lengths<'py>(
+        &self,
+        py: Python<'py>,
+        ids: PyReadonlyArray1<'py, i64>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let ids = slice(&ids, "ids")?.to_vec();
+        let v = py.detach(|| self.read()?.lengths(&ids).map_err(to_py))?;
+        Ok(PyArray1::from_vec(py, v.into_iter().map(|l| l as i64).collect()))
+    }
+
+    /// Copies of the stored series of `ids` back to back (float32, 1-D) with their time steps:
+    /// what a variable-length index holds (`Index::get_vectors` and `Index::lengths`).
+    fn get_series<'py>(
+        &self,
+        py: Python<'py>,
+        ids: PyReadonlyArray1<'py, i64>,
+    ) -> PyResult<SeriesCopy<'py>> {
+        let ids = slice(&ids, "ids")?.to_vec();
+        let (v, l) = py.detach(|| {
+            let r = self.read()?;
+            Ok::<_, PyErr>((
+                r.get_vectors(&ids).map_err(to_py)?,
+                r.lengths(&ids).map_err(to_py)?,
+            ))
+        })?;
+        Ok((
+            PyArray1::from_vec(py, v),
+            PyArray1::from_vec(py, l.into_iter().map(|l| l as i64).collect()),
+        ))
+    }
+
+    /// True for an index of series of their own lengths.
+    #[getter]
+    fn variable_length(&self) -> bool {
+        self.dim == 0
     }
 
     /// Rows stored but not yet linked into the graph.
@@ -318,7 +393,7 @@ impl NativeIndex {
     /// `max_distances` (exact only, one per query, true units) keeps only neighbors within them;
     /// `build` (graph search only) first links the pending rows, after checking the arguments,
     /// and returns that build's counters; `prune` false computes every distance in full.
-    #[pyo3(signature = (queries, k, ef, restarts, exact, n_threads, entry, quantized, max_distances=None, build=false, prune=true))]
+    #[pyo3(signature = (queries, k, ef, restarts, exact, n_threads, entry, quantized, max_distances=None, build=false, prune=true, lengths=None))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -334,8 +409,10 @@ impl NativeIndex {
         max_distances: Option<PyReadonlyArray1<'py, f32>>,
         build: bool,
         prune: bool,
+        lengths: Option<PyReadonlyArray1<'py, i64>>,
     ) -> PyResult<Found<'py>> {
-        let n = queries.shape()[0];
+        let lengths = lengths.as_ref().map(steps).transpose()?;
+        let n = lengths.as_ref().map_or(queries.shape()[0], Vec::len);
         let q = self.rows(&queries, "queries")?;
         let limits = match &max_distances {
             Some(m) => Some(slice(m, "max_distances")?.to_vec()),
@@ -356,8 +433,13 @@ impl NativeIndex {
             if build && !exact && n > 0 {
                 // Check first, so a bad argument never waits for the build; build until the
                 // read lock finds nothing pending (another thread may add in between).
-                ix.check_search(&q, k, &p, exact, limits.as_deref())
-                    .map_err(to_py)?;
+                match &lengths {
+                    Some(l) => ix
+                        .check_search_series(&q, l, k, &p, exact, limits.as_deref())
+                        .map(|_| ()),
+                    None => ix.check_search(&q, k, &p, exact, limits.as_deref()).map(|_| ()),
+                }
+                .map_err(to_py)?;
                 // A signal handler searching during another search of this index cannot take the
                 // write lock: it searches without building (the core scans pending rows).
                 while ix.pending() > 0 && !self.searching() {
@@ -378,11 +460,15 @@ impl NativeIndex {
                     ix = self.read()?;
                 }
             }
-            ix.search_batch_with(&q, k, &p, exact, limits.as_deref(), |_, _| {
+            let between = |_: usize, _: usize| {
                 // Ctrl-C between pieces of a long batch.
                 let _held = Holding::new(&SEARCHING, self);
                 between_pieces(&mut stopped, |_| Ok(()))
-            })
+            };
+            match &lengths {
+                Some(l) => ix.search_series_with(&q, l, k, &p, exact, limits.as_deref(), between),
+                None => ix.search_batch_with(&q, k, &p, exact, limits.as_deref(), between),
+            }
             .map_err(to_py)
         })?;
         if let Some(e) = stopped {
@@ -502,6 +588,24 @@ impl NativeIndex {
     }
 }
 
+/// Series back to back (float32) and their time steps (int64).
+type SeriesCopy<'py> = (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<i64>>);
+
+/// Series lengths from int64 (a negative one is refused, naming `lengths`).
+fn steps(a: &PyReadonlyArray1<'_, i64>) -> PyResult<Vec<usize>> {
+    slice(a, "lengths")?
+        .iter()
+        .map(|&l| {
+            usize::try_from(l).map_err(|_| {
+                to_py(nswg::Error::InvalidParameter {
+                    name: "lengths",
+                    reason: format!("must be positive time steps, got {l}"),
+                })
+            })
+        })
+        .collect()
+}
+
 fn build_dict<'py>(py: Python<'py>, p: &nswg::BuildParams) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("max_degree", p.max_degree)?;
@@ -532,6 +636,7 @@ pub fn read_header<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, P
     d.set_item("band", h.metric.band())?;
     d.set_item("dim", h.dim)?;
     d.set_item("channels", h.channels)?;
+    d.set_item("variable_length", h.variable)?;
     d.set_item("dependence", h.metric.dependence())?;
     d.set_item("n", h.n)?;
     d.set_item("pending", h.n - h.linked)?;

@@ -20,6 +20,7 @@ fn _nswg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FORMAT_VERSION", nswg::FORMAT_VERSION)?;
     m.add("ADD_CHUNK_ROWS", nswg::ADD_CHUNK_ROWS)?;
     m.add("MAX_THREADS", nswg::MAX_THREADS)?;
+    m.add("FULL_BAND", nswg::Index::FULL_BAND)?;
     m.add("DEFAULTS", index::defaults(py)?)?;
     let names = nswg::SearchStats::COUNTERS.map(|(name, _)| name);
     m.add("COUNTERS", PyTuple::new(py, names)?)?;

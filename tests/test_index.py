@@ -51,7 +51,7 @@ def test_search_result_is_immutable_and_round_trips(uniform32, built):
     with pytest.raises(AttributeError):
         del res.distances
     counters = ["distance_calls", "lb_pruned", "lb_kim_pruned", "lb_keogh_pruned"]
-    counters += ["lb_keogh_rev_pruned", "abandoned", "visited"]
+    counters += ["lb_keogh_rev_pruned", "abandoned", "visited", "lb_keogh_skipped"]
     assert list(COUNTERS) == counters  # the core's order
     assert res.counters.shape == (len(counters), 3)
     for row, name in enumerate(counters):
