@@ -49,7 +49,8 @@ INTERESTING = [
     b"\t", b",", b":", b" ", b"\n", b"\r\n", b"\r", b"?", b"@", b"#", b"(", b")", b"-", b".",
     b"e", b"0", b"1", b"nan", b"NaN", b"inf", b"-inf", b"1e39", b"1e400", b"1e30", b"1_0",
     b"@data\n", b"@classLabel true 1 2\n", b"@univariate false\n", b"@equalLength false\n",
-    b"@seriesLength 3\n", b"@timeStamps true\n", b"@missing true\n", b"\xef\xbb\xbf", b"\xff",
+    b"@seriesLength 3\n", b"@timeStamps true\n", b"@missing true\n", b"@dimensions 2\n",
+    b"@dimension 3\n", b"@univariate true\n", b"@equalLength true\n", b"\xef\xbb\xbf", b"\xff",
     b"\x00", b"\x0b", b"\x0c", b"\xc2\x85", b"\xe2\x80\xa8", b"\xd9\xa1",
 ]  # fmt: skip
 
@@ -179,11 +180,25 @@ TS_SEED = _head(_bundled("ItalyPowerDemand", "ItalyPowerDemand_TRAIN.ts"), 3, 6,
 ARROW_SEED = _head(_bundled("ArrowHead", "ArrowHead_TRAIN.ts"), 2, 5, b",")
 TXT_SEED = _head(_bundled("Coffee", "Coffee_TRAIN.txt"), 3, 6, b" ")
 TSV_SEED = _tsv_from(TXT_SEED)
+# The multivariate and variable-length forms (BasicMotions-, JapaneseVowels- and "Vary"-like).
+MULTIVARIATE_SEED = (
+    b"# two channels\n@problemName Toy\n@timeStamps false\n@missing false\n@univariate false\n"
+    b"@dimensions 2\n@equalLength true\n@seriesLength 5\n@classLabel true 1 2\n@data\n"
+    b"0.1,0.2,0.3,0.4,0.5:1.5,1.25,-1.0,0.0,2.0:1\n"
+    b"-0.5,0.25,1.0,0.75,0.5:0.0,0.5,1.0,1.5,2.0:2\n"
+)
+VARIABLE_SEED = (
+    b"@problemName Toy\n@univariate false\n@dimension 2\n@equalLength false\n"
+    b"@classLabel true 1 2\n@data\n"
+    b"0.1,0.2,0.3,0.4,0.5,0.6:1.5,1.25,-1.0,0.0,2.0,1.0:1\n"
+    b"-0.5,0.25,1.0,0.75,0.5:0.0,0.5,1.0,1.5,2.0:2\n"
+)
+PADDED_TSV_SEED = b"1\t0.5\t1.0\t-2.0\t3.25\t1.5\t0.5\n2\t1.5\t-1.0\t0.0\t2.0\t1.0\tNaN\n"
 UCR_SEEDS = {
-    ".ts": [TS_SEED, ARROW_SEED],
+    ".ts": [TS_SEED, ARROW_SEED, MULTIVARIATE_SEED, VARIABLE_SEED],
     ".txt": [TXT_SEED],
     ".csv": [TXT_SEED.replace(b" ", b",")],
-    ".tsv": [TSV_SEED],
+    ".tsv": [TSV_SEED, PADDED_TSV_SEED],
 }
 UCR_ALPHABET = [
     "\t",
@@ -196,15 +211,37 @@ UCR_ALPHABET = [
 ]
 
 
+def _check_series(X: Any) -> None:
+    """``X`` is one of the three documented forms, float32, finite, with no empty series."""
+    if isinstance(X, np.ndarray):
+        assert X.dtype == np.float32 and X.ndim in (2, 3), (X.dtype, X.shape)
+        assert X.flags.c_contiguous
+        assert X.shape[0] >= 1 and X.shape[-1] >= 1, X.shape
+        assert X.ndim == 2 or X.shape[1] >= 2, f"one channel is the 2-D form, got {X.shape}"
+        assert np.isfinite(X).all(), "non-finite value returned"
+        return
+    assert isinstance(X, list) and X, type(X)
+    for series in X:
+        assert isinstance(series, np.ndarray) and series.dtype == np.float32, type(series)
+        assert series.ndim == 2 and series.shape[0] == X[0].shape[0], series.shape
+        assert series.shape[1] >= 1 and series.flags.c_contiguous, series.shape
+        assert np.isfinite(series).all(), "non-finite value returned"
+
+
 def _check_ucr(path: Path) -> None:
     split = _attempt(lambda: read_file(path), path)
     if split is None:
         return
     X, y = split.X, split.y
-    assert X.dtype == np.float32 and X.ndim == 2, (X.dtype, X.shape)
-    assert X.shape[0] >= 1 and X.shape[1] >= 1, X.shape
-    assert np.isfinite(X).all(), "non-finite value returned"
-    assert y.shape == (X.shape[0],), (y.shape, X.shape)
+    _check_series(X)
+    assert y.shape == (len(X),), (y.shape, len(X))
+    assert split.equal_length == isinstance(X, np.ndarray)
+    assert split.lengths.tolist() == [series.shape[-1] for series in X]
+    if isinstance(X, list):
+        assert split.channels == X[0].shape[0]
+    else:
+        assert split.channels == (1 if X.ndim == 2 else X.shape[1])
+        assert split.length == X.shape[-1]
     assert y.dtype == np.int64 or y.dtype.kind == "U", y.dtype
     if y.dtype.kind == "U":
         for label in y.tolist():
@@ -232,7 +269,15 @@ def test_ucr_seeds_are_valid(scratch: Path) -> None:
     for extension, seeds in UCR_SEEDS.items():
         for seed in seeds:
             split = read_file(_write(scratch, f"Seed_TRAIN{extension}", seed))
-            assert split.n >= 2 and split.length >= 5 and split.y.dtype == np.int64
+            assert split.n >= 2 and split.lengths.min() >= 5 and split.y.dtype == np.int64
+    forms = [
+        read_file(_write(scratch, f"Seed_TRAIN{extension}", seed))
+        for extension, seed in [(".ts", MULTIVARIATE_SEED), (".ts", VARIABLE_SEED)]
+    ]
+    forms.append(read_file(_write(scratch, "Seed_TRAIN.tsv", PADDED_TSV_SEED)))
+    assert forms[0].X.shape == (2, 2, 5)
+    assert [x.shape for x in forms[1].X] == [(2, 6), (2, 5)]
+    assert [x.shape for x in forms[2].X] == [(1, 6), (1, 5)]
 
 
 @SETTINGS
@@ -285,9 +330,12 @@ def test_load_pair_of_mutated_splits(scratch: Path, extension: str, data: st.Dat
         assert isinstance(exc, ERRORS), f"{type(exc).__name__} leaked: {exc!r}"
         assert any(_names(exc, path) for path in paths.values()), str(exc)
         return
-    assert train.length == test.length
+    assert train.channels == test.channels
+    assert train.equal_length == test.equal_length, "load_pair gives both splits one form"
+    if train.equal_length:
+        assert train.length == test.length
     for split in (train, test):
-        assert split.X.dtype == np.float32 and np.isfinite(split.X).all()
+        _check_series(split.X)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -490,6 +538,9 @@ def test_query_inputs(scratch: Path, suffix: str, kind: str, data: st.DataObject
     except BaseException as exc:  # every type is checked
         _assert_documented(exc, path)
         return
+    if isinstance(array, list):  # a variable-length UCR file: the reader's list form
+        _check_series(array)
+        return
     assert isinstance(array, np.ndarray) and not array.dtype.hasobject
 
 
@@ -622,6 +673,9 @@ UCR_REGRESSIONS = [
         None,
     ),
     ("ts-empty-label", "Toy_TRAIN.ts", "@data\n1,2:\n", "line 2 has an empty class label", None),
+    # numpy str arrays drop trailing NULs: "\x00" would come back as "", "a\x00" as "a"
+    ("nul-label", "Toy_TRAIN.tsv", "\x00\t1.0\n2\t2.0\n", "line 1 has a NUL character", None),
+    ("nul-in-label", "Toy_TRAIN.ts", "@data\n1,2:a\x00\n", "line 2 has a NUL character", None),
     (
         "ts-bad-flag",
         "Toy_TRAIN.ts",
