@@ -306,6 +306,20 @@ def _as_ragged(
     return flat.reshape(1, -1), lengths
 
 
+def _as_window(window: object, band: object, metric: object) -> float:
+    """Checks a DTW ``window``: a real fraction in [0, 1], not given with ``band``, DTW only."""
+    if band is not None:
+        raise ValueError("give band (time steps) or window (a fraction), not both")
+    if metric != "dtw":
+        raise ValueError("window is only meaningful with metric='dtw'")
+    if isinstance(window, bool) or not isinstance(window, (int, float, np.integer, np.floating)):
+        raise TypeError(f"window must be a real number, got {type(window).__name__}")
+    w = float(window)
+    if not 0.0 <= w <= 1.0:
+        raise ValueError(f"window must be a fraction between 0 and 1, got {w}")
+    return w
+
+
 def _as_ids(ids: ArrayLike) -> NDArray[np.int64]:
     """Converts ``ids`` to a C-contiguous 1-D int64 array; the core checks count and values."""
     arr = np.asarray(ids)
@@ -343,12 +357,20 @@ def _as_limits(max_distance: ArrayLike, n: int) -> NDArray[np.float32]:
 
 
 class Index:
-    """Navigable small world graph index over fixed-length float32 vectors.
+    """Navigable small world graph index over float32 vectors and time series.
 
     Parameters
     ----------
-    dim : int
-        Width of every vector (for DTW: the series length in samples).
+    dim : int or None
+        Width of every vector (for DTW: the series length in samples). ``None``: an index of
+        series of their own lengths (DTW only), stored back to back without padding; ``add``
+        and ``search`` then take a list of ``(channels, length_i)`` arrays (aeon's layout for
+        unequal lengths). Between two series of different lengths the band follows the
+        diagonal from the first cell to the last, as aeon's Sakoe-Chiba window does, with
+        ``band`` as its thickness in time steps of the shorter series (see ``window``); equal
+        lengths use ``|i - j| <= band``. LB_Keogh then bounds only candidates of the query's
+        own length (the counter ``lb_keogh_skipped`` shows the others); LB_Kim and early
+        abandoning work for all. Saved as format version 4.
     metric : {"euclidean", "dtw"}
         Euclidean (L2) distance, or dynamic time warping with a Sakoe-Chiba band.
     band : int or None
@@ -377,6 +399,12 @@ class Index:
         ``(n, channels, dim)`` (aeon's layout; ``(channels, dim)`` for one series); Euclidean is
         then over all ``channels * dim`` samples and the DTW band counts time steps. Saved as
         format version 4.
+    window : float, optional
+        DTW only, instead of ``band``: the Sakoe-Chiba window as a fraction (0 to 1) of the
+        series length, as aeon's ``window``. With one length (``dim`` given) it is the band
+        ``int(window * dim)`` (1 is full DTW). With series of their own lengths (``dim=None``)
+        every pair gets its own band, ``int(window * min(n, m))`` time steps of the shorter
+        series, laid along the diagonal from the first to the last cell, exactly aeon's rule.
     dependence : {"dependent", "independent"}, optional
         DTW only: how several channels are warped. ``"dependent"`` (the default, DTW_D, what
         aeon's ``dtw`` computes on multivariate series): one warping path for all channels,
@@ -411,6 +439,7 @@ class Index:
         graph: Literal["hnsw", "nsw"] = DEFAULT_GRAPH,
         channels: int = 1,
         dependence: Literal["dependent", "independent"] | None = None,
+        window: float | None = None,
     ) -> None:
         if dependence is not None and not isinstance(dependence, str):
             raise TypeError(f"dependence must be a string or None, got {type(dependence).__name__}")
@@ -418,6 +447,13 @@ class Index:
             raise TypeError(f"metric must be a string, got {type(metric).__name__}")
         if not isinstance(graph, str):
             raise TypeError(f"graph must be a string, got {type(graph).__name__}")
+        if window is not None:
+            window = _as_window(window, band, metric)
+            if dim is not None:
+                # One length: the window is the band int(window * dim), as aeon computes it.
+                length = _as_int(dim, "dim")
+                band = None if window == 1.0 else int(window * length)
+                window = None
         shape = (
             metric,
             None if band is None else _as_int(band, "band"),
@@ -428,7 +464,7 @@ class Index:
         )
         if dim is None:
             self._native = _nswg.NativeIndex.variable(
-                _as_int(channels, "channels"), *shape, dependence
+                _as_int(channels, "channels"), *shape, dependence, window
             )
         else:
             self._native = _nswg.NativeIndex(
@@ -449,6 +485,12 @@ class Index:
         """Width of every vector; for series, the length in time steps (samples per channel);
         0 for an index of series of their own lengths (``Index(None, ...)``)."""
         return self._native.dim // self._native.channels
+
+    @property
+    def window(self) -> float | None:
+        """The DTW window of a variable-length index (a fraction of the shorter series of each
+        pair), or None (the band is :attr:`band`)."""
+        return self._native.window
 
     @property
     def variable_length(self) -> bool:

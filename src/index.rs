@@ -246,10 +246,11 @@ impl NativeIndex {
         ))
     }
 
-    /// An empty index of series of their own lengths (`Index::variable`): `channels` floats
-    /// per time step, DTW with `band` time steps (None: full) in the `dependence` form.
+    /// An empty index of series of their own lengths (`Index::variable_windowed`): `channels`
+    /// floats per time step, DTW with `band` time steps (None: full) or a `window` (a fraction
+    /// of the shorter series of each pair) in the `dependence` form.
     #[staticmethod]
-    #[pyo3(signature = (channels, metric, band, max_degree, ef_construction, seed, graph, dependence=None))]
+    #[pyo3(signature = (channels, metric, band, max_degree, ef_construction, seed, graph, dependence=None, window=None))]
     #[allow(clippy::too_many_arguments)]
     fn variable(
         channels: usize,
@@ -260,6 +261,7 @@ impl NativeIndex {
         seed: u64,
         graph: &str,
         dependence: Option<&str>,
+        window: Option<f64>,
     ) -> PyResult<Self> {
         let params = nswg::BuildParams {
             max_degree,
@@ -271,7 +273,7 @@ impl NativeIndex {
         let metric = nswg::Metric::from_name(metric, band, full + 1).map_err(to_py)?;
         let metric = metric.with_dependence(dependence).map_err(to_py)?;
         Ok(Self::wrap(
-            nswg::Index::variable(channels, metric, params).map_err(to_py)?,
+            nswg::Index::variable_windowed(channels, window, metric, params).map_err(to_py)?,
         ))
     }
 
@@ -312,7 +314,10 @@ impl NativeIndex {
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let ids = slice(&ids, "ids")?.to_vec();
         let v = py.detach(|| self.read()?.lengths(&ids).map_err(to_py))?;
-        Ok(PyArray1::from_vec(py, v.into_iter().map(|l| l as i64).collect()))
+        Ok(PyArray1::from_vec(
+            py,
+            v.into_iter().map(|l| l as i64).collect(),
+        ))
     }
 
     /// Copies of the stored series of `ids` back to back (float32, 1-D) with their time steps:
@@ -340,6 +345,13 @@ impl NativeIndex {
     #[getter]
     fn variable_length(&self) -> bool {
         self.dim == 0
+    }
+
+    /// The DTW window (a fraction of the shorter series of each pair) of a variable-length
+    /// index, or None.
+    #[getter]
+    fn window(&self, py: Python<'_>) -> PyResult<Option<f64>> {
+        py.detach(|| Ok(self.read()?.window()))
     }
 
     /// Rows stored but not yet linked into the graph.
@@ -437,7 +449,9 @@ impl NativeIndex {
                     Some(l) => ix
                         .check_search_series(&q, l, k, &p, exact, limits.as_deref())
                         .map(|_| ()),
-                    None => ix.check_search(&q, k, &p, exact, limits.as_deref()).map(|_| ()),
+                    None => ix
+                        .check_search(&q, k, &p, exact, limits.as_deref())
+                        .map(|_| ()),
                 }
                 .map_err(to_py)?;
                 // A signal handler searching during another search of this index cannot take the
@@ -637,6 +651,7 @@ pub fn read_header<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, P
     d.set_item("dim", h.dim)?;
     d.set_item("channels", h.channels)?;
     d.set_item("variable_length", h.variable)?;
+    d.set_item("window", h.window)?;
     d.set_item("dependence", h.metric.dependence())?;
     d.set_item("n", h.n)?;
     d.set_item("pending", h.n - h.linked)?;

@@ -593,12 +593,19 @@ def test_unequal_length_full_dtw_matches_aeon(aeon, channels, k, weights):
     _check_against_aeon(ours, theirs, Q, "dtw")
 
 
-def test_unequal_length_radius_uses_the_shortest_training_series():
+def test_unequal_length_window_bands_each_pair_by_its_shorter_series():
+    from aeon.distances import dtw_cost_matrix
+
     rng = np.random.default_rng(14)
     X = _unequal(rng, 20, 1)
-    shortest = min(s.shape[1] for s in X)
     clf = Classifier(distance_params={"window": 0.2}).fit(X, np.arange(20) % 2)
-    assert clf.band_ == int(0.2 * shortest)
+    assert clf.band_ is None and clf.index_.window == 0.2
+    # Distances are aeon's, pair by pair: the band int(0.2 * min(n, m)) of its bounding matrix.
+    Q = _unequal(rng, 3, 1)
+    dist, ind = clf.kneighbors(Q, 20)
+    for q, d, i in zip(Q, dist, ind, strict=True):
+        want = [dtw_cost_matrix(q, X[j], window=0.2)[-1, -1] for j in i]
+        np.testing.assert_allclose(d**2, want, rtol=1e-4)
     # Queries of one length, as a 3-D array, search the variable-length index too.
     Q = _walks(rng, (4, 1, 26))
     assert clf.predict(Q).shape == (4,)

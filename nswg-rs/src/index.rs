@@ -208,6 +208,45 @@ impl Index {
     /// `InvalidParameter` for Euclidean (`metric`), `channels` outside 1..=largest dim, a band
     /// above [`Index::FULL_BAND`], or invalid build parameters.
     pub fn variable(channels: usize, metric: Metric, params: BuildParams) -> Result<Index, Error> {
+        Self::variable_windowed(channels, None, metric, params)
+    }
+
+    /// [`Index::variable`] whose DTW band is a `window`, a fraction of the shorter series of each
+    /// pair, as aeon's `window` is: series of `n` and `m` time steps are compared within a band of
+    /// `int(window * min(n, m))` steps (computed in f64), and a window of 1 is full DTW; the
+    /// metric's own band is then unused. `None` is [`Index::variable`].
+    ///
+    /// # Errors
+    /// As [`Index::variable`]; `InvalidParameter` (`window`) outside `0..=1` or NaN.
+    pub fn variable_windowed(
+        channels: usize,
+        window: Option<f64>,
+        metric: Metric,
+        params: BuildParams,
+    ) -> Result<Index, Error> {
+        if let Some(w) = window {
+            if !(0.0..=1.0).contains(&w) {
+                return Err(invalid(
+                    "window",
+                    format!("must be a fraction between 0 and 1 of the shorter series, got {w}"),
+                ));
+            }
+        }
+        let mut idx = Self::variable_unwindowed(channels, metric, params)?;
+        idx.store.window = window;
+        Ok(idx)
+    }
+
+    /// The DTW window of a variable-length index ([`Index::variable_windowed`]), if any.
+    pub fn window(&self) -> Option<f64> {
+        self.store.window
+    }
+
+    fn variable_unwindowed(
+        channels: usize,
+        metric: Metric,
+        params: BuildParams,
+    ) -> Result<Index, Error> {
         let Some(band) = metric.band() else {
             return Err(invalid(
                 "metric",

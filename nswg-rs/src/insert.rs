@@ -118,7 +118,8 @@ impl Index {
             return;
         };
         let q = self.store.row(i as usize);
-        s.prep.prepare(self.store.metric, self.store.channels, q);
+        s.prep
+            .prepare(self.store.metric, self.store.channels, self.store.window, q);
         let d = self.eval_node(q, ep, f32::INFINITY, s);
         seeds.push(Cand { d, node: ep });
         let mut chosen = std::mem::take(&mut s.chosen);
@@ -309,15 +310,21 @@ impl Index {
         let (ra, rb) = (self.store.row(a as usize), self.store.row(b as usize));
         build.calls += 1;
         let c = self.store.channels;
-        match self.store.metric {
-            Metric::Euclidean | Metric::Dtw { band: 0 } | Metric::DtwIndependent { band: 0 } => {
+        let metric = self.store.metric;
+        let band = metric.band().map(|band| {
+            crate::metric::pair_band(band, self.store.window, ra.len() / c, rb.len() / c)
+        });
+        match (metric, band) {
+            // The diagonal of equal lengths: DTW is the Euclidean distance (as `eval_sq`).
+            (_, None) | (_, Some(0)) if ra.len() == rb.len() => {
                 crate::metric::euclidean::sq_euclidean(ra, rb)
             }
-            Metric::Dtw { band } => {
-                crate::metric::dtw::dtw_dependent_sq(ra, rb, c, band, cutoff, &mut build.dtw)
-            }
-            Metric::DtwIndependent { band } => {
+            (Metric::DtwIndependent { .. }, Some(band)) => {
                 crate::metric::dtw::dtw_independent_sq(ra, rb, c, band, cutoff, &mut build.dtw)
+            }
+            (_, band) => {
+                let band = band.unwrap_or(0);
+                crate::metric::dtw::dtw_dependent_sq(ra, rb, c, band, cutoff, &mut build.dtw)
             }
         }
     }

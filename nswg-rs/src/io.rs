@@ -15,6 +15,7 @@
 //! | 8 x 7 | dim, band, max_degree, ef_construction, restarts (written as 1, ignored on load), seed, n (u64 each) |
 //! | 8 + 8 | versions 3 and 4: graph kind (u64: 0 flat, 1 hierarchy) and `g`, the rows linked (u64; `g < n` in version 3, `g <= n` in 4); in versions 1 and 2, `g = n` |
 //! | 8 + 8 | version 4 only: channels (u64, floats per time step, dividing dim) and the shape code (u64; 0: every row has dim floats; 1: series of their own lengths, and the dim field holds the total floats `F` of all rows instead) |
+//! | 8 | version 4 only: the DTW window of a shape-1 index (f64 bits, a fraction 0 to 1 of the shorter series of each pair), or `u64::MAX` for none |
 //! | 8·n | shape 1 only: time steps of every series (u64, at least 1 each, summing to `F / channels`) |
 //! | 4·n·dim (shape 1: 4·F) | vectors (f32, row-major; a series time-major, `channels` floats per time step; shape 1: back to back) |
 //! | 8·n | user ids (i64) |
@@ -58,13 +59,15 @@ const MULTI_VERSION: u32 = 4;
 const HEADER_LEN: usize = 72;
 /// Header length of version 3 (graph kind and linked rows added).
 const HEADER_V3_LEN: usize = HEADER_LEN + 16;
-/// Header length of version 4 (channels and the shape code added to version 3's).
-const HEADER_V4_LEN: usize = HEADER_V3_LEN + 16;
+/// Header length of version 4 (channels, the shape code and the window added to version 3's).
+const HEADER_V4_LEN: usize = HEADER_V3_LEN + 24;
+/// The window field of a version-4 header without a window.
+const NO_WINDOW: u64 = u64::MAX;
 /// Bytes converted per piece when streaming a section in or out.
 const PIECE: usize = 1 << 16;
 
 /// What a saved index file says about itself, read without loading the vectors.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Header {
     /// Format version of the file.
     pub version: u32,
@@ -78,6 +81,8 @@ pub struct Header {
     pub variable: bool,
     /// Floats stored in all: `n * dim`, or the sum of the series' lengths times `channels`.
     pub floats: usize,
+    /// The DTW window of a variable-length index ([`Index::variable_windowed`]).
+    pub window: Option<f64>,
     /// Number of stored vectors.
     pub n: usize,
     /// How many of them (the first ones) are linked into the graph; the others are pending
@@ -180,6 +185,22 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
     } else {
         (1, false)
     };
+    let window = match version {
+        MULTI_VERSION => match u64_at(bytes, HEADER_V3_LEN + 16) {
+            NO_WINDOW => None,
+            bits => {
+                let w = f64::from_bits(bits);
+                if !variable || !(0.0..=1.0).contains(&w) {
+                    return Err(fmt_err(format!(
+                        "header holds an invalid DTW window {w} (fractions 0 to 1, variable \
+                         lengths only)"
+                    )));
+                }
+                Some(w)
+            }
+        },
+        _ => None,
+    };
     // A variable-length file keeps its total floats where the others keep dim.
     let dim_field = usize_at(bytes, 16, "dim")?;
     let (dim, floats) = if variable {
@@ -198,6 +219,7 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
         channels,
         variable,
         floats,
+        window,
         n,
         linked,
         params: BuildParams {
@@ -465,6 +487,8 @@ impl Index {
             head.extend_from_slice(&(self.store.channels as u64).to_le_bytes());
             let shape = u64::from(self.store.variable); // 0: rows of dim floats; 1: own lengths
             head.extend_from_slice(&shape.to_le_bytes());
+            let window = self.store.window.map_or(NO_WINDOW, f64::to_bits);
+            head.extend_from_slice(&window.to_le_bytes());
         }
         w.write_all(&head)?;
         if self.store.variable {
@@ -647,6 +671,7 @@ impl Index {
                 )));
             }
             store.variable = true;
+            store.window = h.window;
         }
         store.data = data;
         store.compute_envelopes(0);

@@ -179,7 +179,8 @@ impl Index {
         out: &mut Vec<Cand>,
     ) {
         let q = self.store.row(u as usize);
-        s.prep.prepare(self.store.metric, self.store.channels, q);
+        s.prep
+            .prepare(self.store.metric, self.store.channels, self.store.window, q);
         let d = self.eval_node(q, root, f32::INFINITY, s);
         let ef = self.params.ef_construction;
         let root_seed = [Cand { d, node: root }];

@@ -522,7 +522,8 @@ impl Index {
     /// distances differ can share a rounded square root, and then the smaller id is kept, so a
     /// top k is the start of the top k + 1 and merging shards' answers gives one index's answer.
     fn exact_scan(&self, q: &[f32], k: usize, limit: f32, s: &mut Scratch) {
-        s.prep.prepare(self.store.metric, self.store.channels, q);
+        s.prep
+            .prepare(self.store.metric, self.store.channels, self.store.window, q);
         let ceiling = squared_above(limit);
         // (true distance, user id, node, squared distance); ids are unique, so the first two
         // fields decide every comparison.

@@ -13,6 +13,9 @@ pub(crate) struct Store {
     pub variable: bool,
     /// One past the last float of every row (variable-length stores only; empty otherwise).
     pub ends: Vec<usize>,
+    /// DTW band as a fraction of the shorter series of each pair (variable-length stores only;
+    /// see `metric::pair_band`).
+    pub window: Option<f64>,
     pub metric: Metric,
     pub data: Floats,
     /// Upper DTW envelope of every row (empty for Euclidean), same layout as `data`.
@@ -31,6 +34,7 @@ impl Store {
             channels,
             variable: false,
             ends: Vec::new(),
+            window: None,
             metric,
             data: Floats::default(),
             upper: Vec::new(),
@@ -217,6 +221,8 @@ impl Store {
             self.lower.resize(self.data.len(), 0.0);
             for i in first..self.rows() {
                 let r = self.span(i);
+                let steps = r.len() / self.channels;
+                let band = crate::metric::pair_band(band, self.window, steps, steps);
                 let (up, lo) = (&mut self.upper[r.clone()], &mut self.lower[r.clone()]);
                 bounds::envelope_channels(&self.data.as_slice()[r], self.channels, band, up, lo);
             }

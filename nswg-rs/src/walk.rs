@@ -132,7 +132,8 @@ impl Index {
     pub(crate) fn walk(&self, w: &Walk<'_>, s: &mut Scratch) {
         let q = w.query;
         s.begin(self.graph.len());
-        s.prep.prepare(self.store.metric, self.store.channels, q);
+        s.prep
+            .prepare(self.store.metric, self.store.channels, self.store.window, q);
         s.top.clear();
         if let Some(x) = w.exclude {
             s.mark(x);
@@ -293,7 +294,8 @@ impl Index {
         let Some((ep, top)) = layers.entry() else {
             return;
         };
-        s.prep.prepare(self.store.metric, self.store.channels, q);
+        s.prep
+            .prepare(self.store.metric, self.store.channels, self.store.window, q);
         let d = self.eval_node(q, ep, f32::INFINITY, s);
         seeds.push(Cand { d, node: ep });
         for level in (1..=top.min(MAX_LEVEL)).rev() {

@@ -407,3 +407,75 @@ fn variable_length_misuse_is_refused() {
         "lengths"
     );
 }
+
+#[test]
+fn a_window_bands_each_pair_by_its_shorter_series_as_aeon_does() {
+    let c = 3;
+    let (data, lengths) = ragged(120, 5, 40, c, 41);
+    let (qdata, qlengths) = ragged(10, 4, 44, c, 42);
+    let rows = split(&data, &lengths, c);
+    for (window, independent) in [(0.1, false), (0.25, true), (0.0, false), (1.0, false)] {
+        let metric = if independent {
+            Metric::DtwIndependent { band: 0 }
+        } else {
+            Metric::Dtw { band: 0 }
+        };
+        let mut idx =
+            Index::variable_windowed(c, Some(window), metric, BuildParams::default()).unwrap();
+        idx.add_series_unlinked(&data, &lengths, None).unwrap();
+        idx.build(1).unwrap();
+        let p = SearchParams::default();
+        let (exact, _) = idx
+            .search_series_with(&qdata, &qlengths, 3, &p, true, None, |_, _| true)
+            .unwrap();
+        let wide = SearchParams {
+            ef: 120,
+            ..SearchParams::default()
+        };
+        let (graph, _) = idx
+            .search_series_with(&qdata, &qlengths, 3, &wide, false, None, |_, _| true)
+            .unwrap();
+        assert_eq!(graph.ids, exact.ids, "window {window}");
+        for (qi, q) in split(&qdata, &qlengths, c).into_iter().enumerate() {
+            let mut want: Vec<(f32, i64)> = rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let (n, m) = (q.len() / c, r.len() / c);
+                    let band = if window >= 1.0 {
+                        usize::MAX
+                    } else {
+                        (window * n.min(m) as f64) as usize
+                    };
+                    let band = band.min(1 << 24);
+                    let m = if independent {
+                        Metric::DtwIndependent { band }
+                    } else {
+                        Metric::Dtw { band }
+                    };
+                    (m.distance_channels(q, r, c), i as i64)
+                })
+                .collect();
+            want.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let ids: Vec<i64> = want[..3].iter().map(|w| w.1).collect();
+            assert_eq!(
+                &exact.ids[qi * 3..qi * 3 + 3],
+                &ids[..],
+                "window {window} query {qi}"
+            );
+        }
+        let back = Index::from_bytes(&idx.to_bytes()).unwrap();
+        assert_eq!(back.window(), Some(window));
+        assert_eq!(back.to_bytes(), idx.to_bytes());
+    }
+    let bad = Index::variable_windowed(
+        1,
+        Some(1.5),
+        Metric::Dtw { band: 0 },
+        BuildParams::default(),
+    );
+    assert!(matches!(
+        bad,
+        Err(Error::InvalidParameter { name: "window", .. })
+    ));
+}

@@ -169,12 +169,19 @@ def _build_index(s: _Settings, train: Collection) -> tuple[Index, int | None]:
         index = Index(train.n_channels * shortest, "euclidean")
         index.add(_index_input(s.metric, train, train))
         return index, None
-    band = _radius(s.window, s.band, shortest)
-    if band is not None and train.array is not None and band > shortest:
-        band = None  # a radius beyond the series length leaves every cell in the band
+    options: dict[str, Any] = {}
+    if train.array is None and s.band is None and s.window is not None:
+        # Unequal lengths: each pair gets aeon's own band, int(window * the shorter length),
+        # from the index itself (band_ is then None: no single radius applies).
+        band = None
+        options["window"] = float(s.window)
+    else:
+        band = _radius(s.window, s.band, shortest)
+        if band is not None and train.array is not None and band > shortest:
+            band = None  # a radius beyond the series length leaves every cell in the band
+        options["band"] = band
     # channels and dependence are passed only when needed, so one-channel series of one
     # length use the plain (n, length) index.
-    options: dict[str, Any] = {"band": band}
     if train.array is None or train.n_channels > 1:
         options["channels"] = train.n_channels
     if train.n_channels > 1:
@@ -487,8 +494,10 @@ class KNeighborsTimeSeriesClassifier(ClassifierMixin, _TimeSeriesNeighbors):
         - ``"window"``: float in [0, 1] or None. DTW's Sakoe-Chiba window as a fraction of the
           series length, as in aeon: None or 1.0 is full DTW, otherwise the radius in samples
           is ``int(window * n_timepoints)`` (aeon 1.6's ``thickness = int(window *
-          shortest_length)``; ``window=0`` is Euclidean). For unequal-length training series
-          the radius is ``int(window * shortest training length)``.
+          shortest_length)``; ``window=0`` is Euclidean). For unequal-length series every
+          pair gets aeon's band, ``int(window * min(n, m))`` steps of the shorter series along
+          the diagonal from the first to the last cell (the index's ``window``); ``band_`` is
+          then None.
         - ``"band"``: int >= 0. The Sakoe-Chiba radius in samples directly (pyembed's
           ``band``); a radius above the series length is full DTW (``band_`` is then None).
           Giving both ``window`` and ``band`` is a ValueError.
@@ -567,10 +576,13 @@ class KNeighborsTimeSeriesClassifier(ClassifierMixin, _TimeSeriesNeighbors):
       order, except that which of several series tied at the k-th distance make the cut is up
       to ``argpartition``. A tie between classes in the vote goes, in both, to the class that
       sorts first (``argmax`` over ``classes_``).
-    - Unequal lengths. aeon's window for a pair of series is ``int(window * m)`` with ``m`` the
-      shorter of the two, along the interpolated diagonal of the unequal cost matrix; pyembed
-      builds one index with one radius, ``int(window * shortest training length)``, so
-      predictions on unequal-length data can differ.
+    - Unequal lengths. Both give a pair of series the window ``int(window * m)``, ``m`` the
+      shorter length, along the interpolated diagonal of the unequal cost matrix, as aeon's
+      ``create_bounding_matrix`` (and ``dtw_cost_matrix``) defines it. aeon 1.6's
+      ``dtw_distance``, which its k-NN uses, computes that band with ``create_band_bounds``,
+      which in a few rows is one column off its own matrix (where ``step / size * length``
+      rounds just below an integer; 9 cells of a 267 x 201 matrix at window 0.1), so a few
+      distances, and rarely a prediction, differ there.
     - ``n_jobs`` defaults to all cores (aeon: 1). Parameters are checked in :meth:`fit` (aeon
       checks ``weights`` in ``__init__``); callable ``distance`` and ``weights`` are not
       supported.

@@ -118,7 +118,8 @@ impl Metric {
         let inf = f32::INFINITY;
         match self {
             // DTW at band 0 as the search computes it (see `eval_sq`): the Euclidean distance.
-            Metric::Euclidean | Metric::Dtw { band: 0 } | Metric::DtwIndependent { band: 0 } => {
+            Metric::Euclidean => euclidean::sq_euclidean(a, b).sqrt(),
+            Metric::Dtw { band: 0 } | Metric::DtwIndependent { band: 0 } if a.len() == b.len() => {
                 euclidean::sq_euclidean(a, b).sqrt()
             }
             Metric::Dtw { band } => dtw::dtw_dependent_sq(a, b, channels, *band, inf, s).sqrt(),
@@ -126,6 +127,18 @@ impl Metric {
                 dtw::dtw_independent_sq(a, b, channels, *band, inf, s).sqrt()
             }
         }
+    }
+}
+
+/// The DTW band in time steps between series of `n` and `m` steps: `band`, or with a `window`
+/// (a fraction of the shorter series, variable-length indexes only) aeon's
+/// `int(window * min(n, m))`, computed in f64 as aeon does; a window of 1 or more is full DTW.
+#[inline]
+pub(crate) fn pair_band(band: usize, window: Option<f64>, n: usize, m: usize) -> usize {
+    match window {
+        None => band,
+        Some(w) if w >= 1.0 => usize::MAX,
+        Some(w) => (w * n.min(m) as f64) as usize,
     }
 }
 
@@ -141,16 +154,21 @@ pub(crate) struct QueryPrep {
     cb_rev: Vec<f32>,
     /// Floats per time step of the query and the stored rows (set by `prepare`).
     channels: usize,
+    /// The index's DTW window, a fraction of the shorter series (set by `prepare`).
+    window: Option<f64>,
     /// Per-channel LB_Keogh both ways, for the independent form's abandoning.
     per_channel: [Vec<f32>; 2],
 }
 
 impl QueryPrep {
     /// Computes whatever the metric needs about `query` (time-major, `channels` floats per time
-    /// step) once per search.
-    pub fn prepare(&mut self, metric: Metric, channels: usize, query: &[f32]) {
+    /// step) once per search; `window` is the index's (see [`pair_band`]).
+    pub fn prepare(&mut self, metric: Metric, channels: usize, window: Option<f64>, query: &[f32]) {
         self.channels = channels.max(1);
+        self.window = window;
         if let Some(band) = metric.band() {
+            let steps = query.len() / self.channels;
+            let band = pair_band(band, window, steps, steps);
             self.upper.resize(query.len(), 0.0);
             self.lower.resize(query.len(), 0.0);
             bounds::envelope_channels(query, self.channels, band, &mut self.upper, &mut self.lower);
@@ -208,9 +226,11 @@ fn eval_dtw_sq(
     stats.visited += 1;
     let row = stored.row;
     let c = prep.channels.max(1);
-    if band == 0 {
+    let band = pair_band(band, prep.window, query.len() / c, row.len() / c);
+    if band == 0 && row.len() == query.len() {
         // The only warping path is the diagonal: DTW is the squared Euclidean distance (in both
-        // forms), which costs one pass, as much as a bound would.
+        // forms), which costs one pass, as much as a bound would. (Between unequal lengths the
+        // band follows a sloped diagonal: a DTW.)
         stats.distance_calls += 1;
         return euclidean::sq_euclidean(query, row);
     }
