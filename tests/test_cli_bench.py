@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
+from pyembed import Index
 from pyembed.cli.bench import ARCHIVE_COLUMNS, ARCHIVE_METHODS, COLUMNS, bench
 from pyembed.datasets import list_bundled, load_ucr, published_table
 from pyembed.index import (
@@ -282,14 +283,14 @@ def test_data_dir_bad_file_is_one_line(tmp_path: Path) -> None:
 
 def test_data_dir_without_names_skips_unreadable_sets(tmp_path: Path) -> None:
     (tmp_path / "Bad").mkdir()
-    (tmp_path / "Bad" / "Bad_TRAIN.tsv").write_text("1\t1.0\t2.0\n2\t1.0\tNaN\n")
+    (tmp_path / "Bad" / "Bad_TRAIN.tsv").write_text("1\t1.0\t2.0\n2\t1.0\tNaN\t3.0\n")
     (tmp_path / "Bad" / "Bad_TEST.tsv").write_text("1\t1.0\t2.0\n")
     data = load_ucr("Coffee", "TRAIN")
     for split in ("TRAIN", "TEST"):
         _write_tsv(tmp_path / "Coffee" / f"Coffee_{split}.tsv", data.X, data.y)
     result = run("--data-dir", str(tmp_path), "--format", "json")
     assert result.exit_code == 0, result.output
-    assert "skipping Bad: " in result.stderr and "variable-length" in result.stderr
+    assert "skipping Bad: " in result.stderr and "ragged file" in result.stderr
     document = json.loads(result.stdout)
     assert [r["name"] for r in document["results"]] == ["Coffee"]
     assert [s["name"] for s in document["skipped"]] == ["Bad"]
@@ -353,3 +354,85 @@ def test_exact_search_builds_no_graph(monkeypatch: pytest.MonkeyPatch) -> None:
     assert results[0]["error"] is not None
     with pytest.raises(AssertionError, match="built a graph"):
         Index(4).build()
+
+
+def _write_ts(path: Path, series: list[np.ndarray], labels: list[str]) -> None:
+    """A .ts file of multichannel series (channels, length_i), aeon's format."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    channels = series[0].shape[0]
+    equal = len({s.shape[1] for s in series}) == 1
+    head = [
+        f"@problemName {path.parent.name}",
+        "@timeStamps false",
+        "@missing false",
+        f"@univariate {'true' if channels == 1 else 'false'}",
+        f"@dimensions {channels}",
+        f"@equalLength {'true' if equal else 'false'}",
+        f"@classLabel true {' '.join(sorted(set(labels)))}",
+        "@data",
+    ]
+    body = [
+        ":".join(",".join(repr(float(v)) for v in channel) for channel in s) + f":{label}"
+        for s, label in zip(series, labels, strict=True)
+    ]
+    path.write_text("\n".join(head + body) + "\n")
+
+
+def _oracle_error(train, test, **index_args) -> float:
+    """1-NN error by the index's own exact search, built directly (no CLI)."""
+    index = Index(None if not train.equal_length else train.length, "dtw", **index_args)
+    index.add(train.X)
+    found = index.search(test.X, 1, exact=True)
+    return float(np.mean(np.asarray(train.y)[found.ids[:, 0]] != np.asarray(test.y)))
+
+
+def test_data_dir_multivariate_and_variable_length_sets(tmp_path: Path) -> None:
+    from pyembed.datasets.ucr import load_pair
+
+    rng = np.random.default_rng(3)
+    for split, n in (("TRAIN", 16), ("TEST", 12)):
+        labels = [str(i % 2) for i in range(n)]
+        multi = [rng.normal(size=(3, 20)).cumsum(axis=1) + 3 * (i % 2) for i in range(n)]
+        ragged = [rng.normal(size=(1, int(rng.integers(8, 30)))).cumsum(axis=1) for _ in range(n)]
+        _write_ts(tmp_path / "Multi" / f"Multi_{split}.ts", multi, labels)
+        _write_ts(tmp_path / "Ragged" / f"Ragged_{split}.ts", ragged, labels)
+    result = run(
+        "--data-dir", str(tmp_path), "--metric", "dtw", "--band-pct", "10", "--format", "json"
+    )
+    rows = json_results(result)
+    assert [(r["name"], r["dependence"]) for r in rows] == [
+        ("Multi", "dependent"),
+        ("Multi", "independent"),
+        ("Ragged", None),
+    ]
+    multi_train, multi_test = load_pair("Multi", tmp_path, znorm=True)
+    for row in rows[:2]:
+        assert row["channels"] == 3 and row["length"] == 20 and row["band"] == 2
+        want = _oracle_error(
+            multi_train, multi_test, band=2, channels=3, dependence=row["dependence"]
+        )
+        assert row["error"] == pytest.approx(want)
+    ragged_train, ragged_test = load_pair("Ragged", tmp_path, znorm=True)
+    lengths = ragged_train.lengths
+    assert rows[2]["length"] == f"{lengths.min()}-{lengths.max()}" and rows[2]["band"] == "10%"
+    assert rows[2]["error"] == pytest.approx(_oracle_error(ragged_train, ragged_test, window=0.1))
+    # One form asked for: one row; Euclidean skips the variable-length set with the reason.
+    one = json_results(
+        run(
+            "--data-dir",
+            str(tmp_path),
+            "Multi",
+            "--band",
+            "full",
+            "--dependence",
+            "independent",
+            "--format",
+            "json",
+        )
+    )
+    assert [(r["dependence"], r["band"]) for r in one] == [("independent", None)]
+    ed = run("--data-dir", str(tmp_path), "--metric", "euclidean", "--format", "json")
+    assert "skipping Ragged: Ragged has series of" in ed.stderr
+    assert [r["name"] for r in json_results(ed)] == ["Multi"]
+    table = run("--data-dir", str(tmp_path), "--metric", "dtw", "--band", "full")
+    assert table.exit_code == 0 and "dtw_form" in table.stdout and "independent" in table.stdout

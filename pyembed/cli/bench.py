@@ -48,11 +48,9 @@ __all__ = ["ARCHIVE_COLUMNS", "ARCHIVE_METHODS", "COLUMNS", "bench", "ucr"]
 # chunking is the same whether or not a bar is shown, so output never depends on the terminal.
 QUERY_CHUNK = 512
 
+_DATASET_FIELDS = ("name", "n_train", "n_test", "length", "channels", "dependence")
 COLUMNS = (
-    "name",
-    "n_train",
-    "n_test",
-    "length",
+    *_DATASET_FIELDS,
     "band",
     "error",
     "published_error",
@@ -72,6 +70,8 @@ _TABLE_HEADERS = {
     "n_train": "n_train",
     "n_test": "n_test",
     "length": "length",
+    "channels": "ch",
+    "dependence": "dtw_form",
     "band": "band",
     "error": "error",
     "published_error": "published",
@@ -90,14 +90,14 @@ ARCHIVE_METHODS = ("euclidean", "dtw_learned", "dtw_full")
 """The archive's three published 1-NN columns, in its order: Euclidean, DTW with the window
 learned on the training set, full-window DTW."""
 
-# Each column's fields: those of a one-metric row after the data set's own four, but the rate.
-_METHOD_FIELDS = tuple(c for c in COLUMNS[4:] if c != "queries_per_second")
-ARCHIVE_COLUMNS = ("name", "n_train", "n_test", "length") + tuple(
+# Each column's fields: those of a one-metric row after the data set's own, but the rate.
+_METHOD_FIELDS = tuple(c for c in COLUMNS[len(_DATASET_FIELDS) :] if c != "queries_per_second")
+ARCHIVE_COLUMNS = _DATASET_FIELDS + tuple(
     f"{method}_{field}" for method in ARCHIVE_METHODS for field in _METHOD_FIELDS
 )
 """Per-data-set fields of the default run (all three columns; json and csv)."""
 
-_ARCHIVE_TABLE = ("name", "n_train", "n_test", "length") + tuple(
+_ARCHIVE_TABLE = _DATASET_FIELDS + tuple(
     f"{method}_{field}"
     for method in ARCHIVE_METHODS
     for field in (("band",) if method == "dtw_learned" else ())
@@ -109,6 +109,8 @@ _ARCHIVE_HEADERS = {
     "n_train": "n_train",
     "n_test": "n_test",
     "length": "length",
+    "channels": "ch",
+    "dependence": "dtw_form",
     **{
         f"{method}_{field}": f"{_SHORT[method]}:{short}"
         for method in ARCHIVE_METHODS
@@ -164,11 +166,13 @@ class _Settings:
     seed: int
     znorm: bool
     threads: int | None
+    dependence: str = "both"
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "metric": self.metric or "euclidean+dtw",
             "band": self.band_label(),
+            "dependence": self.dependence,
             "search": self.search,
             "graph": self.graph,
             "ef": self.ef,
@@ -199,6 +203,9 @@ class _Job:
     band: int | None  # DTW radius in samples (the learned one in the archive's three columns);
     # None = full DTW (and unused for Euclidean)
     published: PublishedRow | None
+    # Series of their own lengths: a percentage window becomes aeon's per-pair window (a
+    # fraction of the shorter series of each pair) instead of one radius.
+    window: float | None = None
 
 
 @click.group(name="bench", cls=GuardedGroup)
@@ -252,7 +259,17 @@ def bench() -> None:
     "--no-znorm",
     is_flag=True,
     default=False,
-    help="Do not z-normalize each series (the published errors are for z-normalized series).",
+    help="Do not z-normalize each series (each channel of each series; the UCR archive's "
+    "published errors are for z-normalized series, UEA results are usually quoted without).",
+)
+@click.option(
+    "--dependence",
+    type=click.Choice(("dependent", "independent", "both")),
+    default="both",
+    show_default=True,
+    help="Multichannel (UEA) data sets: DTW warping all channels along one path (dependent, "
+    "DTW_D), each channel on its own (independent, DTW_I), or both, one row each. One-channel "
+    "sets get one row: the two are the same distance.",
 )
 @threads_option(help="Threads for build and search; default: all cores.")
 @output.output_options
@@ -299,6 +316,7 @@ def ucr(
     seed: int,
     data_dir: Path | None,
     no_znorm: bool,
+    dependence: str,
     threads: int | None,
     output_format: str,
     out: Path | None,
@@ -337,6 +355,7 @@ def ucr(
         seed=seed,
         znorm=not no_znorm,
         threads=threads,
+        dependence=dependence,
     )
     jobs, skipped = _prepare(names, data_dir, settings)
     show = progress if progress is not None else stderr_is_terminal()
@@ -414,8 +433,23 @@ def _prepare(
                 f"k={settings.k} is larger than the {train.n} training series of {name}",
                 param_hint="--k",
             )
-        band = None
-        if dtw:
+        band, window = None, None
+        if not train.equal_length:
+            if settings.metric == "euclidean":
+                message = (
+                    f"{name} has series of {int(train.lengths.min())} to "
+                    f"{int(train.lengths.max())} samples; Euclidean needs one length"
+                )
+                if names_given:
+                    raise click.BadParameter(message, param_hint="--metric")
+                skipped.append({"name": name, "reason": message})
+                click.echo(f"skipping {name}: {message}", err=True)
+                continue
+            if dtw:
+                band, window = _variable_band(settings, published, name)
+            # The archive's figures for its variable-length sets are for its own padded copies.
+            published = None
+        elif dtw:
             try:
                 band = datasets.resolve_band(
                     train.length,
@@ -426,7 +460,9 @@ def _prepare(
                 )
             except ValueError as exc:
                 raise click.BadParameter(one_line(exc), param_hint="--band") from None
-        jobs.append(_Job(name=name, train=train, test=test, band=band, published=published))
+        jobs.append(
+            _Job(name=name, train=train, test=test, band=band, published=published, window=window)
+        )
     if not jobs:
         raise click.ClickException(
             f"no data set in {where} could be run; first problem: {skipped[0]['reason']}"
@@ -434,8 +470,33 @@ def _prepare(
     return jobs, skipped
 
 
+def _variable_band(
+    settings: _Settings, published: PublishedRow | None, name: str
+) -> tuple[int | None, float | None]:
+    """(band, window) of DTW on a data set of series of their own lengths: a radius in samples
+    as given, full DTW, or a percentage (given, or the archive's learned one) as aeon's window,
+    a fraction of the shorter series of each pair."""
+    from pyembed.datasets import ucr as datasets
+
+    pct: float | None = settings.band_pct
+    if pct is None and datasets.wants_learned_band(settings.band, None):
+        if published is None:
+            raise click.BadParameter(
+                f"the archive publishes no learned window for {name!r}", param_hint="--band"
+            )
+        pct = float(published.dtw_learned_window_pct)
+    if pct is not None:
+        return None, pct / 100.0
+    if settings.band == datasets.FULL:
+        return None, None
+    if isinstance(settings.band, int) and settings.band >= 0:
+        return settings.band, None
+    raise click.BadParameter(f"invalid band {settings.band!r}", param_hint="--band")
+
+
 def _methods(job: _Job, settings: _Settings) -> list[tuple[str, str, int | None]]:
-    """(column, metric, band) of each run a job makes: one, or the archive's three."""
+    """(column, metric, band) of each run a job makes: one, or the archive's three (no
+    Euclidean column for series of their own lengths: it is left empty)."""
     if settings.metric is not None:
         return [(settings.metric, settings.metric, job.band)]
     return [
@@ -445,23 +506,42 @@ def _methods(job: _Job, settings: _Settings) -> list[tuple[str, str, int | None]
     ]
 
 
+def _forms(job: _Job, settings: _Settings) -> list[str | None]:
+    """The DTW forms a job runs, one result row each: both for multichannel sets (unless
+    --dependence picks one), None (no form to speak of) for one channel or Euclidean alone."""
+    if job.train.channels == 1 or settings.metric == "euclidean":
+        return [None]
+    if settings.dependence == "both":
+        return ["dependent", "independent"]
+    return [settings.dependence]
+
+
 def _run(jobs: list[_Job], settings: _Settings, *, show_progress: bool) -> list[dict[str, Any]]:
-    total = sum(len(_methods(job, settings)) * (job.train.n + job.test.n) for job in jobs)
+    total = sum(
+        len(_methods(job, settings)) * len(_forms(job, settings)) * (job.train.n + job.test.n)
+        for job in jobs
+    )
     results = []
     with output.progress_bar(total, show_progress, "bench ucr") as advance:
         for job in jobs:
-            runs = {
-                column: _run_one(job, settings, metric, band, advance)
-                for column, metric, band in _methods(job, settings)
-            }
-            if settings.metric is not None:
-                results.append(runs[settings.metric])
-                continue
-            row: dict[str, Any] = {key: runs["euclidean"][key] for key in ARCHIVE_COLUMNS[:4]}
-            for column, fields in runs.items():
-                for field in _METHOD_FIELDS:
-                    row[f"{column}_{field}"] = fields[field]
-            results.append(row)
+            euclidean: dict[str, Any] | None = None
+            for form in _forms(job, settings):
+                runs = {}
+                for column, metric, band in _methods(job, settings):
+                    if metric == "euclidean" and euclidean is not None:
+                        runs[column] = {**euclidean, "dependence": form}  # the same run
+                        continue
+                    runs[column] = _run_one(job, settings, metric, band, form, advance)
+                    if metric == "euclidean":
+                        euclidean = runs[column]
+                if settings.metric is not None:
+                    results.append(runs[settings.metric])
+                    continue
+                row: dict[str, Any] = {key: runs["dtw_full"][key] for key in _DATASET_FIELDS}
+                for column, fields in runs.items():
+                    for field in _METHOD_FIELDS:
+                        row[f"{column}_{field}"] = fields[field]
+                results.append(row)
     return results
 
 
@@ -470,13 +550,21 @@ def _run_one(
     settings: _Settings,
     metric: str,
     band: int | None,
+    dependence: str | None,
     advance: Any,
 ) -> dict[str, Any]:
-    """One k-NN classification of a job's test set with one metric and band; its result row."""
+    """One k-NN classification of a job's test set with one metric, band and DTW form; its
+    result row. Euclidean on series of their own lengths is not defined: an empty row."""
     import numpy as np
 
     from pyembed import Index
     from pyembed.metrics import knn_error
+
+    train = job.train
+    variable = not train.equal_length
+    if variable and metric == "euclidean":
+        advance(train.n + job.test.n)
+        return _empty_row(job, dependence)
 
     built = 0
 
@@ -486,10 +574,14 @@ def _run_one(
         built = max(built, done)
 
     start = time.perf_counter()
+    dtw = metric == "dtw"
     index = Index(
-        job.train.length,
+        None if variable else train.length,
         metric,  # type: ignore[arg-type]
-        band=band if metric == "dtw" else None,
+        band=band if dtw else None,
+        window=job.window if dtw and variable and band is None else None,
+        channels=train.channels,
+        dependence=dependence if dtw else None,  # type: ignore[arg-type]
         graph=settings.graph,  # type: ignore[arg-type]
         max_degree=settings.max_degree,
         ef_construction=settings.ef_construction,
@@ -520,12 +612,40 @@ def _run_one(
         calls += int(np.sum(found.distance_calls))
         pruned += int(np.sum(found.lb_pruned))
         abandoned += int(np.sum(found.abandoned))
-        advance(chunk.shape[0])
+        advance(len(chunk))
     neighbor_ids = np.concatenate(ids) if ids else np.empty((0, settings.k), np.int64)
     error = knn_error(neighbor_ids, job.train.y, job.test.y)
-    return _result_row(
+    row = _result_row(
         job, settings, metric, band, error, calls, pruned, abandoned, build_seconds, query_seconds
     )
+    row["dependence"] = dependence if dtw else None
+    if dtw and variable and band is None and job.window is not None:
+        row["band"] = f"{100 * job.window:g}%"  # aeon's window, per pair
+    return row
+
+
+def _empty_row(job: _Job, dependence: str | None) -> dict[str, Any]:
+    """The row of a run that cannot be made (Euclidean between series of other lengths)."""
+    return {
+        **_dataset_fields(job, dependence),
+        **{field: None for field in COLUMNS[len(_DATASET_FIELDS) :]},
+    }
+
+
+def _dataset_fields(job: _Job, dependence: str | None) -> dict[str, Any]:
+    """The data set's own fields of a result row; a variable length shows as "min-max"."""
+    lengths = job.train.lengths
+    length: int | str = (
+        job.train.length if job.train.equal_length else f"{int(lengths.min())}-{int(lengths.max())}"
+    )
+    return {
+        "name": job.name,
+        "n_train": job.train.n,
+        "n_test": job.test.n,
+        "length": length,
+        "channels": job.train.channels,
+        "dependence": dependence,
+    }
 
 
 def _result_row(
@@ -542,19 +662,16 @@ def _result_row(
 ) -> dict[str, Any]:
     from pyembed.datasets.ucr import published_error
 
-    published = published_error(
-        job.published,
-        metric=metric,
-        band=band,
-        length=job.train.length,
-        k=settings.k,
+    published = (
+        None
+        if job.published is None
+        else published_error(
+            job.published, metric=metric, band=band, length=job.train.length, k=settings.k
+        )
     )
     brute_force = job.test.n * job.train.n
     return {
-        "name": job.name,
-        "n_train": job.train.n,
-        "n_test": job.test.n,
-        "length": job.train.length,
+        **_dataset_fields(job, None),
         "band": band if metric == "dtw" else None,
         "error": error,
         "published_error": published,
@@ -636,7 +753,9 @@ def _render_table(results: list[dict[str, Any]], settings: _Settings) -> str:
             {
                 **row,
                 **{
-                    f"{m}_seconds": row[f"{m}_build_seconds"] + row[f"{m}_query_seconds"]
+                    f"{m}_seconds": None
+                    if row[f"{m}_build_seconds"] is None
+                    else row[f"{m}_build_seconds"] + row[f"{m}_query_seconds"]
                     for m in ARCHIVE_METHODS
                 },
             }
@@ -650,6 +769,9 @@ def _render_table(results: list[dict[str, Any]], settings: _Settings) -> str:
     else:
         rows = results
         columns, headers = COLUMNS, _TABLE_HEADERS
+    if all(row.get("channels", 1) == 1 for row in rows):
+        # One channel everywhere: no DTW form to tell apart.
+        columns = tuple(c for c in columns if c not in ("channels", "dependence"))
     knobs = " ".join(
         f"{key}={value}"
         for key, value in described.items()
@@ -719,8 +841,8 @@ def _plot(results: list[dict[str, Any]], settings: _Settings, path: Path) -> Non
         {"marker": "^", "s": 40, "color": "C2"},
     ]
     for (label, points), style in zip(series.items(), styles, strict=False):
-        xs = [p[2] for p in points if p[2] is not None]
-        ys = [p[1] for p in points if p[2] is not None]
+        xs = [p[2] for p in points if p[2] is not None and p[1] is not None]
+        ys = [p[1] for p in points if p[2] is not None and p[1] is not None]
         left.scatter(xs, ys, label=label, **style)
         top = max([top, *xs, *ys])
     top = max(top * 1.1, 0.05)
@@ -733,11 +855,13 @@ def _plot(results: list[dict[str, Any]], settings: _Settings, path: Path) -> Non
     left.set_ylabel(f"our {settings.k}-NN test error")
     left.set_title("Errors against the archive's")
     left.legend(fontsize=8)
-    names = [row["name"] for row in results]
+    form = {"dependent": " (D)", "independent": " (I)"}
+    names = [row["name"] + form.get(row.get("dependence") or "", "") for row in results]
     x = np.arange(len(names))
     width = 0.8 / len(series)
     for i, (label, points) in enumerate(series.items()):
-        right.bar(x + i * width - 0.4 + width / 2, [p[3] for p in points], width, label=label)
+        work = [0.0 if p[3] is None else p[3] for p in points]  # no run: no bar
+        right.bar(x + i * width - 0.4 + width / 2, work, width, label=label)
     right.set_xticks(x)
     right.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
     right.set_ylabel("full distance computations, % of brute force")

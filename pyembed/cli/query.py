@@ -180,7 +180,14 @@ def _read_inputs(path: Path, key: str | None, kind: str) -> Any:
             raise click.ClickException(f"{path}: UCR text files are inputs for ucr runs only")
         from pyembed.datasets.ucr import read_file
 
-        return read_file(path).X
+        split = read_file(path)
+        if split.channels != 1 or not split.equal_length:
+            raise click.ClickException(
+                f"{path}: ucr runs embed one-channel series of one length; this file holds "
+                f"{split.channels} channel(s) and lengths {int(split.lengths.min())} to "
+                f"{int(split.lengths.max())}"
+            )
+        return split.X
     if suffix == ".npy":
         return read_npy(path)
     if suffix != ".npz":

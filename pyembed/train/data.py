@@ -188,6 +188,13 @@ def ucr_training_data(
     from pyembed.datasets.ucr import load_pair
 
     train_split, test_split = load_pair(name, data_dir, znorm=znorm)
+    if train_split.channels != 1 or not train_split.equal_length:
+        raise ValueError(
+            f"{name}: the 1-D DenseNet trains on one-channel series of one length; this data set "
+            f"has {train_split.channels} channel(s) and lengths {int(train_split.lengths.min())} "
+            f"to {int(train_split.lengths.max())} (k-NN on it: pyembed.classify or "
+            "pyembed bench ucr)"
+        )
     series = np.concatenate([train_split.X, test_split.X]).astype(np.float32)
     names, codes = np.unique(
         np.concatenate([train_split.y, test_split.y]).astype(str), return_inverse=True
