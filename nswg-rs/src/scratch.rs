@@ -29,6 +29,8 @@ pub(crate) struct Scratch {
     pub seeds: Vec<Cand>,
     /// (bound, node) of every stored row, for an exact DTW scan in the order of its bound.
     pub order: Vec<(f32, u32)>,
+    /// The rows an ordered exact DTW scan evaluates first (squared Euclidean distance, node).
+    pub nearest_ed: Vec<(f32, u32)>,
     /// The query minus the code offsets, for a quantized search.
     pub shifted: Vec<f32>,
     /// Compute every query distance in full (no bounds, no abandoning): set by every query from

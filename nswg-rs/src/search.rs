@@ -577,6 +577,36 @@ impl Index {
                     (lb, node)
                 }));
                 order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                // With a wide band LB_Keogh hardly orders the rows (the envelope spans the
+                // whole series), so the first DTWs would run without a useful cutoff. The
+                // Euclidean distance is an upper bound of DTW (the diagonal is a warping path):
+                // the k rows nearest by it go first, and the k-th of those distances is a
+                // cutoff before any DTW (k rows are within it, so the k-th best is too).
+                s.begin(self.len());
+                if band.saturating_mul(WIDE_BAND_PER_LENGTH) >= q.len() / self.store.channels {
+                    let mut seeds = std::mem::take(&mut s.nearest_ed);
+                    seeds.clear();
+                    seeds.extend(order.iter().filter_map(|&(_, node)| {
+                        let row = self.store.row(node as usize);
+                        (row.len() == q.len())
+                            .then(|| (crate::metric::euclidean::sq_euclidean(q, row), node))
+                    }));
+                    if seeds.len() >= k {
+                        seeds.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0));
+                        seeds.truncate(k);
+                        seeds.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                        if let Some(&(kth, _)) = seeds.last() {
+                            // Slack for the different order of summation of the two sums.
+                            let slack = 1.0 + (4 * q.len() + 8) as f32 * f32::EPSILON;
+                            cutoff = cutoff.min(kth * slack);
+                        }
+                        for &(_, node) in seeds.iter() {
+                            s.mark(node);
+                            offer(node, s, &mut cutoff);
+                        }
+                    }
+                    s.nearest_ed = seeds;
+                }
                 for (at, &(lb, node)) in order.iter().enumerate() {
                     if lb > cutoff {
                         let rest = &order[at..];
@@ -588,12 +618,16 @@ impl Index {
                         } else {
                             0
                         };
-                        s.stats.visited += rest.len() as u64;
+                        let seeded = rest.iter().filter(|&&(_, n)| !s.mark(n)).count() as u64;
+                        let rest = rest.len() as u64 - seeded;
+                        s.stats.visited += rest;
                         s.stats.lb_kim_pruned += kim;
-                        s.stats.lb_keogh_pruned += rest.len() as u64 - kim;
+                        s.stats.lb_keogh_pruned += rest - kim;
                         break;
                     }
-                    offer(node, s, &mut cutoff);
+                    if s.mark(node) {
+                        offer(node, s, &mut cutoff);
+                    }
                 }
                 s.order = order;
             }
@@ -636,6 +670,10 @@ impl<'a> Batch<'a> {
 /// rows, 1.48 / 0.91 at 8,192, 29.7 / 12.9 at 100,000; k=10: 0.92 / 1.43 at 2,000, 2.56 / 3.00
 /// at 8,192, 39.1 / 25.3 at 100,000; UCR 1-NN (28-67 rows): ordered 1.0-2.2x faster.
 const ORDERED_SCAN_ROWS_PER_K: usize = 1024;
+
+/// A DTW band of at least the series length over this is wide: the ordered exact scan first
+/// evaluates the rows nearest by Euclidean distance (see `exact_scan`).
+const WIDE_BAND_PER_LENGTH: usize = 8;
 
 /// Queries x stored rows x dim (x DTW band width) below which a batch runs on the calling thread.
 const SMALL_BATCH_WORK: usize = 1 << 20;
