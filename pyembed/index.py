@@ -283,10 +283,10 @@ def _as_ragged(
                 f"(n, channels, length), got a {arr.ndim}-D array"
             )
         items = list(arr)
-    parts: list[NDArray[np.float32]] = []
+    arrays: list[NDArray[Any]] = []
     lengths = np.empty(len(items), np.int64)
     for i, item in enumerate(items):
-        a = np.asarray(item)
+        a = item if isinstance(item, np.ndarray) else np.asarray(item)
         if a.dtype.kind not in "fiu":
             raise TypeError(
                 f"{name}[{i}] must hold real numbers (float or int), got dtype {a.dtype}"
@@ -299,10 +299,13 @@ def _as_ragged(
             )
         if a.shape[1] == 0:
             raise ValueError(f"{name}[{i}] is empty: a series needs at least one time step")
-        with np.errstate(over="ignore"):
-            parts.append(np.ascontiguousarray(a.T, dtype=np.float32).reshape(-1))
+        arrays.append(a.T)  # a time-major (length_i, channels) view
         lengths[i] = a.shape[1]
-    flat = np.concatenate(parts) if parts else np.empty(0, np.float32)
+    if not arrays:
+        return np.empty((1, 0), np.float32), lengths
+    # One copy: the views back to back, time-major, in float32.
+    with np.errstate(over="ignore"):
+        flat = np.concatenate(arrays, axis=0, dtype=np.float32, casting="unsafe")
     return flat.reshape(1, -1), lengths
 
 

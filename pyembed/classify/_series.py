@@ -166,33 +166,47 @@ def _from_list(items: list[Any] | tuple[Any, ...], name: str) -> Collection:
     if len(items) == 0:
         raise ValueError(f"{name} is an empty list while a minimum of 1 series is required")
     series: list[NDArray[np.float32]] = []
-    for i, item in enumerate(items):
-        arr = _real_array(item, f"{name}[{i}]")
-        if arr.ndim == 0:
-            # A flat list of numbers: report it as the 1-D array it is.
-            return _from_array(_real_array(items, name), name)
-        if arr.ndim == 1:
-            arr = arr[np.newaxis, :]
-        elif arr.ndim != 2:
-            raise ValueError(
-                f"{name}[{i}] must be 1-D (one channel) or 2-D (n_channels, n_timepoints); "
-                f"got a {arr.ndim}-D array of shape {arr.shape}"
-            )
-        if arr.shape[0] == 0:
-            raise ValueError(f"{name}[{i}] has 0 channels (shape={arr.shape})")
-        if arr.shape[1] == 0:
-            raise ValueError(f"{name}[{i}] has 0 time points (shape={arr.shape})")
-        if series and arr.shape[0] != series[0].shape[0]:
-            raise ValueError(
-                f"{name}[{i}] has {arr.shape[0]} channels but {name}[0] has "
-                f"{series[0].shape[0]}; every series needs the same channels"
-            )
-        values = _as_float32(arr)
-        _check_finite(values, name, case_offset=i)
-        series.append(values)
+    with np.errstate(over="ignore"):  # float32 overflow is reported as infinity below
+        for i, item in enumerate(items):
+            arr = _series_item(item, i, name, series)
+            if arr is None:
+                # A flat list of numbers: report it as the 1-D array it is.
+                return _from_array(_real_array(items, name), name)
+            series.append(np.ascontiguousarray(arr, dtype=_F32))
+    for i, values in enumerate(series):
+        if not np.isfinite(values).all():
+            _check_finite(values, name, case_offset=i)
     if all(s.shape == series[0].shape for s in series):
         return Collection(np.stack(series), None, series[0].shape[0])
     return Collection(None, series, series[0].shape[0])
+
+
+def _series_item(
+    item: Any, i: int, name: str, series: list[NDArray[np.float32]]
+) -> NDArray[Any] | None:
+    """Item ``i`` of a list collection checked as one (n_channels, n_timepoints) series (1-D
+    items are one channel; ``series`` holds the items before it); None when it is a number
+    (the list is then one 1-D series)."""
+    arr = _real_array(item, f"{name}[{i}]")
+    if arr.ndim == 0:
+        return None
+    if arr.ndim == 1:
+        arr = arr[np.newaxis, :]
+    elif arr.ndim != 2:
+        raise ValueError(
+            f"{name}[{i}] must be 1-D (one channel) or 2-D (n_channels, n_timepoints); "
+            f"got a {arr.ndim}-D array of shape {arr.shape}"
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name}[{i}] has 0 channels (shape={arr.shape})")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name}[{i}] has 0 time points (shape={arr.shape})")
+    if series and arr.shape[0] != series[0].shape[0]:
+        raise ValueError(
+            f"{name}[{i}] has {arr.shape[0]} channels but {name}[0] has "
+            f"{series[0].shape[0]}; every series needs the same channels"
+        )
+    return arr
 
 
 def as_collection(X: Any, name: str = "X") -> Collection:

@@ -388,47 +388,67 @@ fn dtw_core<S: Steps>(
 /// always allowed, so a path always exists.
 fn sloped_band(n: usize, m: usize, t: usize, lo: &mut Vec<usize>, hi: &mut Vec<usize>) {
     let steps = n.max(m) + 1;
-    let at = |step: usize, size: usize| ((step as f64 / steps as f64) * size as f64) as usize;
     lo.clear();
     hi.clear();
     lo.resize(n, 0);
     hi.resize(n, m - 1);
     if n <= m {
         // Rows are the shorter axis: sample s allows rows within t of its row, at its column.
-        let mut next = 0;
-        for step in 0..steps {
-            let (r, c) = (at(step, n), at(step, m));
+        // A row's first column is that of the first sample within t of it, its last column
+        // that of the last one.
+        let (mut next, mut done, mut prev_c) = (0, 0, 0);
+        for (r, c) in diagonal(steps, n).zip(diagonal(steps, m)) {
             let end = (r + t + 1).min(n);
             while next < end {
                 lo[next] = c;
                 next += 1;
             }
-        }
-        let mut prev = n; // rows >= prev have their last column
-        for step in (0..steps).rev() {
-            let (r, c) = (at(step, n), at(step, m));
-            let start = r.saturating_sub(t);
-            while prev > start {
-                prev -= 1;
-                hi[prev] = c;
+            // Rows more than t below this sample's row had their last sample before it.
+            while done < n && r > done + t {
+                hi[done] = prev_c;
+                done += 1;
             }
+            prev_c = c;
+        }
+        for h in hi.iter_mut().skip(done) {
+            *h = prev_c;
         }
     } else {
         // Columns are the shorter axis: sample s allows columns within t of its column, at its
         // row; a row's range spans those of all the samples on it.
-        let mut seen = vec![false; n];
-        for step in 0..steps {
-            let (r, c) = (at(step, n), at(step, m));
-            if let (Some(l), Some(h), Some(first)) = (lo.get_mut(r), hi.get_mut(r), seen.get_mut(r))
-            {
-                if !*first {
+        let mut last = usize::MAX;
+        for (r, c) in diagonal(steps, n).zip(diagonal(steps, m)) {
+            if let (Some(l), Some(h)) = (lo.get_mut(r), hi.get_mut(r)) {
+                if r != last {
                     *l = c.saturating_sub(t);
-                    *first = true;
+                    last = r;
                 }
                 *h = (c + t).min(m - 1);
             }
         }
     }
+}
+
+/// `floor(s / steps * size)` for `s = 0, 1, .., steps - 1`, computed as aeon computes it (in
+/// f64: `(s / steps) * size`) but without a division per sample: the exact quotient and
+/// remainder of `s * size / steps` advance by `size` each sample, and only where the exact value
+/// is an integer (remainder 0) can the f64 product round below it, so only there is the f64
+/// formula evaluated.
+fn diagonal(steps: usize, size: usize) -> impl Iterator<Item = usize> {
+    let (mut q, mut rem) = (0usize, 0usize);
+    (0..steps).map(move |s| {
+        let v = if rem == 0 {
+            ((s as f64 / steps as f64) * size as f64) as usize
+        } else {
+            q
+        };
+        rem += size; // size < steps: the quotient grows by at most one
+        if rem >= steps {
+            rem -= steps;
+            q += 1;
+        }
+        v
+    })
 }
 
 /// The DP of [`dtw_core`] over rows of `a` (`n` steps) and columns of `b` (`m` steps), both
@@ -610,9 +630,21 @@ mod tests {
 
     #[test]
     fn sloped_band_equals_aeons_matrix() {
-        for n in 1..30 {
-            for m in 1..30 {
-                for band in [0, 1, 2, 3, 5, 8, 13, 40] {
+        let mut sizes: Vec<(usize, usize)> =
+            (1..30).flat_map(|n| (1..30).map(move |m| (n, m))).collect();
+        // Larger pairs, where the f64 product lands on integers in many places.
+        sizes.extend([
+            (267, 201),
+            (201, 267),
+            (361, 29),
+            (29, 361),
+            (300, 150),
+            (128, 96),
+            (97, 1),
+        ]);
+        for (n, m) in sizes {
+            {
+                for band in [0, 1, 2, 3, 5, 8, 13, 20, 40] {
                     let want = allowed(n, m, band);
                     let (mut lo, mut hi) = (Vec::new(), Vec::new());
                     if n == m || band >= n.max(m) {
