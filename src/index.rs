@@ -233,12 +233,7 @@ impl NativeIndex {
         channels: usize,
         dependence: Option<&str>,
     ) -> PyResult<Self> {
-        let params = nswg::BuildParams {
-            max_degree,
-            ef_construction,
-            seed,
-            graph: graph.parse().map_err(to_py)?,
-        };
+        let params = build_params(max_degree, ef_construction, seed, graph)?;
         let metric = nswg::Metric::from_name(metric, band, dim).map_err(to_py)?;
         let metric = metric.with_dependence(dependence).map_err(to_py)?;
         Ok(Self::wrap(
@@ -263,12 +258,7 @@ impl NativeIndex {
         dependence: Option<&str>,
         window: Option<f64>,
     ) -> PyResult<Self> {
-        let params = nswg::BuildParams {
-            max_degree,
-            ef_construction,
-            seed,
-            graph: graph.parse().map_err(to_py)?,
-        };
+        let params = build_params(max_degree, ef_construction, seed, graph)?;
         let full = nswg::Index::FULL_BAND;
         let metric = nswg::Metric::from_name(metric, band, full + 1).map_err(to_py)?;
         let metric = metric.with_dependence(dependence).map_err(to_py)?;
@@ -600,6 +590,21 @@ impl NativeIndex {
     fn build_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         build_dict(py, &self.params)
     }
+}
+
+/// The core's build parameters from the constructor's arguments (`graph`: "hnsw" or "nsw").
+fn build_params(
+    max_degree: usize,
+    ef_construction: usize,
+    seed: u64,
+    graph: &str,
+) -> PyResult<nswg::BuildParams> {
+    Ok(nswg::BuildParams {
+        max_degree,
+        ef_construction,
+        seed,
+        graph: graph.parse().map_err(to_py)?,
+    })
 }
 
 /// Series back to back (float32) and their time steps (int64).

@@ -515,16 +515,7 @@ impl Index {
         lengths: &[usize],
         ids: Option<&[i64]>,
     ) -> Result<Vec<i64>, Error> {
-        if !self.store.variable {
-            return Err(invalid(
-                "lengths",
-                format!(
-                    "are only for an index of variable-length series; this one holds rows of \
-                     dim={}",
-                    self.dim()
-                ),
-            ));
-        }
+        self.check_variable()?;
         let floats = check_series("vectors", rows, lengths, self.channels())?;
         let new_ids = self.check_ids(lengths.len(), ids)?;
         if new_ids.len() > crate::ADD_CHUNK_ROWS {
@@ -533,6 +524,20 @@ impl Index {
         self.record_ids(&new_ids);
         self.store.push_series(rows, &floats);
         Ok(new_ids)
+    }
+
+    /// An error naming `lengths` unless this index holds series of their own lengths.
+    pub(crate) fn check_variable(&self) -> Result<(), Error> {
+        if self.store.variable {
+            return Ok(());
+        }
+        Err(invalid(
+            "lengths",
+            format!(
+                "are only for an index of variable-length series; this one holds rows of dim={}",
+                self.dim()
+            ),
+        ))
     }
 
     /// Maps the checked `new_ids` to the next node numbers.

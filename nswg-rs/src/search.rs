@@ -201,16 +201,7 @@ impl Index {
         exact: bool,
         max_distances: Option<&[f32]>,
     ) -> Result<Vec<usize>, Error> {
-        if !self.store.variable {
-            return Err(invalid(
-                "lengths",
-                format!(
-                    "are only for an index of variable-length series; this one holds rows of \
-                     dim={}",
-                    self.dim()
-                ),
-            ));
-        }
+        self.check_variable()?;
         let floats = check_series("queries", queries, lengths, self.channels())?;
         self.check_query(k, p, exact)?;
         if let Some(m) = max_distances {

@@ -63,10 +63,22 @@ pub fn naive_knn(
     q: &[f32],
     k: usize,
 ) -> Vec<(f32, i64)> {
+    naive_knn_channels(metric, data, dim, 1, q, k)
+}
+
+/// [`naive_knn`] over time-major series of `channels` floats per time step.
+pub fn naive_knn_channels(
+    metric: &nswg::Metric,
+    data: &[f32],
+    dim: usize,
+    channels: usize,
+    q: &[f32],
+    k: usize,
+) -> Vec<(f32, i64)> {
     let mut all: Vec<(f32, i64)> = data
         .chunks_exact(dim)
         .enumerate()
-        .map(|(i, row)| (metric.distance(q, row), i as i64))
+        .map(|(i, row)| (metric.distance_channels(q, row, channels), i as i64))
         .collect();
     all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     all.truncate(k);

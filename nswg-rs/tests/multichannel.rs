@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{naive_knn, walks, Rng};
+use common::{naive_knn, naive_knn_channels, walks, Rng};
 use nswg::{BuildParams, Error, Index, Metric, SearchParams};
 
 /// `n` time-major series of `len` steps and `c` channels: each channel its own random walk.
@@ -18,25 +18,6 @@ fn series(n: usize, len: usize, c: usize, seed: u64) -> Vec<f32> {
         }
     }
     out
-}
-
-/// Naive k-NN in the multichannel metric (distance, id), sorted.
-fn naive(
-    metric: Metric,
-    data: &[f32],
-    dim: usize,
-    c: usize,
-    q: &[f32],
-    k: usize,
-) -> Vec<(f32, i64)> {
-    let mut all: Vec<(f32, i64)> = data
-        .chunks_exact(dim)
-        .enumerate()
-        .map(|(i, row)| (metric.distance_channels(q, row, c), i as i64))
-        .collect();
-    all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    all.truncate(k);
-    all
 }
 
 #[test]
@@ -58,7 +39,7 @@ fn exact_and_full_beam_graph_search_equal_the_naive_scan_in_both_forms() {
         for k in [1, 5] {
             let mut pruned_or_abandoned = 0;
             for q in queries.chunks_exact(dim) {
-                let want = naive(metric, &data, dim, c, q, k);
+                let want = naive_knn_channels(&metric, &data, dim, c, q, k);
                 let (hits, stats) = idx.exact_search(q, k, &SearchParams::default()).unwrap();
                 let got: Vec<i64> = hits.iter().map(|h| h.id).collect();
                 let ids: Vec<i64> = want.iter().map(|w| w.1).collect();

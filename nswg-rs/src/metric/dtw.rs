@@ -671,27 +671,7 @@ mod tests {
 
     /// Full (n+1) x (m+1) table in f64, respecting the band: the slow twin of `dtw_sq`.
     fn naive_dtw_sq(a: &[f32], b: &[f32], band: usize) -> f64 {
-        let (n, m) = (a.len(), b.len());
-        if n == 0 && m == 0 {
-            return 0.0;
-        }
-        if n == 0 || m == 0 {
-            return f64::INFINITY;
-        }
-        let ok = allowed(n, m, band);
-        let mut d = vec![vec![f64::INFINITY; m + 1]; n + 1];
-        d[0][0] = 0.0;
-        for i in 1..=n {
-            for j in 1..=m {
-                if !ok[i - 1][j - 1] {
-                    continue;
-                }
-                let c = (a[i - 1] as f64 - b[j - 1] as f64).powi(2);
-                let best = d[i - 1][j].min(d[i][j - 1]).min(d[i - 1][j - 1]);
-                d[i][j] = c + best;
-            }
-        }
-        d[n][m]
+        naive_dependent_sq(a, b, 1, band)
     }
 
     /// Full table in f64 with the dependent cell cost (squared distance across `c` channels).
