@@ -253,7 +253,23 @@ def _as_series(x: ArrayLike, name: str, channels: int, length: int) -> NDArray[n
         )
     with np.errstate(over="ignore"):
         rows = np.ascontiguousarray(arr.transpose(0, 2, 1), dtype=np.float32)
+    _check_finite_series(rows, name, channels)
     return rows.reshape(arr.shape[0], length * channels)
+
+
+def _check_finite_series(steps: NDArray[np.float32], name: str, channels: int) -> None:
+    """A ValueError naming the first NaN or infinity of time-major float32 series (shape
+    (..., length, channels)) by series, channel and time step, as the caller laid them out
+    (the core would count floats of its own time-major rows)."""
+    if np.isfinite(steps).all():
+        return
+    where = np.argwhere(~np.isfinite(steps))[0]
+    step, channel = int(where[-2]), int(where[-1])
+    series = f"series {int(where[0])}, " if steps.ndim == 3 else ""
+    raise ValueError(
+        f"{name} contains a non-finite value (NaN or inf, after conversion to float32) at "
+        f"{series}channel {channel}, time step {step}"
+    )
 
 
 def _as_ragged(
@@ -299,6 +315,11 @@ def _as_ragged(
             )
         if a.shape[1] == 0:
             raise ValueError(f"{name}[{i}] is empty: a series needs at least one time step")
+        if a.shape[1] * channels > _nswg.FULL_BAND:
+            raise ValueError(
+                f"{name}[{i}] has {a.shape[1]} time steps; at most "
+                f"{_nswg.FULL_BAND // channels} fit one series of {channels} channel(s)"
+            )
         arrays.append(a.T)  # a time-major (length_i, channels) view
         lengths[i] = a.shape[1]
     if not arrays:
@@ -306,6 +327,13 @@ def _as_ragged(
     # One copy: the views back to back, time-major, in float32.
     with np.errstate(over="ignore"):
         flat = np.concatenate(arrays, axis=0, dtype=np.float32, casting="unsafe")
+    if not np.isfinite(flat).all():
+        # Name the series, channel and time step as the caller laid them out.
+        ends = np.cumsum(lengths)
+        step = int(np.argwhere(~np.isfinite(flat))[0][0])
+        i = int(np.searchsorted(ends, step, side="right"))
+        start = int(ends[i] - lengths[i])
+        _check_finite_series(flat[start : ends[i]][None], f"{name}[{i}]", channels)
     return flat.reshape(1, -1), lengths
 
 
@@ -558,6 +586,8 @@ class Index:
         band = f", band={self.band}" if self.metric == "dtw" else ""
         if self.variable_length:
             band = f", band={self.band}" if self.band != _nswg.FULL_BAND else ""
+            if self.window is not None:
+                band = f", window={self.window:g}"
             return (
                 f"Index(None, metric={self.metric!r}{band}, channels={self.channels}, "
                 f"dependence={self.dependence!r}, len={len(self)})"
@@ -940,12 +970,13 @@ class Index:
     @staticmethod
     def info(path: str | os.PathLike[str]) -> dict[str, Any]:
         """Header of a saved index without loading it: version, metric, band, dim (samples per
-        channel, as :attr:`dim`), channels, dependence (None for Euclidean), n, pending (rows not
+        channel, as :attr:`dim`; 0 for series of their own lengths), channels, variable_length,
+        window, dependence (None for Euclidean), n, pending (rows not
         yet linked into its graph), build params."""
         head = dict(_nswg.read_header(os.fspath(path)))
         dim, channels = head["dim"], head["channels"]
         if isinstance(dim, int) and isinstance(channels, int):  # always, from the core
-            head["dim"] = None if head["variable_length"] else dim // channels
+            head["dim"] = 0 if head["variable_length"] else dim // channels
         return head
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -18,8 +18,8 @@ pub struct SearchStats {
     pub abandoned: u64,
     /// Nodes whose distance was considered at all (evaluated or pruned).
     pub visited: u64,
-    /// DTW candidates of another length than the query's (variable-length indexes): LB_Keogh
-    /// does not bound them, so only LB_Kim was tried before their DTW.
+    /// DTW candidates of another length than the query's (variable-length indexes) that were
+    /// evaluated against a cutoff: LB_Keogh does not bound them, so only LB_Kim was tried.
     pub lb_keogh_skipped: u64,
 }
 
