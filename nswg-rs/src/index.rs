@@ -39,14 +39,15 @@ pub struct Index {
 }
 
 /// Checks that `rows` is the concatenation of series of `lengths` time steps (each at least 1)
-/// of `channels` finite floats per step; returns each series' number of floats.
+/// of `channels` finite floats per step; returns where each series ends (one past its last float
+/// in `rows`).
 pub(crate) fn check_series(
     what: &'static str,
     rows: &[f32],
     lengths: &[usize],
     channels: usize,
 ) -> Result<Vec<usize>, Error> {
-    let mut floats = Vec::with_capacity(lengths.len());
+    let mut ends = Vec::with_capacity(lengths.len());
     let mut total = 0usize;
     for (i, &len) in lengths.iter().enumerate() {
         let f = len.checked_mul(channels).filter(|&f| f > 0 && f <= MAX_DIM);
@@ -59,8 +60,8 @@ pub(crate) fn check_series(
                 ),
             ));
         };
-        floats.push(f);
         total = total.saturating_add(f);
+        ends.push(total);
     }
     if total != rows.len() {
         return Err(invalid(
@@ -73,22 +74,15 @@ pub(crate) fn check_series(
         ));
     }
     if let Some(pos) = rows.iter().position(|x| !x.is_finite()) {
-        let row = floats
-            .iter()
-            .scan(0usize, |end, f| {
-                *end += f;
-                Some(*end)
-            })
-            .position(|end| pos < end)
-            .unwrap_or(0);
-        let start: usize = floats[..row].iter().sum();
+        let row = ends.partition_point(|&end| end <= pos);
+        let start = if row == 0 { 0 } else { ends[row - 1] };
         return Err(Error::NonFinite {
             what,
             row,
             col: pos - start,
         });
     }
-    Ok(floats)
+    Ok(ends)
 }
 
 /// Checks that the flat buffer `rows` holds whole rows of width `dim` of finite values; returns
@@ -516,13 +510,13 @@ impl Index {
         ids: Option<&[i64]>,
     ) -> Result<Vec<i64>, Error> {
         self.check_variable()?;
-        let floats = check_series("vectors", rows, lengths, self.channels())?;
+        let ends = check_series("vectors", rows, lengths, self.channels())?;
         let new_ids = self.check_ids(lengths.len(), ids)?;
         if new_ids.len() > crate::ADD_CHUNK_ROWS {
             self.reserve_rows(new_ids.len(), rows.len())?;
         }
         self.record_ids(&new_ids);
-        self.store.push_series(rows, &floats);
+        self.store.push_series(rows, &ends);
         Ok(new_ids)
     }
 

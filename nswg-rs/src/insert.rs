@@ -314,17 +314,24 @@ impl Index {
         let band = metric.band().map(|band| {
             crate::metric::pair_band(band, self.store.window, ra.len() / c, rb.len() / c)
         });
-        match (metric, band) {
-            // The diagonal of equal lengths: DTW is the Euclidean distance (as `eval_sq`).
-            (_, None) | (_, Some(0)) if ra.len() == rb.len() => {
+        match band {
+            // Euclidean, and the diagonal of equal lengths: DTW is the Euclidean distance (as
+            // `eval_sq`).
+            None | Some(0) if ra.len() == rb.len() => {
                 crate::metric::euclidean::sq_euclidean(ra, rb)
             }
-            (Metric::DtwIndependent { .. }, Some(band)) => {
-                crate::metric::dtw::dtw_independent_sq(ra, rb, c, band, cutoff, &mut build.dtw)
-            }
-            (_, band) => {
+            band => {
+                let independent = matches!(metric, Metric::DtwIndependent { .. });
                 let band = band.unwrap_or(0);
-                crate::metric::dtw::dtw_dependent_sq(ra, rb, c, band, cutoff, &mut build.dtw)
+                crate::metric::dtw::dtw_form_sq(
+                    independent,
+                    ra,
+                    rb,
+                    c,
+                    band,
+                    cutoff,
+                    &mut build.dtw,
+                )
             }
         }
     }

@@ -202,18 +202,12 @@ impl Index {
         max_distances: Option<&[f32]>,
     ) -> Result<Vec<usize>, Error> {
         self.check_variable()?;
-        let floats = check_series("queries", queries, lengths, self.channels())?;
+        let ends = check_series("queries", queries, lengths, self.channels())?;
         self.check_query(k, p, exact)?;
         if let Some(m) = max_distances {
             check_max_distances(m, lengths.len(), exact)?;
         }
-        Ok(floats
-            .iter()
-            .scan(0usize, |end, f| {
-                *end += f;
-                Some(*end)
-            })
-            .collect())
+        Ok(ends)
     }
 
     /// Runs a checked batch of `n` queries in pieces (see [`Index::search_batch_with`]).

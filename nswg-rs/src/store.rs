@@ -133,16 +133,12 @@ impl Store {
     }
 
     /// Appends validated rows of their own lengths to a variable-length store: `rows` is their
-    /// concatenation and `floats[i]` the floats of row `i` (summing to `rows.len()`). Computes
-    /// their envelopes.
-    pub fn push_series(&mut self, rows: &[f32], floats: &[usize]) {
-        let first = self.rows();
-        let mut end = self.data.len();
+    /// concatenation and `ends[i]` one past the last float of row `i` in `rows` (the last is
+    /// `rows.len()`). Computes their envelopes.
+    pub fn push_series(&mut self, rows: &[f32], ends: &[usize]) {
+        let (first, start) = (self.rows(), self.data.len());
         self.data.extend_from_slice(rows);
-        for f in floats {
-            end += f;
-            self.ends.push(end);
-        }
+        self.ends.extend(ends.iter().map(|end| start + end));
         self.compute_envelopes(first);
     }
 

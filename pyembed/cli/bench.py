@@ -105,12 +105,7 @@ _ARCHIVE_TABLE = _DATASET_FIELDS + tuple(
 )
 _SHORT = {"euclidean": "ed", "dtw_learned": "dtw", "dtw_full": "full"}
 _ARCHIVE_HEADERS = {
-    "name": "name",
-    "n_train": "n_train",
-    "n_test": "n_test",
-    "length": "length",
-    "channels": "ch",
-    "dependence": "dtw_form",
+    **{field: _TABLE_HEADERS[field] for field in _DATASET_FIELDS},
     **{
         f"{method}_{field}": f"{_SHORT[method]}:{short}"
         for method in ARCHIVE_METHODS

@@ -172,6 +172,24 @@ pub fn dtw_independent_sq(
     dtw_independent_sq_lb(a, b, channels, band, cutoff, &[], scratch)
 }
 
+/// [`dtw_independent_sq`] when `independent`, else [`dtw_dependent_sq`]: DTW in a metric's form
+/// (same layout, units and cutoff contract).
+pub(crate) fn dtw_form_sq(
+    independent: bool,
+    a: &[f32],
+    b: &[f32],
+    channels: usize,
+    band: usize,
+    cutoff: f32,
+    scratch: &mut DtwScratch,
+) -> f32 {
+    if independent {
+        dtw_independent_sq(a, b, channels, band, cutoff, scratch)
+    } else {
+        dtw_dependent_sq(a, b, channels, band, cutoff, scratch)
+    }
+}
+
 /// [`dtw_independent_sq`] that lowers each channel's cutoff by `rest[ch]`, a lower bound on the
 /// DTW of each later channel (squared units; empty: no bound), and by what the earlier channels
 /// already cost: channel `ch` may abandon once the sum can no longer stay `<= cutoff`. Rounding

@@ -122,9 +122,9 @@ impl Metric {
             Metric::Dtw { band: 0 } | Metric::DtwIndependent { band: 0 } if a.len() == b.len() => {
                 euclidean::sq_euclidean(a, b).sqrt()
             }
-            Metric::Dtw { band } => dtw::dtw_dependent_sq(a, b, channels, *band, inf, s).sqrt(),
-            Metric::DtwIndependent { band } => {
-                dtw::dtw_independent_sq(a, b, channels, *band, inf, s).sqrt()
+            Metric::Dtw { band } | Metric::DtwIndependent { band } => {
+                let independent = matches!(self, Metric::DtwIndependent { .. });
+                dtw::dtw_form_sq(independent, a, b, channels, *band, inf, s).sqrt()
             }
         }
     }
@@ -248,11 +248,7 @@ fn eval_dtw_sq(
             // diagonal, which LB_Keogh's straight envelope does not bound.
             stats.lb_keogh_skipped += 1;
             stats.distance_calls += 1;
-            let d = if independent {
-                dtw::dtw_independent_sq(query, row, c, band, cutoff, &mut prep.dtw)
-            } else {
-                dtw::dtw_dependent_sq(query, row, c, band, cutoff, &mut prep.dtw)
-            };
+            let d = dtw::dtw_form_sq(independent, query, row, c, band, cutoff, &mut prep.dtw);
             if d > cutoff {
                 stats.abandoned += 1;
             }
@@ -313,9 +309,13 @@ fn eval_dtw_sq(
         return d;
     }
     stats.distance_calls += 1;
-    if independent {
-        dtw::dtw_independent_sq(query, row, c, band, f32::INFINITY, &mut prep.dtw)
-    } else {
-        dtw::dtw_dependent_sq(query, row, c, band, f32::INFINITY, &mut prep.dtw)
-    }
+    dtw::dtw_form_sq(
+        independent,
+        query,
+        row,
+        c,
+        band,
+        f32::INFINITY,
+        &mut prep.dtw,
+    )
 }
