@@ -33,7 +33,7 @@ fn convert(e: nswg::Error, path: Option<&Path>) -> PyErr {
         _ => e.to_string(),
     };
     match e {
-        nswg::Error::UnknownId { .. } => PyKeyError::new_err(msg),
+        nswg::Error::UnknownId { .. } | nswg::Error::UnknownIds { .. } => PyKeyError::new_err(msg),
         nswg::Error::Format { .. } | nswg::Error::UnsupportedVersion { .. } => {
             IndexFormatError::new_err(msg)
         }

@@ -33,6 +33,35 @@ type Found<'py> = (
     Option<Bound<'py, PyDict>>,
 );
 
+/// What a range search returns: offsets, ids, distances, the counter block, and the counters of
+/// the build it ran first (if any).
+type Ranged<'py> = (
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<f32>>,
+    Bound<'py, PyArray2<i64>>,
+    Option<Bound<'py, PyDict>>,
+);
+
+/// A set of stored rows a search may return (`nswg::Filter`), made by `NativeIndex.filter` or
+/// `filter_mask` for one state of its index: after an add or a removal a search refuses it.
+#[pyclass(frozen, module = "pyembed._nswg")]
+pub struct NativeFilter {
+    inner: nswg::Filter,
+}
+
+#[pymethods]
+impl NativeFilter {
+    /// Number of allowed rows.
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Filter(allowed={})", self.inner.len())
+    }
+}
+
 /// The build counters as a dict (`BuildStats::COUNTERS`).
 fn build_dict_stats<'py>(py: Python<'py>, b: &nswg::BuildStats) -> PyResult<Bound<'py, PyDict>> {
     let stats = PyDict::new(py);
@@ -189,6 +218,43 @@ impl NativeIndex {
         .map_err(to_py)
     }
 
+    /// The read lock, after linking every pending row (a graph search builds first) on
+    /// `n_threads` threads once `check` (the search's argument checks) passes, so a bad argument
+    /// never waits for a build. Builds until the read lock finds nothing pending (another thread
+    /// may add in between); the build's counters are added to `built`. A Ctrl-C or progress
+    /// exception during the build is left in `stopped`, and `None` returned. Call with the GIL
+    /// released.
+    fn read_built(
+        &self,
+        check: impl Fn(&nswg::Index) -> Result<(), nswg::Error>,
+        n_threads: usize,
+        stopped: &mut Option<PyErr>,
+        built: &mut Option<nswg::BuildStats>,
+    ) -> PyResult<Option<RwLockReadGuard<'_, nswg::Index>>> {
+        let mut ix = self.read()?;
+        check(&ix).map_err(to_py)?;
+        // A signal handler searching during another search of this index cannot take the
+        // write lock: it searches without building (the core scans pending rows).
+        while ix.pending() > 0 && !self.searching() {
+            drop(ix);
+            let mut w = self.write()?;
+            if w.pending() == 0 {
+                // Another thread built meanwhile.
+                drop(w);
+                ix = self.read()?;
+                continue;
+            }
+            let b = self.build_locked(&mut w, n_threads, None, stopped)?;
+            drop(w);
+            if stopped.is_some() {
+                return Ok(None);
+            }
+            built.get_or_insert_with(Default::default).add(&b.stats);
+            ix = self.read()?;
+        }
+        Ok(Some(ix))
+    }
+
     /// Copies a `(n, dim)` array, checking its width against the index (any width when the
     /// index holds series of their own lengths: their concatenation comes as one row).
     fn rows(&self, a: &PyReadonlyArray2<'_, f32>, what: &'static str) -> PyResult<Vec<f32>> {
@@ -271,13 +337,17 @@ impl NativeIndex {
     /// graph (`Index::add_unlinked`); returns their ids. With `lengths` (time steps of each
     /// series, for an index of series of their own lengths), `vectors` is one row holding the
     /// series back to back (`Index::add_series_unlinked`).
-    #[pyo3(signature = (vectors, ids, lengths=None))]
+    ///
+    /// `replace` (ids required) replaces the rows of ids already stored
+    /// (`Index::add_unlinked_replacing`) instead of refusing them.
+    #[pyo3(signature = (vectors, ids, lengths=None, replace=false))]
     fn add<'py>(
         &self,
         py: Python<'py>,
         vectors: PyReadonlyArray2<'py, f32>,
         ids: Option<PyReadonlyArray1<'py, i64>>,
         lengths: Option<PyReadonlyArray1<'py, i64>>,
+        replace: bool,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let rows = self.rows(&vectors, "vectors")?;
         let ids = match &ids {
@@ -287,9 +357,14 @@ impl NativeIndex {
         let lengths = lengths.as_ref().map(steps).transpose()?;
         let added = py.detach(|| {
             let mut w = self.write()?;
-            match &lengths {
-                Some(l) => w.add_series_unlinked(&rows, l, ids.as_deref()),
-                None => w.add_unlinked(&rows, ids.as_deref()),
+            match (&lengths, &ids) {
+                (Some(_), _) | (None, None) if replace => Err(nswg::Error::InvalidParameter {
+                    name: "replace",
+                    reason: "needs the ids of the rows to replace (and fixed-length rows)".into(),
+                }),
+                (Some(l), _) => w.add_series_unlinked(&rows, l, ids.as_deref()),
+                (None, Some(ids)) if replace => w.add_unlinked_replacing(&rows, ids),
+                (None, _) => w.add_unlinked(&rows, ids.as_deref()),
             }
             .map_err(to_py)
         })?;
@@ -394,8 +469,9 @@ impl NativeIndex {
     /// "hierarchy"; `quantized` walks on the 8-bit codes (made by `set_codes(True)`);
     /// `max_distances` (exact only, one per query, true units) keeps only neighbors within them;
     /// `build` (graph search only) first links the pending rows, after checking the arguments,
-    /// and returns that build's counters; `prune` false computes every distance in full.
-    #[pyo3(signature = (queries, k, ef, restarts, exact, n_threads, entry, quantized, max_distances=None, build=false, prune=true, lengths=None))]
+    /// and returns that build's counters; `prune` false computes every distance in full;
+    /// `filter` (made by `filter` or `filter_mask`) restricts the answers to the rows it allows.
+    #[pyo3(signature = (queries, k, ef, restarts, exact, n_threads, entry, quantized, max_distances=None, build=false, prune=true, lengths=None, filter=None))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -412,6 +488,7 @@ impl NativeIndex {
         build: bool,
         prune: bool,
         lengths: Option<PyReadonlyArray1<'py, i64>>,
+        filter: Option<PyRef<'py, NativeFilter>>,
     ) -> PyResult<Found<'py>> {
         let lengths = lengths.as_ref().map(steps).transpose()?;
         let n = lengths.as_ref().map_or(queries.shape()[0], Vec::len);
@@ -430,48 +507,33 @@ impl NativeIndex {
         };
         let mut stopped: Option<PyErr> = None;
         let mut built: Option<nswg::BuildStats> = None;
+        let filter = filter.as_ref().map(|f| &f.inner);
         let (r, _) = py.detach(|| {
-            let mut ix = self.read()?;
-            if build && !exact && n > 0 {
-                // Check first, so a bad argument never waits for the build; build until the
-                // read lock finds nothing pending (another thread may add in between).
-                match &lengths {
+            let ix = if build && !exact && n > 0 {
+                let check = |ix: &nswg::Index| match &lengths {
                     Some(l) => ix
                         .check_search_series(&q, l, k, &p, exact, limits.as_deref())
                         .map(|_| ()),
                     None => ix
                         .check_search(&q, k, &p, exact, limits.as_deref())
                         .map(|_| ()),
+                };
+                match self.read_built(check, n_threads, &mut stopped, &mut built)? {
+                    Some(ix) => ix,
+                    None => return Ok((nswg::BatchResult::default(), 0)),
                 }
-                .map_err(to_py)?;
-                // A signal handler searching during another search of this index cannot take the
-                // write lock: it searches without building (the core scans pending rows).
-                while ix.pending() > 0 && !self.searching() {
-                    drop(ix);
-                    let mut w = self.write()?;
-                    if w.pending() == 0 {
-                        // Another thread built meanwhile.
-                        drop(w);
-                        ix = self.read()?;
-                        continue;
-                    }
-                    let b = self.build_locked(&mut w, n_threads, None, &mut stopped)?;
-                    drop(w);
-                    if stopped.is_some() {
-                        return Ok((nswg::BatchResult::default(), 0));
-                    }
-                    built.get_or_insert_with(Default::default).add(&b.stats);
-                    ix = self.read()?;
-                }
-            }
+            } else {
+                self.read()?
+            };
             let between = |_: usize, _: usize| {
                 // Ctrl-C between pieces of a long batch.
                 let _held = Holding::new(&SEARCHING, self);
                 between_pieces(&mut stopped, |_| Ok(()))
             };
+            let lim = limits.as_deref();
             match &lengths {
-                Some(l) => ix.search_series_with(&q, l, k, &p, exact, limits.as_deref(), between),
-                None => ix.search_batch_with(&q, k, &p, exact, limits.as_deref(), between),
+                Some(l) => ix.search_series_with(&q, l, k, &p, exact, lim, filter, between),
+                None => ix.search_batch_with(&q, k, &p, exact, lim, filter, between),
             }
             .map_err(to_py)
         })?;
@@ -493,6 +555,109 @@ impl NativeIndex {
             array2(py, block, counters.len(), n)?,
             build_stats,
         ))
+    }
+
+    /// Removes the rows of `ids` (int64) and repairs the graph (`Index::remove`) on
+    /// `n_threads` threads; returns the repair's counters.
+    fn remove<'py>(
+        &self,
+        py: Python<'py>,
+        ids: PyReadonlyArray1<'py, i64>,
+        n_threads: usize,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let ids = slice(&ids, "ids")?.to_vec();
+        let stats = py.detach(|| self.write()?.remove(&ids, n_threads).map_err(to_py))?;
+        build_dict_stats(py, &stats)
+    }
+
+    /// The filter allowing the stored rows of `ids` (int64; `Index::filter`).
+    fn filter(&self, py: Python<'_>, ids: PyReadonlyArray1<'_, i64>) -> PyResult<NativeFilter> {
+        let ids = slice(&ids, "filter")?.to_vec();
+        let inner = py.detach(|| self.read()?.filter(&ids).map_err(to_py))?;
+        Ok(NativeFilter { inner })
+    }
+
+    /// The filter allowing the rows whose entry of `mask` (bool, one per stored row in the order
+    /// of `ids()`) is true (`Index::filter_mask`).
+    fn filter_mask(
+        &self,
+        py: Python<'_>,
+        mask: PyReadonlyArray1<'_, bool>,
+    ) -> PyResult<NativeFilter> {
+        let mask = slice(&mask, "filter")?.to_vec();
+        let inner = py.detach(|| self.read()?.filter_mask(&mask).map_err(to_py))?;
+        Ok(NativeFilter { inner })
+    }
+
+    /// Every stored row within `radius` (true units) of each `(n, dim)` float32 query
+    /// (`Index::range_search`); returns `(offsets (n + 1,) int64, ids int64, distances float32,
+    /// counters (len(COUNTERS), n) int64, build counters or None)`. A graph search (`exact`
+    /// false) first links the pending rows, as `search` does.
+    #[pyo3(signature = (queries, radius, ef, restarts, exact, n_threads, entry, prune=true, filter=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn range_search<'py>(
+        &self,
+        py: Python<'py>,
+        queries: PyReadonlyArray2<'py, f32>,
+        radius: f32,
+        ef: usize,
+        restarts: usize,
+        exact: bool,
+        n_threads: usize,
+        entry: Option<&str>,
+        prune: bool,
+        filter: Option<PyRef<'py, NativeFilter>>,
+    ) -> PyResult<Ranged<'py>> {
+        let n = queries.shape()[0];
+        let q = self.rows(&queries, "queries")?;
+        let p = nswg::SearchParams {
+            ef,
+            restarts,
+            n_threads,
+            entry: entry.map(str::parse).transpose().map_err(to_py)?,
+            quantized: false,
+            prune,
+        };
+        let filter = filter.as_ref().map(|f| &f.inner);
+        let mut stopped: Option<PyErr> = None;
+        let mut built: Option<nswg::BuildStats> = None;
+        let r = py.detach(|| {
+            let ix = if !exact && n > 0 {
+                let check = |ix: &nswg::Index| ix.check_search(&q, 1, &p, exact, None).map(|_| ());
+                match self.read_built(check, n_threads, &mut stopped, &mut built)? {
+                    Some(ix) => ix,
+                    None => return Ok(nswg::RangeResult::default()),
+                }
+            } else {
+                self.read()?
+            };
+            ix.range_search(&q, radius, &p, exact, filter).map_err(to_py)
+        })?;
+        if let Some(e) = stopped {
+            return Err(e);
+        }
+        let build_stats = match built {
+            Some(b) => Some(build_dict_stats(py, &b)?),
+            None => None,
+        };
+        let counters = nswg::SearchStats::COUNTERS;
+        let mut block: Vec<i64> = Vec::with_capacity(counters.len() * n);
+        for (_, get) in counters {
+            block.extend(r.stats.iter().map(|s| get(s) as i64));
+        }
+        let offsets: Vec<i64> = r.offsets.iter().map(|&o| o as i64).collect();
+        Ok((
+            PyArray1::from_vec(py, offsets),
+            PyArray1::from_vec(py, r.ids),
+            PyArray1::from_vec(py, r.distances),
+            array2(py, block, counters.len(), n)?,
+            build_stats,
+        ))
+    }
+
+    /// Bytes of memory the index holds (`Index::memory_usage`).
+    fn memory_usage(&self, py: Python<'_>) -> PyResult<usize> {
+        py.detach(|| Ok(self.read()?.memory_usage()))
     }
 
     /// Copies of the stored vectors of `ids`, shape `(len(ids), dim)` float32.

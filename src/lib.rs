@@ -13,6 +13,7 @@ use pyo3::types::PyTuple;
 fn _nswg(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<index::NativeIndex>()?;
+    m.add_class::<index::NativeFilter>()?;
     m.add(
         "IndexFormatError",
         py.get_type::<errors::IndexFormatError>(),

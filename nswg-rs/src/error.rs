@@ -40,6 +40,13 @@ pub enum Error {
         /// The id that was asked for.
         id: i64,
     },
+    /// Several ids are not in the index (a removal or a filter names them all at once).
+    UnknownIds {
+        /// The first few of them (at most [`Error::SHOWN_IDS`]).
+        ids: Vec<i64>,
+        /// How many there are in all.
+        count: usize,
+    },
     /// The index holds no vectors, so it cannot be searched.
     EmptyIndex,
     /// A saved file is not a valid index file.
@@ -83,6 +90,16 @@ impl fmt::Display for Error {
             Error::InvalidParameter { name, reason } => write!(f, "{name} {reason}"),
             Error::DuplicateId { id } => write!(f, "duplicate id {id}: ids must be unique"),
             Error::UnknownId { id } => write!(f, "id {id} is not in the index"),
+            Error::UnknownIds { ids, count } => {
+                let shown: Vec<String> = ids.iter().map(i64::to_string).collect();
+                let more = if *count > ids.len() {
+                    format!(" and {} more", count - ids.len())
+                } else {
+                    String::new()
+                };
+                let (noun, verb) = if *count == 1 { ("id", "is") } else { ("ids", "are") };
+                write!(f, "{noun} {}{more} {verb} not in the index", shown.join(", "))
+            }
             Error::EmptyIndex => write!(f, "the index is empty: add vectors before searching"),
             Error::Format { reason } => write!(f, "not a valid nswg index file: {reason}"),
             Error::UnsupportedVersion { found, supported } => write!(
@@ -110,6 +127,18 @@ impl std::error::Error for Error {
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::Io(e)
+    }
+}
+
+impl Error {
+    /// Most ids an [`Error::UnknownIds`] lists.
+    pub const SHOWN_IDS: usize = 10;
+
+    /// The [`Error::UnknownIds`] of `ids` (all of them counted, the first few kept).
+    pub(crate) fn unknown_ids(mut ids: Vec<i64>) -> Error {
+        let count = ids.len();
+        ids.truncate(Self::SHOWN_IDS);
+        Error::UnknownIds { ids, count }
     }
 }
 

@@ -37,7 +37,13 @@ impl Graph {
         self.locks.len()
     }
 
-    /// Adds unlinked nodes until there are `n`.
+    /// Bytes allocated: link words, diversity prefixes and locks.
+    pub fn memory_usage(&self) -> usize {
+        4 * self.words.capacity()
+            + 2 * self.diverse.capacity()
+            + std::mem::size_of::<Mutex<()>>() * self.locks.capacity()
+    }
+
     /// Reserves room for `additional` more nodes exactly (no doubling).
     pub fn reserve(&mut self, additional: usize) -> Result<(), std::collections::TryReserveError> {
         let total = self.words.len() + additional * self.stride;
@@ -265,17 +271,15 @@ impl PartialOrd for Cand {
     }
 }
 impl Cand {
-    /// One integer that orders like `(d, node)`: distances are never negative (squared distances
-    /// and their lower bounds), and the bits of a non-negative `f32`, `+inf` included, order like
-    /// its value. One integer comparison instead of a total float order and a tie-break.
+    /// One integer that orders like `(d, node)`: the bits of a non-negative `f32`, `+inf`
+    /// included, order like its value once the sign bit is set, and those of a negative one
+    /// (inner-product distances can be negative) once all bits are flipped. One integer
+    /// comparison instead of a total float order and a tie-break.
     #[inline(always)]
     fn key(&self) -> u64 {
-        debug_assert!(
-            self.d >= 0.0 || self.d.is_nan(),
-            "negative distance {}",
-            self.d
-        );
-        ((self.d.to_bits() as u64) << 32) | self.node as u64
+        let b = self.d.to_bits();
+        let flip = ((b as i32) >> 31) as u32 | 0x8000_0000;
+        (u64::from(b ^ flip) << 32) | self.node as u64
     }
 }
 
@@ -311,6 +315,11 @@ impl Beam {
 
     pub fn len(&self) -> usize {
         self.items.len()
+    }
+
+    /// Entries allocated.
+    pub fn capacity(&self) -> usize {
+        self.items.capacity()
     }
 
     /// The farthest entry when the beam is full (what a newcomer must beat), else `None`.

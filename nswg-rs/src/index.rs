@@ -36,7 +36,23 @@ pub struct Index {
     pub(crate) unlinked_since_repair: usize,
     pub(crate) scratch: Mutex<Vec<Scratch>>,
     pub(crate) pool: Mutex<Option<PoolSlot>>,
+    /// Per slot, true while the slot is free (its row removed, its id [`FREE_ID`]); empty until
+    /// the first removal. A free slot has no links and no in-links.
+    pub(crate) dead: Vec<bool>,
+    /// The free slots, reused by later adds (the lowest first: popped from the end of this list,
+    /// kept descending).
+    pub(crate) free: Vec<u32>,
+    /// Slots below the graph's length refilled by an add after a removal and not yet linked
+    /// again: pending like the rows past the graph's end (see [`Index::pending`]).
+    pub(crate) relink: Vec<u32>,
+    /// The root of a flat graph (see `Index::root`): the lowest slot linked and not free.
+    pub(crate) flat_root: u32,
+    /// Changes with every add and removal (see [`Index::generation`]).
+    pub(crate) generation: u64,
 }
+
+/// The id a free slot holds in [`Index`]'s id list and in files of version 5.
+pub(crate) const FREE_ID: i64 = -1;
 
 /// Checks that `rows` is the concatenation of series of `lengths` time steps (each at least 1)
 /// of `channels` finite floats per step; returns where each series ends (one past its last float
@@ -289,7 +305,7 @@ impl Index {
         ids: Vec<i64>,
         id_map: HashMap<i64, u32>,
     ) -> Index {
-        let pivots = Pivots::build(&store, graph.len());
+        let pivots = Pivots::build(&store, graph.len(), &[]);
         let next_id = ids.iter().max().map_or(0, |&m| i128::from(m) + 1);
         Index {
             next_id,
@@ -303,17 +319,69 @@ impl Index {
             unlinked_since_repair: 0,
             scratch: Mutex::new(Vec::new()),
             pool: Mutex::new(None),
+            dead: Vec::new(),
+            free: Vec::new(),
+            relink: Vec::new(),
+            flat_root: 0,
+            generation: 0,
         }
     }
 
-    /// Number of stored vectors.
+    /// Number of stored vectors (removed ones not counted).
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.ids.len() - self.free.len()
     }
 
     /// True when no vector is stored.
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.len() == 0
+    }
+
+    /// Number of slots: stored vectors plus the free slots removals left (which later adds fill).
+    pub fn slots(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Bytes of memory the index holds: the rows (and DTW envelopes, 8-bit codes), the graph and
+    /// its layers, the ids and their map (estimated from the hash table's capacity: one bucket of
+    /// 16 bytes and one control byte per slot of a power-of-two table at most 7/8 full), the
+    /// pivots, the slot lists, and the search buffers kept for reuse (a visited array per
+    /// thread that searched). Allocated capacity, so geometric growth shows; the thread pool's
+    /// stacks are not counted.
+    pub fn memory_usage(&self) -> usize {
+        let layers = self.layers.as_ref().map_or(0, |l| {
+            l.levels.capacity()
+                + l.upper
+                    .iter()
+                    .map(|layer| 4 * layer.nodes.capacity() + layer.graph.memory_usage())
+                    .sum::<usize>()
+        });
+        let cap = self.id_map.capacity();
+        let buckets = if cap == 0 {
+            0
+        } else {
+            (cap * 8 / 7).next_power_of_two()
+        };
+        let id_map = buckets * (std::mem::size_of::<(i64, u32)>() + 1);
+        let pivots = 4 * self.pivots.rows.capacity()
+            + 4 * self.pivots.nodes.capacity()
+            + 8 * self.pivots.ends.capacity();
+        let slots = self.dead.capacity() + 4 * (self.free.capacity() + self.relink.capacity());
+        let scratch: usize = self.scratch.lock().iter().map(Scratch::memory_usage).sum();
+        self.store.memory_usage()
+            + self.graph.memory_usage()
+            + layers
+            + 8 * self.ids.capacity()
+            + id_map
+            + pivots
+            + slots
+            + scratch
+    }
+
+    /// True if slot `node` is free (its row removed).
+    #[inline(always)]
+    pub(crate) fn is_dead(&self, node: u32) -> bool {
+        self.dead.get(node as usize).copied().unwrap_or(false)
     }
 
     /// Width of every vector.
@@ -337,9 +405,13 @@ impl Index {
         self.params
     }
 
-    /// User ids in insertion order.
-    pub fn ids(&self) -> &[i64] {
-        &self.ids
+    /// User ids of the stored vectors in slot order: insertion order, except that an add after a
+    /// removal fills the freed slots first (lowest slot first).
+    pub fn ids(&self) -> Vec<i64> {
+        if self.free.is_empty() {
+            return self.ids.clone();
+        }
+        self.ids.iter().copied().filter(|&id| id != FREE_ID).collect()
     }
 
     /// True if `id` is stored.
@@ -482,15 +554,61 @@ impl Index {
     /// is added.
     pub fn add_unlinked(&mut self, rows: &[f32], ids: Option<&[i64]>) -> Result<Vec<i64>, Error> {
         let new_ids = self.check_new(rows, ids)?;
-        let n = new_ids.len();
+        let unit;
+        let rows = if self.store.metric.normalizes() {
+            let mut v = Vec::new();
+            crate::metric::normalize_rows("vectors", rows, self.dim(), &mut v)?;
+            unit = v;
+            &unit[..]
+        } else {
+            rows
+        };
+        // Free slots first (lowest first), then appended rows.
+        let reuse = new_ids.len().min(self.free.len());
+        let (into_free, appended) = rows.split_at(reuse * self.dim());
+        let n = new_ids.len() - reuse;
         if n > crate::ADD_CHUNK_ROWS {
             // A large batch: one exact reservation (small ones grow the buffers geometrically, so
             // a stream of them stays linear).
-            self.reserve_rows(n, rows.len())?;
+            self.reserve_rows(n, appended.len())?;
         }
-        self.record_ids(&new_ids);
-        self.store.push_rows(rows);
+        for (row, &id) in into_free.chunks_exact(self.dim()).zip(&new_ids[..reuse]) {
+            let Some(slot) = self.free.pop() else { break };
+            self.fill_slot(slot, row, id);
+        }
+        self.record_ids(&new_ids[reuse..]);
+        self.store.push_rows(appended);
         Ok(new_ids)
+    }
+
+    /// Stores `row` with user id `id` in the free slot `slot` (taken off the free list by the
+    /// caller); a slot inside the graph waits in [`Index::relink`] for its links.
+    fn fill_slot(&mut self, slot: u32, row: &[f32], id: i64) {
+        self.generation += 1;
+        self.store.overwrite_row(slot as usize, row);
+        self.ids[slot as usize] = id;
+        self.id_map.insert(id, slot);
+        self.dead[slot as usize] = false;
+        self.next_id = self.next_id.max(i128::from(id) + 1);
+        if (slot as usize) < self.graph.len() {
+            self.relink.push(slot);
+        }
+    }
+
+    /// Restores the free and refilled slots of a loaded file (`free`: slots whose id is
+    /// [`FREE_ID`]; `relink`: slots awaiting their links), and the roots that depend on them.
+    pub(crate) fn restore_slots(&mut self, mut free: Vec<u32>, relink: Vec<u32>) {
+        if !free.is_empty() {
+            self.dead = vec![false; self.slots()];
+            for &f in &free {
+                self.dead[f as usize] = true;
+            }
+        }
+        free.sort_unstable_by(|a, b| b.cmp(a));
+        self.free = free;
+        self.relink = relink;
+        self.update_roots();
+        self.pivots = Pivots::build(&self.store, self.graph.len(), &self.dead);
     }
 
     /// Stores series of their own lengths in a variable-length index ([`Index::variable`])
@@ -536,7 +654,11 @@ impl Index {
 
     /// Maps the checked `new_ids` to the next node numbers.
     fn record_ids(&mut self, new_ids: &[i64]) {
-        let start = self.len();
+        self.generation += 1;
+        let start = self.slots();
+        if !self.dead.is_empty() {
+            self.dead.resize(start + new_ids.len(), false);
+        }
         for (k, &id) in new_ids.iter().enumerate() {
             self.id_map.insert(id, (start + k) as u32);
         }
@@ -546,9 +668,18 @@ impl Index {
         }
     }
 
-    /// Stored rows not yet linked into the graph (see [`Index::add_unlinked`]).
+    /// Stored rows not yet linked into the graph (see [`Index::add_unlinked`]): the rows past the
+    /// graph's end and the refilled slots awaiting their links.
     pub fn pending(&self) -> usize {
-        self.len() - self.graph.len()
+        let g = self.graph.len();
+        let free_past = self.free.iter().filter(|&&f| f as usize >= g).count();
+        self.slots() - g - free_past + self.relink.len()
+    }
+
+    /// True when [`Index::pending`] is not 0 (or a free slot lies past the graph's end), cheaply.
+    #[inline]
+    pub(crate) fn has_pending(&self) -> bool {
+        self.graph.len() < self.slots() || !self.relink.is_empty()
     }
 
     /// Links every pending row into the graph, in storage order, and runs the orphan pass
@@ -584,8 +715,19 @@ impl Index {
             return Err(invalid("chunk_rows", "must be at least 1, got 0"));
         }
         check_threads(n_threads)?;
+        let mut stats = BuildStats::default();
+        let relinked = self.relink.len();
+        if relinked > 0 {
+            stats.distance_calls += self.relink_slots(n_threads);
+        }
         let first = self.graph.len();
-        let total = self.pending();
+        let total = self.slots() - first;
+        if relinked > 0 && !on_chunk(relinked, relinked + total) && total > 0 {
+            return Ok(Built {
+                stats,
+                complete: false,
+            });
+        }
         if total > chunk_rows {
             // One exact reservation for a build in pieces: the pieces never reallocate.
             let bytes = total.saturating_mul(4 * (self.graph.max_degree + 1));
@@ -594,13 +736,12 @@ impl Index {
                 bytes,
             })?;
         }
-        let mut stats = BuildStats::default();
         let mut done = 0;
         while done < total {
             let end = done + chunk_rows.min(total - done);
             stats.distance_calls += self.link_range(first + done, first + end, n_threads);
             done = end;
-            if !on_chunk(done, total) {
+            if !on_chunk(relinked + done, relinked + total) {
                 break;
             }
         }
@@ -628,7 +769,8 @@ impl Index {
         }
         let calls = self.link_nodes(from, to, n_threads);
         self.unlinked_since_repair += to - from;
-        self.pivots = Pivots::build(&self.store, to);
+        self.pivots = Pivots::build(&self.store, to, &self.dead);
+        self.update_roots();
         calls
     }
 
@@ -664,7 +806,7 @@ impl Index {
 
     /// The ids `n_new` rows added with `ids` would get, or the error adding them would give.
     fn check_ids(&self, n_new: usize, ids: Option<&[i64]>) -> Result<Vec<i64>, Error> {
-        let start = self.len();
+        let start = self.slots() - n_new.min(self.free.len());
         if start + n_new > u32::MAX as usize {
             return Err(invalid(
                 "vectors",
@@ -721,10 +863,10 @@ impl Index {
     /// # Errors
     /// `InvalidParameter` (`quantized`) when turning codes on for a DTW index.
     pub fn set_codes(&mut self, on: bool) -> Result<(), Error> {
-        if on && self.store.metric != Metric::Euclidean {
+        if on && self.store.metric.band().is_some() {
             return Err(invalid(
                 "quantized",
-                "8-bit codes need the Euclidean metric (DTW searches walk on the floats)",
+                "8-bit codes need a vector metric (DTW searches walk on the floats)",
             ));
         }
         self.store.set_codes(on);

@@ -79,9 +79,23 @@ impl Index {
         calls.into_inner()
     }
 
+    /// Links the refilled slot `i` (inside the graph, its lists empty) into the graph and its
+    /// layers again, entering from nodes `0..limit` and the root; counts its distance
+    /// computations in `s.build.calls`.
+    pub(crate) fn insert_again(&self, i: u32, limit: usize, s: &mut Scratch) {
+        self.insert_node(i, limit, true, s);
+    }
+
     /// Links node `i` into the graph (and its layers), entering from nodes `0..limit`; counts its
-    /// distance computations in `s.build.calls`.
+    /// distance computations in `s.build.calls`. A free slot is left unlinked.
     fn insert(&self, i: u32, limit: usize, s: &mut Scratch) {
+        if !self.is_dead(i) {
+            self.insert_node(i, limit, false, s);
+        }
+    }
+
+    /// [`Index::insert`]; `again` for a refilled slot.
+    fn insert_node(&self, i: u32, limit: usize, again: bool, s: &mut Scratch) {
         let mut seeds = std::mem::take(&mut s.seeds);
         seeds.clear();
         if let Some(layers) = &self.layers {
@@ -93,10 +107,10 @@ impl Index {
                 .is_none_or(|(_, top)| lvl > top)
                 .then(|| layers.top_lock.lock());
             self.insert_upper(layers, i, lvl, s, &mut seeds);
-            self.link_base(i, limit, &seeds, s);
+            self.link_base(i, limit, &seeds, again, s);
             layers.offer_entry(i, lvl);
         } else {
-            self.link_base(i, limit, &[], s);
+            self.link_base(i, limit, &[], again, s);
         }
         s.seeds = seeds;
         s.build.calls += std::mem::take(&mut s.stats).distance_calls;
@@ -168,16 +182,19 @@ impl Index {
     }
 
     /// Links node `i` into the base graph, entering from `seeds` (first restart) or from nodes
-    /// `0..limit`.
-    fn link_base(&self, i: u32, limit: usize, seeds: &[Cand], s: &mut Scratch) {
+    /// `0..limit`. The first `max_degree + 1` nodes of an index that never had a removal link to
+    /// all nodes before them; otherwise (`again`: a refilled slot, or after a removal) the
+    /// neighbours come from a walk that also starts at the root.
+    fn link_base(&self, i: u32, limit: usize, seeds: &[Cand], again: bool, s: &mut Scratch) {
         let m = self.graph.max_degree;
-        if i == 0 {
+        let fresh = !again && self.dead.is_empty();
+        if fresh && i == 0 {
             return;
         }
         let q = self.store.row(i as usize);
         let mut chosen = std::mem::take(&mut s.chosen);
         let diverse;
-        if (i as usize) <= m {
+        if fresh && (i as usize) <= m {
             chosen.clear();
             chosen.extend(0..i);
             diverse = 0;
@@ -191,7 +208,7 @@ impl Index {
                 ef,
                 restarts: 1,
                 start: Start::Seeds(seeds),
-                root: None,
+                root: (!fresh).then(|| self.root()),
                 limit,
                 seed: insert_seed(self.params.seed, i),
             };

@@ -4,21 +4,25 @@
 //! ([`Index::pending`]) as version 3, which adds the graph kind and the number of linked rows to
 //! the header and stores the graph of those rows only (the first `linked` rows; the others are
 //! linked by the next build); a multichannel or independent-DTW index as version 4, version 3's
-//! layout with the channel count and a shape code added to the header. So a fully built
-//! single-channel index is written exactly as before:
+//! layout with the channel count and a shape code added to the header; an index with the cosine or
+//! inner-product metric, or with removed rows (free slots, or slots refilled and not yet relinked),
+//! as version 5, version 4's layout with two counts added to the header and the relinked slots
+//! after the ids. So a fully built single-channel index is written exactly as before:
 //!
 //! | bytes | content |
 //! |---|---|
 //! | 8 | magic `b"NSWGIDX\0"` |
 //! | 4 | format version (u32) |
-//! | 4 | metric (u32: 0 Euclidean, 1 DTW (dependent for several channels), 2 independent DTW, version 4 only) |
+//! | 4 | metric (u32: 0 Euclidean, 1 DTW (dependent for several channels), 2 independent DTW (versions 4 and 5), 3 cosine, 4 inner product (version 5 only)) |
 //! | 8 x 7 | dim, band, max_degree, ef_construction, restarts (written as 1, ignored on load), seed, n (u64 each) |
 //! | 8 + 8 | versions 3 and 4: graph kind (u64: 0 flat, 1 hierarchy) and `g`, the rows linked (u64; `g < n` in version 3, `g <= n` in 4); in versions 1 and 2, `g = n` |
 //! | 8 + 8 | version 4 only: channels (u64, floats per time step, dividing dim) and the shape code (u64; 0: every row has dim floats; 1: series of their own lengths, and the dim field holds the total floats `F` of all rows instead) |
-//! | 8 | version 4 only: the DTW window of a shape-1 index (f64 bits, a fraction 0 to 1 of the shorter series of each pair), or `u64::MAX` for none |
+//! | 8 | versions 4 and 5: the DTW window of a shape-1 index (f64 bits, a fraction 0 to 1 of the shorter series of each pair), or `u64::MAX` for none |
+//! | 8 + 8 | version 5 only: `f`, the free slots (u64; their id is -1), and `r`, the slots refilled since their row was removed and not yet linked again (u64) |
 //! | 8·n | shape 1 only: time steps of every series (u64, at least 1 each, summing to `F / channels`) |
 //! | 4·n·dim (shape 1: 4·F) | vectors (f32, row-major; a series time-major, `channels` floats per time step; shape 1: back to back) |
-//! | 8·n | user ids (i64) |
+//! | 8·n | user ids (i64; -1 marks a free slot, version 5 only) |
+//! | 4·r | version 5 only: the refilled slots awaiting their links (u32 node numbers below `g`, ascending) |
 //! | 4·g | degrees (u32) |
 //! | 4·g·max_degree | link slots (u32 node numbers; the first `degree` of each node are used) |
 //! | 8 + 8 | hierarchy only: entry node and top level (u64 each; `u64::MAX` twice when g = 0) |
@@ -38,7 +42,7 @@
 
 use crate::error::{invalid, Error};
 use crate::graph::{Graph, Layers, MAX_LEVEL};
-use crate::index::Index;
+use crate::index::{Index, FREE_ID};
 use crate::insert::upper_degree;
 use crate::metric::Metric;
 use crate::params::{BuildParams, GraphKind, MAX_DIM};
@@ -48,19 +52,23 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"NSWGIDX\0";
-/// Highest format version this build reads (it reads 1 to 4). Flat indexes are written as version
-/// 1, hierarchical ones as version 2, indexes with pending rows as version 3, and multichannel or
-/// independent-DTW indexes as version 4 (pending rows or not).
-pub const FORMAT_VERSION: u32 = 4;
+/// Highest format version this build reads (it reads 1 to 5). Flat indexes are written as version
+/// 1, hierarchical ones as version 2, indexes with pending rows as version 3, multichannel or
+/// independent-DTW indexes as version 4 (pending rows or not), and cosine, inner-product or
+/// indexes with removed rows as version 5.
+pub const FORMAT_VERSION: u32 = 5;
 const FLAT_VERSION: u32 = 1;
 const HNSW_VERSION: u32 = 2;
 const PENDING_VERSION: u32 = 3;
 const MULTI_VERSION: u32 = 4;
+const SLOTS_VERSION: u32 = 5;
 const HEADER_LEN: usize = 72;
 /// Header length of version 3 (graph kind and linked rows added).
 const HEADER_V3_LEN: usize = HEADER_LEN + 16;
 /// Header length of version 4 (channels, the shape code and the window added to version 3's).
 const HEADER_V4_LEN: usize = HEADER_V3_LEN + 24;
+/// Header length of version 5 (free and refilled slot counts added to version 4's).
+const HEADER_V5_LEN: usize = HEADER_V4_LEN + 16;
 /// The window field of a version-4 header without a window.
 const NO_WINDOW: u64 = u64::MAX;
 /// Bytes converted per piece when streaming a section in or out.
@@ -83,8 +91,12 @@ pub struct Header {
     pub floats: usize,
     /// The DTW window of a variable-length index ([`Index::variable_windowed`]).
     pub window: Option<f64>,
-    /// Number of stored vectors.
+    /// Number of slots (stored vectors plus free slots).
     pub n: usize,
+    /// Free slots, left by removed rows (version 5; 0 otherwise).
+    pub free: usize,
+    /// Slots refilled after a removal and not yet linked again (version 5; 0 otherwise).
+    pub relink: usize,
     /// How many of them (the first ones) are linked into the graph; the others are pending
     /// ([`Index::pending`]). Equals `n` in files of versions 1 and 2.
     pub linked: usize,
@@ -97,6 +109,7 @@ fn header_len(bytes: &[u8]) -> usize {
     match u32_at(bytes, 8) {
         PENDING_VERSION => HEADER_V3_LEN,
         MULTI_VERSION => HEADER_V4_LEN,
+        SLOTS_VERSION => HEADER_V5_LEN,
         _ => HEADER_LEN,
     }
 }
@@ -173,6 +186,8 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
         0 => Metric::Euclidean,
         1 => Metric::Dtw { band },
         2 if version >= MULTI_VERSION => Metric::DtwIndependent { band },
+        3 if version >= SLOTS_VERSION => Metric::Cosine,
+        4 if version >= SLOTS_VERSION => Metric::InnerProduct,
         m => return Err(fmt_err(format!("unknown metric code {m}"))),
     };
     let (channels, variable) = if version >= MULTI_VERSION {
@@ -186,7 +201,7 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
         (1, false)
     };
     let window = match version {
-        MULTI_VERSION => match u64_at(bytes, HEADER_V3_LEN + 16) {
+        MULTI_VERSION | SLOTS_VERSION => match u64_at(bytes, HEADER_V3_LEN + 16) {
             NO_WINDOW => None,
             bits => {
                 let w = f64::from_bits(bits);
@@ -202,6 +217,19 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
         _ => None,
     };
     // A variable-length file keeps its total floats where the others keep dim.
+    let (free, relink) = if version >= SLOTS_VERSION {
+        (
+            usize_at(bytes, HEADER_V4_LEN, "free")?,
+            usize_at(bytes, HEADER_V4_LEN + 8, "relink")?,
+        )
+    } else {
+        (0, 0)
+    };
+    if free > n || relink > linked {
+        return Err(fmt_err(format!(
+            "header holds {free} free and {relink} refilled slots for {n} rows, {linked} linked"
+        )));
+    }
     let dim_field = usize_at(bytes, 16, "dim")?;
     let (dim, floats) = if variable {
         (0, dim_field)
@@ -221,6 +249,8 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
         floats,
         window,
         n,
+        free,
+        relink,
         linked,
         params: BuildParams {
             max_degree: usize_at(bytes, 32, "max_degree")?,
@@ -275,9 +305,9 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
 /// `Io` if the file cannot be read; `Format` or `UnsupportedVersion` if it is not a valid header.
 pub fn read_header(path: &Path) -> Result<Header, Error> {
     use std::io::Read;
-    let mut buf = Vec::with_capacity(HEADER_V4_LEN);
+    let mut buf = Vec::with_capacity(HEADER_V5_LEN);
     std::fs::File::open(path)?
-        .take(HEADER_V4_LEN as u64)
+        .take(HEADER_V5_LEN as u64)
         .read_to_end(&mut buf)?;
     parse_header(&buf)
 }
@@ -395,7 +425,12 @@ impl Index {
     /// The format version [`Index::save`] writes for this index: 4 for a multichannel or
     /// independent-DTW index, else 3 while rows are pending, else 2 with a hierarchy, else 1.
     pub fn format_version(&self) -> u32 {
-        if self.store.channels > 1
+        if matches!(self.metric(), Metric::Cosine | Metric::InnerProduct)
+            || !self.free.is_empty()
+            || !self.relink.is_empty()
+        {
+            SLOTS_VERSION
+        } else if self.store.channels > 1
             || self.store.variable
             || matches!(self.metric(), Metric::DtwIndependent { .. })
         {
@@ -411,13 +446,14 @@ impl Index {
 
     /// Size in bytes of the file [`Index::save`] writes for this index.
     pub fn file_len(&self) -> usize {
-        let (n, linked) = (self.len(), self.graph.len());
+        let (n, linked) = (self.slots(), self.graph.len());
         let layers = self.layers.as_ref().map_or(Some(0), |l| {
             l.upper.iter().try_fold(16 + linked, |sum, layer| {
                 sum.checked_add(layer_len(layer.nodes.len(), l.m)?)
             })
         });
         let header = match self.format_version() {
+            SLOTS_VERSION => HEADER_V5_LEN + 4 * self.relink.len(),
             MULTI_VERSION => HEADER_V4_LEN,
             PENDING_VERSION => HEADER_V3_LEN,
             _ => HEADER_LEN,
@@ -453,9 +489,9 @@ impl Index {
             inner: w,
             crc: crc32fast::Hasher::new(),
         };
-        let n = self.len();
+        let n = self.slots();
         let m = self.graph.max_degree;
-        let mut head = Vec::with_capacity(HEADER_V4_LEN);
+        let mut head = Vec::with_capacity(HEADER_V5_LEN);
         head.extend_from_slice(MAGIC);
         let version = self.format_version();
         head.extend_from_slice(&version.to_le_bytes());
@@ -463,6 +499,8 @@ impl Index {
             Metric::Euclidean => (0u32, 0usize),
             Metric::Dtw { band } => (1, band),
             Metric::DtwIndependent { band } => (2, band),
+            Metric::Cosine => (3, 0),
+            Metric::InnerProduct => (4, 0),
         };
         head.extend_from_slice(&code.to_le_bytes());
         // The fifth field held the build-time restarts; builds use one, and it is written as 1
@@ -490,6 +528,10 @@ impl Index {
             let window = self.store.window.map_or(NO_WINDOW, f64::to_bits);
             head.extend_from_slice(&window.to_le_bytes());
         }
+        if version >= SLOTS_VERSION {
+            head.extend_from_slice(&(self.free.len() as u64).to_le_bytes());
+            head.extend_from_slice(&(self.relink.len() as u64).to_le_bytes());
+        }
         w.write_all(&head)?;
         if self.store.variable {
             let c = self.store.channels;
@@ -500,6 +542,9 @@ impl Index {
             x.to_le_bytes()
         })?;
         put(&mut w, self.ids.iter(), |x| x.to_le_bytes())?;
+        let mut relink = self.relink.clone();
+        relink.sort_unstable();
+        put(&mut w, relink.into_iter(), u32::to_le_bytes)?;
         put(&mut w, self.graph.raw_counts(), u32::to_le_bytes)?;
         put(&mut w, self.graph.raw_slots(), u32::to_le_bytes)?;
         if let Some(layers) = &self.layers {
@@ -581,7 +626,8 @@ impl Index {
             n.checked_mul(8)
         } else {
             Some(0)
-        };
+        }
+        .and_then(|l| l.checked_add(h.relink.checked_mul(4)?));
         let base = lengths_len
             .and_then(|l| base_len(head.len().checked_add(l)?, n, g, h.floats, m))
             .ok_or_else(|| fmt_err("sizes in the header overflow"))?;
@@ -615,6 +661,11 @@ impl Index {
         let mut ids = Vec::new();
         ids.try_reserve_exact(n).map_err(oom)?;
         src.values(n, i64::from_le_bytes, |_, p| ids.extend_from_slice(p))?;
+        let mut relink: Vec<u32> = Vec::new();
+        relink.try_reserve_exact(h.relink).map_err(oom)?;
+        src.values(h.relink, u32::from_le_bytes, |_, p| {
+            relink.extend_from_slice(p)
+        })?;
         let mut graph = Graph::new(m);
         graph.reserve(g).map_err(oom)?;
         graph.grow(g);
@@ -640,10 +691,27 @@ impl Index {
         }
         let mut id_map = HashMap::new();
         id_map.try_reserve(n).map_err(oom)?;
+        let mut free = Vec::new();
         for (node, &id) in ids.iter().enumerate() {
-            if id < 0 || id_map.insert(id, node as u32).is_some() {
+            if id == FREE_ID && h.version >= SLOTS_VERSION {
+                free.push(node as u32);
+            } else if id < 0 || id_map.insert(id, node as u32).is_some() {
                 return Err(fmt_err(format!("invalid or repeated id {id}")));
             }
+        }
+        if free.len() != h.free {
+            return Err(fmt_err(format!(
+                "the header says {} free slots, the ids mark {}",
+                h.free,
+                free.len()
+            )));
+        }
+        if relink.windows(2).any(|w| w[0] >= w[1])
+            || relink
+                .iter()
+                .any(|&r| r as usize >= g || ids[r as usize] == FREE_ID)
+        {
+            return Err(fmt_err("invalid list of refilled slots"));
         }
         check_links(&graph, 0, |slot| slot as u32, |t| (t as usize) < g)?;
         if let Some((l, entry, top)) = &layers {
@@ -676,8 +744,9 @@ impl Index {
         store.data = data;
         store.compute_envelopes(0);
         store.encode_rows(0);
-        let index = Index::from_parts(store, graph, layers, h.params, ids, id_map);
-        if index.len() != n {
+        let mut index = Index::from_parts(store, graph, layers, h.params, ids, id_map);
+        index.restore_slots(free, relink);
+        if index.slots() != n {
             return Err(invalid("n", "inconsistent"));
         }
         Ok(index)

@@ -6,7 +6,8 @@
 //! builds the flat graph, searched from random entry points with restarts.
 //!
 //! Where things live: `params` (parameters and their defaults), `index` (the struct, adding rows),
-//! `insert` (linking new nodes), `repair` (orphan links), `walk` (the graph walk), `search`
+//! `insert` (linking new nodes), `repair` (orphan links), `remove` (removal and slot reuse),
+//! `filter` (filtered search), `range` (range search), `walk` (the graph walk), `search`
 //! (queries, exact scan, batches), `pivots`, `scratch` (per-thread buffers), `pool` (threads),
 //! `rng` (seeded randomness), `graph` (adjacency lists, layers, beam, diversity rule), `store`
 //! (rows, envelopes, 8-bit codes), `metric` (distances and bounds), `io` (the file format,
@@ -26,6 +27,7 @@
 
 mod durable;
 mod error;
+mod filter;
 mod graph;
 mod index;
 mod insert;
@@ -35,6 +37,8 @@ mod pages;
 mod params;
 mod pivots;
 mod pool;
+mod range;
+mod remove;
 mod repair;
 mod rng;
 mod scratch;
@@ -44,6 +48,8 @@ mod store;
 mod walk;
 
 pub use error::Error;
+pub use filter::Filter;
+pub use range::RangeResult;
 pub use index::Index;
 pub use io::{read_header, Header, FORMAT_VERSION};
 pub use metric::Metric;

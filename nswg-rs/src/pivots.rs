@@ -6,8 +6,9 @@ use crate::store::Store;
 /// Most pivots an index keeps.
 const MAX_PIVOTS: usize = 64;
 
-/// Node numbers `i * n / P` (`P = min(n, 64)`) and a contiguous copy of their rows (P x dim
-/// floats), rebuilt whenever nodes are added.
+/// Node numbers `i * n / P` (`P = min(n, 64)`; a free slot is replaced by the next slot in use)
+/// and a contiguous copy of their rows (P x dim floats), rebuilt whenever nodes are added or
+/// removed.
 #[derive(Default)]
 pub(crate) struct Pivots {
     pub nodes: Vec<u32>,
@@ -17,10 +18,21 @@ pub(crate) struct Pivots {
 }
 
 impl Pivots {
-    /// The pivots of the first `n` rows of `store`.
-    pub fn build(store: &Store, n: usize) -> Pivots {
+    /// The pivots of the first `n` rows of `store`, skipping the slots `dead` marks free (an
+    /// empty `dead`: none is).
+    pub fn build(store: &Store, n: usize, dead: &[bool]) -> Pivots {
         let p = n.min(MAX_PIVOTS);
-        let nodes: Vec<u32> = (0..p).map(|i| (i * n / p) as u32).collect();
+        let is_dead = |v: usize| dead.get(v).copied().unwrap_or(false);
+        let mut nodes: Vec<u32> = Vec::with_capacity(p);
+        for i in 0..p {
+            let mut v = (i * n / p).max(nodes.last().map_or(0, |&l| l as usize + 1));
+            while v < n && is_dead(v) {
+                v += 1;
+            }
+            if v < n {
+                nodes.push(v as u32);
+            }
+        }
         let mut rows = Vec::with_capacity(p * store.dim);
         let mut ends = Vec::with_capacity(p);
         for &v in &nodes {

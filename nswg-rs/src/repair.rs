@@ -1,7 +1,7 @@
 //! Orphan repair: after the diversity rule has dropped links, link back every base-graph node
 //! that a search from the root can no longer reach, and the rule for when a build runs the pass.
 
-use crate::graph::{Cand, Layers};
+use crate::graph::Cand;
 use crate::index::Index;
 use crate::scratch::{BuildDist, Scratch};
 use crate::walk::{Start, Walk};
@@ -47,12 +47,13 @@ impl Index {
     }
 
     /// The node the orphan pass makes every node reachable from: the hierarchy's entry node, or
-    /// node 0 on a flat graph (or an empty index).
+    /// on a flat graph (or an empty index) the lowest linked slot in use (node 0 until a
+    /// removal).
     pub(crate) fn root(&self) -> u32 {
-        self.layers
-            .as_ref()
-            .and_then(Layers::entry)
-            .map_or(0, |(e, _)| e)
+        match &self.layers {
+            Some(l) => l.entry().map_or(self.flat_root, |(e, _)| e),
+            None => self.flat_root,
+        }
     }
 
     /// [`Index::link_orphans`], also returning the distance computations it took.
@@ -64,6 +65,11 @@ impl Index {
         }
         let root = self.root();
         let g = &self.graph;
+        // Free slots and refilled ones awaiting links are not orphans: they have no links yet.
+        let mut skip: Vec<bool> = (0..n as u32).map(|u| self.is_dead(u)).collect();
+        for &r in &self.relink {
+            skip[r as usize] = true;
+        }
         let mut dtw = BuildDist::default();
         let mut s = self.take_scratch();
         // Unreached when the pass began: what it counts as linked if they are reached at the end.
@@ -91,16 +97,16 @@ impl Index {
             let mut indeg = vec![0u32; n];
             reached = vec![false; n];
             spread(root, &mut reached, &mut indeg);
-            if reached.iter().all(|&r| r) {
+            if reached.iter().zip(&skip).all(|(&r, &k)| r || k) {
                 break;
             }
-            orphan.get_or_insert_with(|| reached.iter().map(|&r| !r).collect());
+            orphan.get_or_insert_with(|| reached.iter().zip(&skip).map(|(&r, &k)| !r && !k).collect());
             if round == 4 {
                 // A replacement can cut off what an earlier one linked (its target's other
                 // in-link was reached only through it), and rounds of them can cycle: the last
                 // round only appends, which cuts nothing off.
                 for u in 0..n as u32 {
-                    if reached[u as usize] {
+                    if reached[u as usize] || skip[u as usize] {
                         continue;
                     }
                     if !self.append_anywhere(u, &reached, &mut indeg, &mut room_cursor) {
@@ -112,7 +118,7 @@ impl Index {
             }
             let mut room_left = true;
             for u in 0..n as u32 {
-                if reached[u as usize] {
+                if reached[u as usize] || skip[u as usize] {
                     continue;
                 }
                 // Offer the link `v -> u` to the reached nodes `u` links to, nearest first,

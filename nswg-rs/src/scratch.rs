@@ -33,6 +33,14 @@ pub(crate) struct Scratch {
     pub nearest_ed: Vec<(f32, u32)>,
     /// The query minus the code offsets, for a quantized search.
     pub shifted: Vec<f32>,
+    /// The unbounded candidate queue of a filtered walk (nearest first).
+    pub cands: BinaryHeap<std::cmp::Reverse<Cand>>,
+    /// Entry nodes of a filtered walk's restart.
+    pub entries: Vec<u32>,
+    /// The hits of a range search (true distance, user id).
+    pub hits: Vec<(f32, i64)>,
+    /// The nodes a range search's flood fill has still to expand.
+    pub queue: Vec<u32>,
     /// Compute every query distance in full (no bounds, no abandoning): set by every query from
     /// [`crate::SearchParams::prune`], cleared by [`Index::take_scratch`].
     pub no_prune: bool,
@@ -73,6 +81,10 @@ impl Scratch {
         }
     }
 
+    fn beam_capacity(&self) -> usize {
+        self.beam.capacity() + self.top.capacity() + self.cands.capacity()
+    }
+
     /// Starts a new search over `n` nodes: nothing is visited.
     pub fn begin(&mut self, n: usize) {
         if self.visited.len() < n {
@@ -94,6 +106,19 @@ impl Scratch {
                 self.beam.push(c);
             }
         }
+    }
+
+    /// Bytes of its largest buffers: the visited array and the exact scan's orderings.
+    pub fn memory_usage(&self) -> usize {
+        2 * self.visited.capacity()
+            + 8 * (self.order.capacity() + self.nearest_ed.capacity())
+            + 8 * self.beam_capacity()
+    }
+
+    /// True if `node` was visited in this search (without marking it).
+    #[inline]
+    pub fn is_marked(&self, node: u32) -> bool {
+        self.visited[node as usize] == self.stamp
     }
 
     /// Marks `node` visited; true if it was not visited before in this search.

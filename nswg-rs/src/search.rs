@@ -2,6 +2,7 @@
 //! checks every query passes first and the results' order (distance, then id; padded with -1).
 
 use crate::error::{invalid, Error};
+use crate::filter::Filter;
 use crate::graph::Cand;
 use crate::index::{check_rows, check_series, Index};
 use crate::metric::{bounds, Metric};
@@ -85,7 +86,7 @@ impl Index {
                 ));
             }
             let len = [query.len() / c];
-            self.search_series_with(query, &len, k, p, exact, None, |_, _| true)?
+            self.search_series_with(query, &len, k, p, exact, None, None, |_, _| true)?
                 .0
         } else {
             if query.len() != self.dim() {
@@ -121,7 +122,7 @@ impl Index {
         exact: bool,
     ) -> Result<BatchResult, Error> {
         Ok(self
-            .search_batch_with(queries, k, p, exact, None, |_, _| true)?
+            .search_batch_with(queries, k, p, exact, None, None, |_, _| true)?
             .0)
     }
 
@@ -138,10 +139,19 @@ impl Index {
     /// early abandoning reject more from the first row on (how a sharded exact search passes the
     /// running k-th best to the shards it asks later).
     ///
+    /// `filter` ([`Index::filter`]) restricts the answers to the rows it allows: an exact search
+    /// scans only those; a graph search walks through every node but keeps only allowed ones
+    /// (see `Index::walk_filtered`), or scans the allowed rows exactly when they are few (at most
+    /// 32 per `max(ef, k)`, or 2% of the index). Rows padded with -1 / +inf when fewer than `k`
+    /// are allowed. Cosine queries are normalised first (a zero query is an error).
+    ///
     /// # Errors
     /// As [`Index::search_batch`]; `InvalidParameter` (`max_distance`) when given with
     /// `exact == false`, with a length other than the number of queries, or holding a NaN or a
-    /// negative value.
+    /// negative value (a negative limit is allowed for the inner product, whose distances can be
+    /// negative); `InvalidParameter` (`filter`) for a filter made before rows were added or
+    /// removed; `InvalidParameter` (`queries`) for a zero query under cosine.
+    #[allow(clippy::too_many_arguments)]
     pub fn search_batch_with(
         &self,
         queries: &[f32],
@@ -149,15 +159,28 @@ impl Index {
         p: &SearchParams,
         exact: bool,
         max_distances: Option<&[f32]>,
+        filter: Option<&Filter>,
         keep_going: impl FnMut(usize, usize) -> bool,
     ) -> Result<(BatchResult, usize), Error> {
         let n = self.check_search(queries, k, p, exact, max_distances)?;
+        if let Some(f) = filter {
+            self.check_filter(f)?;
+        }
+        let unit;
+        let queries = if self.store.metric.normalizes() {
+            let mut v = Vec::new();
+            crate::metric::normalize_rows("queries", queries, self.dim(), &mut v)?;
+            unit = v;
+            &unit[..]
+        } else {
+            queries
+        };
         let batch = Batch {
             data: queries,
             dim: self.dim(),
             ends: &[],
         };
-        self.run_batch(batch, n, k, p, exact, max_distances, keep_going)
+        self.run_batch(batch, n, k, p, exact, max_distances, filter, keep_going)
     }
 
     /// [`Index::search_batch_with`] for a variable-length index ([`Index::variable`]): `queries`
@@ -176,15 +199,20 @@ impl Index {
         p: &SearchParams,
         exact: bool,
         max_distances: Option<&[f32]>,
+        filter: Option<&Filter>,
         keep_going: impl FnMut(usize, usize) -> bool,
     ) -> Result<(BatchResult, usize), Error> {
         let ends = self.check_search_series(queries, lengths, k, p, exact, max_distances)?;
+        if let Some(f) = filter {
+            self.check_filter(f)?;
+        }
         let batch = Batch {
             data: queries,
             dim: 0,
             ends: &ends,
         };
-        self.run_batch(batch, lengths.len(), k, p, exact, max_distances, keep_going)
+        let n = lengths.len();
+        self.run_batch(batch, n, k, p, exact, max_distances, filter, keep_going)
     }
 
     /// The checks of [`Index::search_series_with`], before any work; returns each query's end
@@ -205,7 +233,7 @@ impl Index {
         let ends = check_series("queries", queries, lengths, self.channels())?;
         self.check_query(k, p, exact)?;
         if let Some(m) = max_distances {
-            check_max_distances(m, lengths.len(), exact)?;
+            check_max_distances(m, lengths.len(), exact, self.store.metric.non_negative())?;
         }
         Ok(ends)
     }
@@ -220,6 +248,7 @@ impl Index {
         p: &SearchParams,
         exact: bool,
         max_distances: Option<&[f32]>,
+        filter: Option<&Filter>,
         mut keep_going: impl FnMut(usize, usize) -> bool,
     ) -> Result<(BatchResult, usize), Error> {
         let cells = n.checked_mul(k).ok_or(Error::OutOfMemory {
@@ -268,7 +297,8 @@ impl Index {
             let started = std::time::Instant::now();
             let rows = done..end;
             let limits = max_distances.map(|m| &m[rows.clone()]);
-            self.search_rows(queries, rows, p, exact, limits, pool.as_deref(), &mut out);
+            let target = Target { limits, filter };
+            self.search_rows(queries, rows, p, exact, target, pool.as_deref(), &mut out);
             let took = started.elapsed().as_secs_f64();
             let rows = end - done;
             done = end;
@@ -310,7 +340,7 @@ impl Index {
         let n = check_rows("queries", queries, self.dim())?;
         self.check_query(k, p, exact)?;
         if let Some(m) = max_distances {
-            check_max_distances(m, n, exact)?;
+            check_max_distances(m, n, exact, self.store.metric.non_negative())?;
         }
         Ok(n)
     }
@@ -324,17 +354,18 @@ impl Index {
         rows: std::ops::Range<usize>,
         p: &SearchParams,
         exact: bool,
-        limits: Option<&[f32]>,
+        target: Target<'_>,
         pool: Option<&rayon::ThreadPool>,
         out: &mut BatchResult,
     ) {
+        let Target { limits, filter } = target;
         let (first, k) = (rows.start, out.k);
         let ids = &mut out.ids[rows.start * k..rows.end * k];
         let dists = &mut out.distances[rows.start * k..rows.end * k];
         let stats = &mut out.stats[rows];
         let limit = |j: usize| limits.map_or(f32::INFINITY, |m| m[j]);
         let run = |j: usize, q: &[f32], s: &mut Scratch, ids: &mut [i64], ds: &mut [f32]| {
-            let stats = self.run_query(q, k, p, exact, limit(j), s);
+            let stats = self.run_query(q, k, p, exact, limit(j), filter, s);
             self.write_top(s, ids, ds);
             stats
         };
@@ -369,7 +400,7 @@ impl Index {
     }
 
     /// The checks of every query batch, before any work.
-    fn check_query(&self, k: usize, p: &SearchParams, exact: bool) -> Result<(), Error> {
+    pub(crate) fn check_query(&self, k: usize, p: &SearchParams, exact: bool) -> Result<(), Error> {
         if self.is_empty() {
             return Err(Error::EmptyIndex);
         }
@@ -398,10 +429,10 @@ impl Index {
         if p.quantized && self.store.codes.is_none() {
             return Err(invalid(
                 "quantized",
-                if self.store.metric == Metric::Euclidean {
+                if self.store.metric.band().is_none() {
                     "search needs the index's 8-bit codes: turn them on with set_codes first"
                 } else {
-                    "search needs the Euclidean metric (DTW walks on the floats)"
+                    "search needs a vector metric (DTW walks on the floats)"
                 },
             ));
         }
@@ -410,21 +441,24 @@ impl Index {
 
     /// Runs one query, leaving the best `k` in `s.top`; returns its counters. `limit` (true
     /// units; +inf for none) bounds the distances an exact scan keeps.
-    fn run_query(
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn run_query(
         &self,
         q: &[f32],
         k: usize,
         p: &SearchParams,
         exact: bool,
         limit: f32,
+        filter: Option<&Filter>,
         s: &mut Scratch,
     ) -> SearchStats {
         s.stats = SearchStats::default();
         // Every query sets it; the pool hands every scratch out with pruning on, so builds and
         // repairs never see a search's setting.
         s.no_prune = !p.prune;
-        if exact {
-            self.exact_scan(q, k, limit, s);
+        let allowed = filter.map(|f| &f.nodes[..]);
+        if exact || filter.is_some_and(|f| self.filter_scans(f, p.ef.max(k))) {
+            self.exact_scan(q, k, limit, allowed, s);
             return std::mem::take(&mut s.stats);
         }
         let entry = p.entry.unwrap_or(self.params.graph.default_entry());
@@ -435,9 +469,15 @@ impl Index {
         }
         let mut shifted = std::mem::take(&mut s.shifted);
         let codes = self.store.codes.as_ref().filter(|_| p.quantized);
+        let mut offset = 0.0;
         if let Some(c) = codes {
             shifted.clear();
-            shifted.extend(q.iter().zip(&c.lo).map(|(x, lo)| x - lo));
+            if self.store.metric == Metric::InnerProduct {
+                shifted.extend(q.iter().zip(&c.scale).map(|(x, s)| x * s));
+                offset = crate::metric::euclidean::dot(q, &c.lo);
+            } else {
+                shifted.extend(q.iter().zip(&c.lo).map(|(x, lo)| x - lo));
+            }
         }
         let start = match entry {
             Entry::Random => Start::Random,
@@ -449,6 +489,7 @@ impl Index {
             coded: codes.map(|codes| Coded {
                 codes,
                 shifted: &shifted,
+                offset,
             }),
             exclude: None,
             k,
@@ -459,9 +500,12 @@ impl Index {
             limit: self.graph.len(),
             seed: query_seed(self.params.seed, q),
         };
-        self.walk(&walk, s);
-        if self.pending() > 0 {
-            self.scan_pending(q, k, s);
+        match filter {
+            Some(f) => self.walk_filtered(&walk, f, s),
+            None => self.walk(&walk, s),
+        }
+        if self.has_pending() {
+            self.scan_pending(q, k, filter, s);
         }
         s.shifted = shifted;
         s.seeds = seeds;
@@ -472,16 +516,23 @@ impl Index {
     /// `k` in `s.top` by an exact scan of them (bounds and early abandoning against the current
     /// k-th best), so a graph search never misses a stored row for want of links.
     /// Runs right after [`Index::walk`], whose preparation of `q` in `s.prep` it reuses.
-    fn scan_pending(&self, q: &[f32], k: usize, s: &mut Scratch) {
-        for node in self.graph.len()..self.len() {
+    pub(crate) fn scan_pending(&self, q: &[f32], k: usize, f: Option<&Filter>, s: &mut Scratch) {
+        // Refilled slots inside the graph may have been visited by the walk (as a random
+        // entry): those are in its results already.
+        let allowed = |n: u32| f.is_none_or(|f| f.allows(n));
+        let relink = self.relink.iter().copied().filter(|&n| s.mark(n) && allowed(n));
+        let relink: Vec<u32> = relink.collect();
+        let past = (self.graph.len() as u32..self.slots() as u32)
+            .filter(|&n| !self.is_dead(n) && allowed(n));
+        for node in relink.into_iter().chain(past) {
             let cutoff = if s.top.len() >= k {
                 s.top.peek().map_or(f32::INFINITY, |w| w.d)
             } else {
                 f32::INFINITY
             };
             let c = Cand {
-                d: self.eval_node(q, node as u32, cutoff, s),
-                node: node as u32,
+                d: self.eval_node(q, node, cutoff, s),
+                node,
             };
             keep_best(&mut s.top, c, k);
         }
@@ -493,7 +544,7 @@ impl Index {
         let mut res: Vec<(f32, i64)> = s
             .top
             .drain()
-            .map(|c| (c.d.sqrt(), self.ids[c.node as usize]))
+            .map(|c| (self.store.metric.to_true(c.d), self.ids[c.node as usize]))
             .collect();
         res.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         for (j, (id, d)) in out_ids.iter_mut().zip(out_d.iter_mut()).enumerate() {
@@ -506,10 +557,13 @@ impl Index {
     /// ranked by (true distance, user id) as results are reported: two rows whose squared
     /// distances differ can share a rounded square root, and then the smaller id is kept, so a
     /// top k is the start of the top k + 1 and merging shards' answers gives one index's answer.
-    fn exact_scan(&self, q: &[f32], k: usize, limit: f32, s: &mut Scratch) {
+    ///
+    /// `allowed` (ascending slots, none free) restricts the scan to those rows (a filter).
+    fn exact_scan(&self, q: &[f32], k: usize, limit: f32, allowed: Option<&[u32]>, s: &mut Scratch) {
         s.prep
             .prepare(self.store.metric, self.store.channels, self.store.window, q);
-        let ceiling = squared_above(limit);
+        let metric = self.store.metric;
+        let ceiling = metric.internal_above(limit);
         // (true distance, user id, node, squared distance); ids are unique, so the first two
         // fields decide every comparison.
         let mut top: BinaryHeap<(OrdF32, i64, u32, OrdF32)> = BinaryHeap::with_capacity(k + 1);
@@ -521,7 +575,7 @@ impl Index {
             if d > *cutoff {
                 return;
             }
-            let t = d.sqrt();
+            let t = metric.to_true(d);
             if t > limit {
                 return;
             }
@@ -535,14 +589,17 @@ impl Index {
             if top.len() >= k {
                 *cutoff = top
                     .peek()
-                    .map_or(ceiling, |w| squared_above(w.0 .0).min(ceiling));
+                    .map_or(ceiling, |w| metric.internal_above(w.0 .0).min(ceiling));
             }
         };
+        let rows = allowed.map_or(self.len(), <[u32]>::len);
         match self.store.metric {
             Metric::Dtw { band } | Metric::DtwIndependent { band }
                 if band > 0
-                    && self.len() > k
-                    && self.len() <= ORDERED_SCAN_ROWS_PER_K.saturating_mul(k)
+                    && rows > k
+                    && rows <= ORDERED_SCAN_ROWS_PER_K.saturating_mul(k)
+                    && self.dead.is_empty()
+                    && allowed.is_none()
                     && !s.no_prune =>
             {
                 // Candidates in the order of their LB_Keogh (the query's envelope against the
@@ -616,9 +673,21 @@ impl Index {
                 }
                 s.order = order;
             }
-            _ => {
-                for node in 0..self.len() as u32 {
+            _ if allowed.is_some() => {
+                for &node in allowed.unwrap_or(&[]) {
                     offer(node, s, &mut cutoff);
+                }
+            }
+            _ if self.dead.is_empty() => {
+                for node in 0..self.slots() as u32 {
+                    offer(node, s, &mut cutoff);
+                }
+            }
+            _ => {
+                for node in 0..self.slots() as u32 {
+                    if !self.dead[node as usize] {
+                        offer(node, s, &mut cutoff);
+                    }
                 }
             }
         }
@@ -626,6 +695,14 @@ impl Index {
         s.top
             .extend(top.into_iter().map(|(_, _, node, d)| Cand { d: d.0, node }));
     }
+}
+
+/// What the answers of a piece of a batch are restricted to: the pieces' distance limits
+/// (exact search), and the filter.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    limits: Option<&'a [f32]>,
+    filter: Option<&'a Filter>,
 }
 
 /// The query rows of a batch: `dim` floats each, or (`dim == 0`) ending at `ends[i]`.
@@ -663,18 +740,8 @@ const WIDE_BAND_PER_LENGTH: usize = 8;
 /// Queries x stored rows x dim (x DTW band width) below which a batch runs on the calling thread.
 const SMALL_BATCH_WORK: usize = 1 << 20;
 
-/// A squared distance a little above `t^2` (relative 1e-6, far above f32 rounding): any squared
-/// distance above it has a square root above `t`, so a cutoff of it rejects no row at `t`.
-fn squared_above(t: f32) -> f32 {
-    if t.is_finite() {
-        (f64::from(t) * f64::from(t) * (1.0 + 1e-6)) as f32
-    } else {
-        f32::INFINITY
-    }
-}
-
 /// Checks the per-query distance limits of an exact batch of `n` queries.
-fn check_max_distances(m: &[f32], n: usize, exact: bool) -> Result<(), Error> {
+fn check_max_distances(m: &[f32], n: usize, exact: bool, non_negative: bool) -> Result<(), Error> {
     if !exact {
         return Err(invalid(
             "max_distance",
@@ -687,7 +754,7 @@ fn check_max_distances(m: &[f32], n: usize, exact: bool) -> Result<(), Error> {
             format!("needs one value per query ({n}), got {}", m.len()),
         ));
     }
-    if let Some((i, v)) = m.iter().enumerate().find(|(_, v)| v.is_nan() || **v < 0.0) {
+    if let Some((i, v)) = m.iter().enumerate().find(|(_, v)| v.is_nan() || (non_negative && **v < 0.0)) {
         return Err(invalid(
             "max_distance",
             format!("must be >= 0 (or +inf), got {v} at query {i}"),

@@ -142,13 +142,29 @@ impl Store {
         self.compute_envelopes(first);
     }
 
+    /// Overwrites row `i` (a fixed-length store's, `dim` floats) with `row` (an add filling a
+    /// free slot), and brings its envelope and codes up to date.
+    pub fn overwrite_row(&mut self, i: usize, row: &[f32]) {
+        let span = self.span(i);
+        self.data.as_mut_slice()[span.clone()].copy_from_slice(row);
+        self.compute_envelopes_of(i..i + 1);
+        self.encode_span(span);
+    }
+
     /// Brings the 8-bit codes up to date with the rows from float offset `start` on (Euclidean
-    /// only): widens the per-coordinate ranges to the new rows, re-encoding every row if a range
-    /// changed, else encoding only the new ones. The ranges are the exact minimum and maximum of
-    /// every stored coordinate, so the codes do not depend on how the rows were added (a loaded
-    /// index re-encodes to the same bytes). Does nothing while the store keeps no codes.
+    /// and cosine: see [`Store::encode_span`]).
     pub fn encode_rows(&mut self, start: usize) {
-        let data = self.data.as_slice();
+        self.encode_span(start..self.data.len());
+    }
+
+    /// Brings the 8-bit codes up to date with the rows in the float range `span` (new or
+    /// overwritten): widens the per-coordinate ranges to them, re-encoding every row if a range
+    /// changed, else encoding only those. The ranges are the minimum and maximum of every
+    /// coordinate ever stored (a removed row's values stay counted), and a loaded index
+    /// re-encodes from its rows. Does nothing while the store keeps no codes.
+    pub fn encode_span(&mut self, span: std::ops::Range<usize>) {
+        let start = span.start;
+        let data = &self.data.as_slice()[..span.end];
         let Some(c) = self.codes.as_mut() else {
             return;
         };
@@ -180,8 +196,9 @@ impl Store {
         } else {
             start
         };
-        c.bytes.resize(data.len());
-        let out = &mut c.bytes.as_mut_slice()[from..];
+        let data = if widened { self.data.as_slice() } else { data };
+        c.bytes.resize(self.data.len());
+        let out = &mut c.bytes.as_mut_slice()[from..data.len()];
         for (row, codes) in data[from..]
             .chunks_exact(self.dim)
             .zip(out.chunks_exact_mut(self.dim))
@@ -198,6 +215,17 @@ impl Store {
         }
     }
 
+    /// Bytes this store has allocated: rows, envelopes, row ends, codes.
+    pub fn memory_usage(&self) -> usize {
+        let codes = self.codes.as_ref().map_or(0, |c| {
+            c.bytes.capacity_bytes() + 4 * (c.lo.capacity() + c.hi.capacity() + c.scale.capacity())
+        });
+        self.data.capacity_bytes()
+            + 4 * (self.upper.capacity() + self.lower.capacity())
+            + 8 * self.ends.capacity()
+            + codes
+    }
+
     /// Starts keeping 8-bit codes of every row (encoding the rows stored so far), or drops them.
     pub fn set_codes(&mut self, on: bool) {
         match (on, self.codes.is_some()) {
@@ -212,10 +240,15 @@ impl Store {
 
     /// Computes envelopes for every row from row `first` on (DTW only).
     pub fn compute_envelopes(&mut self, first: usize) {
+        self.compute_envelopes_of(first..self.rows());
+    }
+
+    /// Computes the envelopes of the rows `rows` (DTW only).
+    fn compute_envelopes_of(&mut self, rows: std::ops::Range<usize>) {
         if let Some(band) = self.metric.band() {
             self.upper.resize(self.data.len(), 0.0);
             self.lower.resize(self.data.len(), 0.0);
-            for i in first..self.rows() {
+            for i in rows {
                 let r = self.span(i);
                 let steps = r.len() / self.channels;
                 let band = crate::metric::pair_band(band, self.window, steps, steps);
@@ -285,6 +318,11 @@ impl Bytes {
         &mut bytemuck::cast_slice_mut::<ByteLine, u8>(&mut self.lines)[..self.len]
     }
 
+    /// Bytes allocated.
+    pub fn capacity_bytes(&self) -> usize {
+        self.lines.capacity() * 64
+    }
+
     /// Keeps the first `len` bytes, or appends zeros up to `len`.
     pub fn resize(&mut self, len: usize) {
         let lines = len.div_ceil(64);
@@ -323,6 +361,17 @@ impl Floats {
     #[inline(always)]
     pub fn as_slice(&self) -> &[f32] {
         &bytemuck::cast_slice::<Line, f32>(&self.lines)[..self.len]
+    }
+
+    /// The floats, mutable.
+    #[inline(always)]
+    pub fn as_mut_slice(&mut self) -> &mut [f32] {
+        &mut bytemuck::cast_slice_mut::<Line, f32>(&mut self.lines)[..self.len]
+    }
+
+    /// Bytes allocated.
+    pub fn capacity_bytes(&self) -> usize {
+        self.lines.capacity() * 64
     }
 
     /// Number of floats held.

@@ -4,8 +4,8 @@
 
 use crate::graph::{Cand, Layer, Layers, MAX_LEVEL};
 use crate::index::Index;
-use crate::metric::euclidean::{sq_euclidean, sq_euclidean_codes};
-use crate::metric::{eval_sq, Stored};
+use crate::metric::euclidean::{dot_codes, sq_euclidean_codes};
+use crate::metric::{eval_sq, vector_sq, Metric, Stored};
 use crate::pivots::Pivots;
 use crate::rng::Rng;
 use crate::scratch::{keep_best, Scratch};
@@ -23,11 +23,14 @@ pub(crate) enum Start<'a> {
     Pivots(&'a Pivots),
 }
 
-/// The 8-bit codes a quantized walk compares with, and the query minus the code offsets.
+/// The 8-bit codes a quantized walk compares with, and the query prepared for them: for
+/// Euclidean and cosine the query minus the code offsets (`q - lo`); for the inner product the
+/// query times the code scales (`q * scale`), with `offset = <q, lo>`.
 #[derive(Clone, Copy)]
 pub(crate) struct Coded<'a> {
     pub codes: &'a Codes,
     pub shifted: &'a [f32],
+    pub offset: f32,
 }
 
 /// One walk on the base graph.
@@ -81,11 +84,12 @@ impl Index {
     #[inline(always)]
     fn eval_coded(&self, c: Coded<'_>, node: u32, stats: &mut SearchStats) -> f32 {
         stats.distance_calls += 1;
-        let d = sq_euclidean_codes(
-            c.shifted,
-            &c.codes.scale,
-            c.codes.row(self.store.dim, node as usize),
-        );
+        let row = c.codes.row(self.store.dim, node as usize);
+        let d = if self.store.metric == Metric::InnerProduct {
+            1.0 - (c.offset + dot_codes(c.shifted, row))
+        } else {
+            sq_euclidean_codes(c.shifted, &c.codes.scale, row)
+        };
         // Values near f32::MAX can make inf - inf; rank such a node last rather than arbitrarily.
         if d.is_nan() {
             f32::INFINITY
@@ -165,13 +169,13 @@ impl Index {
             } else {
                 for _ in 0..8 {
                     let e = rng.below(w.limit) as u32;
-                    if s.mark(e) {
+                    if !self.is_dead(e) && s.mark(e) {
                         self.offer(q, w.coded, e, ef, s);
                         break;
                     }
                 }
             }
-            if let Some(r) = w.root.filter(|_| restart == 0) {
+            if let Some(r) = w.root.filter(|&r| restart == 0 && !self.is_dead(r)) {
                 self.offer_start(q, w.coded, r, ef, s);
             }
             if s.beam.len() == 0 {
@@ -201,9 +205,10 @@ impl Index {
             if w.coded.is_some() {
                 // Re-rank the walk's candidates by their float distances (each already counted
                 // as visited by the walk: one more distance computation).
+                let metric = self.store.metric;
                 rescore_beam(s, ef, |node, stats| {
                     stats.distance_calls += 1;
-                    sq_euclidean(q, self.store.row(node as usize))
+                    vector_sq(metric, q, self.store.row(node as usize))
                 });
             }
             for c in s.beam.iter() {

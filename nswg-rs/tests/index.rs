@@ -116,7 +116,7 @@ fn max_distances_keep_the_nearest_within_each_limit() {
                 .map(|i| all.distances[i * idx.len() + rank])
                 .collect();
             let r = idx
-                .search_batch_with(&queries, k, &p, true, Some(&limits), |_, _| true)
+                .search_batch_with(&queries, k, &p, true, Some(&limits), None, |_, _| true)
                 .unwrap()
                 .0;
             for (i, &limit) in limits.iter().enumerate() {
@@ -141,7 +141,7 @@ fn max_distances_keep_the_nearest_within_each_limit() {
         let calls = |r: &nswg::BatchResult| r.stats.iter().map(|s| s.distance_calls).sum::<u64>();
         let tight: Vec<f32> = (0..n).map(|i| all.distances[i * idx.len()]).collect();
         let r = idx
-            .search_batch_with(&queries, k, &p, true, Some(&tight), |_, _| true)
+            .search_batch_with(&queries, k, &p, true, Some(&tight), None, |_, _| true)
             .unwrap()
             .0;
         if metric != Metric::Euclidean {
@@ -154,7 +154,7 @@ fn max_distances_keep_the_nearest_within_each_limit() {
         }
         let inf = vec![f32::INFINITY; n];
         let r = idx
-            .search_batch_with(&queries, k, &p, true, Some(&inf), |_, _| true)
+            .search_batch_with(&queries, k, &p, true, Some(&inf), None, |_, _| true)
             .unwrap()
             .0;
         assert_eq!(
@@ -168,7 +168,7 @@ fn max_distances_keep_the_nearest_within_each_limit() {
             (vec![-1.0; n], false),
         ] {
             let e = idx
-                .search_batch_with(&queries, k, &p, !graph, Some(&bad), |_, _| true)
+                .search_batch_with(&queries, k, &p, !graph, Some(&bad), None, |_, _| true)
                 .unwrap_err();
             assert!(
                 matches!(
@@ -980,7 +980,7 @@ fn a_stopped_batch_answers_a_prefix_identically() {
         let whole = idx.search_batch(&queries, 5, &p, false).unwrap();
         let mut calls = Vec::new();
         let (part, done) = idx
-            .search_batch_with(&queries, 5, &p, false, None, |d, t| {
+            .search_batch_with(&queries, 5, &p, false, None, None, |d, t| {
                 calls.push((d, t));
                 false
             })
@@ -991,7 +991,7 @@ fn a_stopped_batch_answers_a_prefix_identically() {
         assert_eq!(part.distances[..done * 5], whole.distances[..done * 5]);
         assert!(part.ids[done * 5..].iter().all(|&i| i == -1));
         let (all, done) = idx
-            .search_batch_with(&queries, 5, &p, false, None, |_, _| true)
+            .search_batch_with(&queries, 5, &p, false, None, None, |_, _| true)
             .unwrap();
         assert_eq!(
             (all.ids, all.distances, done),

@@ -267,7 +267,7 @@ fn variable_length_search_equals_the_naive_scan_and_round_trips() {
         for k in [1, 4] {
             let p = SearchParams::default();
             let (exact, done) = idx
-                .search_series_with(&qdata, &qlengths, k, &p, true, None, |_, _| true)
+                .search_series_with(&qdata, &qlengths, k, &p, true, None, None, |_, _| true)
                 .unwrap();
             assert_eq!(done, qlengths.len());
             let mut skipped = 0;
@@ -299,7 +299,7 @@ fn variable_length_search_equals_the_naive_scan_and_round_trips() {
                 ..SearchParams::default()
             };
             let (graph, _) = idx
-                .search_series_with(&qdata, &qlengths, k, &wide, false, None, |_, _| true)
+                .search_series_with(&qdata, &qlengths, k, &wide, false, None, None, |_, _| true)
                 .unwrap();
             assert_eq!(graph.ids, exact.ids, "{metric:?} graph k={k}");
         }
@@ -382,7 +382,7 @@ fn variable_length_misuse_is_refused() {
     assert_eq!(
         name(
             fixed
-                .search_series_with(&[0.0; 4], &[4], 1, &sp, true, None, |_, _| true)
+                .search_series_with(&[0.0; 4], &[4], 1, &sp, true, None, None, |_, _| true)
                 .unwrap_err()
         ),
         "lengths"
@@ -407,14 +407,14 @@ fn a_window_bands_each_pair_by_its_shorter_series_as_aeon_does() {
         idx.build(1).unwrap();
         let p = SearchParams::default();
         let (exact, _) = idx
-            .search_series_with(&qdata, &qlengths, 3, &p, true, None, |_, _| true)
+            .search_series_with(&qdata, &qlengths, 3, &p, true, None, None, |_, _| true)
             .unwrap();
         let wide = SearchParams {
             ef: 120,
             ..SearchParams::default()
         };
         let (graph, _) = idx
-            .search_series_with(&qdata, &qlengths, 3, &wide, false, None, |_, _| true)
+            .search_series_with(&qdata, &qlengths, 3, &wide, false, None, None, |_, _| true)
             .unwrap();
         assert_eq!(graph.ids, exact.ids, "window {window}");
         for (qi, q) in split(&qdata, &qlengths, c).into_iter().enumerate() {

@@ -86,7 +86,7 @@ fn future_version_is_reported() {
     match Index::from_bytes(&b) {
         Err(Error::UnsupportedVersion {
             found: 99,
-            supported: 4,
+            supported: 5,
         }) => {}
         other => panic!("{other:?}"),
     }

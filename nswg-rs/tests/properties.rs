@@ -402,7 +402,7 @@ fn exact_search_ranks_equal_reported_distances_by_id() {
     // With the limit at that distance both rows qualify, and the smaller id is kept.
     let d = idx.exact_search(&q, 1, &p).unwrap().0[0].distance;
     let r = idx
-        .search_batch_with(&q, 1, &p, true, Some(&[d]), |_, _| true)
+        .search_batch_with(&q, 1, &p, true, Some(&[d]), None, |_, _| true)
         .unwrap()
         .0;
     assert_eq!(r.ids, [0]);

@@ -1,8 +1,12 @@
-//! Distances: squared Euclidean and banded DTW, with the lower bounds that prune DTW work.
+//! Distances: squared Euclidean, cosine, inner product and banded DTW, with the lower bounds that
+//! prune DTW work.
 //!
-//! Inside the crate every distance is kept in squared units (monotone in the true distance); the
-//! public search functions return the square root, so Euclidean results are true L2 and DTW results
-//! are `sqrt` of the minimal sum of squared differences along a warping path.
+//! Inside the crate every distance is kept in internal units, monotone in the true distance
+//! ([`Metric::to_true`] converts): squared units for Euclidean and DTW (the public search
+//! functions return the square root, so Euclidean results are true L2 and DTW results are `sqrt`
+//! of the minimal sum of squared differences along a warping path); for cosine the squared
+//! Euclidean distance between the unit-normalised vectors, `2 - 2 cos`, reported halved as
+//! `1 - cos`; for the inner product `1 - <q, x>` itself.
 
 pub mod bounds;
 pub mod dtw;
@@ -31,22 +35,72 @@ pub enum Metric {
         /// Sakoe-Chiba radius in time steps.
         band: usize,
     },
+    /// Cosine distance `1 - cos(q, x)`, from 0 (same direction) to 2 (opposite). Vectors are
+    /// normalised to unit length when stored and queries when searched (a zero vector is an
+    /// error), so the index holds and returns the unit vectors, and the search ranks by the
+    /// squared Euclidean distance between unit vectors, `2 - 2 cos` (the Euclidean kernels, 8-bit
+    /// codes included).
+    Cosine,
+    /// Inner-product distance `1 - <q, x>` (hnswlib's `"ip"`): smaller is a larger inner
+    /// product. It can be negative and is not a metric (a vector need not be its own nearest
+    /// neighbour); on unit vectors it equals the cosine distance.
+    InnerProduct,
 }
 
 impl Metric {
-    /// Short lowercase name: `"euclidean"` or `"dtw"`.
+    /// Short lowercase name: `"euclidean"`, `"cosine"`, `"ip"` or `"dtw"`.
     pub fn name(&self) -> &'static str {
         match self {
             Metric::Euclidean => "euclidean",
+            Metric::Cosine => "cosine",
+            Metric::InnerProduct => "ip",
             Metric::Dtw { .. } | Metric::DtwIndependent { .. } => "dtw",
         }
     }
 
-    /// The DTW band in samples, or `None` for Euclidean.
+    /// The DTW band in samples, or `None` for the vector metrics.
     pub fn band(&self) -> Option<usize> {
         match self {
-            Metric::Euclidean => None,
+            Metric::Euclidean | Metric::Cosine | Metric::InnerProduct => None,
             Metric::Dtw { band } | Metric::DtwIndependent { band } => Some(*band),
+        }
+    }
+
+    /// True for cosine: stored rows and queries are normalised to unit length.
+    pub fn normalizes(&self) -> bool {
+        matches!(self, Metric::Cosine)
+    }
+
+    /// True when no distance is negative (every metric but the inner product), so a negative
+    /// radius or limit means nothing.
+    pub fn non_negative(&self) -> bool {
+        !matches!(self, Metric::InnerProduct)
+    }
+
+    /// The distance in true units (what searches report) of an internal value `d` (see the
+    /// module notes): `sqrt(d)` for Euclidean and DTW, `d / 2` for cosine, `d` for the inner
+    /// product.
+    #[inline]
+    pub fn to_true(&self, d: f32) -> f32 {
+        match self {
+            Metric::Cosine => d * 0.5,
+            Metric::InnerProduct => d,
+            _ => d.sqrt(),
+        }
+    }
+
+    /// An internal value at or a little above that of the true distance `t` (relative 1e-6 for
+    /// the square, far above f32 rounding; exact for cosine and the inner product): any internal
+    /// value above it has a true distance above `t`, so a cutoff of it rejects no row at `t`.
+    /// +inf for +inf.
+    pub(crate) fn internal_above(&self, t: f32) -> f32 {
+        if !t.is_finite() {
+            return t;
+        }
+        match self {
+            Metric::Cosine => t * 2.0,
+            Metric::InnerProduct => t,
+            _ => (f64::from(t) * f64::from(t) * (1.0 + 1e-6)) as f32,
         }
     }
 
@@ -54,28 +108,35 @@ impl Metric {
     /// for Euclidean: how a multichannel DTW combines its channels.
     pub fn dependence(&self) -> Option<&'static str> {
         match self {
-            Metric::Euclidean => None,
+            Metric::Euclidean | Metric::Cosine | Metric::InnerProduct => None,
             Metric::Dtw { .. } => Some("dependent"),
             Metric::DtwIndependent { .. } => Some("independent"),
         }
     }
 
-    /// The metric named `name` (`"euclidean"` or `"dtw"`) for vectors of `dim` floats; `band` is the
-    /// DTW Sakoe-Chiba radius in samples (`None`: full DTW, stored as `dim - 1`). The band's range
-    /// is checked by [`crate::Index::new`], after `dim`.
+    /// The metric named `name` (`"euclidean"`, `"cosine"`, `"ip"` or `"dtw"`) for vectors of
+    /// `dim` floats; `band` is the DTW Sakoe-Chiba radius in samples (`None`: full DTW, stored as
+    /// `dim - 1`). The band's range is checked by [`crate::Index::new`], after `dim`.
     ///
     /// # Errors
-    /// `InvalidParameter` for an unknown name (`metric`) or a band with Euclidean (`band`).
+    /// `InvalidParameter` for an unknown name (`metric`) or a band with another metric than DTW
+    /// (`band`).
     pub fn from_name(name: &str, band: Option<usize>, dim: usize) -> Result<Metric, Error> {
-        match (name, band) {
-            ("euclidean", None) => Ok(Metric::Euclidean),
-            ("euclidean", Some(_)) => Err(invalid("band", "is only meaningful with metric='dtw'")),
-            ("dtw", band) => Ok(Metric::Dtw {
+        let vector = match name {
+            "euclidean" => Some(Metric::Euclidean),
+            "cosine" => Some(Metric::Cosine),
+            "ip" => Some(Metric::InnerProduct),
+            _ => None,
+        };
+        match (name, vector, band) {
+            (_, Some(m), None) => Ok(m),
+            (_, Some(_), Some(_)) => Err(invalid("band", "is only meaningful with metric='dtw'")),
+            ("dtw", None, band) => Ok(Metric::Dtw {
                 band: band.unwrap_or(dim.saturating_sub(1)),
             }),
-            (other, _) => Err(invalid(
+            (other, _, _) => Err(invalid(
                 "metric",
-                format!("must be 'euclidean' or 'dtw', got {other:?}"),
+                format!("must be 'euclidean', 'cosine', 'ip' or 'dtw', got {other:?}"),
             )),
         }
     }
@@ -88,7 +149,7 @@ impl Metric {
     pub fn with_dependence(self, dependence: Option<&str>) -> Result<Metric, Error> {
         match (self, dependence) {
             (m, None) => Ok(m),
-            (Metric::Euclidean, Some(_)) => Err(invalid(
+            (m, Some(_)) if m.band().is_none() => Err(invalid(
                 "dependence",
                 "is only meaningful with metric='dtw'",
             )),
@@ -110,15 +171,23 @@ impl Metric {
     }
 
     /// Distance between two time-major series of `channels` floats per time step, in true units
-    /// (the square root of the squared-unit value the search computes): Euclidean over every
-    /// float, or DTW in the metric's dependent or independent form. `channels == 1` is
-    /// [`Metric::distance`].
+    /// (converted by [`Metric::to_true`] from the internal value the search computes): Euclidean,
+    /// cosine or inner product over every float, or DTW in the metric's dependent or independent
+    /// form. `channels == 1` is [`Metric::distance`]. Cosine normalises both (NaN for a zero
+    /// vector, which an index never holds).
     pub fn distance_channels(&self, a: &[f32], b: &[f32], channels: usize) -> f32 {
         let s = &mut DtwScratch::new();
         let inf = f32::INFINITY;
         match self {
+            Metric::Cosine => {
+                let unit = |x: &[f32]| -> Vec<f32> {
+                    let norm = norm_of(x);
+                    x.iter().map(|v| (f64::from(*v) / norm) as f32).collect()
+                };
+                self.to_true(euclidean::sq_euclidean(&unit(a), &unit(b)))
+            }
+            Metric::Euclidean | Metric::InnerProduct => self.to_true(vector_sq(*self, a, b)),
             // DTW at band 0 as the search computes it (see `eval_sq`): the Euclidean distance.
-            Metric::Euclidean => euclidean::sq_euclidean(a, b).sqrt(),
             Metric::Dtw { band: 0 } | Metric::DtwIndependent { band: 0 } if a.len() == b.len() => {
                 euclidean::sq_euclidean(a, b).sqrt()
             }
@@ -127,6 +196,53 @@ impl Metric {
                 dtw::dtw_form_sq(independent, a, b, channels, *band, inf, s).sqrt()
             }
         }
+    }
+}
+
+/// The Euclidean norm of `x`, summed in f64.
+pub(crate) fn norm_of(x: &[f32]) -> f64 {
+    x.iter().map(|v| f64::from(*v) * f64::from(*v)).sum::<f64>().sqrt()
+}
+
+/// Writes `rows` (rows of `dim` floats) scaled to unit length into `out`, for the cosine metric.
+///
+/// # Errors
+/// `InvalidParameter` (`what`) naming the first row whose norm is 0 (or too small for its unit
+/// vector to be finite).
+pub(crate) fn normalize_rows(
+    what: &'static str,
+    rows: &[f32],
+    dim: usize,
+    out: &mut Vec<f32>,
+) -> Result<(), Error> {
+    out.clear();
+    out.reserve_exact(rows.len());
+    for (i, row) in rows.chunks_exact(dim.max(1)).enumerate() {
+        let norm = norm_of(row);
+        let unit = row.iter().map(|v| (f64::from(*v) / norm) as f32);
+        let start = out.len();
+        out.extend(unit);
+        if norm == 0.0 || out[start..].iter().any(|v| !v.is_finite()) {
+            return Err(invalid(
+                what,
+                format!(
+                    "row {i} has norm {norm:e}: the cosine distance is undefined for a zero \
+                     vector"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Internal distance between two vectors under a vector metric (see the module notes): squared
+/// Euclidean for Euclidean and cosine (on unit vectors), `1 - <a, b>` for the inner product.
+/// (DTW metrics never reach it: they get the squared Euclidean distance, their band-0 value.)
+#[inline(always)]
+pub(crate) fn vector_sq(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
+    match metric {
+        Metric::InnerProduct => 1.0 - euclidean::dot(a, b),
+        _ => euclidean::sq_euclidean(a, b),
     }
 }
 
@@ -199,10 +315,10 @@ pub(crate) fn eval_sq(
     stats: &mut SearchStats,
 ) -> f32 {
     match metric {
-        Metric::Euclidean => {
+        Metric::Euclidean | Metric::Cosine | Metric::InnerProduct => {
             stats.visited += 1;
             stats.distance_calls += 1;
-            euclidean::sq_euclidean(query, stored.row)
+            vector_sq(metric, query, stored.row)
         }
         Metric::Dtw { band } => eval_dtw_sq(band, false, query, prep, stored, cutoff, stats),
         Metric::DtwIndependent { band } => {

@@ -1,0 +1,223 @@
+//! Filtered search: the set of stored rows a search may return ([`Filter`]), the graph walk that
+//! navigates through every node but keeps only allowed ones, and the rule that sends a
+//! restrictive filter to an exact scan of its rows instead.
+
+use crate::error::{invalid, Error};
+use crate::graph::Cand;
+use crate::index::Index;
+use crate::scratch::{keep_best, Scratch};
+use crate::walk::{Start, Walk};
+use std::cmp::Reverse;
+
+/// A filter allowing at most this many rows per neighbour asked for (`max(ef, k)`), or at most
+/// [`EXACT_FRACTION_PERCENT`] percent of the index, is answered by an exact scan of its rows: the
+/// walk would have to visit about `ef / selectivity` nodes to fill its results with allowed
+/// ones, more than the allowed rows themselves. Measured on 100,000 x 128 clustered vectors
+/// (`benchmarks/ann_features.py`, 1 thread, ef 64): see the module notes of the benchmark's
+/// results for the crossing point.
+const EXACT_ROWS_PER_EF: usize = 32;
+
+/// See [`EXACT_ROWS_PER_EF`].
+const EXACT_FRACTION_PERCENT: usize = 2;
+
+/// The stored rows a search may return, made by [`Index::filter`] for one state of the index
+/// (adding or removing rows makes it stale: a search with it is then an error).
+#[derive(Debug, Clone)]
+pub struct Filter {
+    /// Allowed slots, ascending.
+    pub(crate) nodes: Vec<u32>,
+    /// One bit per slot (bit `i % 64` of word `i / 64`).
+    bits: Vec<u64>,
+    /// [`Index::generation`] when the filter was made.
+    generation: u64,
+}
+
+impl Filter {
+    /// Number of allowed rows.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// True when no row is allowed.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// True if slot `node` is allowed.
+    #[inline(always)]
+    pub(crate) fn allows(&self, node: u32) -> bool {
+        self.bits
+            .get(node as usize / 64)
+            .is_some_and(|w| w >> (node % 64) & 1 == 1)
+    }
+}
+
+impl Index {
+    /// A counter that changes whenever rows are added or removed: a [`Filter`] made at one value
+    /// is refused at another.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The filter allowing exactly the stored rows of `ids` (repeats are allowed and count
+    /// once), for [`Index::search_batch_with`] and [`Index::range_search`].
+    ///
+    /// # Errors
+    /// `UnknownIds` naming the ids that are not stored.
+    pub fn filter(&self, ids: &[i64]) -> Result<Filter, Error> {
+        let mut nodes = Vec::with_capacity(ids.len());
+        let mut unknown = Vec::new();
+        for &id in ids {
+            match self.id_map.get(&id) {
+                Some(&node) => nodes.push(node),
+                None => unknown.push(id),
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(Error::unknown_ids(unknown));
+        }
+        Ok(self.filter_of_nodes(nodes))
+    }
+
+    /// The filter allowing the rows whose entry of `mask` is true, `mask` following the order of
+    /// [`Index::ids`] (one entry per stored row).
+    ///
+    /// # Errors
+    /// `InvalidParameter` (`filter`) when `mask` does not have one entry per stored row.
+    pub fn filter_mask(&self, mask: &[bool]) -> Result<Filter, Error> {
+        if mask.len() != self.len() {
+            return Err(invalid(
+                "filter",
+                format!(
+                    "as a boolean mask needs one entry per stored row ({}), got {}",
+                    self.len(),
+                    mask.len()
+                ),
+            ));
+        }
+        let live = (0..self.slots() as u32).filter(|&n| !self.is_dead(n));
+        let nodes = live.zip(mask).filter(|(_, &m)| m).map(|(n, _)| n).collect();
+        Ok(self.filter_of_nodes(nodes))
+    }
+
+    fn filter_of_nodes(&self, mut nodes: Vec<u32>) -> Filter {
+        nodes.sort_unstable();
+        nodes.dedup();
+        let mut bits = vec![0u64; self.slots().div_ceil(64)];
+        for &n in &nodes {
+            bits[n as usize / 64] |= 1 << (n % 64);
+        }
+        Filter {
+            nodes,
+            bits,
+            generation: self.generation,
+        }
+    }
+
+    /// An error unless `f` was made for the index as it is now.
+    pub(crate) fn check_filter(&self, f: &Filter) -> Result<(), Error> {
+        if f.generation != self.generation {
+            return Err(invalid(
+                "filter",
+                "was made before rows were added or removed: make it again with index.filter",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether a graph search under filter `f` with beam `ef` scans the allowed rows exactly
+    /// instead (see [`EXACT_ROWS_PER_EF`]).
+    pub(crate) fn filter_scans(&self, f: &Filter, ef: usize) -> bool {
+        f.len() <= EXACT_ROWS_PER_EF.saturating_mul(ef)
+            || f.len() * 100 <= EXACT_FRACTION_PERCENT * self.len()
+    }
+
+    /// The graph walk of `w` keeping only rows `f` allows: every node is a waypoint, but only
+    /// allowed ones enter the results (at most `max(ef, k)` of them, in `s.top`); the walk goes on
+    /// while the nearest unexpanded candidate is nearer than the worst result, or the results are
+    /// not full (hnswlib's filtered search, with the candidates unbounded). A beam as large as
+    /// the index therefore reaches every node reachable from the root, so the answer equals the
+    /// filtered exact scan. Leaves the best `w.k` in `s.top`. Walks on the floats (a quantized
+    /// request is ignored).
+    pub(crate) fn walk_filtered(&self, w: &Walk<'_>, f: &Filter, s: &mut Scratch) {
+        let q = w.query;
+        s.begin(self.graph.len());
+        s.prep
+            .prepare(self.store.metric, self.store.channels, self.store.window, q);
+        s.top.clear();
+        let mut cands = std::mem::take(&mut s.cands);
+        cands.clear();
+        let ef = w.ef.max(w.k);
+        let mut rng = crate::rng::Rng::new(w.seed);
+        let mut entries = std::mem::take(&mut s.entries);
+        for restart in 0..w.restarts {
+            entries.clear();
+            match w.start {
+                Start::Seeds(seeds) if restart == 0 => entries.extend(seeds.iter().map(|c| c.node)),
+                Start::Pivots(pv) if restart == 0 => entries.extend(pv.nodes.iter().copied()),
+                _ => {}
+            }
+            if restart == 0 {
+                entries.extend(w.root);
+            }
+            if entries.is_empty() && w.limit > 0 {
+                for _ in 0..8 {
+                    let e = rng.below(w.limit) as u32;
+                    if !self.is_dead(e) && !s.is_marked(e) {
+                        entries.push(e);
+                        break;
+                    }
+                }
+            }
+            for idx in 0..entries.len() {
+                let e = entries[idx];
+                if self.is_dead(e) || !s.mark(e) {
+                    continue;
+                }
+                let d = self.eval_node(q, e, f32::INFINITY, s);
+                cands.push(Reverse(Cand { d, node: e }));
+                if f.allows(e) {
+                    keep_best(&mut s.top, Cand { d, node: e }, ef);
+                }
+            }
+            while let Some(Reverse(c)) = cands.pop() {
+                let bound = if s.top.len() >= ef {
+                    s.top.peek().map_or(f32::INFINITY, |t| t.d)
+                } else {
+                    f32::INFINITY
+                };
+                if c.d > bound {
+                    break;
+                }
+                s.nbrs.clear();
+                for nb in self.graph.links(c.node) {
+                    if s.mark(nb) {
+                        self.store.touch_row(nb as usize);
+                        s.nbrs.push(nb);
+                    }
+                }
+                for idx in 0..s.nbrs.len() {
+                    let nb = s.nbrs[idx];
+                    let worst = if s.top.len() >= ef {
+                        s.top.peek().map(|t| t.d)
+                    } else {
+                        None
+                    };
+                    let d = self.eval_node(q, nb, worst.unwrap_or(f32::INFINITY), s);
+                    if worst.is_none_or(|w| d < w) {
+                        cands.push(Reverse(Cand { d, node: nb }));
+                        if f.allows(nb) {
+                            keep_best(&mut s.top, Cand { d, node: nb }, ef);
+                        }
+                    }
+                }
+            }
+            cands.clear();
+        }
+        while s.top.len() > w.k {
+            s.top.pop();
+        }
+        s.entries = entries;
+        s.cands = cands;
+    }
+}
