@@ -16,6 +16,7 @@ __all__ = [
     "FULL_BAND",
     "IndexFormatError",
     "MAX_THREADS",
+    "NativeFilter",
     "NativeIndex",
     "read_header",
 ]
@@ -28,6 +29,10 @@ DEFAULTS: dict[str, Any]
 COUNTERS: tuple[str, ...]
 
 class IndexFormatError(ValueError): ...
+
+@final
+class NativeFilter:
+    def __len__(self) -> int: ...
 
 @final
 class NativeIndex:
@@ -60,6 +65,7 @@ class NativeIndex:
         vectors: NDArray[np.float32],
         ids: NDArray[np.int64] | None,
         lengths: NDArray[np.int64] | None = None,
+        replace: bool = False,
     ) -> NDArray[np.int64]: ...
     def lengths(self, ids: NDArray[np.int64]) -> NDArray[np.int64]: ...
     def get_series(
@@ -90,9 +96,32 @@ class NativeIndex:
         build: bool = False,
         prune: bool = True,
         lengths: NDArray[np.int64] | None = None,
+        filter: NativeFilter | None = None,
     ) -> tuple[
         NDArray[np.int64], NDArray[np.float32], NDArray[np.int64], dict[str, int] | None
     ]: ...
+    def remove(self, ids: NDArray[np.int64], n_threads: int) -> dict[str, int]: ...
+    def filter(self, ids: NDArray[np.int64]) -> NativeFilter: ...
+    def filter_mask(self, mask: NDArray[np.bool_]) -> NativeFilter: ...
+    def range_search(
+        self,
+        queries: NDArray[np.float32],
+        radius: float,
+        ef: int,
+        restarts: int,
+        exact: bool,
+        n_threads: int,
+        entry: str | None,
+        prune: bool = True,
+        filter: NativeFilter | None = None,
+    ) -> tuple[
+        NDArray[np.int64],
+        NDArray[np.int64],
+        NDArray[np.float32],
+        NDArray[np.int64],
+        dict[str, int] | None,
+    ]: ...
+    def memory_usage(self) -> int: ...
     def get_vectors(self, ids: NDArray[np.int64]) -> NDArray[np.float32]: ...
     def neighbors(self, id: int) -> NDArray[np.int64]: ...
     def link_orphans(self) -> int: ...
