@@ -823,7 +823,7 @@ pub fn read_header<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, P
     d.set_item("variable_length", h.variable)?;
     d.set_item("window", h.window)?;
     d.set_item("dependence", h.metric.dependence())?;
-    d.set_item("n", h.n)?;
-    d.set_item("pending", h.n - h.linked)?;
+    d.set_item("n", h.n - h.free)?;
+    d.set_item("pending", h.pending)?;
     Ok(d)
 }

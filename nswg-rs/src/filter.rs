@@ -169,8 +169,7 @@ impl Index {
                     }
                 }
             }
-            for idx in 0..entries.len() {
-                let e = entries[idx];
+            for &e in &entries {
                 if self.is_dead(e) || !s.mark(e) {
                     continue;
                 }
@@ -219,5 +218,63 @@ impl Index {
         }
         s.entries = entries;
         s.cands = cands;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{BuildParams, GraphKind, Index, Metric, SearchParams};
+
+    /// The filtered walk itself (the exact-scan rule bypassed), with a beam as large as the
+    /// index, equals the filtered exact scan: every node is reachable from the root.
+    #[test]
+    fn filtered_walk_with_a_full_beam_is_exact() {
+        let (n, dim, k) = (800usize, 6usize, 5usize);
+        let mut x = 12345u64;
+        let mut next = move || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 40) as f32 / (1u64 << 24) as f32
+        };
+        let data: Vec<f32> = (0..n * dim).map(|_| next()).collect();
+        for (metric, graph) in [
+            (Metric::Euclidean, GraphKind::Hnsw),
+            (Metric::Euclidean, GraphKind::Nsw),
+            (Metric::Dtw { band: 1 }, GraphKind::Hnsw),
+            (Metric::InnerProduct, GraphKind::Hnsw),
+        ] {
+            let params = BuildParams {
+                graph,
+                ..BuildParams::default()
+            };
+            let mut idx = Index::new(dim, metric, params).unwrap();
+            idx.add(&data, None, 1).unwrap();
+            // Leave some rows pending too: the walk merges them.
+            idx.add_unlinked(&data[..20 * dim], None).unwrap();
+            for step in [2, 7, 50] {
+                let allowed: Vec<i64> = (0..(n + 20) as i64).filter(|i| i % step == 1).collect();
+                let f = idx.filter(&allowed).unwrap();
+                let p = SearchParams {
+                    ef: n + 20,
+                    n_threads: 1,
+                    ..SearchParams::default()
+                };
+                let mut s = idx.take_scratch();
+                for q in data.chunks_exact(dim).take(25) {
+                    idx.graph_query(q, k, &p, Some(&f), &mut s);
+                    let mut walked: Vec<(f32, u32)> =
+                        s.top.drain().map(|c| (c.d, c.node)).collect();
+                    walked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                    idx.exact_scan(q, k, f32::INFINITY, Some(&f.nodes), &mut s);
+                    let mut scanned: Vec<(f32, u32)> =
+                        s.top.drain().map(|c| (c.d, c.node)).collect();
+                    scanned.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                    assert_eq!(walked, scanned, "{metric:?} {graph:?} 1/{step}");
+                    assert!(walked.iter().all(|&(_, node)| f.allows(node)));
+                }
+                idx.give_scratch(s);
+            }
+        }
     }
 }

@@ -49,6 +49,8 @@ pub struct Index {
     pub(crate) flat_root: u32,
     /// Changes with every add and removal (see [`Index::generation`]).
     pub(crate) generation: u64,
+    /// Linked rows removed since the graph was last built whole (not saved): see `remove.rs`.
+    pub(crate) removed_since_full: usize,
 }
 
 /// The id a free slot holds in [`Index`]'s id list and in files of version 5.
@@ -324,6 +326,7 @@ impl Index {
             relink: Vec::new(),
             flat_root: 0,
             generation: 0,
+            removed_since_full: 0,
         }
     }
 
@@ -411,7 +414,11 @@ impl Index {
         if self.free.is_empty() {
             return self.ids.clone();
         }
-        self.ids.iter().copied().filter(|&id| id != FREE_ID).collect()
+        self.ids
+            .iter()
+            .copied()
+            .filter(|&id| id != FREE_ID)
+            .collect()
     }
 
     /// True if `id` is stored.

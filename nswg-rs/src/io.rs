@@ -18,7 +18,7 @@
 //! | 8 + 8 | versions 3 and 4: graph kind (u64: 0 flat, 1 hierarchy) and `g`, the rows linked (u64; `g < n` in version 3, `g <= n` in 4); in versions 1 and 2, `g = n` |
 //! | 8 + 8 | version 4 only: channels (u64, floats per time step, dividing dim) and the shape code (u64; 0: every row has dim floats; 1: series of their own lengths, and the dim field holds the total floats `F` of all rows instead) |
 //! | 8 | versions 4 and 5: the DTW window of a shape-1 index (f64 bits, a fraction 0 to 1 of the shorter series of each pair), or `u64::MAX` for none |
-//! | 8 + 8 | version 5 only: `f`, the free slots (u64; their id is -1), and `r`, the slots refilled since their row was removed and not yet linked again (u64) |
+//! | 8 + 8 + 8 | version 5 only: `f`, the free slots (u64; their id is -1); `r`, the slots refilled since their row was removed and not yet linked again (u64); the stored rows awaiting links (u64: `r` plus the rows in use past the first `g`) |
 //! | 8·n | shape 1 only: time steps of every series (u64, at least 1 each, summing to `F / channels`) |
 //! | 4·n·dim (shape 1: 4·F) | vectors (f32, row-major; a series time-major, `channels` floats per time step; shape 1: back to back) |
 //! | 8·n | user ids (i64; -1 marks a free slot, version 5 only) |
@@ -67,8 +67,8 @@ const HEADER_LEN: usize = 72;
 const HEADER_V3_LEN: usize = HEADER_LEN + 16;
 /// Header length of version 4 (channels, the shape code and the window added to version 3's).
 const HEADER_V4_LEN: usize = HEADER_V3_LEN + 24;
-/// Header length of version 5 (free and refilled slot counts added to version 4's).
-const HEADER_V5_LEN: usize = HEADER_V4_LEN + 16;
+/// Header length of version 5 (free, refilled and pending counts added to version 4's).
+const HEADER_V5_LEN: usize = HEADER_V4_LEN + 24;
 /// The window field of a version-4 header without a window.
 const NO_WINDOW: u64 = u64::MAX;
 /// Bytes converted per piece when streaming a section in or out.
@@ -97,6 +97,8 @@ pub struct Header {
     pub free: usize,
     /// Slots refilled after a removal and not yet linked again (version 5; 0 otherwise).
     pub relink: usize,
+    /// Stored rows awaiting links ([`Index::pending`]; `n - linked` before version 5).
+    pub pending: usize,
     /// How many of them (the first ones) are linked into the graph; the others are pending
     /// ([`Index::pending`]). Equals `n` in files of versions 1 and 2.
     pub linked: usize,
@@ -217,15 +219,16 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
         _ => None,
     };
     // A variable-length file keeps its total floats where the others keep dim.
-    let (free, relink) = if version >= SLOTS_VERSION {
+    let (free, relink, pending) = if version >= SLOTS_VERSION {
         (
             usize_at(bytes, HEADER_V4_LEN, "free")?,
             usize_at(bytes, HEADER_V4_LEN + 8, "relink")?,
+            usize_at(bytes, HEADER_V4_LEN + 16, "pending")?,
         )
     } else {
-        (0, 0)
+        (0, 0, n - linked)
     };
-    if free > n || relink > linked {
+    if free > n || relink > linked || pending > n - free {
         return Err(fmt_err(format!(
             "header holds {free} free and {relink} refilled slots for {n} rows, {linked} linked"
         )));
@@ -251,6 +254,7 @@ fn parse_header(bytes: &[u8]) -> Result<Header, Error> {
         n,
         free,
         relink,
+        pending,
         linked,
         params: BuildParams {
             max_degree: usize_at(bytes, 32, "max_degree")?,
@@ -531,6 +535,7 @@ impl Index {
         if version >= SLOTS_VERSION {
             head.extend_from_slice(&(self.free.len() as u64).to_le_bytes());
             head.extend_from_slice(&(self.relink.len() as u64).to_le_bytes());
+            head.extend_from_slice(&(self.pending() as u64).to_le_bytes());
         }
         w.write_all(&head)?;
         if self.store.variable {
@@ -744,8 +749,43 @@ impl Index {
         store.data = data;
         store.compute_envelopes(0);
         store.encode_rows(0);
+        // Free slots and slots awaiting links have no links, and nothing links to a free slot.
+        let mut unlinked = vec![false; n];
+        for &f in free.iter().chain(&relink) {
+            unlinked[f as usize] = true;
+        }
+        let bad = |g: &Graph, node_of: &dyn Fn(usize) -> usize| {
+            g.raw_counts().enumerate().any(|(slot, deg)| {
+                deg > 0 && unlinked[node_of(slot)] && !relink.contains(&(node_of(slot) as u32))
+            }) || g
+                .raw_slots()
+                .any(|t| (t as usize) < n && ids[t as usize] == FREE_ID)
+        };
+        if h.free + h.relink > 0 {
+            let layer_bad = layers.as_ref().is_some_and(|l| {
+                l.upper
+                    .iter()
+                    .any(|layer| bad(&layer.graph, &|s| layer.nodes[s] as usize))
+            });
+            let entry_free = layers
+                .as_ref()
+                .and_then(Layers::entry)
+                .is_some_and(|(e, _)| ids[e as usize] == FREE_ID);
+            if bad(&graph, &|s| s) || layer_bad || entry_free {
+                return Err(fmt_err(
+                    "a free slot is linked, has links or is the entry point",
+                ));
+            }
+        }
         let mut index = Index::from_parts(store, graph, layers, h.params, ids, id_map);
         index.restore_slots(free, relink);
+        if index.pending() != h.pending {
+            return Err(fmt_err(format!(
+                "the header says {} rows await links, the slots say {}",
+                h.pending,
+                index.pending()
+            )));
+        }
         if index.slots() != n {
             return Err(invalid("n", "inconsistent"));
         }
@@ -819,12 +859,14 @@ fn check_layers(layers: &Layers, entry: u64, top: u64, n: usize) -> Result<(), E
             .ok()
             .filter(|&e| e < n)
             .ok_or_else(|| fmt_err(format!("entry point {entry} is not a stored node")))?;
-        if top != max_level as u64 || layers.levels[node] as usize != max_level {
+        // After removals the highest levels can hold only free slots: the entry is then the
+        // top of the levels still in use (version 5; the loader checks it is not free).
+        if top > max_level as u64 || u64::from(layers.levels[node]) != top {
             return Err(fmt_err(format!(
-                "entry point {node} is not on the top level {max_level}"
+                "entry point {node} is not on its level {top} (levels up to {max_level})"
             )));
         }
-        Some((node as u32, max_level))
+        Some((node as u32, top as usize))
     };
     for (l, layer) in layers.upper.iter().enumerate() {
         let level = l + 1;

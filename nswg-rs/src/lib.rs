@@ -49,12 +49,12 @@ mod walk;
 
 pub use error::Error;
 pub use filter::Filter;
-pub use range::RangeResult;
 pub use index::Index;
 pub use io::{read_header, Header, FORMAT_VERSION};
 pub use metric::Metric;
 pub use params::{
     BuildParams, Entry, GraphKind, SearchParams, ADD_CHUNK_ROWS, DEFAULT_SEED, MAX_DIM, MAX_THREADS,
 };
+pub use range::RangeResult;
 pub use search::{BatchResult, Neighbor};
 pub use stats::{Added, BuildStats, Built, Counter, SearchStats};

@@ -100,7 +100,9 @@ impl Index {
             if reached.iter().zip(&skip).all(|(&r, &k)| r || k) {
                 break;
             }
-            orphan.get_or_insert_with(|| reached.iter().zip(&skip).map(|(&r, &k)| !r && !k).collect());
+            orphan.get_or_insert_with(|| {
+                reached.iter().zip(&skip).map(|(&r, &k)| !r && !k).collect()
+            });
             if round == 4 {
                 // A replacement can cut off what an earlier one linked (its target's other
                 // in-link was reached only through it), and rounds of them can cycle: the last

@@ -461,6 +461,20 @@ impl Index {
             self.exact_scan(q, k, limit, allowed, s);
             return std::mem::take(&mut s.stats);
         }
+        self.graph_query(q, k, p, filter, s);
+        std::mem::take(&mut s.stats)
+    }
+
+    /// The graph search of one query (the walk, filtered or not, then the pending rows), leaving
+    /// the best `k` in `s.top` and its counters in `s.stats`.
+    pub(crate) fn graph_query(
+        &self,
+        q: &[f32],
+        k: usize,
+        p: &SearchParams,
+        filter: Option<&Filter>,
+        s: &mut Scratch,
+    ) {
         let entry = p.entry.unwrap_or(self.params.graph.default_entry());
         let mut seeds = std::mem::take(&mut s.seeds);
         seeds.clear();
@@ -509,7 +523,6 @@ impl Index {
         }
         s.shifted = shifted;
         s.seeds = seeds;
-        std::mem::take(&mut s.stats)
     }
 
     /// Merges the rows not yet linked into the graph ([`Index::pending`]) into the walk's best
@@ -520,7 +533,11 @@ impl Index {
         // Refilled slots inside the graph may have been visited by the walk (as a random
         // entry): those are in its results already.
         let allowed = |n: u32| f.is_none_or(|f| f.allows(n));
-        let relink = self.relink.iter().copied().filter(|&n| s.mark(n) && allowed(n));
+        let relink = self
+            .relink
+            .iter()
+            .copied()
+            .filter(|&n| s.mark(n) && allowed(n));
         let relink: Vec<u32> = relink.collect();
         let past = (self.graph.len() as u32..self.slots() as u32)
             .filter(|&n| !self.is_dead(n) && allowed(n));
@@ -559,7 +576,14 @@ impl Index {
     /// top k is the start of the top k + 1 and merging shards' answers gives one index's answer.
     ///
     /// `allowed` (ascending slots, none free) restricts the scan to those rows (a filter).
-    fn exact_scan(&self, q: &[f32], k: usize, limit: f32, allowed: Option<&[u32]>, s: &mut Scratch) {
+    pub(crate) fn exact_scan(
+        &self,
+        q: &[f32],
+        k: usize,
+        limit: f32,
+        allowed: Option<&[u32]>,
+        s: &mut Scratch,
+    ) {
         s.prep
             .prepare(self.store.metric, self.store.channels, self.store.window, q);
         let metric = self.store.metric;
@@ -754,7 +778,11 @@ fn check_max_distances(m: &[f32], n: usize, exact: bool, non_negative: bool) -> 
             format!("needs one value per query ({n}), got {}", m.len()),
         ));
     }
-    if let Some((i, v)) = m.iter().enumerate().find(|(_, v)| v.is_nan() || (non_negative && **v < 0.0)) {
+    if let Some((i, v)) = m
+        .iter()
+        .enumerate()
+        .find(|(_, v)| v.is_nan() || (non_negative && **v < 0.0))
+    {
         return Err(invalid(
             "max_distance",
             format!("must be >= 0 (or +inf), got {v} at query {i}"),

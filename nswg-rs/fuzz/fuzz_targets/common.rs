@@ -252,7 +252,7 @@ pub fn check_graph(index: &Index) {
     let m = index.build_params().max_degree;
     let mu = (m / 2).max(2);
     let top = index.entry_point();
-    for &id in index.ids() {
+    for id in index.ids() {
         let level = index.level(id).unwrap();
         if let Some((_, t)) = top {
             assert!(level <= t, "id {id} at level {level} above the top {t}");

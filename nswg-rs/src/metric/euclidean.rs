@@ -211,7 +211,10 @@ mod tests {
         let weighted: Vec<f32> = q.iter().zip(&scale).map(|(x, s)| x * s).collect();
         let want: f64 = q.iter().zip(&decoded).map(|(x, y)| f64::from(x * y)).sum();
         let got = f64::from(dot_codes(&weighted, &codes)) + f64::from(dot(&q, &lo));
-        assert!((got - want).abs() <= 1e-3 * want.abs().max(1.0), "{got} vs {want}");
+        assert!(
+            (got - want).abs() <= 1e-3 * want.abs().max(1.0),
+            "{got} vs {want}"
+        );
     }
 
     #[test]

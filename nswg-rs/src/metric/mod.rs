@@ -201,7 +201,10 @@ impl Metric {
 
 /// The Euclidean norm of `x`, summed in f64.
 pub(crate) fn norm_of(x: &[f32]) -> f64 {
-    x.iter().map(|v| f64::from(*v) * f64::from(*v)).sum::<f64>().sqrt()
+    x.iter()
+        .map(|v| f64::from(*v) * f64::from(*v))
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// Writes `rows` (rows of `dim` floats) scaled to unit length into `out`, for the cosine metric.
