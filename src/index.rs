@@ -33,6 +33,24 @@ type Found<'py> = (
     Option<Bound<'py, PyDict>>,
 );
 
+/// Temporary copies of at least this many bytes are returned to the OS once freed (see
+/// [`trim_heap`]).
+const TRIM_BYTES: usize = 1 << 20;
+
+/// Returns the heap's free memory to the OS (glibc's `malloc_trim`). An add copies its input
+/// (and cosine normalises a second copy) before the index keeps its own: glibc serves such large
+/// blocks from the heap once its mmap threshold has grown, and keeps them resident after they
+/// are freed, so without this the resident set of a process that added n rows stays about one
+/// input size above what the index holds (measured: 20.3 MiB of growth for 13.4 MiB held at
+/// 20,000 x 128). A hint: a no-op elsewhere.
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap pages; it never touches allocated memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// What a range search returns: offsets, ids, distances, the counter block, and the counters of
 /// the build it ran first (if any).
 type Ranged<'py> = (
@@ -355,6 +373,7 @@ impl NativeIndex {
             None => None,
         };
         let lengths = lengths.as_ref().map(steps).transpose()?;
+        let bytes = rows.len() * 4;
         let added = py.detach(|| {
             let mut w = self.write()?;
             match (&lengths, &ids) {
@@ -367,8 +386,12 @@ impl NativeIndex {
                 (None, _) => w.add_unlinked(&rows, ids.as_deref()),
             }
             .map_err(to_py)
-        })?;
-        Ok(PyArray1::from_vec(py, added))
+        });
+        drop(rows);
+        if bytes >= TRIM_BYTES {
+            trim_heap();
+        }
+        Ok(PyArray1::from_vec(py, added?))
     }
 
     /// Time steps of the stored series of `ids` (int64).
@@ -631,7 +654,8 @@ impl NativeIndex {
             } else {
                 self.read()?
             };
-            ix.range_search(&q, radius, &p, exact, filter).map_err(to_py)
+            ix.range_search(&q, radius, &p, exact, filter)
+                .map_err(to_py)
         })?;
         if let Some(e) = stopped {
             return Err(e);

@@ -332,11 +332,10 @@ impl Index {
             crate::metric::pair_band(band, self.store.window, ra.len() / c, rb.len() / c)
         });
         match band {
-            // Euclidean, and the diagonal of equal lengths: DTW is the Euclidean distance (as
-            // `eval_sq`).
-            None | Some(0) if ra.len() == rb.len() => {
-                crate::metric::euclidean::sq_euclidean(ra, rb)
-            }
+            // The vector metrics as `eval_sq` computes them; on the diagonal of equal lengths
+            // DTW is the Euclidean distance (as `eval_sq`).
+            None => crate::metric::vector_sq(metric, ra, rb),
+            Some(0) if ra.len() == rb.len() => crate::metric::euclidean::sq_euclidean(ra, rb),
             band => {
                 let independent = matches!(metric, Metric::DtwIndependent { .. });
                 let band = band.unwrap_or(0);

@@ -720,7 +720,13 @@ impl Index {
         }
         check_links(&graph, 0, |slot| slot as u32, |t| (t as usize) < g)?;
         if let Some((l, entry, top)) = &layers {
-            check_layers(l, *entry, *top, g)?;
+            // After removals every linked slot can be free or awaiting links: no entry then.
+            let mut waiting = vec![false; g];
+            for &r in &relink {
+                waiting[r as usize] = true;
+            }
+            let rooted = (0..g).any(|i| ids[i] != FREE_ID && !waiting[i]);
+            check_layers(l, *entry, *top, g, rooted)?;
         }
         let layers = layers.map(|(l, _, _)| l);
         if h.variable {
@@ -749,17 +755,20 @@ impl Index {
         store.data = data;
         store.compute_envelopes(0);
         store.encode_rows(0);
-        // Free slots and slots awaiting links have no links, and nothing links to a free slot.
+        // Free slots have no links (refilled slots awaiting links may have some: back-links
+        // pushed before the save), and nothing links to a free slot.
         let mut unlinked = vec![false; n];
-        for &f in free.iter().chain(&relink) {
+        for &f in &free {
             unlinked[f as usize] = true;
         }
         let bad = |g: &Graph, node_of: &dyn Fn(usize) -> usize| {
+            let m = g.max_degree;
+            let slots: Vec<u32> = g.raw_slots().collect();
             g.raw_counts().enumerate().any(|(slot, deg)| {
-                deg > 0 && unlinked[node_of(slot)] && !relink.contains(&(node_of(slot) as u32))
-            }) || g
-                .raw_slots()
-                .any(|t| (t as usize) < n && ids[t as usize] == FREE_ID)
+                let node = node_of(slot);
+                let used = &slots[slot * m..slot * m + (deg as usize).min(m)];
+                (deg > 0 && unlinked[node]) || used.iter().any(|&t| unlinked[t as usize])
+            })
         };
         if h.free + h.relink > 0 {
             let layer_bad = layers.as_ref().is_some_and(|l| {
@@ -845,11 +854,18 @@ fn read_layers<R: Read>(
 }
 
 /// Checks a loaded hierarchy of `n` nodes (read by [`read_layers`]): the entry point is a node of
-/// the top level (none for an empty index), and every upper list links nodes of its level.
+/// the top level in use (none for an empty index, or when no linked slot is `rooted`: all free or
+/// awaiting links), and every upper list links nodes of its level.
 /// Sets the entry point.
-fn check_layers(layers: &Layers, entry: u64, top: u64, n: usize) -> Result<(), Error> {
+fn check_layers(
+    layers: &Layers,
+    entry: u64,
+    top: u64,
+    n: usize,
+    rooted: bool,
+) -> Result<(), Error> {
     let max_level = layers.upper.len();
-    let entry = if n == 0 {
+    let entry = if n == 0 || !rooted {
         if entry != u64::MAX || top != u64::MAX {
             return Err(fmt_err("an empty index has an entry point"));
         }

@@ -6,6 +6,7 @@ use crate::error::{invalid, Error};
 use crate::filter::Filter;
 use crate::graph::Cand;
 use crate::index::{check_rows, Index};
+use crate::metric::Metric;
 use crate::params::{Entry, SearchParams};
 use crate::rng::query_seed;
 use crate::scratch::{Scratch, ScratchGuard};
@@ -34,8 +35,9 @@ impl Index {
     /// the radius as the cutoff of DTW's bounds and early abandoning. Otherwise a graph search of
     /// beam `p.ef` finds the nearest rows, and a flood fill from those inside the radius follows
     /// the links of every row it finds inside, so a row inside the radius is missed only when no
-    /// path of rows inside the radius leads to it from the ones the walk found (rows not yet
-    /// linked are scanned exactly). Parallel over queries as [`Index::search_batch`].
+    /// path of rows inside the radius leads to it from the ones the walk found (under the inner
+    /// product the fill also steps once through a row outside; rows not yet linked are scanned
+    /// exactly). Parallel over queries as [`Index::search_batch`].
     ///
     /// # Errors
     /// As [`Index::search_batch`] (with `k` unused); `InvalidParameter` (`radius`) for a NaN, or a
@@ -192,10 +194,15 @@ impl Index {
         for c in found {
             if c.d <= ceiling && metric.to_true(c.d) <= radius && s.mark(c.node) {
                 take(c.node, c.d, &mut hits);
-                queue.push(c.node);
+                queue.push((c.node, 0));
             }
         }
-        while let Some(u) = queue.pop() {
+        // Under the inner product the rows within a radius are a half-space, which the graph's
+        // links connect less well: the fill also steps once through rows outside it (measured
+        // on 3,000 x 16 clustered rows, 40 queries with ~370 hits each: 92.6% of the hits found
+        // without the step, 97.1% with one, 97.9% with two).
+        let slack = u8::from(metric == Metric::InnerProduct);
+        while let Some((u, out)) = queue.pop() {
             for nb in self.graph.links(u) {
                 if !s.mark(nb) {
                     continue;
@@ -203,7 +210,9 @@ impl Index {
                 let d = self.eval_node(q, nb, ceiling, s);
                 if d <= ceiling && metric.to_true(d) <= radius {
                     take(nb, d, &mut hits);
-                    queue.push(nb);
+                    queue.push((nb, 0));
+                } else if out < slack {
+                    queue.push((nb, out + 1));
                 }
             }
         }

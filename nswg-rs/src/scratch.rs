@@ -40,7 +40,7 @@ pub(crate) struct Scratch {
     /// The hits of a range search (true distance, user id).
     pub hits: Vec<(f32, i64)>,
     /// The nodes a range search's flood fill has still to expand.
-    pub queue: Vec<u32>,
+    pub queue: Vec<(u32, u8)>,
     /// Compute every query distance in full (no bounds, no abandoning): set by every query from
     /// [`crate::SearchParams::prune`], cleared by [`Index::take_scratch`].
     pub no_prune: bool,

@@ -307,7 +307,7 @@ fn range_search_exact_equals_brute_force_and_graph_finds_almost_all() {
     let data = clustered_rows(n, dim, 30, 0.4, 12);
     let walk_data = walks(400, 32, 13);
     let cases = [
-        (Metric::Euclidean, &data, dim, 1.2f32),
+        (Metric::Euclidean, &data, dim, 1.6f32),
         (Metric::Cosine, &data, dim, 0.1),
         (Metric::InnerProduct, &data, dim, -5.0),
         (Metric::Dtw { band: 3 }, &walk_data, 32, 6.0),

@@ -1,6 +1,7 @@
 //! Fuzz target `ops`: one index driven by a sequence of operations decoded from fuzz input (adds
 //! with and without ids, including repeated, negative and clashing ids, wrong lengths, non-finite
-//! values, pieces and cancels; searches; byte round trips; codes on and off; the orphan pass),
+//! values, pieces and cancels; removals of stored, repeated and unknown ids, which free slots
+//! later adds fill lowest first; searches; byte round trips; codes on and off; the orphan pass),
 //! checked after every step against a plain model of what it stores: length, ids, vectors,
 //! membership, graph invariants, and exact search equal to the naive scan.
 #![no_main]
@@ -60,19 +61,69 @@ enum Op {
     RoundTrip,
     SetCodes(bool),
     LinkOrphans,
+    Remove {
+        ids: Vec<IdChoice>,
+        threads: bool,
+    },
 }
 
-/// What the index should hold.
+/// What the index should hold: its slots (an id, or free) and their rows; `ids` and `rows` are
+/// the stored ones in slot order (kept by [`Model::refresh`]).
 struct Model {
+    slots: Vec<Option<i64>>,
+    slot_rows: Vec<f32>,
     ids: Vec<i64>,
     rows: Vec<f32>,
+    /// The largest id stored since the last reload (default ids follow it).
+    max_id: Option<i64>,
     codes: bool,
 }
 
 impl Model {
-    /// Where default ids start: one past the largest stored id (saturating), 0 when empty.
+    /// Where default ids start: one past the largest id stored since the index was made or
+    /// loaded (saturating), 0 when none.
     fn next_id(&self) -> i64 {
-        self.ids.iter().max().map_or(0, |m| m.saturating_add(1))
+        self.max_id.map_or(0, |m| m.saturating_add(1))
+    }
+
+    /// Stores `rows` with `ids`: free slots first, lowest first, then appended.
+    fn add(&mut self, dim: usize, rows: &[f32], ids: &[i64]) {
+        for (row, &id) in rows.chunks_exact(dim).zip(ids) {
+            match self.slots.iter().position(Option::is_none) {
+                Some(slot) => {
+                    self.slots[slot] = Some(id);
+                    self.slot_rows[slot * dim..(slot + 1) * dim].copy_from_slice(row);
+                }
+                None => {
+                    self.slots.push(Some(id));
+                    self.slot_rows.extend_from_slice(row);
+                }
+            }
+            self.max_id = self.max_id.max(Some(id));
+        }
+        self.refresh(dim);
+    }
+
+    /// Frees the slots of `ids` (all stored).
+    fn remove(&mut self, dim: usize, ids: &HashSet<i64>) {
+        for slot in self.slots.iter_mut() {
+            if slot.is_some_and(|id| ids.contains(&id)) {
+                *slot = None;
+            }
+        }
+        self.refresh(dim);
+    }
+
+    fn refresh(&mut self, dim: usize) {
+        self.ids.clear();
+        self.rows.clear();
+        for (slot, id) in self.slots.iter().enumerate() {
+            if let Some(id) = id {
+                self.ids.push(*id);
+                self.rows
+                    .extend_from_slice(&self.slot_rows[slot * dim..(slot + 1) * dim]);
+            }
+        }
     }
 }
 
@@ -91,8 +142,11 @@ fuzz_target!(|input: Input| {
     );
     let mut index = Index::new(dim, metric, params).unwrap();
     let mut model = Model {
+        slots: Vec::new(),
+        slot_rows: Vec::new(),
         ids: Vec::new(),
         rows: Vec::new(),
+        max_id: None,
         codes: false,
     };
     for op in input.ops.iter().take(24) {
@@ -170,8 +224,7 @@ fuzz_target!(|input: Input| {
                         for id in &added.ids {
                             assert!(!known.contains(id), "add reused stored id {id}");
                         }
-                        model.ids.extend_from_slice(&added.ids);
-                        model.rows.extend_from_slice(&rows);
+                        model.add(dim, &rows, &added.ids);
                     }
                 }
             }
@@ -219,6 +272,7 @@ fuzz_target!(|input: Input| {
                 }
                 index = back;
                 model.codes = false;
+                model.max_id = model.ids.iter().max().copied();
             }
             Op::SetCodes(on) => {
                 let r = index.set_codes(*on);
@@ -232,6 +286,40 @@ fuzz_target!(|input: Input| {
             Op::LinkOrphans => {
                 let linked = index.link_orphans();
                 assert!(linked <= index.len());
+            }
+            Op::Remove { ids, threads } => {
+                let ids: Vec<i64> = ids
+                    .iter()
+                    .take(12)
+                    .map(|c| match *c {
+                        IdChoice::Stored(i) if !model.ids.is_empty() => {
+                            model.ids[i as usize % model.ids.len()]
+                        }
+                        IdChoice::Small(v) | IdChoice::Stored(v) => v as i64,
+                        IdChoice::Negative(v) => -1 - (v as i64).abs(),
+                        IdChoice::Max => i64::MAX,
+                    })
+                    .collect();
+                let stored: HashSet<i64> = model.ids.iter().copied().collect();
+                let unknown: HashSet<i64> =
+                    ids.iter().copied().filter(|id| !stored.contains(id)).collect();
+                let before = index.to_bytes();
+                match index.remove(&ids, if *threads { 2 } else { 1 }) {
+                    Err(Error::UnknownIds { ids: named, count }) => {
+                        assert_eq!(count, unknown.len(), "unknown ids counted");
+                        assert!(named.iter().all(|id| unknown.contains(id)));
+                        assert_eq!(index.to_bytes(), before, "a failed removal changed the index");
+                    }
+                    Err(e) => panic!("unexpected removal error {e:?}"),
+                    Ok(_) => {
+                        assert!(unknown.is_empty(), "removed although {unknown:?} are unknown");
+                        let gone: HashSet<i64> = ids.iter().copied().collect();
+                        model.remove(dim, &gone);
+                        for id in &gone {
+                            assert!(!index.contains(*id));
+                        }
+                    }
+                }
             }
         }
         check_model(&index, &model, dim);
