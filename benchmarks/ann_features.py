@@ -28,8 +28,8 @@ expansion_add=200 (as ann.py).
    ``SearchParametersHNSW(sel=IDSelectorBatch(allowed), efSearch=ef)``; truth is the exact
    k-NN among the allowed rows. Per selectivity: each library's fastest sweep point reaching
    recall 0.95 (or its best recall), and the interpolated queries/second ratio at 0.95. pyembed
-   documents that it scans the allowed rows exactly when they are at most ``32 * max(ef, k)``
-   or at most 2% of the index; the table shows the allowed count and the mean distance calls. ::
+   documents that it scans the allowed rows exactly when they are at most
+   ``4000 + 80 * max(ef, k)``; the table shows the allowed count and the mean distance calls. ::
 
        python benchmarks/ann_features.py --tables filter
 
@@ -467,7 +467,7 @@ def report_filter(res: dict, n: int, args) -> None:
         f"pyembed / faiss queries/second at recall {TARGET} (interpolated), both measured in this "
         "run. 'fastest >= 0.95' = the fastest sweep point reaching it (or 'never', with the best "
         "recall seen). pyembed's documented rule: exact scan of the allowed rows when allowed <= "
-        "32 * max(ef, k) or <= 2% of the index; 'calls' = its mean distance calls per query at "
+        "4000 + 80 * max(ef, k); 'calls' = its mean distance calls per query at "
         "that point.\n"
     )
     print(

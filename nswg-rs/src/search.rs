@@ -142,7 +142,7 @@ impl Index {
     /// `filter` ([`Index::filter`]) restricts the answers to the rows it allows: an exact search
     /// scans only those; a graph search walks through every node but keeps only allowed ones
     /// (see `Index::walk_filtered`), or scans the allowed rows exactly when they are few (at most
-    /// 32 per `max(ef, k)`, or 2% of the index). Rows padded with -1 / +inf when fewer than `k`
+    /// `4000 + 80 * max(ef, k)`, where the scan was measured faster). Rows padded with -1 / +inf when fewer than `k`
     /// are allowed. Cosine queries are normalised first (a zero query is an error).
     ///
     /// # Errors
