@@ -318,7 +318,11 @@ BAD_INPUTS = [
     (lambda ix: ix.add(np.zeros((1, 4)), ids=[1.5]), TypeError, "ids must be integers"),
     (lambda ix: ix.get_vectors([42]), KeyError, "id 42 is not in the index"),
     (lambda ix: Index(0), ValueError, "dim must be between 1 and 16777216, got 0"),
-    (lambda ix: Index(4, "cosine"), ValueError, "metric must be 'euclidean' or 'dtw'"),
+    (
+        lambda ix: Index(4, "manhattan"),
+        ValueError,
+        "metric must be 'euclidean', 'cosine', 'ip' or 'dtw'",
+    ),
     (lambda ix: Index(4, band=2), ValueError, "band is only meaningful with metric='dtw'"),
     (lambda ix: Index(4, "dtw", band=-1), ValueError, "band must be a non-negative integer"),
     (lambda ix: Index(4, "dtw", band=5), ValueError, "band must be between 0 and dim=4"),

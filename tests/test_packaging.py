@@ -10,7 +10,7 @@ from importlib import resources
 def test_compiled_module_imports():
     import pyembed._nswg as native
 
-    assert native.FORMAT_VERSION == 4
+    assert native.FORMAT_VERSION == 5
     assert hasattr(native, "NativeIndex")
 
 
