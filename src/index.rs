@@ -80,6 +80,20 @@ impl NativeFilter {
     }
 }
 
+/// The search counters of every query as rows `(len(COUNTERS), n)` int64, in the order of
+/// `SearchStats::COUNTERS`.
+fn counter_block<'py>(
+    py: Python<'py>,
+    stats: &[nswg::SearchStats],
+) -> PyResult<Bound<'py, PyArray2<i64>>> {
+    let counters = nswg::SearchStats::COUNTERS;
+    let mut block: Vec<i64> = Vec::with_capacity(counters.len() * stats.len());
+    for (_, get) in counters {
+        block.extend(stats.iter().map(|s| get(s) as i64));
+    }
+    array2(py, block, counters.len(), stats.len())
+}
+
 /// The build counters as a dict (`BuildStats::COUNTERS`).
 fn build_dict_stats<'py>(py: Python<'py>, b: &nswg::BuildStats) -> PyResult<Bound<'py, PyDict>> {
     let stats = PyDict::new(py);
@@ -563,19 +577,12 @@ impl NativeIndex {
         if let Some(e) = stopped {
             return Err(e);
         }
-        let build_stats = match built {
-            Some(b) => Some(build_dict_stats(py, &b)?),
-            None => None,
-        };
-        let counters = nswg::SearchStats::COUNTERS;
-        let mut block: Vec<i64> = Vec::with_capacity(counters.len() * n);
-        for (_, get) in counters {
-            block.extend(r.stats.iter().map(|s| get(s) as i64));
-        }
+        let build_stats = built.map(|b| build_dict_stats(py, &b)).transpose()?;
+        let block = counter_block(py, &r.stats)?;
         Ok((
             array2(py, r.ids, n, k)?,
             array2(py, r.distances, n, k)?,
-            array2(py, block, counters.len(), n)?,
+            block,
             build_stats,
         ))
     }
@@ -660,21 +667,14 @@ impl NativeIndex {
         if let Some(e) = stopped {
             return Err(e);
         }
-        let build_stats = match built {
-            Some(b) => Some(build_dict_stats(py, &b)?),
-            None => None,
-        };
-        let counters = nswg::SearchStats::COUNTERS;
-        let mut block: Vec<i64> = Vec::with_capacity(counters.len() * n);
-        for (_, get) in counters {
-            block.extend(r.stats.iter().map(|s| get(s) as i64));
-        }
+        let build_stats = built.map(|b| build_dict_stats(py, &b)).transpose()?;
+        let block = counter_block(py, &r.stats)?;
         let offsets: Vec<i64> = r.offsets.iter().map(|&o| o as i64).collect();
         Ok((
             PyArray1::from_vec(py, offsets),
             PyArray1::from_vec(py, r.ids),
             PyArray1::from_vec(py, r.distances),
-            array2(py, block, counters.len(), n)?,
+            block,
             build_stats,
         ))
     }

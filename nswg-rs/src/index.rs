@@ -561,15 +561,7 @@ impl Index {
     /// is added.
     pub fn add_unlinked(&mut self, rows: &[f32], ids: Option<&[i64]>) -> Result<Vec<i64>, Error> {
         let new_ids = self.check_new(rows, ids)?;
-        let unit;
-        let rows = if self.store.metric.normalizes() {
-            let mut v = Vec::new();
-            crate::metric::normalize_rows("vectors", rows, self.dim(), &mut v)?;
-            unit = v;
-            &unit[..]
-        } else {
-            rows
-        };
+        let rows = &*crate::metric::as_compared(self.store.metric, "vectors", rows, self.dim())?;
         // Free slots first (lowest first), then appended rows.
         let reuse = new_ids.len().min(self.free.len());
         let (into_free, appended) = rows.split_at(reuse * self.dim());

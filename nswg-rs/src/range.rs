@@ -70,15 +70,8 @@ impl Index {
         if let Some(f) = filter {
             self.check_filter(f)?;
         }
-        let unit;
-        let queries = if self.store.metric.normalizes() {
-            let mut v = Vec::new();
-            crate::metric::normalize_rows("queries", queries, self.dim(), &mut v)?;
-            unit = v;
-            &unit[..]
-        } else {
-            queries
-        };
+        let queries =
+            &*crate::metric::as_compared(self.store.metric, "queries", queries, self.dim())?;
         let dim = self.dim();
         let one = |q: &[f32], s: &mut Scratch| -> (Vec<(f32, i64)>, SearchStats) {
             self.range_one(q, radius, p, exact, filter, s);

@@ -109,9 +109,7 @@ impl Index {
                 return Err(Error::DuplicateId { id });
             }
         }
-        if self.store.metric.normalizes() {
-            crate::metric::normalize_rows("vectors", rows, self.dim(), &mut Vec::new())?;
-        }
+        crate::metric::as_compared(self.store.metric, "vectors", rows, self.dim())?;
         let nodes = self.nodes_of(&stored)?;
         self.remove_nodes(&nodes, 0);
         self.add_unlinked(rows, Some(ids))

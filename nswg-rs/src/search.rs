@@ -166,15 +166,8 @@ impl Index {
         if let Some(f) = filter {
             self.check_filter(f)?;
         }
-        let unit;
-        let queries = if self.store.metric.normalizes() {
-            let mut v = Vec::new();
-            crate::metric::normalize_rows("queries", queries, self.dim(), &mut v)?;
-            unit = v;
-            &unit[..]
-        } else {
-            queries
-        };
+        let queries =
+            &*crate::metric::as_compared(self.store.metric, "queries", queries, self.dim())?;
         let batch = Batch {
             data: queries,
             dim: self.dim(),

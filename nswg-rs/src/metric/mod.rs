@@ -238,6 +238,25 @@ pub(crate) fn normalize_rows(
     Ok(())
 }
 
+/// `rows` as the metric compares them: scaled to unit length for cosine (a copy; see
+/// [`normalize_rows`]), else as given.
+///
+/// # Errors
+/// As [`normalize_rows`].
+pub(crate) fn as_compared<'a>(
+    metric: Metric,
+    what: &'static str,
+    rows: &'a [f32],
+    dim: usize,
+) -> Result<std::borrow::Cow<'a, [f32]>, Error> {
+    if !metric.normalizes() {
+        return Ok(std::borrow::Cow::Borrowed(rows));
+    }
+    let mut v = Vec::new();
+    normalize_rows(what, rows, dim, &mut v)?;
+    Ok(std::borrow::Cow::Owned(v))
+}
+
 /// Internal distance between two vectors under a vector metric (see the module notes): squared
 /// Euclidean for Euclidean and cosine (on unit vectors), `1 - <a, b>` for the inner product.
 /// (DTW metrics never reach it: they get the squared Euclidean distance, their band-0 value.)
