@@ -560,9 +560,17 @@ impl Index {
     /// As [`Index::add`]; `OutOfMemory` when the store cannot grow by the rows. On error nothing
     /// is added.
     pub fn add_unlinked(&mut self, rows: &[f32], ids: Option<&[i64]>) -> Result<Vec<i64>, Error> {
-        let new_ids = self.check_new(rows, ids)?;
-        let rows = &*crate::metric::as_compared(self.store.metric, "vectors", rows, self.dim())?;
-        // Free slots first (lowest first), then appended rows.
+        let new_ids = self.check_new(rows, ids, false)?;
+        let rows = crate::metric::as_compared(self.store.metric, "vectors", rows, self.dim())?;
+        self.store_new(&rows, new_ids)
+    }
+
+    /// Stores checked `rows` (as the metric compares them: see `metric::as_compared`) with
+    /// their checked ids `new_ids`, filling free slots first (lowest first), then appending.
+    ///
+    /// # Errors
+    /// `OutOfMemory` when the store cannot grow by the appended rows (nothing added).
+    pub(crate) fn store_new(&mut self, rows: &[f32], new_ids: Vec<i64>) -> Result<Vec<i64>, Error> {
         let reuse = new_ids.len().min(self.free.len());
         let (into_free, appended) = rows.split_at(reuse * self.dim());
         let n = new_ids.len() - reuse;
@@ -628,7 +636,7 @@ impl Index {
     ) -> Result<Vec<i64>, Error> {
         self.check_variable()?;
         let ends = check_series("vectors", rows, lengths, self.channels())?;
-        let new_ids = self.check_ids(lengths.len(), ids)?;
+        let new_ids = self.check_ids(lengths.len(), ids, false)?;
         if new_ids.len() > crate::ADD_CHUNK_ROWS {
             self.reserve_rows(new_ids.len(), rows.len())?;
         }
@@ -792,7 +800,13 @@ impl Index {
     }
 
     /// Checks what [`Index::add`] checks, without adding; returns the ids the rows would get.
-    fn check_new(&self, rows: &[f32], ids: Option<&[i64]>) -> Result<Vec<i64>, Error> {
+    /// With `stored_ok`, ids already stored are accepted (rows that replace them).
+    pub(crate) fn check_new(
+        &self,
+        rows: &[f32],
+        ids: Option<&[i64]>,
+        stored_ok: bool,
+    ) -> Result<Vec<i64>, Error> {
         if self.store.variable {
             return Err(invalid(
                 "vectors",
@@ -800,11 +814,17 @@ impl Index {
             ));
         }
         let n_new = check_rows("vectors", rows, self.dim())?;
-        self.check_ids(n_new, ids)
+        self.check_ids(n_new, ids, stored_ok)
     }
 
-    /// The ids `n_new` rows added with `ids` would get, or the error adding them would give.
-    fn check_ids(&self, n_new: usize, ids: Option<&[i64]>) -> Result<Vec<i64>, Error> {
+    /// The ids `n_new` rows added with `ids` would get, or the error adding them would give
+    /// (with `stored_ok`, a stored id is no error).
+    fn check_ids(
+        &self,
+        n_new: usize,
+        ids: Option<&[i64]>,
+        stored_ok: bool,
+    ) -> Result<Vec<i64>, Error> {
         let start = self.slots() - n_new.min(self.free.len());
         if start + n_new > u32::MAX as usize {
             return Err(invalid(
@@ -842,7 +862,7 @@ impl Index {
                     if id < 0 {
                         return Err(invalid("ids", format!("must be non-negative, got {id}")));
                     }
-                    if self.id_map.contains_key(&id) || !seen.insert(id) {
+                    if (!stored_ok && self.id_map.contains_key(&id)) || !seen.insert(id) {
                         return Err(Error::DuplicateId { id });
                     }
                 }

@@ -7,11 +7,9 @@ use crate::filter::Filter;
 use crate::graph::Cand;
 use crate::index::{check_rows, Index};
 use crate::metric::Metric;
-use crate::params::{Entry, SearchParams};
-use crate::rng::query_seed;
+use crate::params::SearchParams;
 use crate::scratch::{Scratch, ScratchGuard};
 use crate::stats::SearchStats;
-use crate::walk::{Start, Walk};
 use rayon::prelude::*;
 
 /// Answers of a range search, flat: query `i` owns `ids[offsets[i]..offsets[i + 1]]` and the
@@ -77,10 +75,7 @@ impl Index {
             self.range_one(q, radius, p, exact, filter, s);
             let mut hits = std::mem::take(&mut s.hits);
             hits.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            let out = hits.clone();
-            hits.clear();
-            s.hits = hits;
-            (out, std::mem::take(&mut s.stats))
+            (hits, std::mem::take(&mut s.stats))
         };
         let answers: Vec<(Vec<(f32, i64)>, SearchStats)> = match self.pool(p.n_threads, n) {
             Some(pool) => pool.install(|| {
@@ -153,32 +148,12 @@ impl Index {
             s.hits = hits;
             return;
         }
-        // The walk: the nearest `ef` rows (navigating through every node).
-        let entry = p.entry.unwrap_or(self.params.graph.default_entry());
-        let mut seeds = std::mem::take(&mut s.seeds);
-        seeds.clear();
-        if let (Entry::Hierarchy, Some(layers)) = (entry, &self.layers) {
-            self.descend(layers, q, s, &mut seeds);
-        }
-        let start = match entry {
-            Entry::Random => Start::Random,
-            Entry::Pivots => Start::Pivots(&self.pivots),
-            Entry::Hierarchy => Start::Seeds(&seeds),
+        // The walk: the nearest `ef` rows (navigating through every node), on the floats.
+        let on_floats = SearchParams {
+            quantized: false,
+            ..*p
         };
-        let walk = Walk {
-            query: q,
-            coded: None,
-            exclude: None,
-            k: p.ef,
-            ef: p.ef,
-            restarts: p.restarts,
-            start,
-            root: Some(self.root()),
-            limit: self.graph.len(),
-            seed: query_seed(self.params.seed, q),
-        };
-        self.walk(&walk, s);
-        s.seeds = seeds;
+        self.query_walk(q, p.ef, &on_floats, None, s);
         // The flood fill from the rows inside the radius (allowed or not: all are waypoints).
         let mut queue = std::mem::take(&mut s.queue);
         queue.clear();

@@ -92,27 +92,12 @@ impl Index {
         if stored.is_empty() {
             return self.add_unlinked(rows, Some(ids));
         }
-        // Every check of the add first, as if the stored ids were free: nothing changes on error.
-        let n = crate::index::check_rows("vectors", rows, self.dim())?;
-        if ids.len() != n {
-            return Err(invalid(
-                "ids",
-                format!("has {} entries but vectors has {n} rows", ids.len()),
-            ));
-        }
-        let mut seen = std::collections::HashSet::with_capacity(ids.len());
-        for &id in ids {
-            if id < 0 {
-                return Err(invalid("ids", format!("must be non-negative, got {id}")));
-            }
-            if !seen.insert(id) {
-                return Err(Error::DuplicateId { id });
-            }
-        }
-        crate::metric::as_compared(self.store.metric, "vectors", rows, self.dim())?;
+        // Every check of the add first, stored ids allowed: nothing changes on error.
+        let new_ids = self.check_new(rows, Some(ids), true)?;
+        let rows = crate::metric::as_compared(self.store.metric, "vectors", rows, self.dim())?;
         let nodes = self.nodes_of(&stored)?;
         self.remove_nodes(&nodes, 0);
-        self.add_unlinked(rows, Some(ids))
+        self.store_new(&rows, new_ids)
     }
 
     /// Frees the slots `nodes` (stored, ascending, no repeats) and repairs the graph (see

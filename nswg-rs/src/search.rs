@@ -468,6 +468,23 @@ impl Index {
         filter: Option<&Filter>,
         s: &mut Scratch,
     ) {
+        self.query_walk(q, k, p, filter, s);
+        if self.has_pending() {
+            self.scan_pending(q, k, filter, s);
+        }
+    }
+
+    /// The walk of one query as `p` asks for it (entry, restarts, beam, 8-bit codes; filtered or
+    /// not), over the linked rows only: leaves the best `k` in `s.top` and the counters in
+    /// `s.stats`, and the query prepared in `s.prep`.
+    pub(crate) fn query_walk(
+        &self,
+        q: &[f32],
+        k: usize,
+        p: &SearchParams,
+        filter: Option<&Filter>,
+        s: &mut Scratch,
+    ) {
         let entry = p.entry.unwrap_or(self.params.graph.default_entry());
         let mut seeds = std::mem::take(&mut s.seeds);
         seeds.clear();
@@ -510,9 +527,6 @@ impl Index {
         match filter {
             Some(f) => self.walk_filtered(&walk, f, s),
             None => self.walk(&walk, s),
-        }
-        if self.has_pending() {
-            self.scan_pending(q, k, filter, s);
         }
         s.shifted = shifted;
         s.seeds = seeds;
