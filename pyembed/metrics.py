@@ -8,10 +8,15 @@ This module owns every number computed *from* search results, for the CLI and th
   :func:`retrieval_metrics`, with :func:`knn_brute_force` as the numpy oracle and
   :func:`leave_one_out_neighbors` / :func:`drop_self` for queries drawn from the reference set;
 - speed tables: :func:`pareto_front`, :func:`qps_at_recall` and :func:`qps_interpolated` turn a
-  sweep of (recall, queries/second) points into queries/second at a target recall.
+  sweep of (recall, queries/second) points into queries/second at a target recall;
+- presentation attack detection (ISO/IEC 30107-3): :func:`roc_auc`, :func:`pad_errors` (APCER and
+  BPCER at a threshold), :func:`equal_error_rate`, :func:`validation_threshold` and
+  :func:`pad_report` (per-type APCER, ACER) on attack scores.
 
 Conventions: neighbor matrices are ``(n_queries, k)`` arrays ordered nearest first, and ``-1`` marks
 "no neighbor"; a *relevant* neighbor has the query's label. Distances are true L2 (not squared).
+Attack scores are "higher = more likely an attack", and a sample is classified as an attack when its
+score is ``>= threshold``.
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
+    "PADReport",
     "VerificationResult",
     "drop_self",
+    "equal_error_rate",
     "knn_brute_force",
     "knn_error",
     "knn_vote",
@@ -32,6 +39,8 @@ __all__ = [
     "leave_one_out_neighbors",
     "map_at_r",
     "one_nn_error",
+    "pad_errors",
+    "pad_report",
     "pair_distances",
     "pareto_front",
     "qps_at_recall",
@@ -39,6 +48,8 @@ __all__ = [
     "recall_at_k",
     "relevant_counts",
     "retrieval_metrics",
+    "roc_auc",
+    "validation_threshold",
     "verification_accuracy",
 ]
 
@@ -669,3 +680,308 @@ def qps_interpolated(sweep: Sequence[Mapping[str, Any]], target: float, key: str
     if front and front[0][0] == target:
         return float(front[0][1])
     return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Presentation attack detection (ISO/IEC 30107-3): scores are "higher = more likely an attack"
+
+
+def _check_pad(
+    scores: ArrayLike, is_attack: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Scores as finite float64 and labels as bool, both 1-D of one length, with both classes."""
+    s = np.asarray(scores)
+    if s.dtype.kind not in "iuf":
+        raise TypeError(f"scores must be real numbers, got dtype {s.dtype}")
+    if s.ndim != 1:
+        raise ValueError(f"scores must be 1-D (n,), got shape {s.shape}")
+    s = s.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(s)):
+        raise ValueError("scores contains NaN or inf")
+    y = np.asarray(is_attack)
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"is_attack must be bool or 0/1 numbers, got dtype {y.dtype}")
+    if y.shape != s.shape:
+        raise ValueError(f"is_attack must have the shape of scores {s.shape}, got {y.shape}")
+    if y.dtype.kind != "b":
+        if not np.all((y == 0) | (y == 1)):
+            raise ValueError("is_attack must hold only 0/1 (or True/False)")
+        y = y == 1
+    n_attack = int(y.sum())
+    if n_attack == 0 or n_attack == y.size:
+        raise ValueError(
+            f"need both attack and live samples, got {n_attack} attack and {y.size - n_attack} live"
+        )
+    return s, np.asarray(y, dtype=bool)
+
+
+def _check_threshold(threshold: float) -> float:
+    t = float(threshold)
+    if np.isnan(t):
+        raise ValueError("threshold is NaN")
+    return t
+
+
+def roc_auc(scores: ArrayLike, is_attack: ArrayLike) -> float:
+    """Area under the ROC curve of attack scores: ``P(s_attack > s_live) + P(s_attack = s_live) / 2``.
+
+    Computed as the Mann-Whitney U statistic with average ranks for ties, ``(R_attack - n_a (n_a +
+    1) / 2) / (n_a n_l)`` where ``R_attack`` is the rank sum of the attack scores, in
+    ``O(n log n)``. 1 means every attack scores above every live sample, 0.5 is chance (or all
+    scores equal), and negating the scores gives ``1 - AUC``.
+
+    Parameters
+    ----------
+    scores : array-like of float, shape (n,)
+        Attack score per sample, higher = more likely an attack.
+    is_attack : array-like of bool or 0/1, shape (n,)
+        True for attack (spoof) presentations, False for live (bona fide) ones.
+
+    Returns
+    -------
+    float
+        AUC in ``[0, 1]``.
+
+    Raises
+    ------
+    TypeError
+        If ``scores`` is not real numbers or ``is_attack`` not bool / numbers.
+    ValueError
+        If the arrays are not 1-D of one length, ``scores`` holds NaN or inf, ``is_attack`` holds
+        a value other than 0/1, or either class is empty.
+    """
+    s, y = _check_pad(scores, is_attack)
+    _, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
+    # average rank (1-based) of each distinct value: the middle of its run in the sorted order
+    ends = np.cumsum(counts)
+    average_rank = ends - (counts - 1) / 2.0
+    ranks = average_rank[inverse.reshape(-1)]
+    n_attack = int(y.sum())
+    n_live = y.size - n_attack
+    u = float(ranks[y].sum()) - n_attack * (n_attack + 1) / 2.0
+    return u / (n_attack * n_live)
+
+
+def _error_curve(
+    s: NDArray[np.float64], y: NDArray[np.bool_]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """APCER and BPCER at every candidate threshold: the distinct scores (increasing), then +inf."""
+    values, inverse = np.unique(s, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    n_values = values.size
+    attacks_at = np.bincount(inverse[y], minlength=n_values)
+    live_at = np.bincount(inverse[~y], minlength=n_values)
+    n_attack = int(y.sum())
+    n_live = y.size - n_attack
+    # at threshold values[j]: attacks accepted = attack scores < values[j] (those at values[:j])
+    apcer = np.concatenate([[0], np.cumsum(attacks_at)]) / n_attack
+    # live rejected = live scores >= values[j] (those at values[j:])
+    bpcer = np.concatenate([np.cumsum(live_at[::-1])[::-1], [0]]) / n_live
+    thresholds = np.concatenate([values, [np.inf]])
+    return thresholds, apcer, bpcer
+
+
+def pad_errors(scores: ArrayLike, is_attack: ArrayLike, threshold: float) -> tuple[float, float]:
+    """APCER and BPCER at a decision threshold (a sample is an attack when ``score >= threshold``).
+
+    Parameters
+    ----------
+    scores : array-like of float, shape (n,)
+        Attack score per sample, higher = more likely an attack.
+    is_attack : array-like of bool or 0/1, shape (n,)
+        True for attack presentations, False for live (bona fide) ones.
+    threshold : float
+        Decision threshold in score units; ``+inf`` accepts every sample as bona fide.
+
+    Returns
+    -------
+    apcer : float
+        Attack presentation classification error rate: the share of attacks with ``score <
+        threshold`` (accepted as bona fide), in ``[0, 1]``. All attack types are pooled; see
+        :func:`pad_report` for the per-type maximum of ISO/IEC 30107-3.
+    bpcer : float
+        Bona fide presentation classification error rate: the share of live samples with
+        ``score >= threshold`` (rejected as attacks), in ``[0, 1]``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`roc_auc`; ValueError also if ``threshold`` is NaN.
+    """
+    s, y = _check_pad(scores, is_attack)
+    t = _check_threshold(threshold)
+    return float(np.mean(s[y] < t)), float(np.mean(s[~y] >= t))
+
+
+def equal_error_rate(
+    scores: ArrayLike, is_attack: ArrayLike, *, interpolate: bool = True
+) -> tuple[float, float]:
+    """Equal error rate (APCER = BPCER) and the threshold that comes closest to it.
+
+    The candidate thresholds are the distinct scores plus ``+inf`` (every other threshold gives
+    the errors of one of them). Raising the threshold from one candidate to the next strictly
+    increases ``APCER - BPCER``, from -1 at the lowest score to +1 at ``+inf``, so the sign
+    changes exactly once: between the last candidate ``t0`` with ``APCER <= BPCER`` and the next
+    one ``t1``.
+
+    - ``threshold`` is whichever of ``t0``, ``t1`` has the smaller ``|APCER - BPCER|`` (``t0`` on a
+      tie); ``pad_errors(scores, is_attack, threshold)`` gives its error rates.
+    - With ``interpolate=True`` (the default) the EER is where the straight segment between the
+      operating points ``(APCER, BPCER)`` of ``t0`` and ``t1`` crosses ``APCER = BPCER``: with
+      ``d0 = BPCER(t0) - APCER(t0) >= 0`` and ``d1 = APCER(t1) - BPCER(t1) > 0``, ``w = d0 / (d0 +
+      d1)`` and ``EER = (1 - w) APCER(t0) + w APCER(t1)``. That is the error of the randomised
+      rule "use ``t1`` with probability ``w``, else ``t0``", so it is attainable, does not depend
+      on the tie-break, and equals ``APCER(t0)`` when the two rates meet exactly at ``t0``.
+    - With ``interpolate=False`` the EER is ``(APCER + BPCER) / 2`` at ``threshold`` (the common
+      discrete convention; it can differ from the interpolated value by up to half a step).
+
+    Parameters
+    ----------
+    scores : array-like of float, shape (n,)
+        Attack score per sample, higher = more likely an attack.
+    is_attack : array-like of bool or 0/1, shape (n,)
+        True for attack presentations, False for live (bona fide) ones.
+    interpolate : bool, default True
+        Interpolate between the two candidates bracketing the crossing (see above).
+
+    Returns
+    -------
+    eer : float
+        In ``[0, 1]``.
+    threshold : float
+        One of the scores (score units), never ``+inf``: ``|APCER - BPCER|`` is 1 there and
+        smaller, or equal with ``t0`` winning the tie, at the highest score.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`roc_auc`.
+    """
+    s, y = _check_pad(scores, is_attack)
+    thresholds, apcer, bpcer = _error_curve(s, y)
+    gap = apcer - bpcer
+    low = int(np.flatnonzero(gap <= 0)[-1])  # exists: gap is -1 at the lowest score
+    high = low + 1  # exists: gap is +1 at +inf
+    best = low if abs(gap[low]) <= abs(gap[high]) else high
+    if not interpolate:
+        return float((apcer[best] + bpcer[best]) / 2.0), float(thresholds[best])
+    d0 = -gap[low]
+    d1 = gap[high]
+    w = d0 / (d0 + d1)
+    eer = (1.0 - w) * apcer[low] + w * apcer[high]
+    return float(eer), float(thresholds[best])
+
+
+def validation_threshold(scores: ArrayLike, is_attack: ArrayLike) -> float:
+    """The a-priori decision threshold, fixed on validation data before the test set is seen.
+
+    It is the threshold of :func:`equal_error_rate` on the validation scores: the validation
+    score at which ``|APCER - BPCER|`` is smallest (the lower one on a tie). Apply it unchanged to
+    the test scores with :func:`pad_report`; choosing the threshold at each test fold's own EER
+    would flatter APCER and BPCER.
+
+    Parameters
+    ----------
+    scores : array-like of float, shape (n,)
+        Attack scores of the validation samples, higher = more likely an attack.
+    is_attack : array-like of bool or 0/1, shape (n,)
+        True for attack presentations, False for live ones.
+
+    Returns
+    -------
+    float
+        Threshold in score units (a sample is an attack when ``score >= threshold``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`roc_auc`.
+    """
+    return equal_error_rate(scores, is_attack)[1]
+
+
+class PADReport(NamedTuple):
+    """Presentation attack detection metrics of one test set (all rates are fractions in [0, 1]).
+
+    ``auc`` and ``eer`` do not depend on a threshold (see :func:`roc_auc` and
+    :func:`equal_error_rate`, interpolated); ``apcer``, ``bpcer`` and ``acer`` are at
+    ``threshold`` (score units). ``apcer`` is the maximum of ``apcer_per_type`` over attack
+    types and ``acer = (apcer + bpcer) / 2``.
+    """
+
+    auc: float
+    eer: float
+    apcer: float
+    bpcer: float
+    acer: float
+    threshold: float
+    apcer_per_type: dict[str, float]
+
+
+def pad_report(
+    scores: ArrayLike,
+    is_attack: ArrayLike,
+    threshold: float,
+    attack_types: ArrayLike | None = None,
+) -> PADReport:
+    """AUC and EER, and APCER / BPCER / ACER at an a-priori threshold (ISO/IEC 30107-3).
+
+    APCER is computed per attack type (the share of that type's attacks with ``score <
+    threshold``) and the reported ``apcer`` is the maximum over types, as the standard asks; with
+    one type it is that type's. BPCER is the share of live samples with ``score >= threshold``;
+    ACER is ``(APCER + BPCER) / 2`` (what papers report, though the standard does not define it).
+
+    Parameters
+    ----------
+    scores : array-like of float, shape (n,)
+        Attack score per sample, higher = more likely an attack.
+    is_attack : array-like of bool or 0/1, shape (n,)
+        True for attack presentations, False for live ones.
+    threshold : float
+        Decision threshold in score units, fixed beforehand (e.g. by
+        :func:`validation_threshold` on validation data).
+    attack_types : array-like, shape (n,), optional
+        Attack type of each sample (names or codes, keyed by ``str``); the entries of live samples
+        are ignored. None: every attack is of one type, named ``"attack"``.
+
+    Returns
+    -------
+    PADReport
+        ``apcer_per_type`` maps each attack type present (sorted by name) to its APCER.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`roc_auc`; ValueError also if ``threshold`` is NaN or ``attack_types`` does not
+        have shape ``(n,)``.
+    """
+    s, y = _check_pad(scores, is_attack)
+    t = _check_threshold(threshold)
+    if attack_types is None:
+        names = np.full(s.shape, "attack", dtype=object)
+    else:
+        names = np.asarray(attack_types)
+        if names.shape != s.shape:
+            raise ValueError(
+                f"attack_types must have the shape of scores {s.shape}, got {names.shape}"
+            )
+    attack_names = [str(v) for v in names[y].tolist()]
+    accepted = (s[y] < t).tolist()
+    n_of: dict[str, int] = {}
+    accepted_of: dict[str, int] = {}
+    for name, hit in zip(attack_names, accepted, strict=True):
+        n_of[name] = n_of.get(name, 0) + 1
+        accepted_of[name] = accepted_of.get(name, 0) + int(hit)
+    per_type = {name: accepted_of[name] / n_of[name] for name in sorted(n_of)}
+    apcer = max(per_type.values())
+    bpcer = float(np.mean(s[~y] >= t))
+    eer, _ = equal_error_rate(s, y)
+    return PADReport(
+        auc=roc_auc(s, y),
+        eer=eer,
+        apcer=apcer,
+        bpcer=bpcer,
+        acer=(apcer + bpcer) / 2.0,
+        threshold=t,
+        apcer_per_type=per_type,
+    )

@@ -10,6 +10,7 @@ from pyembed.losses.base import EmbeddingLoss, Reduction
 from pyembed.losses.center import CenterLoss
 from pyembed.losses.clustering import ClusteringLoss
 from pyembed.losses.contrastive import ContrastiveLoss
+from pyembed.losses.dtn import DTNLoss
 from pyembed.losses.softmax_center import SoftmaxCenterLoss
 from pyembed.losses.triplet import TripletLoss
 from pyembed.nn.distances import CosineDistance, EuclideanDistance
@@ -19,6 +20,7 @@ __all__ = [
     "ClusteringLoss",
     "ContrastiveLoss",
     "CosineDistance",
+    "DTNLoss",
     "EmbeddingLoss",
     "EuclideanDistance",
     "Reduction",

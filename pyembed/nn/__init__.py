@@ -17,6 +17,7 @@ from pyembed.nn.dcnet import (
 )
 from pyembed.nn.densenet import DenseNetEmbedding
 from pyembed.nn.distances import CosineDistance, EuclideanDistance
+from pyembed.nn.dtn import DeepTreeNetwork, SpoofCNN
 from pyembed.nn.timeseries import TimeSeriesEmbedding
 
 __all__ = [
@@ -26,9 +27,11 @@ __all__ = [
     "DecoupledConv2d",
     "DecoupledLinear",
     "DecoupledOperator",
+    "DeepTreeNetwork",
     "DenseNetEmbedding",
     "EmbeddingNet",
     "EuclideanDistance",
+    "SpoofCNN",
     "TimeSeriesEmbedding",
     "project_weights_",
 ]
