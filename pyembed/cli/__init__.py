@@ -19,6 +19,7 @@ from pyembed.cli.eval import eval_cmd
 from pyembed.cli.query import query
 from pyembed.cli.serve import serve
 from pyembed.cli.train import train
+from pyembed.cli.train_dtn import dtn
 
 
 @click.group(cls=GuardedGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,6 +30,7 @@ def main() -> None:
 
 
 main.add_command(bench)
+train.add_command(dtn)
 main.add_command(train)
 main.add_command(eval_cmd)
 main.add_command(query)

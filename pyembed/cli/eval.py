@@ -2,7 +2,8 @@
 
 Faces: leave-one-out retrieval among the held-out identities' images, for the learned embedding
 and PCA eigenfaces fit on the training identities. UCR: TEST series against the TRAIN series, for
-the learned embedding and for DTW on the series themselves. The metrics are those of
+the learned embedding and for DTW on the series themselves. DTN runs: the saved models of every
+fold re-score the regenerated test faces (:func:`pyembed.train.dtn.evaluate_run`). The metrics are those of
 :mod:`pyembed.metrics`; the run directory is read through :mod:`pyembed.train.run_dir`.
 
 Only click and the index defaults are imported at module level; torch, numpy and the index are
@@ -72,11 +73,17 @@ def eval_cmd(
     1-NN error, balanced verification accuracy) for the learned embedding and PCA eigenfaces fit on
     the training identities. UCR: TEST series against the TRAIN series (1-NN error, MAP@R) for the
     learned embedding and for exact DTW on the series themselves. Distances are L2 (the learned
-    embeddings, eigenfaces) or DTW (the series).
+    embeddings, eigenfaces) or DTW (the series). DTN runs (`pyembed train dtn`): every fold's saved
+    models re-score the regenerated test faces (AUC, EER, APCER, BPCER, ACER beside the baselines);
+    the search options do not apply.
     """
     if ef is not None and search != "graph":
         raise click.UsageError("--ef applies only to --search graph")
     searching = _Search(exact=search == "exact", graph=graph, ef=ef, threads=threads)
+
+    if _is_dtn_run(run_dir):
+        _eval_dtn(run_dir, output_format, out)
+        return
 
     from pyembed.train.run_dir import load_run
 
@@ -93,6 +100,25 @@ def eval_cmd(
         document={"run_dir": str(run_dir), "kind": run.kind},
     )
     output.emit(text, out)
+
+
+def _is_dtn_run(run_dir: Path) -> bool:
+    """True when ``run_dir`` holds a ``pyembed train dtn`` run (its run.json says kind "dtn")."""
+    import json
+
+    try:
+        document = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and document.get("kind") == "dtn"
+
+
+def _eval_dtn(run_dir: Path, output_format: str, out: Path | None) -> None:
+    """Re-score a DTN run's saved models on its regenerated test folds and print the tables."""
+    from pyembed.cli.train_dtn import render_dtn_report
+    from pyembed.train.dtn import evaluate_run
+
+    output.emit(render_dtn_report(evaluate_run(run_dir), output_format), out)
 
 
 @dataclass(frozen=True)
