@@ -9,7 +9,7 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -146,8 +146,21 @@ def _build(graph: str, metric: str, data: np.ndarray, band: int) -> Index:
     return index
 
 
+# Found by CI: the squared distances of [0, a, a] and [a, a, 0] to [52, 52, 52] differ in the
+# last bit (the sums run in another order) but share one rounded square root, so the reported
+# order is decided by id; a walk that kept only its best k squared distances answered id 6.
+_ROUNDING_TIE = (
+    np.array([[0, 57.59961, 57.59961]] * 6 + [[57.59961, 57.59961, 0]], dtype=np.float32),
+    np.array([[52, 52, 52]], dtype=np.float32),
+    1,
+    0,
+)
+
+
 @SETTINGS
 @given(rows_and_band(), st.sampled_from(MODES))
+@example(_ROUNDING_TIE, ("hnsw", "euclidean", None, False))
+@example(_ROUNDING_TIE, ("nsw", "euclidean", "random", True))
 def test_a_full_beam_equals_exact_search_in_every_mode(case, mode):
     data, queries, k, band = case
     graph, metric, entry, quantized = mode

@@ -460,6 +460,12 @@ impl Index {
 
     /// The graph search of one query (the walk, filtered or not, then the pending rows), leaving
     /// the best `k` in `s.top` and its counters in `s.stats`.
+    ///
+    /// The walk keeps its best `max(ef, k)` by squared distance and the best `k` of those are
+    /// then taken as results are ranked, by (true distance, user id) as [`Index::exact_scan`]
+    /// ranks them: two rows whose squared distances differ in the last bit can share a rounded
+    /// square root, and then the smaller id wins here as it does there, so a beam that reaches
+    /// every row answers exactly what the exact search answers.
     pub(crate) fn graph_query(
         &self,
         q: &[f32],
@@ -468,10 +474,32 @@ impl Index {
         filter: Option<&Filter>,
         s: &mut Scratch,
     ) {
-        self.query_walk(q, k, p, filter, s);
+        let keep = p.ef.max(k);
+        self.query_walk(q, keep, p, filter, s);
         if self.has_pending() {
-            self.scan_pending(q, k, filter, s);
+            self.scan_pending(q, keep, filter, s);
         }
+        self.keep_ranked(k, s);
+    }
+
+    /// Keeps in `s.top` the best `k` of its entries by (true distance, user id), the order in
+    /// which results are reported.
+    fn keep_ranked(&self, k: usize, s: &mut Scratch) {
+        if s.top.len() <= k {
+            return;
+        }
+        let metric = self.store.metric;
+        let key = |c: &Cand| (metric.to_true(c.d), self.ids[c.node as usize]);
+        let mut all = std::mem::take(&mut s.sorted);
+        all.clear();
+        all.extend(s.top.drain());
+        all.select_nth_unstable_by(k - 1, |a, b| {
+            let (ta, ia) = key(a);
+            let (tb, ib) = key(b);
+            ta.total_cmp(&tb).then(ia.cmp(&ib))
+        });
+        s.top.extend(all.drain(..k));
+        s.sorted = all;
     }
 
     /// The walk of one query as `p` asks for it (entry, restarts, beam, 8-bit codes; filtered or
