@@ -64,6 +64,7 @@ def main() -> int:
     parser.add_argument("--warmup-steps", type=int, default=None)
     parser.add_argument("--alternate", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cnn-width", type=int, default=None, help="default: DTNConfig's")
     parser.add_argument("--attacks", default=None, help="comma-separated folds; default all")
     parser.add_argument("--out-dir", type=Path, default=None, help="write md, json and png here")
     parser.add_argument(
@@ -87,6 +88,8 @@ def main() -> int:
         overrides["warmup_steps"] = min(args.steps, DTNConfig().warmup_steps)
     if args.warmup_steps is not None:
         overrides["warmup_steps"] = args.warmup_steps
+    if args.cnn_width is not None:
+        overrides["cnn_width"] = args.cnn_width
     config = DTNConfig(**overrides)
     attacks = tuple(args.attacks.split(",")) if args.attacks else None
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {config}", flush=True)

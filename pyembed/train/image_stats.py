@@ -204,7 +204,9 @@ class StatsLogistic:
 
     (a sum over images, so ``l2`` is scikit-learn's ``1 / C``; the intercept ``b`` is not
     penalised) by Newton steps (iteratively reweighted least squares) with backtracking, until
-    the gradient ``Z^T (p - y) + l2 [w, 0]`` has every entry ``<= tol`` in absolute value.
+    the gradient ``Z^T (p - y) + l2 [w, 0]`` has every entry ``<= tol * n`` in absolute value
+    (``n`` images: a sum of ``n`` terms cannot be resolved much below ``n`` times the rounding
+    of one, so an absolute threshold would fail on large sets for rounding alone).
     ``J`` is strictly convex for ``l2 > 0`` and both classes present, so the optimum is unique
     and exists even on separable data.
 
@@ -215,8 +217,8 @@ class StatsLogistic:
     max_iter : int, default 100
         Newton steps at most; a fit that has not converged by then warns (RuntimeWarning).
     tol : float, default 1e-8
-        Convergence threshold on the gradient's largest absolute entry (log-likelihood units per
-        standard deviation of a feature).
+        Convergence threshold on the gradient's largest absolute entry divided by the number of
+        images (log-likelihood units per image and standard deviation of a feature).
 
     Attributes
     ----------
@@ -289,12 +291,13 @@ class StatsLogistic:
         def gradient_at(theta: NDArray[np.float64]) -> NDArray[np.float64]:
             return np.asarray(z.T @ (_sigmoid(z @ theta) - y) + penalty * theta)
 
+        threshold = self.tol * x.shape[0]
         theta = np.zeros(z.shape[1])
         value = objective(theta)
         self.n_iter = 0
         for _ in range(self.max_iter):
             gradient = gradient_at(theta)
-            if np.max(np.abs(gradient)) <= self.tol:
+            if np.max(np.abs(gradient)) <= threshold:
                 break
             p = _sigmoid(z @ theta)
             hessian = (z * (p * (1.0 - p))[:, None]).T @ z + np.diag(penalty)
@@ -311,11 +314,12 @@ class StatsLogistic:
             theta, value = candidate, new_value
             self.n_iter += 1
         gradient = gradient_at(theta)
-        self.converged = bool(np.max(np.abs(gradient)) <= self.tol)
+        self.converged = bool(np.max(np.abs(gradient)) <= threshold)
         if not self.converged:
             warnings.warn(
-                f"StatsLogistic did not converge in {self.max_iter} Newton steps "
-                f"(largest gradient entry {np.max(np.abs(gradient)):.3g} > tol={self.tol:g})",
+                f"StatsLogistic did not converge in {self.n_iter} Newton steps (largest "
+                f"gradient entry per image {np.max(np.abs(gradient)) / x.shape[0]:.3g} > "
+                f"tol={self.tol:g})",
                 RuntimeWarning,
                 stacklevel=2,
             )
