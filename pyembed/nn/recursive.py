@@ -43,11 +43,19 @@ __all__ = [
     "NeuralGrammar",
     "Parse",
     "RecursiveAutoencoder",
+    "default_frame_width",
     "frame_series",
 ]
 
 Pool = Literal["root", "mean"]
 POOLS: tuple[str, ...] = ("root", "mean")
+
+
+def default_frame_width(length: int) -> int:
+    """The frame width (samples) the CLI and the benchmarks use for series of ``length``
+    samples: ``max(2, length // 16)``, about 16 frames (fewer for series under 32 samples),
+    capped at the length."""
+    return max(1, min(length, max(2, length // 16)))
 
 
 def frame_series(series: Tensor, width: int, stride: int | None = None) -> Tensor:
