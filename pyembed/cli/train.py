@@ -60,10 +60,13 @@ def _training_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--loss",
             "loss_name",
-            type=click.Choice(["triplet", "contrastive", "center"]),
+            type=click.Choice(["triplet", "contrastive", "center", "clustering"]),
             default="triplet",
             show_default=True,
-            help="triplet (+ miner), contrastive (pairs) or center (softmax + lambda x center).",
+            help="triplet (+ miner), contrastive (pairs), center (softmax + lambda x center) or "
+            "clustering (unsupervised: a linear cluster head of --n-clusters outputs trained with "
+            "the entropy clustering loss, mean sample entropy - gamma x entropy of the batch "
+            "mean; labels unused, batches drawn at random).",
         ),
         click.option(
             "--miner",
@@ -83,6 +86,34 @@ def _training_options(f: Callable[..., Any]) -> Callable[..., Any]:
             default=0.5,
             show_default=True,
             help="Lambda of the center loss.",
+        ),
+        click.option(
+            "--center-alpha",
+            type=click.FloatRange(0.0, 1.0, max_open=True),
+            default=None,
+            help="Center loss: moving-average coefficient in [0, 1), the fraction of a center "
+            "kept per update.  [default: 0.9]",
+        ),
+        click.option(
+            "--center-update",
+            type=click.Choice(["mean", "per-sample"]),
+            default=None,
+            help="Center loss: mean moves a class's center once, by (1 - alpha) of its offset to "
+            "the batch mean; per-sample adds one (1 - alpha) increment per sample (the seed's "
+            "Theano rule), so a class seen K times moves K x (1 - alpha) of its offset and "
+            "overshoots when K > 1 / (1 - alpha), K being --n-per-identity.  [default: mean]",
+        ),
+        click.option(
+            "--n-clusters",
+            type=click.IntRange(min=2),
+            default=None,
+            help="Clustering loss: number of clusters (required with --loss clustering).",
+        ),
+        click.option(
+            "--clustering-gamma",
+            type=click.FloatRange(min=0.0),
+            default=None,
+            help="Clustering loss: weight of the batch-mean entropy.  [default: 1.0]",
         ),
         click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True),
         click.option("--embedding-dim", type=click.IntRange(min=1), default=64, show_default=True),
@@ -109,7 +140,7 @@ def _training_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--normalize/--no-normalize",
             default=None,
-            help="Unit-length embeddings (default: on for triplet/contrastive, off for center).",
+            help="Unit-length embeddings (default: off for center, on for the others).",
         ),
         click.option(
             "--n-identities",
@@ -183,6 +214,10 @@ class TrainingArgs:
     miner: str | None
     margin: float | None
     center_weight: float
+    center_alpha: float | None
+    center_update: str | None
+    n_clusters: int | None
+    clustering_gamma: float | None
     epochs: int
     embedding_dim: int
     growth_rate: int
@@ -241,10 +276,13 @@ def _fit(
     import torch
 
     from pyembed.train import Trainer, build_model, build_objective, load_checkpoint
+    from pyembed.train.recipes import complete_objective, label_free_groups
 
     if resume:
         saved = load_checkpoint(checkpoint).get("metadata")
         saved = saved if isinstance(saved, dict) else {}
+        if isinstance(saved.get("objective"), dict):  # runs older than --center-alpha & co.
+            saved = {**saved, "objective": complete_objective(saved["objective"])}
         for key in ("kind", "model", "objective", "data", "split"):
             if saved.get(key) != metadata.get(key):
                 raise click.ClickException(
@@ -260,12 +298,24 @@ def _fit(
         margin=objective["margin"],
         miner=objective["miner"],
         center_weight=objective["center_weight"],
+        alpha=objective["center_alpha"],
+        center_update=objective["center_update"],
+        n_clusters=objective["n_clusters"],
+        clustering_gamma=objective["clustering_gamma"] or 1.0,
     )
+    batch_labels = data.train_labels
+    if objective["loss"] == "clustering":  # unsupervised: batches must not follow the classes
+        batch_labels = label_free_groups(
+            len(data.train_labels),
+            config.n_per_identity,
+            config.n_identities,
+            seed=config.seed,
+        )
     trainer = Trainer(
         model,
         loss,
         data.train_inputs,
-        data.train_labels,
+        batch_labels,
         config,
         miner=miner,
         augment=data.augment,
@@ -297,6 +347,46 @@ def _emit_summary(summary: dict[str, Any], output_format: str, out: Path | None)
     output.emit(text, out)
 
 
+def _objective(args: TrainingArgs) -> dict[str, Any]:
+    """``metadata["objective"]`` of the command, its loss options checked against --loss.
+
+    Options of one loss given with another are usage errors. Unset options are stored with their
+    defaults (``OBJECTIVE_DEFAULTS`` of :mod:`pyembed.train.recipes`, repeated here so that the
+    check runs before torch is imported), so ``--resume`` compares like with like.
+    """
+    import math
+
+    for option, value, loss in (
+        ("--center-alpha", args.center_alpha, "center"),
+        ("--center-update", args.center_update, "center"),
+        ("--n-clusters", args.n_clusters, "clustering"),
+        ("--clustering-gamma", args.clustering_gamma, "clustering"),
+    ):
+        if value is not None and args.loss_name != loss:
+            raise click.BadParameter(f"applies only to --loss {loss}", param_hint=option)
+    clustering = args.loss_name == "clustering"
+    if clustering:
+        if args.miner is not None:
+            raise click.BadParameter("the clustering loss uses no miner", param_hint="--miner")
+        if args.n_clusters is None:
+            raise click.UsageError("--loss clustering needs --n-clusters")
+    gamma = 1.0 if args.clustering_gamma is None else args.clustering_gamma
+    alpha = 0.9 if args.center_alpha is None else args.center_alpha
+    for option, number in (("--clustering-gamma", gamma), ("--center-alpha", alpha)):
+        if not math.isfinite(number):
+            raise click.BadParameter(f"must be a finite number, got {number}", param_hint=option)
+    return {
+        "loss": args.loss_name,
+        "miner": args.miner,
+        "margin": args.margin,
+        "center_weight": args.center_weight,
+        "center_alpha": alpha,
+        "center_update": (args.center_update or "mean").replace("-", "_"),
+        "n_clusters": args.n_clusters if clustering else None,
+        "clustering_gamma": gamma if clustering else None,
+    }
+
+
 def _run_training(args: TrainingArgs, load: Callable[[TrainingArgs], TrainingData]) -> None:
     """Check the objective, then load, fit, write the run directory and print the summary."""
     blocks = _parse_blocks(args.block_sizes)
@@ -306,6 +396,7 @@ def _run_training(args: TrainingArgs, load: Callable[[TrainingArgs], TrainingDat
         )
     if args.loss_name == "center" and args.miner is not None:
         raise click.BadParameter("the center loss uses no miner", param_hint="--miner")
+    objective = _objective(args)
 
     import torch
 
@@ -327,12 +418,6 @@ def _run_training(args: TrainingArgs, load: Callable[[TrainingArgs], TrainingDat
             **data.model_kwargs,
             "normalize": _normalize_default(args.loss_name, args.normalize),
         },
-    }
-    objective = {
-        "loss": args.loss_name,
-        "miner": args.miner,
-        "margin": args.margin,
-        "center_weight": args.center_weight,
     }
     metadata = {
         "kind": data.kind,
@@ -508,6 +593,13 @@ def ucr(
     1-NN classification) and run.json. Evaluate with `pyembed eval RUN_DIR`. UCR training sets are
     small: one pass is a few batches, so raise --n-batches (benchmarks/train.py uses 10 batches of
     8 series per class).
+
+    `--loss clustering --n-clusters K` trains without labels: a linear head of K outputs over the
+    embedding, with the entropy clustering loss (Jensen et al. 2020; --clustering-gamma weighs the
+    batch-mean entropy); batches are random rows (--n-identities groups of --n-per-identity rows
+    of a random partition, not classes). The cluster head is saved in model.pt; `pyembed eval`
+    reports the 1-NN error of the embedding as for any run (benchmarks/clustering.py adds the
+    head's purity and NMI).
     """
 
     def load(args: TrainingArgs) -> TrainingData:

@@ -6,7 +6,7 @@ from torch import Tensor
 
 from pyembed.losses.base import EmbeddingLoss, Reduction
 from pyembed.miners.base import check_embeddings_and_labels
-from pyembed.nn.centers import ClassCenters
+from pyembed.nn.centers import CenterUpdate, ClassCenters
 
 __all__ = ["CenterLoss"]
 
@@ -25,22 +25,40 @@ class CenterLoss(EmbeddingLoss):
     dim : int
         Embedding size.
     alpha : float, default 0.9
-        Moving-average coefficient (fraction of the old center kept per update).
+        Moving-average coefficient in ``[0, 1)`` (fraction of the old center kept per update).
     reduction : {"mean", "sum", "mean_nonzero", "none"}, default "mean"
         Over samples.
+    update : {"mean", "per_sample"}, default "mean"
+        How a class's center moves (:class:`~pyembed.nn.ClassCenters`): ``"mean"`` moves it once,
+        ``c - (1 - alpha) * (c - m)`` towards its batch mean ``m``; ``"per_sample"`` adds one
+        increment per sample as the seed's Theano module does, ``c - (1 - alpha) * sum_i (c - x_i)``,
+        so a class repeated ``K`` times in a batch moves by ``K * (1 - alpha)`` times its offset
+        ``m - c``. With ``K > 1 / (1 - alpha)`` (``K > 10`` at ``alpha = 0.9``) that overshoots the
+        mean: the center oscillates, and diverges for ``K * (1 - alpha) > 2``.
+
+    Raises
+    ------
+    ValueError
+        For a bad ``n_classes``, ``dim``, ``alpha``, ``update`` or ``reduction``.
 
     Notes
     -----
-    A class seen for the first time starts at its batch mean, so its first loss is its spread around
-    that mean. Use it next to a classifier, ``cross_entropy + lambda * center_loss``
-    (:class:`~pyembed.losses.SoftmaxCenterLoss`): on its own the loss collapses all embeddings.
+    A class seen for the first time starts at its batch mean (under both rules), so its first loss
+    is its spread around that mean. Use it next to a classifier, ``cross_entropy + lambda *
+    center_loss`` (:class:`~pyembed.losses.SoftmaxCenterLoss`): on its own the loss collapses all
+    embeddings.
     """
 
     def __init__(
-        self, n_classes: int, dim: int, alpha: float = 0.9, reduction: Reduction = "mean"
+        self,
+        n_classes: int,
+        dim: int,
+        alpha: float = 0.9,
+        reduction: Reduction = "mean",
+        update: CenterUpdate = "mean",
     ) -> None:
         super().__init__(reduction)
-        self.centers = ClassCenters(n_classes, dim, alpha)
+        self.centers = ClassCenters(n_classes, dim, alpha, update=update)
 
     def forward(self, embeddings: Tensor, labels: Tensor, indices: None = None) -> Tensor:
         """Loss of a labelled batch.

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 from pyembed.losses.base import EmbeddingLoss
 from pyembed.losses.center import CenterLoss
 from pyembed.miners.base import check_embeddings_and_labels
+from pyembed.nn.centers import CenterUpdate
 
 __all__ = ["SoftmaxCenterLoss"]
 
@@ -28,7 +29,18 @@ class SoftmaxCenterLoss(EmbeddingLoss):
         The lambda of Wen et al. (they use 0.003 on large face sets; small sets of a few hundred
         images did better with 0.1-0.5 in our benchmark).
     alpha : float, default 0.9
-        Moving-average coefficient of the centers.
+        Moving-average coefficient of the centers, in ``[0, 1)``.
+    center_update : {"mean", "per_sample"}, default "mean"
+        The centers' update rule (:class:`~pyembed.nn.ClassCenters`): one step of ``(1 - alpha)``
+        towards each class's batch mean, or the seed's one increment per sample, which moves a
+        class repeated ``K`` times by ``K * (1 - alpha)`` times its offset and so overshoots (the
+        center oscillates or diverges) when ``K > 1 / (1 - alpha)``. In P x K batches ``K`` is
+        ``n_per_identity``.
+
+    Raises
+    ------
+    ValueError
+        For a negative ``center_weight`` or a bad ``alpha`` or ``center_update``.
 
     Notes
     -----
@@ -37,14 +49,21 @@ class SoftmaxCenterLoss(EmbeddingLoss):
     """
 
     def __init__(
-        self, dim: int, n_classes: int, center_weight: float = 0.5, alpha: float = 0.9
+        self,
+        dim: int,
+        n_classes: int,
+        center_weight: float = 0.5,
+        alpha: float = 0.9,
+        center_update: CenterUpdate = "mean",
     ) -> None:
         super().__init__("mean")
         if not center_weight >= 0:
             raise ValueError(f"center_weight must be >= 0, got {center_weight}")
         self.center_weight = float(center_weight)
         self.classifier = nn.Linear(dim, n_classes)
-        self.center_loss = CenterLoss(n_classes, dim, alpha=alpha, reduction="mean")
+        self.center_loss = CenterLoss(
+            n_classes, dim, alpha=alpha, reduction="mean", update=center_update
+        )
 
     @property
     def centers(self):
