@@ -48,11 +48,21 @@ def test_densenet_rejects_bad_arguments_and_inputs():
         DenseNetEmbedding(in_channels=3, growth_rate=4, block_sizes=(1,))(torch.zeros(2, 1, 8, 8))
 
 
-def test_densenet_backward_is_finite():
+@pytest.mark.parametrize("kind", ["faces", "series"])
+def test_densenet_backward_reaches_every_parameter_finitely(kind):
     torch.manual_seed(0)
-    model = DenseNetEmbedding(embedding_dim=4, growth_rate=4, block_sizes=(1, 1), stem_stride=2)
-    model(torch.randn(2, 1, 12, 12)).pow(2).sum().backward()
-    assert all(torch.all(torch.isfinite(p.grad)) for p in model.parameters() if p.grad is not None)
+    if kind == "faces":
+        model = DenseNetEmbedding(embedding_dim=4, growth_rate=4, block_sizes=(1, 1), stem_stride=2)
+        inputs = torch.randn(2, 1, 12, 12)
+    else:
+        model = TimeSeriesEmbedding(embedding_dim=4, growth_rate=4, block_sizes=(1, 1))
+        inputs = torch.randn(2, 1, 20)
+    model(inputs).pow(2).sum().backward()
+    for name, p in model.named_parameters():
+        # a parameter without a gradient (None) or with an all-zero one means no gradient flows
+        assert p.grad is not None, name
+        assert torch.all(torch.isfinite(p.grad)), name
+        assert p.grad.abs().sum() > 0, name
 
 
 def test_timeseries_embedding_shapes_and_lengths():
