@@ -16,11 +16,17 @@ TRAIN series without their labels (the autoencoder on its reconstruction errors,
 merge correctness in splices; frames of ``default_frame_width(length)`` samples, the embedding is
 the mean of the merge nodes' vectors, as many entries as a frame has samples).
 
+Transfer (``--transfer``, :func:`run_transfer`): a face model trained on every identity of Yale B
+embeds Olivetti, people it never saw, and the reverse; leave-one-out retrieval on the other set for
+the learned embedding, eigenfaces fit on the training set and raw pixels (``pyembed eval RUN
+--data OTHER.npz --resize`` computes the same for a trained run).
+
 Usage::
 
     python benchmarks/train.py                       # everything, about 20 minutes on 2 CPU cores
     python benchmarks/train.py --faces olivetti --ucr GunPoint --setups triplet-hard
     python benchmarks/train.py --out results.json    # also write every number as JSON
+    python benchmarks/train.py --transfer --threads 1  # only the cross-dataset table (Yale B <-> Olivetti)
 """
 
 from __future__ import annotations
@@ -279,6 +285,158 @@ def _recursive_error(
     return knn_error(found.ids, y_train, y_test), float(np.mean([r["seconds"] for r in history]))
 
 
+#: (train on, test on) pairs of the transfer table
+TRANSFER_PAIRS: tuple[tuple[str, str], ...] = (("yaleb32", "olivetti"), ("olivetti", "yaleb32"))
+
+
+def run_transfer(setups: list[str], seed: int, epochs: int | None) -> list[dict[str, Any]]:
+    """Cross-dataset rows: train on every identity of one face set, test on the other set.
+
+    The model trains on all images of the first set (with the script's face settings for it) and
+    embeds every image of the second, whose people it never saw, resized to the first set's image
+    size by :func:`pyembed.datasets.faces.resize_faces` (Olivetti 64x64 -> 32x32 by 2 x 2 area
+    averaging; Yale B 32x32 -> 64x64 bilinearly), as ``pyembed eval RUN --data OTHER.npz
+    --resize`` does. Every test image then queries all other test images (leave-one-out, exact
+    search). Beside each set-up: eigenfaces fit on the training set, raw pixels (grey levels /
+    255, at the model's input size) and, as an unsupervised reference that uses the test images
+    themselves (no labels), eigenfaces fit on the test set.
+    """
+    import torch
+
+    from pyembed.datasets.faces import Eigenfaces, load_faces, resize_faces
+    from pyembed.train import (
+        ImageAugment,
+        TrainConfig,
+        Trainer,
+        build_model,
+        build_objective,
+        embed,
+        image_tensor,
+    )
+
+    rows: list[dict[str, Any]] = []
+    for source_name, target_name in TRANSFER_PAIRS:
+        source = load_faces(FACES_DIR / f"{source_name}.npz")
+        target = load_faces(FACES_DIR / f"{target_name}.npz")
+        shape = (int(source.images.shape[1]), int(source.images.shape[2]))
+        test_images = resize_faces(target.images, shape)
+        common = {
+            "train": source_name,
+            "test": target_name,
+            "train_identities": source.n_identities,
+            "test_identities": target.n_identities,
+            "test_images": target.n,
+            "input": f"{shape[0]}x{shape[1]}",
+        }
+        baselines = {
+            "eigenfaces-100 (fit on train set)": Eigenfaces(100)
+            .fit(source.images)
+            .transform(test_images),
+            "pixels": test_images.reshape(target.n, -1) / 255.0,
+            "eigenfaces-100 (fit on test set, no labels)": Eigenfaces(100)
+            .fit(test_images)
+            .transform(test_images),
+        }
+        for method, vectors in baselines.items():
+            metrics = _face_metrics(vectors, target.labels)
+            rows.append({**common, "method": method, "dim": vectors.shape[1], **metrics})
+            _log(
+                f"{source_name} -> {target_name} {method}: recall@1 {metrics['recall@1']:.4f} "
+                f"map@r {metrics['map@r']:.4f}"
+            )
+        settings = FACE_SETTINGS.get(source_name, {"stem_stride": 1, "epochs": 20})
+        n_epochs = epochs if epochs is not None else settings["epochs"]
+        inputs = image_tensor(source.images)
+        codes = torch.from_numpy(np.unique(source.labels, return_inverse=True)[1])
+        for setup in setups:
+            loss_name, miner = SETUPS[setup]
+            torch.manual_seed(seed)
+            model = build_model(
+                {
+                    "class": "DenseNetEmbedding",
+                    "kwargs": {
+                        "embedding_dim": 64,
+                        "growth_rate": 12,
+                        "block_sizes": [3, 3, 3],
+                        "stem_stride": settings["stem_stride"],
+                        "normalize": loss_name != "center",
+                    },
+                }
+            )
+            loss, mine = build_objective(
+                loss_name, embedding_dim=64, n_classes=source.n_identities, miner=miner
+            )
+            config = TrainConfig(epochs=n_epochs, n_identities=8, n_per_identity=4, seed=seed)
+            trainer = Trainer(
+                model,
+                loss,
+                inputs,
+                codes,
+                config,
+                miner=mine,
+                augment=ImageAugment(flip=True, max_shift=2),
+            )
+            trainer.fit(progress=False)
+            metrics = _face_metrics(embed(model, image_tensor(test_images)), target.labels)
+            rows.append(
+                {
+                    **common,
+                    "method": f"{setup} (learned)",
+                    "dim": 64,
+                    **metrics,
+                    "epochs": n_epochs,
+                    "seconds_per_epoch": trainer.mean_seconds_per_epoch(),
+                    "final_loss": trainer.history[-1]["loss"],
+                }
+            )
+            _log(
+                f"{source_name} -> {target_name} {setup}: recall@1 {metrics['recall@1']:.4f} "
+                f"map@r {metrics['map@r']:.4f} ({trainer.mean_seconds_per_epoch():.1f} s/epoch)"
+            )
+    return rows
+
+
+def _print_transfer(args: argparse.Namespace) -> int:
+    """``--transfer``: run :func:`run_transfer`, print its table, write ``--out`` if given."""
+    start = time.perf_counter()
+    rows = run_transfer(args.transfer_setups, args.seed, args.face_epochs)
+    total = time.perf_counter() - start
+    print(
+        f"# pyembed benchmarks/train.py --transfer (seed {args.seed}, {args.threads} threads, "
+        f"{total:.0f} s)\n"
+    )
+    print(
+        "## Faces across data sets: trained on every identity of one set, leave-one-out "
+        "retrieval among all images of the other (exact index search)\n"
+    )
+    columns = [
+        ("train", "train on"),
+        ("test", "test on"),
+        ("input", "input"),
+        ("method", "method"),
+        ("dim", "dim"),
+        ("test_identities", "ids"),
+        ("test_images", "images"),
+        ("recall@1", "Recall@1"),
+        ("recall@5", "Recall@5"),
+        ("map@r", "MAP@R"),
+        ("verification_accuracy", "verif. acc (bal.)"),
+        ("seconds_per_epoch", "s/epoch"),
+        ("epochs", "epochs"),
+    ]
+    print(_table(rows, columns))
+    print(
+        "\n'input': the model's input size; the test set's images are resized to it "
+        "(pyembed.datasets.faces.resize_faces: centre crop to the aspect ratio, area averaging "
+        "when shrinking, bilinear when enlarging), for every method. Eigenfaces fit on the test "
+        "set use its images without labels (an unsupervised reference, not a transfer)."
+    )
+    if args.out is not None:
+        payload = {"seed": args.seed, "threads": args.threads, "transfer": rows}
+        args.out.write_text(json.dumps(payload, indent=2, default=float) + "\n", encoding="utf-8")
+    return 0
+
+
 def _log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -313,6 +471,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="Torch CPU threads.")
     parser.add_argument(
+        "--transfer",
+        action="store_true",
+        help="Only the cross-dataset table: train on Yale B, test on Olivetti, and the reverse.",
+    )
+    parser.add_argument(
+        "--transfer-setups",
+        nargs="*",
+        default=["triplet-hard"],
+        choices=list(SETUPS),
+        help="Training set-ups of --transfer.",
+    )
+    parser.add_argument(
         "--out", type=Path, default=None, help="Also write all results as JSON here."
     )
     args = parser.parse_args(argv)
@@ -322,6 +492,8 @@ def main(argv: list[str] | None = None) -> int:
     from pyembed.datasets.ucr import list_bundled
 
     torch.set_num_threads(args.threads)
+    if args.transfer:
+        return _print_transfer(args)
     start = time.perf_counter()
     face_rows: list[dict[str, Any]] = []
     for name in args.faces:

@@ -2,14 +2,16 @@
 
 INPUTS are read here (``.npz``/``.npy`` arrays, or UCR files through
 :func:`pyembed.datasets.ucr.read_file`), embedded by the run's network and searched in the run's
-saved index (:mod:`pyembed.train.run_dir`). Only click and the index defaults are imported at
+saved index (:mod:`pyembed.train.run_dir`), in the served gallery (``--gallery``) or, for faces
+runs, in a gallery the model embeds from another face file (``--gallery-data OTHER.npz``). Only
+click and the index defaults are imported at
 module level; torch, numpy and the index are imported when the command runs.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -23,6 +25,14 @@ from pyembed.cli._common import (
     search_option,
     threads_option,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+    from torch import nn
+
+    from pyembed.index import Index
+    from pyembed.train.run_dir import Run
 
 __all__ = ["query"]
 
@@ -51,6 +61,21 @@ _UCR_SUFFIXES = (".ts", ".txt", ".tsv", ".csv")
     help="Faces: search the served gallery (RUN_DIR/gallery: the run's faces plus the people "
     "enrolled through pyembed serve) instead of the run's index.",
 )
+@click.option(
+    "--gallery-data",
+    "gallery_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Faces: embed the images of this face .npz (uint8 images N x H x W, labels) with the "
+    "run's model and search them instead of the run's index; ids are its row numbers.",
+)
+@click.option(
+    "--resize",
+    is_flag=True,
+    default=False,
+    help="Faces: centre-crop and resize .npz/.npy INPUTS and --gallery-data images of another "
+    "size to the model's input (area averaging when shrinking, bilinear when enlarging).",
+)
 @search_option(default="graph")
 @ef_option
 @threads_option(help="Threads for embedding (torch) and search; default: torch's and all cores.")
@@ -63,6 +88,8 @@ def query(
     key: str | None,
     crop: float,
     gallery: bool,
+    gallery_path: Path | None,
+    resize: bool,
     search: str,
     ef: int | None,
     threads: int | None,
@@ -76,9 +103,16 @@ def query(
     `pyembed serve` does); UCR, an .npz/.npy of series (n x length) or a UCR file (.ts, .txt, .tsv,
     .csv), z-normalised like the training data. Prints one row per (input, rank): the neighbor's
     id (row of embeddings.npz), label and L2 distance; image files are numbered in the order given.
+
+    --gallery-data OTHER.npz (faces): the run's model embeds OTHER's images and the inputs are
+    looked up among them instead (id: row of OTHER, label: its label), e.g. people the model never
+    saw. Face arrays of another size than the model's input (INPUTS or OTHER) are an error unless
+    --resize is given; image files are always resized.
     """
     if search == "exact" and ef is not None:
         raise click.UsageError("--ef applies only to --search graph")
+    if gallery and gallery_path is not None:
+        raise click.UsageError("give either --gallery or --gallery-data, not both")
     from pyembed.datasets.images import IMAGE_SUFFIXES
 
     images = [p for p in inputs_paths if p.suffix.lower() in IMAGE_SUFFIXES]
@@ -86,6 +120,11 @@ def query(
         raise click.UsageError("several INPUTS must all be image files; give one array file")
     if crop != 1.0 and not images:
         raise click.UsageError("--crop applies only to image INPUTS")
+    if resize and images and gallery_path is None:
+        raise click.UsageError(
+            "--resize applies to .npz/.npy INPUTS and --gallery-data; image files are always "
+            "resized"
+        )
 
     import torch
 
@@ -96,6 +135,10 @@ def query(
         torch.set_num_threads(threads)
     run = load_run(run_dir)
     metadata = run.metadata
+    if run.kind != "faces":
+        for given, name in ((gallery_path is not None, "--gallery-data"), (resize, "--resize")):
+            if given:
+                raise click.UsageError(f"{name} applies only to faces runs; RUN_DIR is a ucr run")
     if images:
         if run.kind != "faces":
             raise click.ClickException(f"{images[0]}: image files are inputs for faces runs only")
@@ -105,7 +148,11 @@ def query(
     else:
         inputs_path = inputs_paths[0]
         raw = _checked_inputs(
-            _read_inputs(inputs_path, key, run.kind), inputs_path, run.kind, metadata["data"]
+            _read_inputs(inputs_path, key, run.kind),
+            inputs_path,
+            run.kind,
+            metadata["data"],
+            resize=resize,
         )
     model = load_model(run)
     if run.kind == "faces":
@@ -118,7 +165,17 @@ def query(
         inputs = series_tensor(raw)
     vectors = embed(model, inputs)
     names = run.arrays["label_names"]
-    if gallery:
+    searched = str(run_dir)
+    if gallery_path is not None:
+        index, gallery_labels = _file_gallery(
+            run, model, gallery_path, resize=resize, exact=search == "exact"
+        )
+        searched = str(gallery_path)
+
+        def label(id: int) -> str | None:
+            return str(gallery_labels[id])
+
+    elif gallery:
         if run.kind != "faces":
             raise click.UsageError("--gallery applies only to faces runs")
         from pyembed.serve.gallery import read_gallery
@@ -159,7 +216,7 @@ def query(
         for q in range(found.ids.shape[0])
         for rank in range(k)
     ]
-    title = f"pyembed query: {inputs.shape[0]} input(s) against {len(index)} items of {run_dir}"
+    title = f"pyembed query: {inputs.shape[0]} input(s) against {len(index)} items of {searched}"
     text = output.render(
         output_format, rows, ["query", "rank", "id", "label", "distance"], title=title
     )
@@ -213,17 +270,50 @@ def _read_inputs(path: Path, key: str | None, kind: str) -> Any:
     return read_npz(path, [key])[key]
 
 
-def _checked_inputs(raw: Any, path: Path, kind: str, data: dict[str, Any]) -> Any:
-    """``raw`` checked against the run's inputs: uint8 images of the trained size (faces), or
-    finite real series of the trained length (ucr); a mismatch names the file."""
+def _file_gallery(
+    run: Run, model: nn.Module, path: Path, *, resize: bool, exact: bool
+) -> tuple[Index, NDArray[np.int64]]:
+    """The index over the model's embeddings of the face file ``path`` (ids: its row numbers,
+    built on one thread with the index's default seed, so the graph is reproducible), and the
+    file's labels."""
+    import numpy as np
+
+    from pyembed import Index
+    from pyembed.train import embed, image_tensor
+    from pyembed.train.run_dir import model_face_data
+
+    data, _ = model_face_data(run, path, resize=resize)
+    if data.n == 0:
+        raise click.ClickException(f"{path}: the gallery file holds no images")
+    vectors = embed(model, image_tensor(data.images))
+    index = Index(vectors.shape[1], "euclidean")
+    index.add(vectors, ids=np.arange(data.n, dtype=np.int64))
+    if not exact:
+        index.build(n_threads=1)
+    return index, data.labels
+
+
+def _checked_inputs(
+    raw: Any, path: Path, kind: str, data: dict[str, Any], *, resize: bool = False
+) -> Any:
+    """``raw`` checked against the run's inputs: uint8 images of the trained size (faces; any
+    size with ``resize``, converted by :func:`pyembed.datasets.faces.resize_faces`), or finite
+    real series of the trained length (ucr); a mismatch names the file."""
     import numpy as np
 
     if kind == "faces":
         expected = tuple(data["image_shape"])
+        if raw.ndim == 3 and raw.dtype == np.uint8 and 0 not in raw.shape[1:] and resize:
+            from pyembed.datasets.faces import resize_faces
+
+            return resize_faces(raw, expected)
         if raw.ndim != 3 or raw.dtype != np.uint8 or raw.shape[1:] != expected:
+            hint = (
+                " (another size with --resize)" if raw.ndim == 3 and raw.dtype == np.uint8 else ""
+            )
             raise click.ClickException(
-                f"{path}: face inputs must be uint8 of shape (n, {expected[0]}, {expected[1]}), "
-                f"got {raw.dtype} {raw.shape}"
+                f"{path}: face inputs must be uint8 of shape (n, {expected[0]}, {expected[1]})"
+                f"{hint}, got {raw.dtype} {raw.shape}"
             )
         return raw
     length = int(data["length"])

@@ -17,7 +17,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from pyembed.datasets.npz import read_npz
 
-__all__ = ["Eigenfaces", "FaceData", "IdentitySplit", "identity_split", "load_faces"]
+__all__ = [
+    "Eigenfaces",
+    "FaceData",
+    "IdentitySplit",
+    "identity_split",
+    "load_faces",
+    "resize_faces",
+]
 
 
 @dataclass(frozen=True)
@@ -222,3 +229,79 @@ class Eigenfaces:
                 f"images have {x.shape[1]} pixels but the model was fit on {self.mean.shape[0]}"
             )
         return ((x - self.mean) @ self.components.T).astype(np.float32)
+
+
+def resize_faces(images: ArrayLike, shape: tuple[int, int] | list[int]) -> NDArray[np.uint8]:
+    """Centre-crop face images to the aspect ratio of ``shape`` and resize them to ``shape``.
+
+    For a model trained on another face set's image size (Olivetti is 64 x 64, Extended Yale B
+    32 x 32). Each image is cut to the largest centred box with the aspect ratio of ``shape``
+    (the whole image when the ratios agree; the box may have fractional edges) and that box is
+    resampled to ``shape`` by one separable linear map, computed in float64 and rounded once to
+    the nearest grey level (halves up):
+
+    - **shrinking** (the box is at least as large as ``shape``): area averaging, each output pixel
+      the mean of the input area it covers, partly covered pixels weighted by their covered
+      fraction (a 2:1 shrink is the mean of each 2 x 2 block);
+    - **enlarging**: bilinear interpolation between pixel centres (pixel ``i`` of a row is
+      centred at ``i + 0.5``), taps outside the image dropped and the rest renormalised.
+
+    This is the rule of :func:`pyembed.datasets.images.face_crop` with ``crop=1`` (which uses
+    Pillow and rounds after each axis, so the two can differ by one grey level), in numpy alone.
+
+    Parameters
+    ----------
+    images : array-like of uint8, shape (n, height, width)
+        Grayscale face images with pixels.
+    shape : (int, int)
+        Output ``(height, width)`` in pixels, both at least 1.
+
+    Returns
+    -------
+    ndarray of uint8, shape (n, shape[0], shape[1])
+        A new C-contiguous array; a copy of ``images`` when they already have ``shape``.
+
+    Raises
+    ------
+    ValueError
+        If ``images`` is not a uint8 ``(n, H, W)`` array with pixels, or ``shape`` is not two
+        positive sizes.
+    """
+    arr = np.asarray(images)
+    if arr.ndim != 3 or arr.dtype != np.uint8 or 0 in arr.shape[1:]:
+        raise ValueError(
+            f"images must be uint8 with shape (n, H, W) and H, W >= 1, got {arr.dtype} {arr.shape}"
+        )
+    if len(shape) != 2 or not all(isinstance(s, (int, np.integer)) and s >= 1 for s in shape):
+        raise ValueError(f"shape must be two positive sizes, got {tuple(shape)!r}")
+    out_h, out_w = int(shape[0]), int(shape[1])
+    height, width = int(arr.shape[1]), int(arr.shape[2])
+    if (height, width) == (out_h, out_w):
+        return np.array(arr, dtype=np.uint8, order="C")
+    aspect = out_w / out_h
+    if width / height > aspect:
+        box_h, box_w = float(height), height * aspect
+    else:
+        box_h, box_w = width / aspect, float(width)
+    rows = _resample_weights(height, (height - box_h) / 2.0, box_h, out_h)
+    cols = _resample_weights(width, (width - box_w) / 2.0, box_w, out_w)
+    resized = np.einsum("ij,njk,lk->nil", rows, arr.astype(np.float64), cols, optimize=True)
+    return np.clip(np.floor(resized + 0.5), 0, 255).astype(np.uint8)
+
+
+def _resample_weights(size: int, start: float, length: float, n_out: int) -> NDArray[np.float64]:
+    """``(n_out, size)`` weights mapping ``size`` input pixels, of which the span
+    ``[start, start + length)`` is kept, to ``n_out`` output pixels (see :func:`resize_faces`);
+    every row sums to 1."""
+    scale = length / n_out
+    pixels = np.arange(size, dtype=np.float64)
+    lows = start + scale * np.arange(n_out, dtype=np.float64)
+    if scale >= 1.0:  # area averaging: overlap of [low, low + scale) with each [i, i + 1)
+        overlap = np.minimum(lows[:, None] + scale, pixels[None, :] + 1.0) - np.maximum(
+            lows[:, None], pixels[None, :]
+        )
+        weights = np.maximum(overlap, 0.0)
+    else:  # bilinear between pixel centres
+        centres = lows + 0.5 * scale
+        weights = np.maximum(1.0 - np.abs(pixels[None, :] + 0.5 - centres[:, None]), 0.0)
+    return weights / weights.sum(axis=1, keepdims=True)

@@ -12,6 +12,9 @@ A run directory holds four files:
 - ``index.nswg`` (:data:`INDEX_FILE`): a saved Euclidean :class:`pyembed.Index` over
   ``embeddings[index_rows]``, whose ids are the row numbers into ``embeddings.npz``;
 - ``run.json`` (:data:`RUN_FILE`): settings, split and per-epoch history, human-readable.
+
+For faces runs, :func:`run_face_data` reads the face file the run was trained on (its recorded
+``data.path``) and :func:`model_face_data` reads another face file as inputs of the run's model.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pyembed.train.checkpoint import load_checkpoint
 if TYPE_CHECKING:
     from torch import nn
 
+    from pyembed.datasets.faces import FaceData
     from pyembed.index import Index
 
 __all__ = [
@@ -42,7 +46,9 @@ __all__ = [
     "load_index",
     "load_model",
     "load_run",
+    "model_face_data",
     "prepare_run_dir",
+    "run_face_data",
     "save_run",
 ]
 
@@ -335,3 +341,90 @@ def _renamed(exc: ValueError, message: str) -> ValueError:
         return type(exc)(message)
     except Exception:  # a subclass with another constructor
         return ValueError(message)
+
+
+def run_face_data(run: Run) -> FaceData:
+    """The face file a faces run was trained on (``data.path``), checked against the run.
+
+    The images of ``run.arrays["is_test"]`` are the held-out identities; the others are the
+    training images.
+
+    Parameters
+    ----------
+    run : Run
+        A faces run (:func:`load_run`).
+
+    Returns
+    -------
+    pyembed.datasets.faces.FaceData
+        The file as stored, one row per row of ``embeddings.npz``.
+
+    Raises
+    ------
+    ValueError
+        If ``run`` is not a faces run, or the file no longer has the run's images: another number
+        of rows or other labels (the message names the file), or is not a valid face file.
+    OSError
+        If the file cannot be read (``FileNotFoundError`` when it was moved or deleted).
+    """
+    from pyembed.datasets.faces import load_faces
+
+    if run.kind != "faces":
+        raise ValueError(f"{run.path} is a {run.kind} run, not a faces run")
+    path = run.metadata["data"]["path"]
+    data = load_faces(path)
+    if data.n != run.arrays["is_test"].size or not np.array_equal(
+        data.labels, run.arrays["labels"]
+    ):
+        raise ValueError(f"{path!r} no longer matches the run's embeddings")
+    return data
+
+
+def model_face_data(
+    run: Run, path: str | Path, *, resize: bool = False
+) -> tuple[FaceData, tuple[int, int] | None]:
+    """Another face file, as inputs of a faces run's model (images of ``data.image_shape``).
+
+    Parameters
+    ----------
+    run : Run
+        A faces run (:func:`load_run`).
+    path : str or pathlib.Path
+        A face ``.npz`` (:func:`pyembed.datasets.faces.load_faces`): uint8 ``images``
+        ``(n, H, W)`` and integer ``labels`` ``(n,)``.
+    resize : bool, default False
+        Accept images of another size than the model's input and convert them with
+        :func:`pyembed.datasets.faces.resize_faces` (centre crop to the model's aspect ratio, then
+        area averaging when shrinking or bilinear interpolation when enlarging). Without it, a
+        size mismatch is an error: nothing is resized unless asked for.
+
+    Returns
+    -------
+    data : pyembed.datasets.faces.FaceData
+        Images of the model's input size ``(n, height, width)`` uint8, labels as in the file.
+    resized_from : (int, int) or None
+        The file's image size ``(H, W)`` in pixels when the images were resized, else None.
+
+    Raises
+    ------
+    ValueError
+        If ``run`` is not a faces run, the file is not a valid face file (the message starts with
+        its path), or its images have another size than the model's and ``resize`` is False.
+    OSError
+        If the file cannot be read; ``filename`` is its path.
+    """
+    from pyembed.datasets.faces import FaceData, load_faces, resize_faces
+
+    if run.kind != "faces":
+        raise ValueError(f"{run.path} is a {run.kind} run, not a faces run")
+    data = load_faces(path)
+    height, width = (int(s) for s in run.metadata["data"]["image_shape"])
+    size = (int(data.images.shape[1]), int(data.images.shape[2]))
+    if size == (height, width):
+        return data, None
+    if not resize:
+        raise ValueError(
+            f"{path}: images are {size[0]} x {size[1]} pixels but the run's model takes "
+            f"{height} x {width}; --resize centre-crops and resizes them to the model's input"
+        )
+    return FaceData(resize_faces(data.images, (height, width)), data.labels, data.name), size
