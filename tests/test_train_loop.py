@@ -278,17 +278,45 @@ def test_load_checkpoint_rejects_foreign_files(tmp_path):
     assert [p.name for p in (tmp_path / "sub").iterdir()] == ["ok.pt"]  # no temporary left behind
 
 
-def test_weight_projection_option_keeps_decoupled_norms():
+def _kernel_norms_seen_by_each_step(weight_projection):
+    """The decoupled layer's kernel norms at the start of every training forward pass, and after
+    the last step (2 epochs x 3 batches)."""
     from pyembed.nn import DecoupledLinear
 
     x, labels = _clusters()
     torch.manual_seed(0)
     model = torch.nn.Sequential(DecoupledLinear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    seen = []
+    model[0].register_forward_pre_hook(
+        lambda layer, _inputs: seen.append(layer.weight.detach().norm(dim=1).clone())
+    )
     config = TrainConfig(
-        epochs=1, n_identities=3, n_per_identity=4, n_batches=2, weight_projection=1.0
+        epochs=2,
+        n_identities=3,
+        n_per_identity=4,
+        n_batches=3,
+        max_lr=3e-2,
+        weight_projection=weight_projection,
     )
     Trainer(model, TripletLoss(), x, labels, config).fit(progress=False)
-    assert torch.allclose(model[0].weight.norm(dim=1), torch.ones(16), atol=1e-5)
+    return seen, model[0].weight.detach().norm(dim=1)
+
+
+def test_weight_projection_option_projects_after_every_step():
+    seen, final = _kernel_norms_seen_by_each_step(2.0)
+    assert len(seen) == 6
+    twos = torch.full((16,), 2.0)
+    # the initial kernels (Kaiming-uniform, norm about 0.58) are not projected before step 1
+    assert not torch.allclose(seen[0], twos, atol=0.5)
+    for step, norms in enumerate(seen[1:], start=1):  # every later step starts from norm 2
+        assert torch.allclose(norms, twos, atol=1e-5), f"step {step}: {norms}"
+    assert torch.allclose(final, twos, atol=1e-5)
+    # without projection the steps move the norms, so the assertions above can fail
+    free, free_final = _kernel_norms_seen_by_each_step(None)
+    assert all(
+        not torch.allclose(a, b, atol=1e-4) for a, b in zip(free[:-1], free[1:], strict=True)
+    )
+    assert not torch.allclose(free_final, twos, atol=0.5)
 
 
 def test_embed_batches_and_restores_mode():

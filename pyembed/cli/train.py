@@ -34,6 +34,17 @@ if TYPE_CHECKING:
 
 __all__ = ["TrainingArgs", "train"]
 
+# The DCNet operator names of pyembed.nn.dcnet.operator (Magnitude, Angular, Weighting), spelled
+# with hyphens; repeated here so that --help needs no torch (a test checks they agree).
+_DCNET_MAGNITUDES = ("sphere", "ball", "tanh", "linear", "seg", "log", "mix")
+_DCNET_ANGULARS = ("linear", "cosine", "sigmoid", "square-cosine")
+_DCNET_WEIGHTINGS = ("none", "linear", "nonlinear-joint", "nonlinear-separate")
+# --model dcnet: the decoupled version of the network each data kind trains.
+_DCNET_CLASSES = {
+    "DenseNetEmbedding": "DecoupledDenseNetEmbedding",
+    "TimeSeriesEmbedding": "DecoupledTimeSeriesEmbedding",
+}
+
 
 def _parse_blocks(value: str) -> tuple[int, ...]:
     try:
@@ -138,6 +149,60 @@ def _training_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="DenseNet theta of the transitions.",
         ),
         click.option(
+            "--model",
+            type=click.Choice(["densenet", "dcnet"]),
+            default="densenet",
+            show_default=True,
+            help="densenet: the DenseNet embedding (2-D for faces, 1-D for ucr); dcnet: the same "
+            "layout with decoupled convolutions h(||x||) x g(theta) (DCNet, Liu et al. 2018; "
+            "--magnitude, --angular, --weighting, --weighted-gradients, --batch-norm, "
+            "--weight-projection).",
+        ),
+        click.option(
+            "--magnitude",
+            type=click.Choice(list(_DCNET_MAGNITUDES)),
+            default=None,
+            help="dcnet: magnitude function h of the patch norm ||x|| (operator radius 1, in "
+            "units of ||x||).  [default: tanh]",
+        ),
+        click.option(
+            "--angular",
+            type=click.Choice(list(_DCNET_ANGULARS)),
+            default=None,
+            help="dcnet: angular activation g of the angle between kernel and patch.  "
+            "[default: cosine]",
+        ),
+        click.option(
+            "--weighting",
+            type=click.Choice(list(_DCNET_WEIGHTINGS)),
+            default=None,
+            help="dcnet: weighted decoupled operator: linear multiplies by ||w||; nonlinear-joint "
+            "uses h(||w|| ||x||) (the paper's Eq. 15); nonlinear-separate multiplies by "
+            "tanh(||w||) (Eq. 16).  [default: none]",
+        ),
+        click.option(
+            "--weighted-gradients/--no-weighted-gradients",
+            default=None,
+            help="dcnet: scale each kernel's gradient by its norm ||w|| (the paper's weighted "
+            "gradients; the forward pass is unchanged; Adam, which this trainer uses, largely "
+            "cancels a per-kernel gradient scale).  [default: off]",
+        ),
+        click.option(
+            "--batch-norm/--no-batch-norm",
+            default=None,
+            help="dcnet: keep the batch normalisations (--no-batch-norm removes all).  "
+            "[default: on]",
+        ),
+        click.option(
+            "--weight-projection",
+            "weight_projection",
+            metavar="NORM",
+            type=click.FloatRange(min=0.0, min_open=True),
+            default=None,
+            help="dcnet: after every optimiser step set every decoupled kernel to w <- NORM x "
+            "w / ||w|| (the paper uses 1).  [default: off]",
+        ),
+        click.option(
             "--normalize/--no-normalize",
             default=None,
             help="Unit-length embeddings (default: off for center, on for the others).",
@@ -223,6 +288,13 @@ class TrainingArgs:
     growth_rate: int
     block_sizes: str
     compression: float
+    model: str
+    magnitude: str | None
+    angular: str | None
+    weighting: str | None
+    weighted_gradients: bool | None
+    batch_norm: bool | None
+    weight_projection: float | None
     normalize: bool | None
     n_identities: int
     n_per_identity: int
@@ -387,9 +459,38 @@ def _objective(args: TrainingArgs) -> dict[str, Any]:
     }
 
 
+def _dcnet_kwargs(args: TrainingArgs) -> dict[str, Any]:
+    """The operator entries of a ``--model dcnet`` spec (empty for other models, whose specs are
+    as they were before DCNet, so their runs still resume); DCNet options with another model are
+    usage errors."""
+    given = {
+        "--magnitude": args.magnitude,
+        "--angular": args.angular,
+        "--weighting": args.weighting,
+        "--weighted-gradients": args.weighted_gradients,
+        "--batch-norm": args.batch_norm,
+        "--weight-projection": args.weight_projection,
+    }
+    if args.model != "dcnet":
+        for option, value in given.items():
+            if value is not None:
+                raise click.BadParameter(
+                    f"applies only to --model dcnet, not {args.model}", param_hint=option
+                )
+        return {}
+    return {
+        "magnitude": args.magnitude or "tanh",
+        "angular": (args.angular or "cosine").replace("-", "_"),
+        "weighting": (args.weighting or "none").replace("-", "_"),
+        "weighted_gradients": bool(args.weighted_gradients),
+        "batch_norm": args.batch_norm is not False,
+    }
+
+
 def _run_training(args: TrainingArgs, load: Callable[[TrainingArgs], TrainingData]) -> None:
     """Check the objective, then load, fit, write the run directory and print the summary."""
     blocks = _parse_blocks(args.block_sizes)
+    dcnet_kwargs = _dcnet_kwargs(args)
     if args.loss_name == "contrastive" and args.miner == "semihard":
         raise click.BadParameter(
             "contrastive pairs support --miner all or hard", param_hint="--miner"
@@ -408,7 +509,7 @@ def _run_training(args: TrainingArgs, load: Callable[[TrainingArgs], TrainingDat
     checkpoint = _prepare_checkpoint(args)
     data = load(args)
     model_spec = {
-        "class": data.model_class,
+        "class": _DCNET_CLASSES[data.model_class] if args.model == "dcnet" else data.model_class,
         "kwargs": {
             "in_channels": 1,
             "embedding_dim": args.embedding_dim,
@@ -417,6 +518,7 @@ def _run_training(args: TrainingArgs, load: Callable[[TrainingArgs], TrainingDat
             "compression": args.compression,
             **data.model_kwargs,
             "normalize": _normalize_default(args.loss_name, args.normalize),
+            **dcnet_kwargs,
         },
     }
     metadata = {
@@ -436,6 +538,7 @@ def _run_training(args: TrainingArgs, load: Callable[[TrainingArgs], TrainingDat
         weight_decay=args.weight_decay,
         seed=args.seed,
         checkpoint_every=args.checkpoint_every,
+        weight_projection=args.weight_projection,
     )
     model, trainer = _fit(
         model_spec=model_spec,
@@ -524,6 +627,7 @@ def faces(
 
     Writes RUN_DIR/model.pt, embeddings.npz (every image), index.nswg (every image; ids are rows of
     embeddings.npz) and run.json, then prints a summary. Evaluate with `pyembed eval RUN_DIR`.
+    `--model dcnet` trains the same DenseNet with decoupled convolutions.
     """
 
     def load(args: TrainingArgs) -> TrainingData:
@@ -592,7 +696,7 @@ def ucr(
     Writes RUN_DIR/model.pt, embeddings.npz (TRAIN then TEST rows), index.nswg (TRAIN rows only, for
     1-NN classification) and run.json. Evaluate with `pyembed eval RUN_DIR`. UCR training sets are
     small: one pass is a few batches, so raise --n-batches (benchmarks/train.py uses 10 batches of
-    8 series per class).
+    8 series per class). `--model dcnet` trains the same network with decoupled convolutions.
 
     `--loss clustering --n-clusters K` trains without labels: a linear head of K outputs over the
     embedding, with the entropy clustering loss (Jensen et al. 2020; --clustering-gamma weighs the

@@ -11,8 +11,10 @@ from pyembed.nn.centers import ClassCenters
 from pyembed.nn.dcnet import (
     DecoupledConv1d,
     DecoupledConv2d,
+    DecoupledDenseNetEmbedding,
     DecoupledLinear,
     DecoupledOperator,
+    DecoupledTimeSeriesEmbedding,
     project_weights_,
 )
 from pyembed.nn.densenet import DenseNetEmbedding
@@ -25,8 +27,10 @@ __all__ = [
     "CosineDistance",
     "DecoupledConv1d",
     "DecoupledConv2d",
+    "DecoupledDenseNetEmbedding",
     "DecoupledLinear",
     "DecoupledOperator",
+    "DecoupledTimeSeriesEmbedding",
     "DeepTreeNetwork",
     "DenseNetEmbedding",
     "EmbeddingNet",

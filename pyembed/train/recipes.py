@@ -16,7 +16,12 @@ from torch import Tensor, nn
 from pyembed.losses import ContrastiveLoss, SoftmaxCenterLoss, TripletLoss
 from pyembed.losses.clustering import ClusterHeadLoss
 from pyembed.miners import Miner, PairMiner, TripletMiner
-from pyembed.nn import DenseNetEmbedding, TimeSeriesEmbedding
+from pyembed.nn import (
+    DecoupledDenseNetEmbedding,
+    DecoupledTimeSeriesEmbedding,
+    DenseNetEmbedding,
+    TimeSeriesEmbedding,
+)
 from pyembed.nn.centers import CenterUpdate
 
 __all__ = [
@@ -46,18 +51,23 @@ a run without them was trained with these."""
 _MODELS: dict[str, type[nn.Module]] = {
     "DenseNetEmbedding": DenseNetEmbedding,
     "TimeSeriesEmbedding": TimeSeriesEmbedding,
+    "DecoupledDenseNetEmbedding": DecoupledDenseNetEmbedding,
+    "DecoupledTimeSeriesEmbedding": DecoupledTimeSeriesEmbedding,
 }
 
 
 def build_model(spec: dict[str, Any]) -> nn.Module:
     """Build a network from ``{"class": name, "kwargs": {...}}``.
 
-    ``name`` is ``"DenseNetEmbedding"`` or ``"TimeSeriesEmbedding"``.
+    ``name`` is ``"DenseNetEmbedding"`` or ``"TimeSeriesEmbedding"``, or their DCNet versions
+    ``"DecoupledDenseNetEmbedding"`` and ``"DecoupledTimeSeriesEmbedding"`` (whose kwargs add the
+    operator: ``magnitude``, ``angular``, ``weighting``, ``weighted_gradients``, ``batch_norm``
+    and the like; a missing key takes the class's default).
 
     Raises
     ------
     ValueError
-        For an unknown class name or bad keyword arguments.
+        For an unknown class name or bad keyword arguments (an unknown operator name included).
     """
     name = spec.get("class")
     if name not in _MODELS:

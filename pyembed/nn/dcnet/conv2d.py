@@ -24,6 +24,10 @@ class DecoupledConv2d(DecoupledLayer):
         Add a learned bias after the operator.
     operator : DecoupledOperator, optional
         Default ``DecoupledOperator()`` (TanhConv with cosine activation).
+    weighted_gradients : bool, default False
+        Multiply the gradient of each kernel ``w_j`` (all its input channels and taps) by
+        ``||w_j||`` in the backward pass (DCNet's weighted gradients,
+        :func:`~pyembed.nn.dcnet.weighted_gradient`); the output is unchanged.
 
     Notes
     -----
@@ -43,9 +47,10 @@ class DecoupledConv2d(DecoupledLayer):
         bias: bool = False,
         *,
         operator: DecoupledOperator | None = None,
+        weighted_gradients: bool = False,
     ) -> None:
         kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
-        super().__init__((out_channels, in_channels, kh, kw), bias, operator)
+        super().__init__((out_channels, in_channels, kh, kw), bias, operator, weighted_gradients)
         self.stride, self.padding, self.dilation = stride, padding, dilation
 
     def forward(self, inputs: Tensor) -> Tensor:
