@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 from pyembed.cli import output
 from pyembed.cli._common import (
@@ -28,6 +29,7 @@ from pyembed.cli._common import (
     seed_option,
     threads_option,
 )
+from pyembed.cli.train_recursive import RECURSIVE_MODELS
 
 if TYPE_CHECKING:
     from pyembed.train.data import TrainingData
@@ -150,13 +152,14 @@ def _training_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--model",
-            type=click.Choice(["densenet", "dcnet"]),
+            type=click.Choice(["densenet", "dcnet", "recursive-ae", "neural-grammar"]),
             default="densenet",
             show_default=True,
             help="densenet: the DenseNet embedding (2-D for faces, 1-D for ucr); dcnet: the same "
             "layout with decoupled convolutions h(||x||) x g(theta) (DCNet, Liu et al. 2018; "
             "--magnitude, --angular, --weighting, --weighted-gradients, --batch-norm, "
-            "--weight-projection).",
+            "--weight-projection); ucr only: recursive-ae, neural-grammar, the recursive models "
+            "over frames, trained without labels (--frame-width, --pool).",
         ),
         click.option(
             "--magnitude",
@@ -487,6 +490,37 @@ def _dcnet_kwargs(args: TrainingArgs) -> dict[str, Any]:
     }
 
 
+def _write_run(
+    args: TrainingArgs,
+    data: TrainingData,
+    model: Any,
+    metadata: dict[str, Any],
+    config: dict[str, Any],
+    history: list[dict[str, float]],
+) -> None:
+    """Embed every item of ``data`` with the trained ``model`` and write the run directory
+    (embeddings, index and run.json with the metadata, index settings, config and history)."""
+    from pyembed.train import embed
+    from pyembed.train.run_dir import save_run
+
+    save_run(
+        args.run_dir,
+        embeddings=embed(model, data.inputs),
+        labels=data.labels,
+        label_names=data.label_names,
+        is_test=data.is_test,
+        index_rows=data.index_rows,
+        run_info={
+            **metadata,
+            "index": {"graph": args.graph, "seed": args.seed},
+            "config": config,
+            "history": history,
+        },
+        seed=args.seed,
+        graph=args.graph,
+    )
+
+
 def _run_training(args: TrainingArgs, load: Callable[[TrainingArgs], TrainingData]) -> None:
     """Check the objective, then load, fit, write the run directory and print the summary."""
     blocks = _parse_blocks(args.block_sizes)
@@ -501,8 +535,7 @@ def _run_training(args: TrainingArgs, load: Callable[[TrainingArgs], TrainingDat
 
     import torch
 
-    from pyembed.train import TrainConfig, embed
-    from pyembed.train.run_dir import save_run
+    from pyembed.train import TrainConfig
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -550,22 +583,7 @@ def _run_training(args: TrainingArgs, load: Callable[[TrainingArgs], TrainingDat
         resume=args.resume,
         progress=args.progress,
     )
-    save_run(
-        args.run_dir,
-        embeddings=embed(model, data.inputs),
-        labels=data.labels,
-        label_names=data.label_names,
-        is_test=data.is_test,
-        index_rows=data.index_rows,
-        run_info={
-            **metadata,
-            "index": {"graph": args.graph, "seed": args.seed},
-            "config": config.to_dict(),
-            "history": trainer.history,
-        },
-        seed=args.seed,
-        graph=args.graph,
-    )
+    _write_run(args, data, model, metadata, config.to_dict(), trainer.history)
     history = trainer.history
     summary = {
         "run_dir": str(args.run_dir),
@@ -643,7 +661,13 @@ def faces(
             max_shift=max_shift,
         )
 
-    _run_training(TrainingArgs(**training), load)
+    args = TrainingArgs(**training)
+    if args.model in RECURSIVE_MODELS:
+        raise click.BadParameter(
+            f"{args.model} is a model of series (pyembed train ucr); faces train densenet or dcnet",
+            param_hint="--model",
+        )
+    _run_training(args, load)
 
 
 @train.command("ucr")
@@ -681,6 +705,35 @@ def faces(
     show_default=True,
     help="Augmentation: standard deviation of the added noise (series units).",
 )
+@click.option(
+    "--frame-width",
+    type=click.IntRange(min=1),
+    default=None,
+    help="recursive-ae, neural-grammar: samples per frame (a leaf).  [default: max(2, length // "
+    "16)]",
+)
+@click.option(
+    "--pool",
+    type=click.Choice(["root", "mean"]),
+    default="mean",
+    show_default=True,
+    help="recursive-ae, neural-grammar: the embedding is the root's vector or the mean of the "
+    "merge nodes' vectors.",
+)
+@click.option(
+    "--grammar-hidden",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="neural-grammar: size of the left and right projections.",
+)
+@click.option(
+    "--max-segments",
+    type=click.IntRange(min=2),
+    default=4,
+    show_default=True,
+    help="neural-grammar: most pieces in a training splice.",
+)
 @_training_options
 def ucr(
     name: str,
@@ -689,6 +742,10 @@ def ucr(
     max_shift_pct: float,
     scale: float,
     noise_std: float,
+    frame_width: int | None,
+    pool: str,
+    grammar_hidden: int,
+    max_segments: int,
     **training: Any,
 ) -> None:
     """Train a 1-D DenseNet embedding on the TRAIN split of UCR data set NAME.
@@ -704,6 +761,14 @@ def ucr(
     of a random partition, not classes). The cluster head is saved in model.pt; `pyembed eval`
     reports the 1-NN error of the embedding as for any run (benchmarks/clustering.py adds the
     head's purity and NMI).
+
+    `--model recursive-ae|neural-grammar` trains a recursive model over frames of --frame-width
+    samples without the labels: the autoencoder on the summed reconstruction errors of its greedy
+    merge tree, the grammar on merge correctness in splices of TRAIN series (2 to
+    --max-segments pieces of different series). The embedding (--pool root|mean) has as many
+    entries as a frame has samples; RUN_DIR/trees.json holds every series' merge tree. They use
+    --epochs, --n-batches, --n-identities x --n-per-identity (the batch size), --max-lr (constant;
+    default 1e-3 for them) and --seed; the DenseNet, loss and augmentation options do not apply.
     """
 
     def load(args: TrainingArgs) -> TrainingData:
@@ -718,4 +783,28 @@ def ucr(
             noise_std=noise_std,
         )
 
-    _run_training(TrainingArgs(**training), load)
+    args = TrainingArgs(**training)
+    if args.model in RECURSIVE_MODELS:
+        from pyembed.cli.train_recursive import run_recursive
+
+        run_recursive(
+            args,
+            load(args),
+            model=args.model,
+            frame_width=frame_width,
+            pool=pool,
+            hidden=grammar_hidden,
+            max_segments=max_segments,
+        )
+        return
+    for option, name_ in (
+        ("--frame-width", "frame_width"),
+        ("--pool", "pool"),
+        ("--grammar-hidden", "grammar_hidden"),
+        ("--max-segments", "max_segments"),
+    ):
+        if click.get_current_context().get_parameter_source(name_) == ParameterSource.COMMANDLINE:
+            raise click.BadParameter(
+                "applies to --model recursive-ae or neural-grammar only", param_hint=option
+            )
+    _run_training(args, load)

@@ -110,13 +110,16 @@ def run_recursive(
     _check_options(model, args)
     import torch
 
-    from pyembed.cli.train import _emit_summary, _normalize_default, _prepare_checkpoint
+    from pyembed.cli.train import (
+        _emit_summary,
+        _normalize_default,
+        _prepare_checkpoint,
+        _write_run,
+    )
     from pyembed.nn.recursive import GreedyMerger, default_frame_width
-    from pyembed.train import embed
     from pyembed.train.checkpoint import save_checkpoint
     from pyembed.train.recipes import build_model
     from pyembed.train.recursive import RecursiveConfig, fit_recursive
-    from pyembed.train.run_dir import save_run
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -169,22 +172,7 @@ def run_recursive(
         },
         checkpoint,
     )
-    save_run(
-        args.run_dir,
-        embeddings=embed(network, data.inputs),
-        labels=data.labels,
-        label_names=data.label_names,
-        is_test=data.is_test,
-        index_rows=data.index_rows,
-        run_info={
-            **metadata,
-            "index": {"graph": args.graph, "seed": args.seed},
-            "config": config.to_dict(),
-            "history": history,
-        },
-        seed=args.seed,
-        graph=args.graph,
-    )
+    _write_run(args, data, network, metadata, config.to_dict(), history)
     trees = []
     with torch.no_grad():
         for start in range(0, data.inputs.shape[0], 256):

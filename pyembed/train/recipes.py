@@ -23,6 +23,7 @@ from pyembed.nn import (
     TimeSeriesEmbedding,
 )
 from pyembed.nn.centers import CenterUpdate
+from pyembed.nn.recursive import NeuralGrammar, RecursiveAutoencoder
 
 __all__ = [
     "LOSSES",
@@ -53,6 +54,8 @@ _MODELS: dict[str, type[nn.Module]] = {
     "TimeSeriesEmbedding": TimeSeriesEmbedding,
     "DecoupledDenseNetEmbedding": DecoupledDenseNetEmbedding,
     "DecoupledTimeSeriesEmbedding": DecoupledTimeSeriesEmbedding,
+    "RecursiveAutoencoder": RecursiveAutoencoder,
+    "NeuralGrammar": NeuralGrammar,
 }
 
 
@@ -62,7 +65,8 @@ def build_model(spec: dict[str, Any]) -> nn.Module:
     ``name`` is ``"DenseNetEmbedding"`` or ``"TimeSeriesEmbedding"``, or their DCNet versions
     ``"DecoupledDenseNetEmbedding"`` and ``"DecoupledTimeSeriesEmbedding"`` (whose kwargs add the
     operator: ``magnitude``, ``angular``, ``weighting``, ``weighted_gradients``, ``batch_norm``
-    and the like; a missing key takes the class's default).
+    and the like; a missing key takes the class's default), or the recursive models of
+    :mod:`pyembed.nn.recursive`, ``"RecursiveAutoencoder"`` and ``"NeuralGrammar"``.
 
     Raises
     ------
