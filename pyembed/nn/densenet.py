@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from pyembed.nn._dense import build_dense_trunk, check_dense_args
+from pyembed.nn._dense import Layers, build_dense_trunk, check_dense_args
 from pyembed.nn.base import EmbeddingNet
 
 __all__ = ["DenseNetEmbedding"]
@@ -35,6 +35,9 @@ class DenseNetEmbedding(EmbeddingNet):
         Stride of the initial 3x3 convolution (2 halves the resolution up front, 4x cheaper).
     normalize : bool, default False
         Return unit-length embeddings.
+    layers : pyembed.nn._dense.Layers, optional
+        How every convolution and normalisation of the trunk is made (default: bias-free
+        convolutions after batch normalisations; the DCNet subclasses pass theirs).
 
     Notes
     -----
@@ -54,6 +57,7 @@ class DenseNetEmbedding(EmbeddingNet):
         bottleneck_width: int = 4,
         stem_stride: int = 1,
         normalize: bool = False,
+        layers: Layers | None = None,
     ) -> None:
         super().__init__(embedding_dim, normalize)
         block_sizes = tuple(int(b) for b in block_sizes)
@@ -73,6 +77,7 @@ class DenseNetEmbedding(EmbeddingNet):
             3,
             stem_stride,
             dims=2,
+            layers=layers,
         )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.head = nn.Linear(channels, embedding_dim)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from pyembed.nn._dense import build_dense_trunk, check_dense_args
+from pyembed.nn._dense import Layers, build_dense_trunk, check_dense_args
 from pyembed.nn.base import EmbeddingNet
 
 __all__ = ["TimeSeriesEmbedding"]
@@ -29,6 +29,10 @@ class TimeSeriesEmbedding(EmbeddingNet):
         Width, in samples, of each unit's wide convolution (odd, so the length is kept).
     stem_kernel_size : int, default 7
     normalize : bool, default False
+        Return unit-length embeddings.
+    layers : pyembed.nn._dense.Layers, optional
+        How every convolution and normalisation of the trunk is made (default: bias-free
+        convolutions after batch normalisations; the DCNet subclasses pass theirs).
 
     Notes
     -----
@@ -49,6 +53,7 @@ class TimeSeriesEmbedding(EmbeddingNet):
         kernel_size: int = 5,
         stem_kernel_size: int = 7,
         normalize: bool = False,
+        layers: Layers | None = None,
     ) -> None:
         super().__init__(embedding_dim, normalize)
         block_sizes = tuple(int(b) for b in block_sizes)
@@ -75,6 +80,7 @@ class TimeSeriesEmbedding(EmbeddingNet):
             stem_kernel_size,
             1,
             dims=1,
+            layers=layers,
         )
         self.pool = nn.AdaptiveAvgPool1d(1)
         self.head = nn.Linear(channels, embedding_dim)

@@ -1,18 +1,16 @@
-"""Dense blocks with decoupled convolutions, shared by the 2-D and 1-D DCNet embeddings.
-
-The layout is that of :mod:`pyembed.nn._dense` (stem; dense units BN-ReLU-1x1-BN-ReLU-kxk whose
-output is concatenated to their input; transitions BN-1x1-average pool; final BN-ReLU), with
-every convolution replaced by a :class:`~pyembed.nn.dcnet.DecoupledConv1d` /
-:class:`~pyembed.nn.dcnet.DecoupledConv2d` and, optionally, without batch normalisation.
+"""How the DCNet embeddings build their trunks: :class:`ConvSettings`, the layer factory
+(:class:`pyembed.nn._dense.Layers`) that :func:`pyembed.nn._dense.build_dense_trunk` uses in the
+DenseNet layout (stem; dense units BN-ReLU-1x1-BN-ReLU-kxk whose output is concatenated to their
+input; transitions BN-1x1-average pool; final BN-ReLU), with every convolution a
+:class:`~pyembed.nn.dcnet.DecoupledConv1d` / :class:`~pyembed.nn.dcnet.DecoupledConv2d` and,
+optionally, no batch normalisation.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor, nn
+from torch import nn
 
 from pyembed.nn.dcnet.conv1d import DecoupledConv1d
 from pyembed.nn.dcnet.conv2d import DecoupledConv2d
@@ -24,7 +22,6 @@ _DECOUPLED_CONV: dict[int, type[DecoupledConv1d] | type[DecoupledConv2d]] = {
     2: DecoupledConv2d,
 }
 _NORM = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
-_POOL = {1: nn.AvgPool1d, 2: nn.AvgPool2d}
 
 
 @dataclass(frozen=True)
@@ -48,6 +45,42 @@ class ConvSettings:
     k: float
     learn_rho: bool
     weighted_gradients: bool
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        dims: int,
+        decoupled: bool,
+        batch_norm: bool,
+        magnitude: Magnitude,
+        angular: Angular,
+        weighting: Weighting,
+        alpha: float,
+        beta: float,
+        rho: float,
+        k: float,
+        learn_rho: bool,
+        weighted_gradients: bool,
+    ) -> ConvSettings:
+        """Checked settings from a network's arguments (``ValueError`` for a bad operator or a
+        meaningless combination, see :meth:`check`)."""
+        settings = cls(
+            dims=dims,
+            decoupled=bool(decoupled),
+            batch_norm=bool(batch_norm),
+            magnitude=magnitude,
+            angular=angular,
+            weighting=weighting,
+            alpha=float(alpha),
+            beta=float(beta),
+            rho=float(rho),
+            k=float(k),
+            learn_rho=bool(learn_rho),
+            weighted_gradients=bool(weighted_gradients),
+        )
+        settings.check()
+        return settings
 
     def operator(self) -> DecoupledOperator:
         """A fresh operator (each layer has its own, so a learnable ``rho`` is per layer)."""
@@ -98,66 +131,3 @@ class ConvSettings:
     def relu(self) -> nn.Module:
         """In place only right after a batch normalisation (its output is not reused)."""
         return nn.ReLU(inplace=self.batch_norm)
-
-
-class DecoupledDenseUnit(nn.Module):
-    """[BN]-ReLU-1x1 conv-[BN]-ReLU-kxk conv; the output is the input with the new channels
-    concatenated."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        growth_rate: int,
-        bottleneck_width: int,
-        kernel_size: int,
-        settings: ConvSettings,
-    ) -> None:
-        super().__init__()
-        inner = bottleneck_width * growth_rate
-        self.layers = nn.Sequential(
-            *settings.norm(in_channels),
-            settings.relu(),
-            settings.conv(in_channels, inner, 1),
-            *settings.norm(inner),
-            settings.relu(),
-            settings.conv(inner, growth_rate, kernel_size),
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        return torch.cat([x, self.layers(x)], dim=1)
-
-
-def build_decoupled_trunk(
-    in_channels: int,
-    growth_rate: int,
-    block_sizes: tuple[int, ...],
-    compression: float,
-    bottleneck_width: int,
-    kernel_size: int,
-    stem_kernel_size: int,
-    stem_stride: int,
-    settings: ConvSettings,
-) -> tuple[nn.Sequential, int]:
-    """Stem, dense blocks with transitions between them, final [BN]-ReLU; (module, channels)."""
-    channels = 2 * growth_rate
-    layers: list[nn.Module] = [
-        settings.conv(in_channels, channels, stem_kernel_size, stride=stem_stride)
-    ]
-    for block, n_units in enumerate(block_sizes):
-        for _ in range(n_units):
-            layers.append(
-                DecoupledDenseUnit(channels, growth_rate, bottleneck_width, kernel_size, settings)
-            )
-            channels += growth_rate
-        if block < len(block_sizes) - 1:
-            out = max(1, math.floor(compression * channels))
-            layers.append(  # the transition: [BN], 1x1 conv, average pool of size 2
-                nn.Sequential(
-                    *settings.norm(channels),
-                    settings.conv(channels, out, 1),
-                    _POOL[settings.dims](kernel_size=2, stride=2),
-                )
-            )
-            channels = out
-    layers += [*settings.norm(channels), settings.relu()]
-    return nn.Sequential(*layers), channels

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import Tensor, nn
-
-from pyembed.nn._dense import check_dense_args
-from pyembed.nn.base import EmbeddingNet
-from pyembed.nn.dcnet._dense import ConvSettings, build_decoupled_trunk
+from pyembed.nn.dcnet._dense import ConvSettings
 from pyembed.nn.dcnet.operator import Angular, Magnitude, Weighting
+from pyembed.nn.densenet import DenseNetEmbedding
 
 __all__ = ["DecoupledDenseNetEmbedding"]
 
 
-class DecoupledDenseNetEmbedding(EmbeddingNet):
+class DecoupledDenseNetEmbedding(DenseNetEmbedding):
     """:class:`~pyembed.nn.DenseNetEmbedding` with every convolution decoupled.
 
     Each convolution computes ``h(||w||, ||x||) * g(theta)`` per receptive-field patch
@@ -87,50 +84,29 @@ class DecoupledDenseNetEmbedding(EmbeddingNet):
         batch_norm: bool = True,
         decoupled: bool = True,
     ) -> None:
-        super().__init__(embedding_dim, normalize)
-        block_sizes = tuple(int(b) for b in block_sizes)
-        check_dense_args(growth_rate, block_sizes, compression, bottleneck_width)
-        if in_channels < 1 or stem_stride < 1:
-            raise ValueError(
-                f"in_channels and stem_stride must be >= 1, got {in_channels} and {stem_stride}"
-            )
-        settings = ConvSettings(
+        settings = ConvSettings.of(
             dims=2,
-            decoupled=bool(decoupled),
-            batch_norm=bool(batch_norm),
+            decoupled=decoupled,
+            batch_norm=batch_norm,
             magnitude=magnitude,
             angular=angular,
             weighting=weighting,
-            alpha=float(alpha),
-            beta=float(beta),
-            rho=float(rho),
-            k=float(k),
-            learn_rho=bool(learn_rho),
-            weighted_gradients=bool(weighted_gradients),
+            alpha=alpha,
+            beta=beta,
+            rho=rho,
+            k=k,
+            learn_rho=learn_rho,
+            weighted_gradients=weighted_gradients,
         )
-        settings.check()
-        self.settings = settings
-        self.in_channels = int(in_channels)
-        self.trunk, channels = build_decoupled_trunk(
+        super().__init__(
             in_channels,
-            growth_rate,
-            block_sizes,
-            compression,
-            bottleneck_width,
-            3,
-            3,
-            stem_stride,
-            settings,
+            embedding_dim,
+            growth_rate=growth_rate,
+            block_sizes=block_sizes,
+            compression=compression,
+            bottleneck_width=bottleneck_width,
+            stem_stride=stem_stride,
+            normalize=normalize,
+            layers=settings,
         )
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.head = nn.Linear(channels, embedding_dim)
-
-    def encode(self, inputs: Tensor) -> Tensor:
-        """Embed images ``(n, C, H, W)`` (or ``(n, H, W)``, one channel); ``(n, embedding_dim)``."""
-        if inputs.ndim == 3 and self.in_channels == 1:
-            inputs = inputs.unsqueeze(1)
-        if inputs.ndim != 4 or inputs.shape[1] != self.in_channels:
-            raise ValueError(
-                f"inputs must have shape (n, {self.in_channels}, H, W), got {tuple(inputs.shape)}"
-            )
-        return self.head(self.pool(self.trunk(inputs)).flatten(1))
+        self.settings = settings

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import Tensor, nn
-
-from pyembed.nn._dense import check_dense_args
-from pyembed.nn.base import EmbeddingNet
-from pyembed.nn.dcnet._dense import ConvSettings, build_decoupled_trunk
+from pyembed.nn.dcnet._dense import ConvSettings
 from pyembed.nn.dcnet.operator import Angular, Magnitude, Weighting
+from pyembed.nn.timeseries import TimeSeriesEmbedding
 
 __all__ = ["DecoupledTimeSeriesEmbedding"]
 
 
-class DecoupledTimeSeriesEmbedding(EmbeddingNet):
+class DecoupledTimeSeriesEmbedding(TimeSeriesEmbedding):
     """:class:`~pyembed.nn.TimeSeriesEmbedding` with every convolution decoupled.
 
     Each 1-D convolution computes ``h(||w||, ||x||) * g(theta)`` per window of ``kernel_size``
@@ -78,59 +75,30 @@ class DecoupledTimeSeriesEmbedding(EmbeddingNet):
         batch_norm: bool = True,
         decoupled: bool = True,
     ) -> None:
-        super().__init__(embedding_dim, normalize)
-        block_sizes = tuple(int(b) for b in block_sizes)
-        check_dense_args(growth_rate, block_sizes, compression, bottleneck_width)
-        if (
-            kernel_size < 1
-            or kernel_size % 2 == 0
-            or stem_kernel_size < 1
-            or stem_kernel_size % 2 == 0
-        ):
-            raise ValueError(
-                f"kernel_size and stem_kernel_size must be odd and >= 1, got {kernel_size} and "
-                f"{stem_kernel_size}"
-            )
-        settings = ConvSettings(
+        settings = ConvSettings.of(
             dims=1,
-            decoupled=bool(decoupled),
-            batch_norm=bool(batch_norm),
+            decoupled=decoupled,
+            batch_norm=batch_norm,
             magnitude=magnitude,
             angular=angular,
             weighting=weighting,
-            alpha=float(alpha),
-            beta=float(beta),
-            rho=float(rho),
-            k=float(k),
-            learn_rho=bool(learn_rho),
-            weighted_gradients=bool(weighted_gradients),
+            alpha=alpha,
+            beta=beta,
+            rho=rho,
+            k=k,
+            learn_rho=learn_rho,
+            weighted_gradients=weighted_gradients,
         )
-        settings.check()
-        self.settings = settings
-        self.in_channels = int(in_channels)
-        self.min_length = 2 ** (len(block_sizes) - 1)
-        self.trunk, channels = build_decoupled_trunk(
+        super().__init__(
             in_channels,
-            growth_rate,
-            block_sizes,
-            compression,
-            bottleneck_width,
-            kernel_size,
-            stem_kernel_size,
-            1,
-            settings,
+            embedding_dim,
+            growth_rate=growth_rate,
+            block_sizes=block_sizes,
+            compression=compression,
+            bottleneck_width=bottleneck_width,
+            kernel_size=kernel_size,
+            stem_kernel_size=stem_kernel_size,
+            normalize=normalize,
+            layers=settings,
         )
-        self.pool = nn.AdaptiveAvgPool1d(1)
-        self.head = nn.Linear(channels, embedding_dim)
-
-    def encode(self, inputs: Tensor) -> Tensor:
-        """Embed series ``(n, length)`` or ``(n, in_channels, length)``; ``(n, embedding_dim)``."""
-        if inputs.ndim == 2 and self.in_channels == 1:
-            inputs = inputs.unsqueeze(1)
-        if inputs.ndim != 3 or inputs.shape[1] != self.in_channels:
-            raise ValueError(
-                f"inputs must have shape (n, {self.in_channels}, length), got {tuple(inputs.shape)}"
-            )
-        if inputs.shape[2] < self.min_length:
-            raise ValueError(f"series length must be >= {self.min_length}, got {inputs.shape[2]}")
-        return self.head(self.pool(self.trunk(inputs)).flatten(1))
+        self.settings = settings
