@@ -60,6 +60,19 @@ def face_arrays():
 
 
 @pytest.fixture(scope="session")
+def face_file(tmp_path_factory):
+    """A toy face .npz: 6 identities x 6 images of 16x16, each a random base image plus noise
+    (the tiny `pyembed train faces` runs of the CLI tests)."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(6, dtype=np.int16), 6)
+    base = rng.integers(0, 200, size=(6, 16, 16))
+    images = np.clip(base[labels] + rng.integers(0, 40, size=(36, 16, 16)), 0, 255).astype(np.uint8)
+    path = tmp_path_factory.mktemp("faces") / "toy.npz"
+    np.savez(path, images=images, labels=labels)
+    return path
+
+
+@pytest.fixture(scope="session")
 def served_run(face_arrays, tmp_path_factory):
     """A faces run trained on Olivetti people 0-35 (about 20 s on 2 cores): the run directory.
 

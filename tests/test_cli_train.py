@@ -25,17 +25,6 @@ TINY = [
 
 
 @pytest.fixture(scope="module")
-def face_file(tmp_path_factory):
-    rng = np.random.default_rng(0)
-    labels = np.repeat(np.arange(6, dtype=np.int16), 6)
-    base = rng.integers(0, 200, size=(6, 16, 16))
-    images = np.clip(base[labels] + rng.integers(0, 40, size=(36, 16, 16)), 0, 255).astype(np.uint8)
-    path = tmp_path_factory.mktemp("faces") / "toy.npz"
-    np.savez(path, images=images, labels=labels)
-    return path
-
-
-@pytest.fixture(scope="module")
 def face_run(face_file, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("run") / "faces"
     args = [
