@@ -54,16 +54,21 @@ __all__ = [
 ]
 
 
-def _as_matrix(x: ArrayLike, name: str) -> NDArray[np.float64]:
+def _as_real(x: ArrayLike, name: str, ndim: int, shape: str) -> NDArray[np.float64]:
+    """``x`` as finite float64 with ``ndim`` axes (``shape`` names them in the message)."""
     arr = np.asarray(x)
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype}")
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n, dim), got shape {arr.shape}")
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D {shape}, got shape {arr.shape}")
     arr = arr.astype(np.float64, copy=False)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf")
     return arr
+
+
+def _as_matrix(x: ArrayLike, name: str) -> NDArray[np.float64]:
+    return _as_real(x, name, 2, "(n, dim)")
 
 
 def _check_neighbors(
@@ -690,14 +695,7 @@ def _check_pad(
     scores: ArrayLike, is_attack: ArrayLike
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """Scores as finite float64 and labels as bool, both 1-D of one length, with both classes."""
-    s = np.asarray(scores)
-    if s.dtype.kind not in "iuf":
-        raise TypeError(f"scores must be real numbers, got dtype {s.dtype}")
-    if s.ndim != 1:
-        raise ValueError(f"scores must be 1-D (n,), got shape {s.shape}")
-    s = s.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(s)):
-        raise ValueError("scores contains NaN or inf")
+    s = _as_real(scores, "scores", 1, "(n,)")
     y = np.asarray(is_attack)
     if y.dtype.kind not in "biuf":
         raise TypeError(f"is_attack must be bool or 0/1 numbers, got dtype {y.dtype}")
