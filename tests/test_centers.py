@@ -312,6 +312,8 @@ def test_cli_resumes_and_evaluates_a_run_written_before_the_new_keys(tmp_path):
         (["--loss", "center", "--center-alpha", "1"], "'--center-alpha': 1.0 is not in the range 0.0<=x<1.0"),
         (["--loss", "center", "--center-alpha", "nan"], "--center-alpha: must be a finite number, got nan"),
         (["--loss", "center", "--center-update", "per_sample"], "'per_sample' is not one of 'mean', 'per-sample'"),
+        (["--center-weight", "0.1"], "--center-weight: applies only to --loss center"),
+        (["--loss", "center", "--margin", "0.3"], "--margin: applies only to --loss triplet or contrastive"),
     ],
 )  # fmt: skip
 def test_cli_bad_center_options_are_usage_errors(extra, message, tmp_path):

@@ -439,6 +439,13 @@ def _objective(args: TrainingArgs) -> dict[str, Any]:
     ):
         if value is not None and args.loss_name != loss:
             raise click.BadParameter(f"applies only to --loss {loss}", param_hint=option)
+    if args.margin is not None and args.loss_name not in ("triplet", "contrastive"):
+        raise click.BadParameter(
+            "applies only to --loss triplet or contrastive", param_hint="--margin"
+        )
+    given = click.get_current_context().get_parameter_source("center_weight")
+    if given == ParameterSource.COMMANDLINE and args.loss_name != "center":
+        raise click.BadParameter("applies only to --loss center", param_hint="--center-weight")
     clustering = args.loss_name == "clustering"
     if clustering:
         if args.miner is not None:
