@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pyembed.losses.base import EmbeddingLoss, Reduction
 from pyembed.losses.center import CenterLoss
-from pyembed.losses.clustering import ClusteringLoss
+from pyembed.losses.clustering import ClusterHeadLoss, ClusteringLoss
 from pyembed.losses.contrastive import ContrastiveLoss
 from pyembed.losses.dtn import DTNLoss
 from pyembed.losses.softmax_center import SoftmaxCenterLoss
@@ -17,6 +17,7 @@ from pyembed.nn.distances import CosineDistance, EuclideanDistance
 
 __all__ = [
     "CenterLoss",
+    "ClusterHeadLoss",
     "ClusteringLoss",
     "ContrastiveLoss",
     "CosineDistance",
