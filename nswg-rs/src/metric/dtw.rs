@@ -143,6 +143,11 @@ pub(crate) fn dtw_dependent_sq_cb(
             }
         }
         1 => dtw_core(a, b, band, cutoff, cb, scratch),
+        2 => dtw_fixed::<2>(a, b, band, cutoff, cb, scratch),
+        3 => dtw_fixed::<3>(a, b, band, cutoff, cb, scratch),
+        4 => dtw_fixed::<4>(a, b, band, cutoff, cb, scratch),
+        6 => dtw_fixed::<6>(a, b, band, cutoff, cb, scratch),
+        8 => dtw_fixed::<8>(a, b, band, cutoff, cb, scratch),
         c => dtw_core(
             Frames { data: a, c },
             Frames { data: b, c },
@@ -152,6 +157,27 @@ pub(crate) fn dtw_dependent_sq_cb(
             scratch,
         ),
     }
+}
+
+/// [`dtw_core`] over time steps of a channel count known at compile time, so the cost of a cell
+/// (the sum over the channels) is an unrolled loop instead of one of runtime length.
+#[inline]
+fn dtw_fixed<const C: usize>(
+    a: &[f32],
+    b: &[f32],
+    band: usize,
+    cutoff: f32,
+    cb: &[f32],
+    scratch: &mut DtwScratch,
+) -> f32 {
+    dtw_core(
+        FixedFrames::<C> { data: a },
+        FixedFrames::<C> { data: b },
+        band,
+        cutoff,
+        cb,
+        scratch,
+    )
 }
 
 /// Banded DTW of two multichannel series in squared units, in the *independent* form (DTW_I): the
@@ -304,6 +330,35 @@ impl<'s> Steps for Frames<'s> {
     #[inline(always)]
     fn cost(a: &[f32], b: &[f32]) -> f32 {
         a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+    }
+}
+
+/// Time steps of time-major samples with `C` channels, `C` fixed at compile time (as
+/// [`Frames`]; a trailing partial step is ignored).
+#[derive(Clone, Copy)]
+struct FixedFrames<'s, const C: usize> {
+    data: &'s [f32],
+}
+
+impl<'s, const C: usize> Steps for FixedFrames<'s, C> {
+    type Step = &'s [f32; C];
+    type Run = std::slice::Iter<'s, [f32; C]>;
+    #[inline(always)]
+    fn len(self) -> usize {
+        self.data.len() / C
+    }
+    #[inline(always)]
+    fn range(self, lo: usize, hi: usize) -> Option<Self::Run> {
+        self.data.as_chunks::<C>().0.get(lo..=hi).map(|s| s.iter())
+    }
+    #[inline(always)]
+    fn cost(a: &[f32; C], b: &[f32; C]) -> f32 {
+        let mut sum = 0.0;
+        for k in 0..C {
+            let d = a[k] - b[k];
+            sum += d * d;
+        }
+        sum
     }
 }
 
@@ -919,8 +974,30 @@ mod tests {
         }
 
         #[test]
+        fn fixed_channel_counts_equal_the_runtime_count_bit_for_bit(
+            (c, x, y) in prop::sample::select(vec![2usize, 3, 4, 6, 8])
+                .prop_flat_map(|c| (Just(c), series(10 * c), series(10 * c))),
+            band in 0usize..12, frac in 0.0f32..2.0,
+        ) {
+            let (x, y) = (&x[..x.len() / c * c], &y[..y.len() / c * c]);
+            let mut s = DtwScratch::new();
+            let generic = |cutoff: f32, s: &mut DtwScratch| {
+                dtw_core(Frames { data: x, c }, Frames { data: y, c }, band, cutoff, &[], s)
+            };
+            let exact = generic(f32::INFINITY, &mut s);
+            for cutoff in [f32::INFINITY, exact, exact * frac, 0.0] {
+                let want = generic(cutoff, &mut s);
+                let got = dtw_dependent_sq(x, y, c, band, cutoff, &mut s);
+                prop_assert!(
+                    got.to_bits() == want.to_bits(),
+                    "c {} cutoff {}: fixed {} runtime {}", c, cutoff, got, want
+                );
+            }
+        }
+
+        #[test]
         fn multichannel_forms_equal_their_naive_definitions(
-            (c, x, y) in (1usize..5).prop_flat_map(|c| (Just(c), series(12 * c), series(12 * c))),
+            (c, x, y) in (1usize..10).prop_flat_map(|c| (Just(c), series(12 * c), series(12 * c))),
             band in 0usize..14, frac in 0.0f32..2.0,
         ) {
             // Whole time steps only; the kernels ignore a trailing partial step.
