@@ -66,17 +66,58 @@ def _face_metrics(vectors: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     return retrieval_metrics(vectors, labels, ks=(1, 5), neighbor_ids=neighbors)
 
 
+def _train_face_model(
+    setup: str,
+    images: Any,
+    codes: Any,
+    *,
+    stem_stride: int,
+    epochs: int,
+    seed: int,
+) -> tuple[Any, Any, Any]:
+    """Train the face DenseNet (64-d) of a set-up on ``images`` ``(n, 1, H, W)`` with identity
+    ``codes`` ``0..C-1``: P x K = 8 x 4 batches, flips and 2-pixel shifts. Returns (model, loss,
+    trainer)."""
+    import torch
+
+    from pyembed.train import ImageAugment, TrainConfig, Trainer, build_model, build_objective
+
+    loss_name, miner = SETUPS[setup]
+    torch.manual_seed(seed)
+    model = build_model(
+        {
+            "class": "DenseNetEmbedding",
+            "kwargs": {
+                "embedding_dim": 64,
+                "growth_rate": 12,
+                "block_sizes": [3, 3, 3],
+                "stem_stride": stem_stride,
+                "normalize": loss_name != "center",
+            },
+        }
+    )
+    n_classes = int(codes.max()) + 1
+    loss, mine = build_objective(loss_name, embedding_dim=64, n_classes=n_classes, miner=miner)
+    config = TrainConfig(epochs=epochs, n_identities=8, n_per_identity=4, seed=seed)
+    trainer = Trainer(
+        model,
+        loss,
+        images,
+        codes,
+        config,
+        miner=mine,
+        augment=ImageAugment(flip=True, max_shift=2),
+    )
+    trainer.fit(progress=False)
+    return model, loss, trainer
+
+
 def run_faces(name: str, setups: list[str], seed: int, epochs: int | None) -> list[dict[str, Any]]:
     """All rows of one face set: baselines first, then every training set-up."""
     import torch
 
     from pyembed.datasets.faces import Eigenfaces, identity_split, load_faces
     from pyembed.train import (
-        ImageAugment,
-        TrainConfig,
-        Trainer,
-        build_model,
-        build_objective,
         embed,
         image_tensor,
     )
@@ -105,33 +146,15 @@ def run_faces(name: str, setups: list[str], seed: int, epochs: int | None) -> li
     inputs = image_tensor(data.images)
     train_codes = np.unique(data.labels[split.train], return_inverse=True)[1]
     for setup in setups:
-        loss_name, miner = SETUPS[setup]
-        torch.manual_seed(seed)
-        spec = {
-            "class": "DenseNetEmbedding",
-            "kwargs": {
-                "embedding_dim": 64,
-                "growth_rate": 12,
-                "block_sizes": [3, 3, 3],
-                "stem_stride": settings["stem_stride"],
-                "normalize": loss_name != "center",
-            },
-        }
-        model = build_model(spec)
-        loss, mine = build_objective(
-            loss_name, embedding_dim=64, n_classes=int(split.train_identities.size), miner=miner
-        )
-        config = TrainConfig(epochs=n_epochs, n_identities=8, n_per_identity=4, seed=seed)
-        trainer = Trainer(
-            model,
-            loss,
+        loss_name = SETUPS[setup][0]
+        model, loss, trainer = _train_face_model(
+            setup,
             inputs[torch.from_numpy(split.train)],
             torch.from_numpy(train_codes),
-            config,
-            miner=mine,
-            augment=ImageAugment(flip=True, max_shift=2),
+            stem_stride=settings["stem_stride"],
+            epochs=n_epochs,
+            seed=seed,
         )
-        trainer.fit(progress=False)
         vectors = embed(model, inputs[torch.from_numpy(split.test)])
         metrics = _face_metrics(vectors, test_labels)
         if loss_name == "center":
@@ -305,11 +328,6 @@ def run_transfer(setups: list[str], seed: int, epochs: int | None) -> list[dict[
 
     from pyembed.datasets.faces import Eigenfaces, load_faces, resize_faces
     from pyembed.train import (
-        ImageAugment,
-        TrainConfig,
-        Trainer,
-        build_model,
-        build_objective,
         embed,
         image_tensor,
     )
@@ -349,34 +367,14 @@ def run_transfer(setups: list[str], seed: int, epochs: int | None) -> list[dict[
         inputs = image_tensor(source.images)
         codes = torch.from_numpy(np.unique(source.labels, return_inverse=True)[1])
         for setup in setups:
-            loss_name, miner = SETUPS[setup]
-            torch.manual_seed(seed)
-            model = build_model(
-                {
-                    "class": "DenseNetEmbedding",
-                    "kwargs": {
-                        "embedding_dim": 64,
-                        "growth_rate": 12,
-                        "block_sizes": [3, 3, 3],
-                        "stem_stride": settings["stem_stride"],
-                        "normalize": loss_name != "center",
-                    },
-                }
-            )
-            loss, mine = build_objective(
-                loss_name, embedding_dim=64, n_classes=source.n_identities, miner=miner
-            )
-            config = TrainConfig(epochs=n_epochs, n_identities=8, n_per_identity=4, seed=seed)
-            trainer = Trainer(
-                model,
-                loss,
+            model, _, trainer = _train_face_model(
+                setup,
                 inputs,
                 codes,
-                config,
-                miner=mine,
-                augment=ImageAugment(flip=True, max_shift=2),
+                stem_stride=settings["stem_stride"],
+                epochs=n_epochs,
+                seed=seed,
             )
-            trainer.fit(progress=False)
             metrics = _face_metrics(embed(model, image_tensor(test_images)), target.labels)
             rows.append(
                 {
