@@ -112,7 +112,6 @@ def run_recursive(
 
     from pyembed.cli.train import (
         _emit_summary,
-        _normalize_default,
         _prepare_checkpoint,
         _write_run,
     )
@@ -133,7 +132,7 @@ def run_recursive(
     kwargs: dict[str, Any] = {"frame_width": width, "in_channels": 1, "pool": pool}
     if model == "neural-grammar":
         kwargs["hidden"] = hidden
-    kwargs["normalize"] = _normalize_default("center", args.normalize)  # off unless asked
+    kwargs["normalize"] = bool(args.normalize)  # off unless --normalize
     spec = {"class": RECURSIVE_MODELS[model], "kwargs": kwargs}
     context = click.get_current_context()
     lr_given = context.get_parameter_source("max_lr") == ParameterSource.COMMANDLINE

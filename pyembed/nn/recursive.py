@@ -322,7 +322,11 @@ class GreedyMerger(EmbeddingNet):
         self.frame_width = int(frame_width)
         self.in_channels = int(in_channels)
         self.pool: Pool = pool
-        self.dim = self.embedding_dim
+
+    @property
+    def dim(self) -> int:
+        """Entries of every node vector: ``in_channels * frame_width`` (the embedding size)."""
+        return self.embedding_dim
 
     def merge(self, left: Tensor, right: Tensor) -> tuple[Tensor, Tensor]:
         """Parents ``(..., dim)`` and scores ``(...)`` of merging ``left`` with ``right`` (both
