@@ -48,6 +48,15 @@ _TRACEBACK_SHOWN = "_pyembed_traceback_shown"
 """Attribute marking a ``ClickException`` whose traceback ``--debug`` has printed."""
 
 
+def given_by_user(name: str) -> bool:
+    """Whether the current command's parameter ``name`` (its Python name) was given on the
+    command line (or by an environment variable), not left at its default."""
+    from click.core import ParameterSource
+
+    source = click.get_current_context().get_parameter_source(name)
+    return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
 def one_line(exc: BaseException) -> str:
     """The message of ``exc`` on one line (a ``KeyError``'s key without quotes).
 

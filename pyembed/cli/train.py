@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from click.core import ParameterSource
 
 from pyembed.cli import output
 from pyembed.cli._common import (
     Decorator,
     GuardedGroup,
     debug_option,
+    given_by_user,
     graph_option,
     one_line,
     seed_option,
@@ -443,8 +443,7 @@ def _objective(args: TrainingArgs) -> dict[str, Any]:
         raise click.BadParameter(
             "applies only to --loss triplet or contrastive", param_hint="--margin"
         )
-    given = click.get_current_context().get_parameter_source("center_weight")
-    if given == ParameterSource.COMMANDLINE and args.loss_name != "center":
+    if given_by_user("center_weight") and args.loss_name != "center":
         raise click.BadParameter("applies only to --loss center", param_hint="--center-weight")
     clustering = args.loss_name == "clustering"
     if clustering:
@@ -810,7 +809,7 @@ def ucr(
         ("--grammar-hidden", "grammar_hidden"),
         ("--max-segments", "max_segments"),
     ):
-        if click.get_current_context().get_parameter_source(name_) == ParameterSource.COMMANDLINE:
+        if given_by_user(name_):
             raise click.BadParameter(
                 "applies to --model recursive-ae or neural-grammar only", param_hint=option
             )

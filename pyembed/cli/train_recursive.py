@@ -12,7 +12,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import click
-from click.core import ParameterSource
+
+from pyembed.cli._common import given_by_user
 
 if TYPE_CHECKING:
     from pyembed.cli.train import TrainingArgs
@@ -58,12 +59,8 @@ _UNUSED = {
 
 def _check_options(model: str, args: TrainingArgs) -> None:
     """Refuse options given on the command line that a recursive model would ignore."""
-    context = click.get_current_context()
     for name, option in _UNUSED.items():
-        if context.get_parameter_source(name) in (
-            ParameterSource.COMMANDLINE,
-            ParameterSource.ENVIRONMENT,
-        ):
+        if given_by_user(name):
             raise click.BadParameter(
                 f"does not apply to --model {model} (trained without labels on its own "
                 "objective; see `pyembed train ucr --help`)",
@@ -134,14 +131,12 @@ def run_recursive(
         kwargs["hidden"] = hidden
     kwargs["normalize"] = bool(args.normalize)  # off unless --normalize
     spec = {"class": RECURSIVE_MODELS[model], "kwargs": kwargs}
-    context = click.get_current_context()
-    lr_given = context.get_parameter_source("max_lr") == ParameterSource.COMMANDLINE
     try:
         config = RecursiveConfig(
             epochs=args.epochs,
             batches_per_epoch=args.n_batches,
             batch_size=args.n_identities * args.n_per_identity,
-            lr=args.max_lr if lr_given else RecursiveConfig().lr,
+            lr=args.max_lr if given_by_user("max_lr") else RecursiveConfig().lr,
             max_segments=max_segments,
             seed=args.seed,
         )
