@@ -5,6 +5,7 @@ use crate::error::{invalid, Error};
 use crate::filter::Filter;
 use crate::graph::Cand;
 use crate::index::{check_rows, check_series, Index};
+use crate::metric::lanes::LANES;
 use crate::metric::{bounds, Metric};
 use crate::params::{check_threads, Entry, GraphKind, SearchParams};
 use crate::rng::query_seed;
@@ -625,12 +626,14 @@ impl Index {
         let ceiling = metric.internal_above(limit);
         // (true distance, user id, node, squared distance); ids are unique, so the first two
         // fields decide every comparison.
-        let mut top: BinaryHeap<(OrdF32, i64, u32, OrdF32)> = BinaryHeap::with_capacity(k + 1);
+        let mut top = BinaryHeap::with_capacity(k + 1);
         // Bounds and early abandoning may only reject squared distances whose square root is
         // above the worst kept distance (or the limit); at or below the cutoff values are exact.
         let mut cutoff = ceiling;
-        let mut offer = |node: u32, s: &mut Scratch, cutoff: &mut f32| {
-            let d = self.eval_node(q, node, *cutoff, s);
+        // Keeps `node` at squared distance `d` (or a value above the cutoff) if it is among the
+        // best `k`, tightening the cutoff.
+        type Top = BinaryHeap<(OrdF32, i64, u32, OrdF32)>;
+        let keep = |top: &mut Top, node: u32, d: f32, cutoff: &mut f32| {
             if d > *cutoff {
                 return;
             }
@@ -703,12 +706,60 @@ impl Index {
                         }
                         for &(_, node) in seeds.iter() {
                             s.mark(node);
-                            offer(node, s, &mut cutoff);
+                            let d = self.eval_node(q, node, cutoff, s);
+                            keep(&mut top, node, d, &mut cutoff);
                         }
                     }
                     s.nearest_ed = seeds;
                 }
-                for (at, &(lb, node)) in order.iter().enumerate() {
+                // Rows of the query's length go through the DTW kernel in batches of
+                // `LANES`, once k rows are kept (so the batch has the running k-th best as its
+                // cutoff); the cheap bounds screen each row first.
+                let lanes =
+                    crate::metric::lanes_apply(metric, self.store.variable, q.len(), q.len())
+                        && !s.no_prune;
+                let mut batch = [0u32; LANES];
+                let mut found = [f32::INFINITY; LANES];
+                let mut at = 0;
+                while let Some(&(lb, node)) = order.get(at) {
+                    if lanes && top.len() >= k && lb <= cutoff {
+                        let cut = s.cutoff(cutoff);
+                        let mut rows: [&[f32]; LANES] = [&[]; LANES];
+                        let mut len = 0;
+                        while let Some(&(lb, node)) = order.get(at) {
+                            if lb > cutoff || len == LANES {
+                                break;
+                            }
+                            at += 1;
+                            let stored = self.store.stored(node as usize);
+                            if stored.row.len() == q.len()
+                                && s.mark(node)
+                                && crate::metric::dtw_lanes_screen(
+                                    q,
+                                    &s.prep,
+                                    stored,
+                                    cut,
+                                    &mut s.stats,
+                                )
+                            {
+                                (batch[len], rows[len]) = (node, stored.row);
+                                len += 1;
+                            }
+                        }
+                        crate::metric::dtw_lanes_batch(
+                            metric,
+                            q,
+                            &mut s.prep,
+                            &rows[..len],
+                            cut,
+                            &mut s.stats,
+                            &mut found,
+                        );
+                        for (&node, &d) in batch[..len].iter().zip(&found) {
+                            keep(&mut top, node, d, &mut cutoff);
+                        }
+                        continue;
+                    }
                     if lb > cutoff {
                         let rest = &order[at..];
                         let kim = if self.store.variable {
@@ -726,26 +777,31 @@ impl Index {
                         s.stats.lb_keogh_pruned += rest - kim;
                         break;
                     }
+                    at += 1;
                     if s.mark(node) {
-                        offer(node, s, &mut cutoff);
+                        let d = self.eval_node(q, node, cutoff, s);
+                        keep(&mut top, node, d, &mut cutoff);
                     }
                 }
                 s.order = order;
             }
             _ if allowed.is_some() => {
                 for &node in allowed.unwrap_or(&[]) {
-                    offer(node, s, &mut cutoff);
+                    let d = self.eval_node(q, node, cutoff, s);
+                    keep(&mut top, node, d, &mut cutoff);
                 }
             }
             _ if self.dead.is_empty() => {
                 for node in 0..self.slots() as u32 {
-                    offer(node, s, &mut cutoff);
+                    let d = self.eval_node(q, node, cutoff, s);
+                    keep(&mut top, node, d, &mut cutoff);
                 }
             }
             _ => {
                 for node in 0..self.slots() as u32 {
                     if !self.dead[node as usize] {
-                        offer(node, s, &mut cutoff);
+                        let d = self.eval_node(q, node, cutoff, s);
+                        keep(&mut top, node, d, &mut cutoff);
                     }
                 }
             }

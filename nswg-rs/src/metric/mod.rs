@@ -11,6 +11,7 @@
 pub mod bounds;
 pub mod dtw;
 pub mod euclidean;
+pub(crate) mod lanes;
 
 use crate::error::{invalid, Error};
 use crate::stats::SearchStats;
@@ -296,6 +297,8 @@ pub(crate) struct QueryPrep {
     window: Option<f64>,
     /// Per-channel LB_Keogh both ways, for the independent form's abandoning.
     per_channel: [Vec<f32>; 2],
+    /// Buffers of the batched DTW ([`dtw_lanes_batch`]).
+    lanes: lanes::LaneScratch,
 }
 
 impl QueryPrep {
@@ -456,4 +459,73 @@ fn eval_dtw_sq(
         f32::INFINITY,
         &mut prep.dtw,
     )
+}
+
+/// Whether `dtw_lanes_screen` and [`dtw_lanes_batch`] may evaluate a stored row of
+/// `row_len` floats against a query of `query_len` under `metric`: the dependent (or
+/// one-channel) DTW with a band, between series of one length.
+pub(crate) fn lanes_apply(
+    metric: Metric,
+    variable: bool,
+    query_len: usize,
+    row_len: usize,
+) -> bool {
+    matches!(metric, Metric::Dtw { band } if band > 0) && !variable && query_len == row_len
+}
+
+/// The cheap bounds [`eval_sq`] tries before a DTW (LB_Kim, then LB_Keogh of the query against
+/// the row's envelope), for a row about to join a batch of [`dtw_lanes_batch`]; the caller has
+/// the row's LB_Keogh against the query's envelope (its scan order). Counts the row as visited
+/// and, when a bound exceeds `cutoff` (squared units), as pruned by it: then returns false.
+pub(crate) fn dtw_lanes_screen(
+    query: &[f32],
+    prep: &QueryPrep,
+    stored: Stored<'_>,
+    cutoff: f32,
+    stats: &mut SearchStats,
+) -> bool {
+    stats.visited += 1;
+    if cutoff == f32::INFINITY {
+        return true;
+    }
+    if bounds::lb_kim_channels_sq(query, stored.row, prep.channels.max(1)) > cutoff {
+        stats.lb_kim_pruned += 1;
+        return false;
+    }
+    if bounds::lb_keogh_sq(query, stored.upper, stored.lower, cutoff) > cutoff {
+        stats.lb_keogh_rev_pruned += 1;
+        return false;
+    }
+    true
+}
+
+/// DTW (squared units, dependent form) of `query` against up to [`lanes::LANES`] stored rows
+/// that passed `dtw_lanes_screen` under `metric` (see [`lanes_apply`]), computed together;
+/// `out[l]` is exact when `<= cutoff`, else `+inf`. Counts a distance call per row and an
+/// abandon per row above `cutoff`.
+pub(crate) fn dtw_lanes_batch(
+    metric: Metric,
+    query: &[f32],
+    prep: &mut QueryPrep,
+    rows: &[&[f32]],
+    cutoff: f32,
+    stats: &mut SearchStats,
+    out: &mut [f32],
+) {
+    let c = prep.channels.max(1);
+    let steps = query.len() / c;
+    let band = pair_band(metric.band().unwrap_or(0), prep.window, steps, steps);
+    let Some(&first) = rows.first() else {
+        return;
+    };
+    let batch: [&[f32]; lanes::LANES] =
+        std::array::from_fn(|l| rows.get(l).copied().unwrap_or(first));
+    let d = lanes::dtw_lanes_sq(query, &batch, c, band, cutoff, &mut prep.lanes);
+    for (o, &v) in out.iter_mut().zip(&d).take(rows.len()) {
+        stats.distance_calls += 1;
+        if v > cutoff {
+            stats.abandoned += 1;
+        }
+        *o = v;
+    }
 }
