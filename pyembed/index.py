@@ -72,8 +72,9 @@ class SearchResult:
     visited : ndarray of int64, shape (n_queries,)
         Nodes whose distance was considered at all (computed, or pruned by a bound).
     lb_keogh_skipped : ndarray of int64, shape (n_queries,)
-        DTW candidates of another length than the query (variable-length indexes): LB_Keogh does
-        not bound them (the band follows a sloped diagonal), so only LB_Kim was tried.
+        DTW candidates of another length than the query (variable-length indexes) for which only
+        LB_Kim was tried: their band is the whole matrix or under 4 time steps (other candidates
+        of another length get LB_Keogh along their pair's sloped band).
 
     Immutable: the attributes cannot be rebound. Pickles and copies like any object.
     """
@@ -476,9 +477,9 @@ class Index:
         unequal lengths). Between two series of different lengths the band follows the
         diagonal from the first cell to the last, as aeon's Sakoe-Chiba window does, with
         ``band`` as its thickness in time steps of the shorter series (see ``window``); equal
-        lengths use ``|i - j| <= band``. LB_Keogh then bounds only candidates of the query's
-        own length (the counter ``lb_keogh_skipped`` shows the others); LB_Kim and early
-        abandoning work for all. Saved as format version 4.
+        lengths use ``|i - j| <= band``. LB_Keogh then follows each pair's sloped band (for
+        bands of at least 4 steps; the counter ``lb_keogh_skipped`` shows the candidates of
+        another length it skipped); LB_Kim and early abandoning work for all. Saved as format version 4.
     metric : {"euclidean", "cosine", "ip", "dtw"}
         Euclidean (L2) distance; cosine distance ``1 - cos`` (vectors are stored normalised to
         unit length, and a zero vector is a ValueError); inner-product distance ``1 - <q, x>``

@@ -6,7 +6,7 @@ use crate::filter::Filter;
 use crate::graph::Cand;
 use crate::index::{check_rows, check_series, Index};
 use crate::metric::lanes::LANES;
-use crate::metric::{bounds, Metric};
+use crate::metric::{band_lb_applies, bounds, pair_band, Metric};
 use crate::params::{check_threads, Entry, GraphKind, SearchParams};
 use crate::rng::query_seed;
 use crate::scratch::{keep_best, Scratch, ScratchGuard};
@@ -669,14 +669,22 @@ impl Index {
                 // is tight from the start; once a bound exceeds the cutoff, so do all later ones.
                 let mut order = std::mem::take(&mut s.order);
                 order.clear();
+                let prep = &mut s.prep;
+                let c = self.store.channels.max(1);
                 order.extend((0..self.len() as u32).map(|node| {
                     let row = self.store.row(node as usize);
                     // Stops early above the limit's cutoff: such a row is rejected anyway. A
-                    // series of another length has no LB_Keogh: LB_Kim orders it.
+                    // series of another length gets LB_Keogh along the pair's sloped band (or,
+                    // for a band that is the whole matrix, LB_Kim).
                     let lb = if row.len() == q.len() {
-                        bounds::lb_keogh_sq(row, &s.prep.upper, &s.prep.lower, cutoff)
+                        bounds::lb_keogh_sq(row, &prep.upper, &prep.lower, cutoff)
                     } else {
-                        bounds::lb_kim_channels_sq(q, row, self.store.channels)
+                        let kim = bounds::lb_kim_channels_sq(q, row, self.store.channels);
+                        let pair = pair_band(band, self.store.window, q.len() / c, row.len() / c);
+                        match prep.lb_band_of_row_sq(q, row, pair, cutoff) {
+                            Some(keogh) => keogh.max(kim),
+                            None => kim,
+                        }
                     };
                     (lb, node)
                 }));
@@ -763,8 +771,17 @@ impl Index {
                     if lb > cutoff {
                         let rest = &order[at..];
                         let kim = if self.store.variable {
+                            // Rows of another length without a band bound were ordered by
+                            // LB_Kim.
                             let other = |&&(_, n): &&(f32, u32)| {
-                                self.store.span(n as usize).len() != q.len()
+                                let len = self.store.span(n as usize).len();
+                                let (qn, rn) = (q.len() / c, len / c);
+                                len != q.len()
+                                    && !band_lb_applies(
+                                        pair_band(band, self.store.window, qn, rn),
+                                        qn,
+                                        rn,
+                                    )
                             };
                             rest.iter().filter(other).count() as u64
                         } else {

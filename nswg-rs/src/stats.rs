@@ -19,7 +19,8 @@ pub struct SearchStats {
     /// Nodes whose distance was considered at all (evaluated or pruned).
     pub visited: u64,
     /// DTW candidates of another length than the query's (variable-length indexes) that were
-    /// evaluated against a cutoff: LB_Keogh does not bound them, so only LB_Kim was tried.
+    /// evaluated against a cutoff with LB_Kim only: their band is the whole matrix or narrower
+    /// than `metric::BAND_LB_MIN_RADIUS` (others get LB_Keogh along the pair's sloped band).
     pub lb_keogh_skipped: u64,
 }
 

@@ -305,6 +305,157 @@ pub fn lb_keogh_cumulative_channels_sq(
     acc * rounding_slack(x.len(), upper.len())
 }
 
+/// LB_Keogh between time-major series of unequal lengths under a band of any shape, in squared
+/// units: row `i` of `x` (its `i`-th time step) may pair only with steps `lo[i]..=hi[i]` of `y`
+/// (non-decreasing bounds, such as the sloped band of `dtw`), so every warping path pays at
+/// least the squared distance from `x[i]` to the range of `y` over those steps, channel by
+/// channel. Sums those distances over every row and channel, scaled down by the rounding slack
+/// so the result never exceeds the f32 DTW. Stops early and returns the partial sum once it
+/// exceeds `cutoff`. `queues` is scratch. Rows past `lo.len()` or `hi.len()` and ranges outside
+/// `y` end the sum (callers pass a band of `x`'s length over `y`'s steps).
+pub fn lb_keogh_band_sq(
+    x: &[f32],
+    y: &[f32],
+    channels: usize,
+    lo: &[usize],
+    hi: &[usize],
+    cutoff: f32,
+    queues: &mut [Vec<usize>; 2],
+) -> f32 {
+    let c = channels.max(1);
+    let (n, m) = (x.len() / c, y.len() / c);
+    let rows = n.min(lo.len()).min(hi.len());
+    let scale = rounding_slack(x.len(), y.len());
+    let [up, down] = queues;
+    let mut total = 0.0f32;
+    for ch in 0..c {
+        let at = |t: usize| y[t * c + ch];
+        // Monotone queues of steps of `y` (live from their heads): the window's maximum
+        // first in `up`, its minimum first in `down`. Both window ends only move right.
+        up.clear();
+        down.clear();
+        let (mut up_head, mut down_head) = (0usize, 0usize);
+        let mut next = 0usize; // first step of `y` not yet queued
+        for i in 0..rows {
+            let (l, h) = (lo[i], hi[i]);
+            if l > h || h >= m {
+                break;
+            }
+            while next <= h {
+                let v = at(next);
+                while up.len() > up_head && up.last().is_some_and(|&t| at(t) <= v) {
+                    up.pop();
+                }
+                up.push(next);
+                while down.len() > down_head && down.last().is_some_and(|&t| at(t) >= v) {
+                    down.pop();
+                }
+                down.push(next);
+                next += 1;
+            }
+            while up.get(up_head).is_some_and(|&t| t < l) {
+                up_head += 1;
+            }
+            while down.get(down_head).is_some_and(|&t| t < l) {
+                down_head += 1;
+            }
+            let (Some(&u), Some(&d)) = (up.get(up_head), down.get(down_head)) else {
+                break;
+            };
+            total += keogh_term(x[i * c + ch], at(u), at(d));
+            if i % BLOCK == BLOCK - 1 && total * scale > cutoff {
+                return total * scale;
+            }
+        }
+        if total * scale > cutoff {
+            return total * scale;
+        }
+    }
+    total * scale
+}
+
+/// Maxima and minima of a time-major series over windows of `2^k` time steps, each channel on
+/// its own (a sparse table): the range of any run of steps is then the union of two windows.
+#[derive(Debug, Clone, Default)]
+pub struct RangeTable {
+    channels: usize,
+    steps: usize,
+    /// Level `k` starts at `k * steps * channels`; entry `(t, ch)` covers steps `t..t + 2^k`.
+    max: Vec<f32>,
+    min: Vec<f32>,
+}
+
+impl RangeTable {
+    /// Builds the table of `series` (`channels` floats per time step): O(steps log steps).
+    pub fn build(&mut self, series: &[f32], channels: usize) {
+        let c = channels.max(1);
+        let n = series.len() / c;
+        let row = n * c;
+        self.channels = c;
+        self.steps = n;
+        let levels = (usize::BITS - n.max(1).leading_zeros()) as usize;
+        self.max.clear();
+        self.min.clear();
+        self.max.extend_from_slice(&series[..row]);
+        self.min.extend_from_slice(&series[..row]);
+        for k in 1..levels {
+            let half = (1usize << (k - 1)) * c;
+            let base = (k - 1) * row;
+            for t in 0..row {
+                // Entries past the last full window repeat the shorter one (never read).
+                let other = if t + half < row { t + half } else { t };
+                let (a, b) = (self.max[base + t], self.max[base + other]);
+                self.max.push(if a > b { a } else { b });
+                let (a, b) = (self.min[base + t], self.min[base + other]);
+                self.min.push(if a < b { a } else { b });
+            }
+        }
+    }
+}
+
+/// [`lb_keogh_band_sq`] with the range of `y` over each row's steps read from `y`'s
+/// [`RangeTable`] (O(1) per row and channel) instead of computed: the same bound, up to f32
+/// summation order (both are scaled down by the same slack).
+pub fn lb_keogh_table_sq(
+    x: &[f32],
+    y: &RangeTable,
+    lo: &[usize],
+    hi: &[usize],
+    cutoff: f32,
+) -> f32 {
+    let c = y.channels.max(1);
+    let n = x.len() / c;
+    let row = y.steps * c;
+    let scale = rounding_slack(x.len(), row);
+    let rows = n.min(lo.len()).min(hi.len());
+    let mut total = 0.0f32;
+    for (i, xs) in x.chunks_exact(c).take(rows).enumerate() {
+        let (l, h) = (lo[i], hi[i]);
+        if l > h || h >= y.steps {
+            break;
+        }
+        let k = (usize::BITS - 1 - (h - l + 1).leading_zeros()) as usize;
+        let (a, b) = (k * row + l * c, k * row + (h + 1 - (1 << k)) * c);
+        let (Some(ma), Some(mb), Some(na), Some(nb)) = (
+            y.max.get(a..a + c),
+            y.max.get(b..b + c),
+            y.min.get(a..a + c),
+            y.min.get(b..b + c),
+        ) else {
+            break;
+        };
+        for ch in 0..c {
+            let up = if ma[ch] > mb[ch] { ma[ch] } else { mb[ch] };
+            let down = if na[ch] < nb[ch] { na[ch] } else { nb[ch] };
+            total += keogh_term(xs[ch], up, down);
+        }
+        if i % BLOCK == BLOCK - 1 && total * scale > cutoff {
+            return total * scale;
+        }
+    }
+    total * scale
+}
+
 /// LB_Keogh of each channel separately (squared units, scaled by the rounding slack): `out[ch]`
 /// is a lower bound of channel `ch`'s own DTW, as `dtw::dtw_independent_sq` sums them.
 /// `out.len()` is the channel count; time-major layout as in [`envelope_channels`].
@@ -494,6 +645,55 @@ mod tests {
                 let mut cb1 = vec![0.0; steps];
                 let one = lb_keogh_cumulative_sq(&x, &uy, &ly, &mut cb1);
                 prop_assert_eq!(fwd.to_bits(), one.to_bits());
+            }
+        }
+
+        #[test]
+        fn band_bound_of_unequal_lengths_stays_below_both_forms(
+            (c, n, m) in (1usize..4, 1usize..40, 1usize..40),
+            seed in any::<u64>(),
+            band in 0usize..12,
+            ints in any::<bool>(),
+            cut in prop::option::of(0.0f32..50.0),
+        ) {
+            let mut r = seed;
+            let mut next = || {
+                r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let u = (r >> 40) as f32 / (1u64 << 24) as f32;
+                if ints { (u * 7.0).floor() - 3.0 } else { u * 20.0 - 10.0 }
+            };
+            let x: Vec<f32> = (0..n * c).map(|_| next()).collect();
+            let y: Vec<f32> = (0..m * c).map(|_| next()).collect();
+            let mut s = DtwScratch::new();
+            let dep = dtw_dependent_sq(&x, &y, c, band, f32::INFINITY, &mut s);
+            let ind = dtw_independent_sq(&x, &y, c, band, f32::INFINITY, &mut s);
+            let mut queues = [Vec::new(), Vec::new()];
+            for (a, b, rows, cols) in [(&x, &y, n, m), (&y, &x, m, n)] {
+                let (mut lo, mut hi) = (Vec::new(), Vec::new());
+                crate::metric::dtw::sloped_band(rows, cols, band, &mut lo, &mut hi);
+                let lb = lb_keogh_band_sq(a, b, c, &lo, &hi, f32::INFINITY, &mut queues);
+                prop_assert!(lb <= ind, "band LB {} > DTW_I {} (n={}, m={}, band={})", lb, ind, n, m, band);
+                prop_assert!(ind <= dep * (1.0 + 1e-5));
+                // The sum of the distances to each row's range, computed naively (f64).
+                let mut naive = 0.0f64;
+                for i in 0..rows {
+                    for ch in 0..c {
+                        let range = (lo[i]..=hi[i]).map(|t| b[t * c + ch]);
+                        let (up, down) = range.fold((f32::MIN, f32::MAX), |(u, d), v| (u.max(v), d.min(v)));
+                        naive += f64::from(keogh_term(a[i * c + ch], up, down));
+                    }
+                }
+                prop_assert!((f64::from(lb) - naive).abs() <= 1e-4 * naive.max(1.0), "{} vs naive {}", lb, naive);
+                let mut table = RangeTable::default();
+                table.build(b, c);
+                let fast = lb_keogh_table_sq(a, &table, &lo, &hi, f32::INFINITY);
+                prop_assert!((fast - lb).abs() <= 1e-5 * lb.max(1.0), "table {} vs {}", fast, lb);
+                prop_assert!(fast <= ind, "table LB {} > DTW_I {}", fast, ind);
+                // Stopping early only ever reports a value above the cutoff.
+                if let Some(cut) = cut {
+                    let early = lb_keogh_band_sq(a, b, c, &lo, &hi, cut, &mut queues);
+                    prop_assert!(early == lb || early > cut, "{} {} {}", early, lb, cut);
+                }
             }
         }
 

@@ -459,7 +459,7 @@ fn dtw_core<S: Steps>(
 /// sample allows the cells within `t` of it along the shorter series' axis. Both bounds are
 /// non-decreasing, every row has at least one cell, and cells `(0, 0)` and `(n - 1, m - 1)` are
 /// always allowed, so a path always exists.
-fn sloped_band(n: usize, m: usize, t: usize, lo: &mut Vec<usize>, hi: &mut Vec<usize>) {
+pub(crate) fn sloped_band(n: usize, m: usize, t: usize, lo: &mut Vec<usize>, hi: &mut Vec<usize>) {
     let steps = n.max(m) + 1;
     lo.clear();
     hi.clear();
@@ -498,6 +498,83 @@ fn sloped_band(n: usize, m: usize, t: usize, lo: &mut Vec<usize>, hi: &mut Vec<u
                 }
                 *h = (c + t).min(m - 1);
             }
+        }
+    }
+}
+
+/// A superset of row `i`'s allowed columns in [`sloped_band`]`(n, m, t)` in O(1): the range of
+/// columns that the sampled diagonal can reach from that row, widened by two steps on each
+/// side for the floors and the f64 rounding of aeon's sampling. Both ends are non-decreasing
+/// in `i`; for `i < n` and `m > 0` the range lies in `0..m`. Lower bounds over a superset stay
+/// lower bounds (the range of a larger set is wider), so this serves them without building
+/// the exact band.
+#[cfg(test)]
+fn sloped_band_cover(n: usize, m: usize, t: usize, i: usize) -> (usize, usize) {
+    let last = m.saturating_sub(1);
+    let (lo, hi) = if n <= m {
+        // Rows are the shorter axis: samples within t rows of i, at columns about i * m / n.
+        (m * i.saturating_sub(t) / n, (m * (i + t + 1)).div_ceil(n))
+    } else {
+        // Columns are the shorter axis: the samples on row i, widened by t columns.
+        ((m * i / n).saturating_sub(t), (m * (i + 1)).div_ceil(n) + t)
+    };
+    (lo.saturating_sub(2).min(last), (hi + 2).min(last))
+}
+
+/// `sloped_band_cover` (a superset of each row's allowed columns in [`sloped_band`], widened by
+/// two steps each side) of every row `0..n` into `lo` and `hi`, without a division per row
+/// (the fractions `m * k / n` advance by `m / n` per row, kept as exact quotient and remainder).
+pub(crate) fn sloped_band_cover_fill(
+    n: usize,
+    m: usize,
+    t: usize,
+    lo: &mut Vec<usize>,
+    hi: &mut Vec<usize>,
+) {
+    lo.clear();
+    hi.clear();
+    if n == 0 || m == 0 {
+        return;
+    }
+    let last = m - 1;
+    /// `floor(m * k / n)` and its remainder, for `k` advancing by one.
+    struct Frac {
+        q: usize,
+        r: usize,
+    }
+    let frac = |k: usize| Frac {
+        q: m * k / n,
+        r: m * k % n,
+    };
+    let (whole, part) = (m / n, m % n);
+    let step = |f: &mut Frac| {
+        f.q += whole;
+        f.r += part;
+        if f.r >= n {
+            f.r -= n;
+            f.q += 1;
+        }
+    };
+    let ceil = |f: &Frac| f.q + usize::from(f.r != 0);
+    if n <= m {
+        let mut low = frac(0); // k = i - t once i >= t
+        let mut high = frac(t + 1); // k = i + t + 1
+        for i in 0..n {
+            lo.push(low.q.saturating_sub(2).min(last));
+            hi.push((ceil(&high) + 2).min(last));
+            if i >= t {
+                step(&mut low);
+            }
+            step(&mut high);
+        }
+    } else {
+        let mut low = frac(0); // k = i
+        let mut high = frac(1); // k = i + 1
+        for _ in 0..n {
+            lo.push(low.q.saturating_sub(t).saturating_sub(2).min(last));
+            hi.push((ceil(&high) + t + 2).min(last));
+            step(&mut low);
+            step(&mut high);
         }
     }
 }
@@ -699,6 +776,43 @@ mod tests {
             return vec![vec![true; m]; n];
         }
         mat
+    }
+
+    #[test]
+    fn sloped_band_cover_holds_the_band() {
+        let mut sizes: Vec<(usize, usize)> =
+            (1..70).flat_map(|n| (1..70).map(move |m| (n, m))).collect();
+        sizes.extend([
+            (267, 201),
+            (201, 267),
+            (361, 29),
+            (29, 361),
+            (1000, 7),
+            (7, 1000),
+        ]);
+        let (mut lo, mut hi) = (Vec::new(), Vec::new());
+        for (n, m) in sizes {
+            for t in [0, 1, 2, 3, 5, 8, 13, 40] {
+                sloped_band(n, m, t, &mut lo, &mut hi);
+                let mut cover = (Vec::new(), Vec::new());
+                sloped_band_cover_fill(n, m, t, &mut cover.0, &mut cover.1);
+                let mut before = (0, 0);
+                for i in 0..n {
+                    let (a, b) = sloped_band_cover(n, m, t, i);
+                    assert!(a <= lo[i] && hi[i] <= b && b < m, "n={n} m={m} t={t} i={i}");
+                    assert!(
+                        a >= before.0 && b >= before.1,
+                        "not monotone: n={n} m={m} t={t}"
+                    );
+                    assert_eq!(
+                        (cover.0[i], cover.1[i]),
+                        (a, b),
+                        "fill n={n} m={m} t={t} i={i}"
+                    );
+                    before = (a, b);
+                }
+            }
+        }
     }
 
     #[test]
