@@ -578,6 +578,26 @@ mod tests {
         assert!(partial > 10.0 && partial <= 64.0, "{partial}");
     }
 
+    /// Two series of `a` and `b` floats from a seeded generator: small integers (ties) when
+    /// `ints`, else reals in [-10, 10).
+    fn seeded_pair(seed: u64, ints: bool, a: usize, b: usize) -> (Vec<f32>, Vec<f32>) {
+        let mut r = seed;
+        let mut next = || {
+            r = r
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let u = (r >> 40) as f32 / (1u64 << 24) as f32;
+            if ints {
+                (u * 7.0).floor() - 3.0
+            } else {
+                u * 20.0 - 10.0
+            }
+        };
+        let x = (0..a).map(|_| next()).collect();
+        let y = (0..b).map(|_| next()).collect();
+        (x, y)
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -597,14 +617,7 @@ mod tests {
             ints in any::<bool>(),
         ) {
             // Two equal-length time-major series of `c` channels (small integers give ties).
-            let mut r = seed;
-            let mut next = || {
-                r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                let u = (r >> 40) as f32 / (1u64 << 24) as f32;
-                if ints { (u * 7.0).floor() - 3.0 } else { u * 20.0 - 10.0 }
-            };
-            let x: Vec<f32> = (0..steps * c).map(|_| next()).collect();
-            let y: Vec<f32> = (0..steps * c).map(|_| next()).collect();
+            let (x, y) = seeded_pair(seed, ints, steps * c, steps * c);
             let mut s = DtwScratch::new();
             let dep = dtw_dependent_sq(&x, &y, c, band, f32::INFINITY, &mut s);
             let ind = dtw_independent_sq(&x, &y, c, band, f32::INFINITY, &mut s);
@@ -656,14 +669,7 @@ mod tests {
             ints in any::<bool>(),
             cut in prop::option::of(0.0f32..50.0),
         ) {
-            let mut r = seed;
-            let mut next = || {
-                r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                let u = (r >> 40) as f32 / (1u64 << 24) as f32;
-                if ints { (u * 7.0).floor() - 3.0 } else { u * 20.0 - 10.0 }
-            };
-            let x: Vec<f32> = (0..n * c).map(|_| next()).collect();
-            let y: Vec<f32> = (0..m * c).map(|_| next()).collect();
+            let (x, y) = seeded_pair(seed, ints, n * c, m * c);
             let mut s = DtwScratch::new();
             let dep = dtw_dependent_sq(&x, &y, c, band, f32::INFINITY, &mut s);
             let ind = dtw_independent_sq(&x, &y, c, band, f32::INFINITY, &mut s);
