@@ -723,9 +723,15 @@ impl Index {
                 // Rows of the query's length go through the DTW kernel in batches of
                 // `LANES`, once k rows are kept (so the batch has the running k-th best as its
                 // cutoff); the cheap bounds screen each row first.
+                // Not for wide bands: there the scalar kernel's cell pruning (EAPrunedDTW) skips
+                // most of the matrix once the Euclidean seeds give a tight cutoff, while the lanes
+                // compute every cell of the band (measured: Coffee, length 286, full window,
+                // exact 1-NN search about 2x slower in lanes).
+                let wide = band.saturating_mul(WIDE_BAND_PER_LENGTH) >= q.len() / c;
                 let lanes =
                     crate::metric::lanes_apply(metric, self.store.variable, q.len(), q.len())
-                        && !s.no_prune;
+                        && !s.no_prune
+                        && !wide;
                 let mut batch = [0u32; LANES];
                 let mut found = [f32::INFINITY; LANES];
                 let mut at = 0;
