@@ -654,6 +654,11 @@ impl Index {
                     .map_or(ceiling, |w| metric.internal_above(w.0 .0).min(ceiling));
             }
         };
+        // Evaluates `node` (with the bounds and abandoning of `eval_node`) and keeps it.
+        let offer = |top: &mut Top, node: u32, s: &mut Scratch, cutoff: &mut f32| {
+            let d = self.eval_node(q, node, *cutoff, s);
+            keep(top, node, d, cutoff);
+        };
         let rows = allowed.map_or(self.len(), <[u32]>::len);
         match self.store.metric {
             Metric::Dtw { band } | Metric::DtwIndependent { band }
@@ -714,8 +719,7 @@ impl Index {
                         }
                         for &(_, node) in seeds.iter() {
                             s.mark(node);
-                            let d = self.eval_node(q, node, cutoff, s);
-                            keep(&mut top, node, d, &mut cutoff);
+                            offer(&mut top, node, s, &mut cutoff);
                         }
                     }
                     s.nearest_ed = seeds;
@@ -729,9 +733,7 @@ impl Index {
                 // exact 1-NN search about 2x slower in lanes).
                 let wide = band.saturating_mul(WIDE_BAND_PER_LENGTH) >= q.len() / c;
                 let lanes =
-                    crate::metric::lanes_apply(metric, self.store.variable, q.len(), q.len())
-                        && !s.no_prune
-                        && !wide;
+                    crate::metric::lanes_apply(metric, self.store.variable) && !s.no_prune && !wide;
                 let mut batch = [0u32; LANES];
                 let mut found = [f32::INFINITY; LANES];
                 let mut at = 0;
@@ -746,8 +748,7 @@ impl Index {
                             }
                             at += 1;
                             let stored = self.store.stored(node as usize);
-                            if stored.row.len() == q.len()
-                                && s.mark(node)
+                            if s.mark(node)
                                 && crate::metric::dtw_lanes_screen(
                                     q,
                                     &s.prep,
@@ -802,29 +803,25 @@ impl Index {
                     }
                     at += 1;
                     if s.mark(node) {
-                        let d = self.eval_node(q, node, cutoff, s);
-                        keep(&mut top, node, d, &mut cutoff);
+                        offer(&mut top, node, s, &mut cutoff);
                     }
                 }
                 s.order = order;
             }
             _ if allowed.is_some() => {
                 for &node in allowed.unwrap_or(&[]) {
-                    let d = self.eval_node(q, node, cutoff, s);
-                    keep(&mut top, node, d, &mut cutoff);
+                    offer(&mut top, node, s, &mut cutoff);
                 }
             }
             _ if self.dead.is_empty() => {
                 for node in 0..self.slots() as u32 {
-                    let d = self.eval_node(q, node, cutoff, s);
-                    keep(&mut top, node, d, &mut cutoff);
+                    offer(&mut top, node, s, &mut cutoff);
                 }
             }
             _ => {
                 for node in 0..self.slots() as u32 {
                     if !self.dead[node as usize] {
-                        let d = self.eval_node(q, node, cutoff, s);
-                        keep(&mut top, node, d, &mut cutoff);
+                        offer(&mut top, node, s, &mut cutoff);
                     }
                 }
             }

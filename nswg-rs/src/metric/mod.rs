@@ -533,16 +533,11 @@ fn eval_dtw_sq(
     )
 }
 
-/// Whether `dtw_lanes_screen` and [`dtw_lanes_batch`] may evaluate a stored row of
-/// `row_len` floats against a query of `query_len` under `metric`: the dependent (or
-/// one-channel) DTW with a band, between series of one length.
-pub(crate) fn lanes_apply(
-    metric: Metric,
-    variable: bool,
-    query_len: usize,
-    row_len: usize,
-) -> bool {
-    matches!(metric, Metric::Dtw { band } if band > 0) && !variable && query_len == row_len
+/// Whether `dtw_lanes_screen` and [`dtw_lanes_batch`] may evaluate the rows of an index under
+/// `metric`: the dependent (or one-channel) DTW with a band, on an index of one length
+/// (`!variable`: every stored row has the query's length).
+pub(crate) fn lanes_apply(metric: Metric, variable: bool) -> bool {
+    matches!(metric, Metric::Dtw { band } if band > 0) && !variable
 }
 
 /// The cheap bounds [`eval_sq`] tries before a DTW (LB_Kim, then LB_Keogh of the query against
