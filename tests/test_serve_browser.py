@@ -29,7 +29,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_serve import png, start_server, stop_server  # noqa: E402
+from test_serve import client, enrol, png, search, start_server, stop_server  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -106,12 +106,34 @@ def screenshot(driver: webdriver.Chrome, tmp_path: Path, name: str) -> Path:
     return path
 
 
+def clearest_stranger(run_dir: Path, tmp_path: Path, images, labels, ada_photos) -> int:
+    """The face of a never-trained, never-enrolled person (labels 37 to 39) that the run, with
+    Ada's ``ada_photos`` enrolled, rejects by the widest margin (distance minus threshold), found
+    through the API on a copy of ``run_dir``. Which strangers a 10-epoch model rejects depends
+    on the trained weights, and those differ from machine to machine under the same seed and
+    torch version: the first photo of person 39 was rejected on earlier CI machines, but on an
+    AMD EPYC (AVX2) it came out 0.119 from a trained person against a threshold of 0.170. The
+    page must show the server's answer for a face the model rejects, so the test picks such a
+    face and fails if the model rejects none."""
+    copy = tmp_path / "probe-run"
+    shutil.copytree(run_dir, copy)
+    c, gallery = client(copy)
+    with gallery:
+        assert enrol(c, "Ada", [png(images[i]) for i in ada_photos]).status_code == 200
+        rows = np.flatnonzero(labels > 36)
+        answers = [search(c, png(images[r])) for r in rows]
+    margins = [a["distance"] - a["threshold"] for a in answers]
+    best = int(np.argmax(margins))
+    assert margins[best] > 0, f"the model rejects none of {len(rows)} strangers: {answers}"
+    return int(rows[best])
+
+
 def test_the_page_names_an_enrolled_person_and_calls_a_stranger_unknown(
     fresh_run, face_arrays, tmp_path
 ):
     images, labels = face_arrays
     ada = np.flatnonzero(labels == 36)  # never trained on; enrolled below from 5 photos
-    stranger = np.flatnonzero(labels == 39)  # never trained on, never enrolled
+    stranger = clearest_stranger(fresh_run, tmp_path, images, labels, ada[:5])
     enrol_files = []
     for i in ada[:5]:
         enrol_files.append(tmp_path / f"ada{i}.png")
@@ -120,7 +142,7 @@ def test_the_page_names_an_enrolled_person_and_calls_a_stranger_unknown(
     ada_upload.write_bytes(png(images[ada[8]]))
     ada_camera, stranger_camera = tmp_path / "ada.y4m", tmp_path / "stranger.y4m"
     write_y4m(ada_camera, images[ada[7]])  # a photo of Ada that was not enrolled
-    write_y4m(stranger_camera, images[stranger[0]])
+    write_y4m(stranger_camera, images[stranger])
 
     proc, url = start_server(fresh_run)
     try:
