@@ -726,14 +726,11 @@ impl Index {
                 }
                 // Rows of the query's length go through the DTW kernel in batches of
                 // `LANES`, once k rows are kept (so the batch has the running k-th best as its
-                // cutoff); the cheap bounds screen each row first.
-                // Not for wide bands: there the scalar kernel's cell pruning (EAPrunedDTW) skips
-                // most of the matrix once the Euclidean seeds give a tight cutoff, while the lanes
-                // compute every cell of the band (measured: Coffee, length 286, full window,
-                // exact 1-NN search about 2x slower in lanes).
-                let wide = band.saturating_mul(WIDE_BAND_PER_LENGTH) >= q.len() / c;
-                let lanes =
-                    crate::metric::lanes_apply(metric, self.store.variable) && !s.no_prune && !wide;
+                // cutoff); the cheap bounds screen each row first. Wide bands too: the lanes
+                // prune cells as EAPrunedDTW does, for the batch as a whole (measured, exact 1-NN
+                // at the full window: BasicMotions, Coffee, ArrowHead, GunPoint about 1.6-2.3x
+                // faster than the scalar kernel's per-pair pruning).
+                let lanes = crate::metric::lanes_apply(metric, self.store.variable) && !s.no_prune;
                 let mut batch = [0u32; LANES];
                 let mut found = [f32::INFINITY; LANES];
                 let mut at = 0;
