@@ -46,9 +46,25 @@ class _Settings:
     n_threads: int | None
 
 
+#: Containers that never carry feature names (scikit-learn's ``_get_feature_names`` is None for
+#: them), so the check needs no dataframe detection (a third of a millisecond per call).
+_NAMELESS = (np.ndarray, list, tuple)
+#: Label dtypes that scikit-learn's ``check_classification_targets`` always accepts for a 1-D
+#: array (integers, unsigned, bool and strings are "binary" or "multiclass").
+_CLASS_KINDS = "iubUS"
+
+
 def _check_feature_names(estimator: BaseEstimator, X: Any, *, reset: bool) -> None:
     """Set (``reset``) or check ``feature_names_in_`` from a DataFrame's column names, with
     scikit-learn's own messages and warnings."""
+    if type(X) in _NAMELESS:
+        # What scikit-learn does for input without names, without looking for a dataframe.
+        if reset:
+            if hasattr(estimator, "feature_names_in_"):
+                delattr(estimator, "feature_names_in_")
+            return
+        if not hasattr(estimator, "feature_names_in_"):
+            return
     try:  # scikit-learn >= 1.6: a function
         from sklearn.utils.validation import _check_feature_names as check
     except ImportError:  # pragma: no cover - scikit-learn 1.3 to 1.5: a BaseEstimator method
@@ -249,7 +265,10 @@ class _TimeSeriesNeighbors(BaseEstimator):
         settings = self._settings()
         _check_feature_names(self, X, reset=True)
         train = as_collection(X, "X")
-        y = column_or_1d(y, warn=True)
+        if type(y) is np.ndarray and y.ndim == 1:
+            y = np.ascontiguousarray(y)  # what column_or_1d returns for it
+        else:
+            y = column_or_1d(y, warn=True)
         if len(y) != train.n_cases:
             raise ValueError(
                 f"X has {train.n_cases} series but y has {len(y)} values; they must match"
@@ -642,7 +661,8 @@ n_timepoints), or list of (n_channels, n_timepoints_i) arrays
         if y.dtype.kind == "f" and not np.isfinite(y).all():
             what = "NaN" if np.isnan(y).any() else "infinity"
             raise ValueError(f"Input y contains {what}; class labels must be finite")
-        check_classification_targets(y)
+        if y.dtype.kind not in _CLASS_KINDS:
+            check_classification_targets(y)
         classes, encoded = np.unique(y, return_inverse=True)
         self._store(settings, train)
         self.classes_, self._y = classes, encoded

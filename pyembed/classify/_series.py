@@ -235,7 +235,7 @@ def as_collection(X: Any, name: str = "X") -> Collection:
         Complex values, a wrong number of dimensions, no series, a series of no time points or
         channels, channel counts that differ between series, NaN or infinity.
     """
-    if _is_sparse(X):
+    if type(X) is not np.ndarray and _is_sparse(X):
         raise TypeError(
             f"{name} is a sparse matrix, but sparse input is not supported: pass the series as a "
             "dense numpy array (for example X.toarray())"
