@@ -272,11 +272,8 @@ impl Index {
             .metric
             .band()
             .map_or(1, |b| 2 * b.min(row_floats / self.channels()) + 1);
-        let small = n
-            .saturating_mul(self.len())
-            .saturating_mul(row_floats)
-            .saturating_mul(width)
-            < SMALL_BATCH_WORK;
+        let per_query = self.len().saturating_mul(row_floats).saturating_mul(width);
+        let small = n.saturating_mul(per_query) < SMALL_BATCH_WORK;
         let pool = if n <= 1 || small {
             None
         } else {
@@ -284,7 +281,10 @@ impl Index {
         };
         let threads = pool.as_ref().map_or(1, |p| p.current_num_threads());
         let least = 4 * threads;
-        let mut piece = least;
+        // The first piece: as many queries as brute force would answer in about half a second
+        // (so a batch of cheap queries is one parallel piece, not several that each wait for
+        // their slowest query), at least `least`.
+        let mut piece = (PIECE_WORK / per_query.max(1)).max(least);
         let mut done = 0;
         while done < n {
             let end = done + piece.min(n - done);
@@ -800,6 +800,14 @@ impl Index {
                     }
                     at += 1;
                     if s.mark(node) {
+                        // Its scan-order bound, at most the cutoff, included the forward band
+                        // bound of a row of another length: not computed again.
+                        let len = self.store.span(node as usize).len();
+                        if len != q.len() {
+                            let (qn, rn) = (q.len() / c, len / c);
+                            let pair = pair_band(band, self.store.window, qn, rn);
+                            s.prep.band_lb_passed = band_lb_applies(pair, qn, rn);
+                        }
                         offer(&mut top, node, s, &mut cutoff);
                     }
                 }
@@ -871,6 +879,11 @@ const WIDE_BAND_PER_LENGTH: usize = 8;
 
 /// Queries x stored rows x dim (x DTW band width) below which a batch runs on the calling thread.
 const SMALL_BATCH_WORK: usize = 1 << 20;
+
+/// Cell operations of brute force (rows times samples times band width) in the first piece of a
+/// batch: about half a second of banded DTW at a nanosecond per cell, an upper bound of what the
+/// pruned search does.
+const PIECE_WORK: usize = 500_000_000;
 
 /// Checks the per-query distance limits of an exact batch of `n` queries.
 fn check_max_distances(m: &[f32], n: usize, exact: bool, non_negative: bool) -> Result<(), Error> {

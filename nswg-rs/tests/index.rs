@@ -964,10 +964,12 @@ fn exact_duplicates_stay_reachable_from_the_root() {
 }
 
 /// A batch stopped by its callback answers a prefix of the queries, each row as the whole batch
-/// answers it; the rest stay padding. Pieces never change answers.
+/// answers it; the rest stay padding. Pieces never change answers. (The first piece holds as
+/// many queries as brute force answers in about half a second, here a few hundred of 512
+/// floats against 3,000 rows.)
 #[test]
 fn a_stopped_batch_answers_a_prefix_identically() {
-    let dim = 8;
+    let dim = 512;
     let mut idx = Index::new(dim, Metric::Euclidean, BuildParams::default()).unwrap();
     idx.add(&uniform_rows(3000, dim, 5), None, 2).unwrap();
     let n = 700;

@@ -306,25 +306,41 @@ pub fn lb_keogh_cumulative_channels_sq(
 }
 
 /// LB_Keogh between time-major series of unequal lengths under a band of any shape, in squared
-/// units: row `i` of `x` (its `i`-th time step) may pair only with steps `lo[i]..=hi[i]` of `y`
-/// (non-decreasing bounds, such as the sloped band of `dtw`), so every warping path pays at
+/// units: row `i` of `x` (its `i`-th time step) may pair only with steps `lo..=hi` of `y`, the
+/// `i`-th pair of `band` (non-decreasing bounds, such as the sloped band of `dtw` or
+/// [`super::dtw::SlopedCover`]), so every warping path pays at
 /// least the squared distance from `x[i]` to the range of `y` over those steps, channel by
 /// channel. Sums those distances over every row and channel, scaled down by the rounding slack
 /// so the result never exceeds the f32 DTW. Stops early and returns the partial sum once it
-/// exceeds `cutoff`. `queues` is scratch. Rows past `lo.len()` or `hi.len()` and ranges outside
-/// `y` end the sum (callers pass a band of `x`'s length over `y`'s steps).
+/// exceeds `cutoff`. `queues` is scratch. Rows past the end of `band` and ranges outside `y` end
+/// the sum (callers pass a band of `x`'s length over `y`'s steps).
 pub fn lb_keogh_band_sq(
     x: &[f32],
     y: &[f32],
     channels: usize,
-    lo: &[usize],
-    hi: &[usize],
+    band: impl Iterator<Item = (usize, usize)> + Clone,
     cutoff: f32,
     queues: &mut [Vec<usize>; 2],
 ) -> f32 {
-    let c = channels.max(1);
+    if channels <= 1 {
+        band_core::<1>(x, y, 1, band, cutoff, queues)
+    } else {
+        band_core::<0>(x, y, channels, band, cutoff, queues)
+    }
+}
+
+/// [`lb_keogh_band_sq`] with the channel count `C` fixed at compile time (`C == 0`: `channels`).
+#[inline(always)]
+fn band_core<const C: usize>(
+    x: &[f32],
+    y: &[f32],
+    channels: usize,
+    band: impl Iterator<Item = (usize, usize)> + Clone,
+    cutoff: f32,
+    queues: &mut [Vec<usize>; 2],
+) -> f32 {
+    let c = if C > 0 { C } else { channels.max(1) };
     let (n, m) = (x.len() / c, y.len() / c);
-    let rows = n.min(lo.len()).min(hi.len());
     let scale = rounding_slack(x.len(), y.len());
     let [up, down] = queues;
     let mut total = 0.0f32;
@@ -336,8 +352,7 @@ pub fn lb_keogh_band_sq(
         down.clear();
         let (mut up_head, mut down_head) = (0usize, 0usize);
         let mut next = 0usize; // first step of `y` not yet queued
-        for i in 0..rows {
-            let (l, h) = (lo[i], hi[i]);
+        for (i, (l, h)) in band.clone().take(n).enumerate() {
             if l > h || h >= m {
                 break;
             }
@@ -419,18 +434,30 @@ impl RangeTable {
 pub fn lb_keogh_table_sq(
     x: &[f32],
     y: &RangeTable,
-    lo: &[usize],
-    hi: &[usize],
+    band: impl Iterator<Item = (usize, usize)>,
     cutoff: f32,
 ) -> f32 {
-    let c = y.channels.max(1);
-    let n = x.len() / c;
+    if y.channels <= 1 {
+        table_core::<1>(x, y, band, cutoff)
+    } else {
+        table_core::<0>(x, y, band, cutoff)
+    }
+}
+
+/// [`lb_keogh_table_sq`] with the channel count `C` fixed at compile time (`C == 0`: the
+/// table's).
+#[inline(always)]
+fn table_core<const C: usize>(
+    x: &[f32],
+    y: &RangeTable,
+    band: impl Iterator<Item = (usize, usize)>,
+    cutoff: f32,
+) -> f32 {
+    let c = if C > 0 { C } else { y.channels.max(1) };
     let row = y.steps * c;
     let scale = rounding_slack(x.len(), row);
-    let rows = n.min(lo.len()).min(hi.len());
     let mut total = 0.0f32;
-    for (i, xs) in x.chunks_exact(c).take(rows).enumerate() {
-        let (l, h) = (lo[i], hi[i]);
+    for (i, (xs, (l, h))) in x.chunks_exact(c).zip(band).enumerate() {
         if l > h || h >= y.steps {
             break;
         }
@@ -677,7 +704,8 @@ mod tests {
             for (a, b, rows, cols) in [(&x, &y, n, m), (&y, &x, m, n)] {
                 let (mut lo, mut hi) = (Vec::new(), Vec::new());
                 crate::metric::dtw::sloped_band(rows, cols, band, &mut lo, &mut hi);
-                let lb = lb_keogh_band_sq(a, b, c, &lo, &hi, f32::INFINITY, &mut queues);
+                let pairs = lo.iter().copied().zip(hi.iter().copied());
+                let lb = lb_keogh_band_sq(a, b, c, pairs.clone(), f32::INFINITY, &mut queues);
                 prop_assert!(lb <= ind, "band LB {} > DTW_I {} (n={}, m={}, band={})", lb, ind, n, m, band);
                 prop_assert!(ind <= dep * (1.0 + 1e-5));
                 // The sum of the distances to each row's range, computed naively (f64).
@@ -692,12 +720,12 @@ mod tests {
                 prop_assert!((f64::from(lb) - naive).abs() <= 1e-4 * naive.max(1.0), "{} vs naive {}", lb, naive);
                 let mut table = RangeTable::default();
                 table.build(b, c);
-                let fast = lb_keogh_table_sq(a, &table, &lo, &hi, f32::INFINITY);
+                let fast = lb_keogh_table_sq(a, &table, pairs.clone(), f32::INFINITY);
                 prop_assert!((fast - lb).abs() <= 1e-5 * lb.max(1.0), "table {} vs {}", fast, lb);
                 prop_assert!(fast <= ind, "table LB {} > DTW_I {}", fast, ind);
                 // Stopping early only ever reports a value above the cutoff.
                 if let Some(cut) = cut {
-                    let early = lb_keogh_band_sq(a, b, c, &lo, &hi, cut, &mut queues);
+                    let early = lb_keogh_band_sq(a, b, c, pairs.clone(), cut, &mut queues);
                     prop_assert!(early == lb || early > cut, "{} {} {}", early, lb, cut);
                 }
             }

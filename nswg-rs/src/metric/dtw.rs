@@ -521,61 +521,96 @@ fn sloped_band_cover(n: usize, m: usize, t: usize, i: usize) -> (usize, usize) {
     (lo.saturating_sub(2).min(last), (hi + 2).min(last))
 }
 
-/// `sloped_band_cover` (a superset of each row's allowed columns in [`sloped_band`], widened by
-/// two steps each side) of every row `0..n` into `lo` and `hi`, without a division per row
-/// (the fractions `m * k / n` advance by `m / n` per row, kept as exact quotient and remainder).
-pub(crate) fn sloped_band_cover_fill(
+/// `floor(m * k / n)` and its remainder, for `k` advancing by one.
+#[derive(Debug, Clone, Copy)]
+struct Frac {
+    q: usize,
+    r: usize,
+}
+
+/// `sloped_band_cover(n, m, t, i)` for `i = 0, 1, .., n - 1` (nothing when `n` or `m` is 0),
+/// without a division or an unpredictable branch per row: the fractions `m * k / n` advance by
+/// `m / n` per row, kept as exact quotient and remainder.
+#[derive(Debug, Clone)]
+pub(crate) struct SlopedCover {
     n: usize,
-    m: usize,
     t: usize,
-    lo: &mut Vec<usize>,
-    hi: &mut Vec<usize>,
-) {
-    lo.clear();
-    hi.clear();
-    if n == 0 || m == 0 {
-        return;
+    i: usize,
+    last: usize,
+    whole: usize,
+    part: usize,
+    /// `k = i - t` (rows the shorter axis, once `i >= t`) or `k = i`.
+    low: Frac,
+    /// `k = i + t + 1` or `k = i + 1`.
+    high: Frac,
+    rows_shorter: bool,
+}
+
+impl SlopedCover {
+    /// The cover of the band of thickness `t` between `n` rows and `m` columns.
+    pub(crate) fn new(n: usize, m: usize, t: usize) -> SlopedCover {
+        let frac = |k: usize| Frac {
+            q: (m * k).checked_div(n).unwrap_or(0),
+            r: (m * k).checked_rem(n).unwrap_or(0),
+        };
+        let rows_shorter = n <= m;
+        SlopedCover {
+            n: if m == 0 { 0 } else { n },
+            t,
+            i: 0,
+            last: m.saturating_sub(1),
+            whole: m.checked_div(n).unwrap_or(0),
+            part: m.checked_rem(n).unwrap_or(0),
+            low: frac(0),
+            high: frac(if rows_shorter { t + 1 } else { 1 }),
+            rows_shorter,
+        }
     }
-    let last = m - 1;
-    /// `floor(m * k / n)` and its remainder, for `k` advancing by one.
-    struct Frac {
-        q: usize,
-        r: usize,
+
+    /// Advances `f` by `m / n`.
+    #[inline(always)]
+    fn step(&self, f: &mut Frac) {
+        f.q += self.whole;
+        f.r += self.part;
+        // Without a branch: the carry follows the pattern of `m * k % n`, which a branch
+        // predictor misses about as often as not.
+        let carry = usize::from(f.r >= self.n);
+        f.r -= carry * self.n;
+        f.q += carry;
     }
-    let frac = |k: usize| Frac {
-        q: m * k / n,
-        r: m * k % n,
-    };
-    let (whole, part) = (m / n, m % n);
-    let step = |f: &mut Frac| {
-        f.q += whole;
-        f.r += part;
-        if f.r >= n {
-            f.r -= n;
-            f.q += 1;
+}
+
+impl Iterator for SlopedCover {
+    type Item = (usize, usize);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<(usize, usize)> {
+        if self.i >= self.n {
+            return None;
         }
-    };
-    let ceil = |f: &Frac| f.q + usize::from(f.r != 0);
-    if n <= m {
-        let mut low = frac(0); // k = i - t once i >= t
-        let mut high = frac(t + 1); // k = i + t + 1
-        for i in 0..n {
-            lo.push(low.q.saturating_sub(2).min(last));
-            hi.push((ceil(&high) + 2).min(last));
-            if i >= t {
-                step(&mut low);
-            }
-            step(&mut high);
+        let ceil = |f: &Frac| f.q + usize::from(f.r != 0);
+        let (low, high) = (self.low, self.high);
+        let out = if self.rows_shorter {
+            (
+                low.q.saturating_sub(2).min(self.last),
+                (ceil(&high) + 2).min(self.last),
+            )
+        } else {
+            (
+                low.q.saturating_sub(self.t + 2).min(self.last),
+                (ceil(&high) + self.t + 2).min(self.last),
+            )
+        };
+        if !self.rows_shorter || self.i >= self.t {
+            let mut f = self.low;
+            self.step(&mut f);
+            self.low = f;
         }
-    } else {
-        let mut low = frac(0); // k = i
-        let mut high = frac(1); // k = i + 1
-        for _ in 0..n {
-            lo.push(low.q.saturating_sub(t).saturating_sub(2).min(last));
-            hi.push((ceil(&high) + t + 2).min(last));
-            step(&mut low);
-            step(&mut high);
-        }
+        let mut f = self.high;
+        self.step(&mut f);
+        self.high = f;
+        self.i += 1;
+        Some(out)
     }
 }
 
@@ -794,8 +829,7 @@ mod tests {
         for (n, m) in sizes {
             for t in [0, 1, 2, 3, 5, 8, 13, 40] {
                 sloped_band(n, m, t, &mut lo, &mut hi);
-                let mut cover = (Vec::new(), Vec::new());
-                sloped_band_cover_fill(n, m, t, &mut cover.0, &mut cover.1);
+                let cover: (Vec<usize>, Vec<usize>) = SlopedCover::new(n, m, t).unzip();
                 let mut before = (0, 0);
                 for i in 0..n {
                     let (a, b) = sloped_band_cover(n, m, t, i);

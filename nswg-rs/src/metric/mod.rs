@@ -299,14 +299,17 @@ pub(crate) struct QueryPrep {
     per_channel: [Vec<f32>; 2],
     /// Buffers of the batched DTW ([`dtw_lanes_batch`]).
     lanes: lanes::LaneScratch,
-    /// The sloped band between the query and a stored series of another length, both ways
-    /// (first and last allowed step per step), and the queues of its LB_Keogh.
-    slope: [Vec<usize>; 4],
+    /// The monotone queues of LB_Keogh along a sloped band ([`bounds::lb_keogh_band_sq`]).
     queues: [Vec<usize>; 2],
     /// The query's range table (built on first use after `prepare`), for LB_Keogh of stored
     /// series of another length against the query.
     table: bounds::RangeTable,
     table_ready: bool,
+    /// Set by a caller that already found the next stored row's forward sloped-band LB_Keogh
+    /// ([`QueryPrep::lb_band_of_row_sq`]) at or under the cutoff it evaluates the row with (the
+    /// ordered exact scan, whose scan order is that bound): the next DTW evaluation skips
+    /// computing it again, and clears the flag.
+    pub(crate) band_lb_passed: bool,
 }
 
 /// The smallest band radius (time steps) at which series of unequal lengths get LB_Keogh along
@@ -344,9 +347,8 @@ impl QueryPrep {
             self.table.build(query, c);
             self.table_ready = true;
         }
-        let [lo, hi, ..] = &mut self.slope;
-        dtw::sloped_band_cover_fill(m, n, band, lo, hi);
-        Some(bounds::lb_keogh_table_sq(row, &self.table, lo, hi, cutoff))
+        let cover = dtw::SlopedCover::new(m, n, band);
+        Some(bounds::lb_keogh_table_sq(row, &self.table, cover, cutoff))
     }
 
     /// [`QueryPrep::lb_band_of_row_sq`] the other way: the query against the stored series'
@@ -354,9 +356,8 @@ impl QueryPrep {
     fn lb_band_of_query_sq(&mut self, query: &[f32], row: &[f32], band: usize, cutoff: f32) -> f32 {
         let c = self.channels.max(1);
         let (n, m) = (query.len() / c, row.len() / c);
-        let [_, _, lo, hi] = &mut self.slope;
-        dtw::sloped_band_cover_fill(n, m, band, lo, hi);
-        bounds::lb_keogh_band_sq(query, row, c, lo, hi, cutoff, &mut self.queues)
+        let cover = dtw::SlopedCover::new(n, m, band);
+        bounds::lb_keogh_band_sq(query, row, c, cover, cutoff, &mut self.queues)
     }
 
     /// Computes whatever the metric needs about `query` (time-major, `channels` floats per time
@@ -365,6 +366,7 @@ impl QueryPrep {
         self.channels = channels.max(1);
         self.window = window;
         self.table_ready = false;
+        self.band_lb_passed = false;
         if let Some(band) = metric.band() {
             let steps = query.len() / self.channels;
             let band = pair_band(band, window, steps, steps);
@@ -423,6 +425,7 @@ fn eval_dtw_sq(
     stats: &mut SearchStats,
 ) -> f32 {
     stats.visited += 1;
+    let band_lb_passed = std::mem::take(&mut prep.band_lb_passed);
     let row = stored.row;
     let c = prep.channels.max(1);
     let band = pair_band(band, prep.window, query.len() / c, row.len() / c);
@@ -446,7 +449,12 @@ fn eval_dtw_sq(
             // Series of another length (a variable-length index): the band follows the sloped
             // diagonal, which the stored straight envelopes do not bound; LB_Keogh is computed
             // along the pair's own band instead, both ways (unless the band is everything).
-            match prep.lb_band_of_row_sq(query, row, band, cutoff) {
+            let fwd = if band_lb_passed {
+                Some(0.0) // known to be at most the cutoff
+            } else {
+                prep.lb_band_of_row_sq(query, row, band, cutoff)
+            };
+            match fwd {
                 Some(fwd) => {
                     if fwd > cutoff {
                         stats.lb_keogh_pruned += 1;
