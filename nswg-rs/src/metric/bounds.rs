@@ -395,9 +395,9 @@ fn band_core<const C: usize>(
 pub struct RangeTable {
     channels: usize,
     steps: usize,
-    /// Level `k` starts at `k * steps * channels`; entry `(t, ch)` covers steps `t..t + 2^k`.
-    max: Vec<f32>,
-    min: Vec<f32>,
+    /// `[max, min]` per entry. Level `k` starts at `k * steps * channels`; entry `(t, ch)` covers
+    /// steps `t..t + 2^k`.
+    range: Vec<[f32; 2]>,
 }
 
 impl RangeTable {
@@ -409,20 +409,17 @@ impl RangeTable {
         self.channels = c;
         self.steps = n;
         let levels = (usize::BITS - n.max(1).leading_zeros()) as usize;
-        self.max.clear();
-        self.min.clear();
-        self.max.extend_from_slice(&series[..row]);
-        self.min.extend_from_slice(&series[..row]);
+        self.range.clear();
+        self.range.extend(series[..row].iter().map(|&v| [v, v]));
         for k in 1..levels {
             let half = (1usize << (k - 1)) * c;
             let base = (k - 1) * row;
             for t in 0..row {
                 // Entries past the last full window repeat the shorter one (never read).
                 let other = if t + half < row { t + half } else { t };
-                let (a, b) = (self.max[base + t], self.max[base + other]);
-                self.max.push(if a > b { a } else { b });
-                let (a, b) = (self.min[base + t], self.min[base + other]);
-                self.min.push(if a < b { a } else { b });
+                let ([a, p], [b, q]) = (self.range[base + t], self.range[base + other]);
+                self.range
+                    .push([if a > b { a } else { b }, if p < q { p } else { q }]);
             }
         }
     }
@@ -463,18 +460,13 @@ fn table_core<const C: usize>(
         }
         let k = (usize::BITS - 1 - (h - l + 1).leading_zeros()) as usize;
         let (a, b) = (k * row + l * c, k * row + (h + 1 - (1 << k)) * c);
-        let (Some(ma), Some(mb), Some(na), Some(nb)) = (
-            y.max.get(a..a + c),
-            y.max.get(b..b + c),
-            y.min.get(a..a + c),
-            y.min.get(b..b + c),
-        ) else {
+        let (Some(ra), Some(rb)) = (y.range.get(a..a + c), y.range.get(b..b + c)) else {
             break;
         };
-        for ch in 0..c {
-            let up = if ma[ch] > mb[ch] { ma[ch] } else { mb[ch] };
-            let down = if na[ch] < nb[ch] { na[ch] } else { nb[ch] };
-            total += keogh_term(xs[ch], up, down);
+        for ((&x, &[ua, la]), &[ub, lb]) in xs.iter().zip(ra).zip(rb) {
+            let up = if ua > ub { ua } else { ub };
+            let down = if la < lb { la } else { lb };
+            total += keogh_term(x, up, down);
         }
         if i % BLOCK == BLOCK - 1 && total * scale > cutoff {
             return total * scale;

@@ -530,9 +530,11 @@ struct Frac {
 
 /// `sloped_band_cover(n, m, t, i)` for `i = 0, 1, .., n - 1` (nothing when `n` or `m` is 0),
 /// without a division or an unpredictable branch per row: the fractions `m * k / n` advance by
-/// `m / n` per row, kept as exact quotient and remainder.
+/// `m / n` per row, kept as exact quotient and remainder. `ROWS_SHORTER` is `n <= m` (which of
+/// the two rules applies), fixed at compile time so that the loop has no branch on it; build
+/// it with [`SlopedCover::new`] under the right value (see [`with_sloped_cover`]).
 #[derive(Debug, Clone)]
-pub(crate) struct SlopedCover {
+pub(crate) struct SlopedCover<const ROWS_SHORTER: bool> {
     n: usize,
     t: usize,
     i: usize,
@@ -543,17 +545,18 @@ pub(crate) struct SlopedCover {
     low: Frac,
     /// `k = i + t + 1` or `k = i + 1`.
     high: Frac,
-    rows_shorter: bool,
 }
 
-impl SlopedCover {
-    /// The cover of the band of thickness `t` between `n` rows and `m` columns.
-    pub(crate) fn new(n: usize, m: usize, t: usize) -> SlopedCover {
+impl<const ROWS_SHORTER: bool> SlopedCover<ROWS_SHORTER> {
+    /// The cover of the band of thickness `t` between `n` rows and `m` columns; `ROWS_SHORTER`
+    /// must be `n <= m` (otherwise the ranges are another rule's, still monotone but not a
+    /// cover: callers go through [`with_sloped_cover`]).
+    pub(crate) fn new(n: usize, m: usize, t: usize) -> Self {
+        debug_assert_eq!(ROWS_SHORTER, n <= m);
         let frac = |k: usize| Frac {
             q: (m * k).checked_div(n).unwrap_or(0),
             r: (m * k).checked_rem(n).unwrap_or(0),
         };
-        let rows_shorter = n <= m;
         SlopedCover {
             n: if m == 0 { 0 } else { n },
             t,
@@ -562,8 +565,7 @@ impl SlopedCover {
             whole: m.checked_div(n).unwrap_or(0),
             part: m.checked_rem(n).unwrap_or(0),
             low: frac(0),
-            high: frac(if rows_shorter { t + 1 } else { 1 }),
-            rows_shorter,
+            high: frac(if ROWS_SHORTER { t + 1 } else { 1 }),
         }
     }
 
@@ -580,7 +582,7 @@ impl SlopedCover {
     }
 }
 
-impl Iterator for SlopedCover {
+impl<const ROWS_SHORTER: bool> Iterator for SlopedCover<ROWS_SHORTER> {
     type Item = (usize, usize);
 
     #[inline(always)]
@@ -590,7 +592,7 @@ impl Iterator for SlopedCover {
         }
         let ceil = |f: &Frac| f.q + usize::from(f.r != 0);
         let (low, high) = (self.low, self.high);
-        let out = if self.rows_shorter {
+        let out = if ROWS_SHORTER {
             (
                 low.q.saturating_sub(2).min(self.last),
                 (ceil(&high) + 2).min(self.last),
@@ -601,7 +603,7 @@ impl Iterator for SlopedCover {
                 (ceil(&high) + self.t + 2).min(self.last),
             )
         };
-        if !self.rows_shorter || self.i >= self.t {
+        if !ROWS_SHORTER || self.i >= self.t {
             let mut f = self.low;
             self.step(&mut f);
             self.low = f;
@@ -611,6 +613,25 @@ impl Iterator for SlopedCover {
         self.high = f;
         self.i += 1;
         Some(out)
+    }
+}
+
+/// Something computed along a [`SlopedCover`], whichever rule applies.
+pub(crate) trait AlongCover {
+    /// The result.
+    type Out;
+    /// Computes it along `cover`.
+    fn along(self, cover: impl Iterator<Item = (usize, usize)> + Clone) -> Self::Out;
+}
+
+/// `f` along the cover of the band of thickness `t` between `n` rows and `m` columns
+/// (`sloped_band_cover` of each row), with the rule chosen once.
+#[inline(always)]
+pub(crate) fn with_sloped_cover<F: AlongCover>(n: usize, m: usize, t: usize, f: F) -> F::Out {
+    if n <= m {
+        f.along(SlopedCover::<true>::new(n, m, t))
+    } else {
+        f.along(SlopedCover::<false>::new(n, m, t))
     }
 }
 
@@ -829,7 +850,11 @@ mod tests {
         for (n, m) in sizes {
             for t in [0, 1, 2, 3, 5, 8, 13, 40] {
                 sloped_band(n, m, t, &mut lo, &mut hi);
-                let cover: (Vec<usize>, Vec<usize>) = SlopedCover::new(n, m, t).unzip();
+                let cover: (Vec<usize>, Vec<usize>) = if n <= m {
+                    SlopedCover::<true>::new(n, m, t).unzip()
+                } else {
+                    SlopedCover::<false>::new(n, m, t).unzip()
+                };
                 let mut before = (0, 0);
                 for i in 0..n {
                     let (a, b) = sloped_band_cover(n, m, t, i);

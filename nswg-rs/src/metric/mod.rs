@@ -347,8 +347,26 @@ impl QueryPrep {
             self.table.build(query, c);
             self.table_ready = true;
         }
-        let cover = dtw::SlopedCover::new(m, n, band);
-        Some(bounds::lb_keogh_table_sq(row, &self.table, cover, cutoff))
+        /// The bound along the cover.
+        struct Table<'a> {
+            row: &'a [f32],
+            table: &'a bounds::RangeTable,
+            cutoff: f32,
+        }
+        impl dtw::AlongCover for Table<'_> {
+            type Out = f32;
+            #[inline(always)]
+            fn along(self, cover: impl Iterator<Item = (usize, usize)> + Clone) -> f32 {
+                bounds::lb_keogh_table_sq(self.row, self.table, cover, self.cutoff)
+            }
+        }
+        let table = &self.table;
+        Some(dtw::with_sloped_cover(
+            m,
+            n,
+            band,
+            Table { row, table, cutoff },
+        ))
     }
 
     /// [`QueryPrep::lb_band_of_row_sq`] the other way: the query against the stored series'
@@ -356,8 +374,41 @@ impl QueryPrep {
     fn lb_band_of_query_sq(&mut self, query: &[f32], row: &[f32], band: usize, cutoff: f32) -> f32 {
         let c = self.channels.max(1);
         let (n, m) = (query.len() / c, row.len() / c);
-        let cover = dtw::SlopedCover::new(n, m, band);
-        bounds::lb_keogh_band_sq(query, row, c, cover, cutoff, &mut self.queues)
+        /// The bound along the cover.
+        struct Queues<'a> {
+            query: &'a [f32],
+            row: &'a [f32],
+            c: usize,
+            cutoff: f32,
+            queues: &'a mut [Vec<usize>; 2],
+        }
+        impl dtw::AlongCover for Queues<'_> {
+            type Out = f32;
+            #[inline(always)]
+            fn along(self, cover: impl Iterator<Item = (usize, usize)> + Clone) -> f32 {
+                let Queues {
+                    query,
+                    row,
+                    c,
+                    cutoff,
+                    queues,
+                } = self;
+                bounds::lb_keogh_band_sq(query, row, c, cover, cutoff, queues)
+            }
+        }
+        let queues = &mut self.queues;
+        dtw::with_sloped_cover(
+            n,
+            m,
+            band,
+            Queues {
+                query,
+                row,
+                c,
+                cutoff,
+                queues,
+            },
+        )
     }
 
     /// Computes whatever the metric needs about `query` (time-major, `channels` floats per time
