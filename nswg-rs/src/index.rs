@@ -8,7 +8,6 @@ use crate::insert::upper_degree;
 use crate::metric::Metric;
 use crate::params::{check_threads, BuildParams, GraphKind, MAX_DIM};
 use crate::pivots::Pivots;
-use crate::pool::PoolSlot;
 use crate::rng::draw_level;
 use crate::scratch::Scratch;
 use crate::stats::{Added, BuildStats, Built};
@@ -35,7 +34,6 @@ pub struct Index {
     /// Nodes inserted since the last orphan pass (not saved).
     pub(crate) unlinked_since_repair: usize,
     pub(crate) scratch: Mutex<Vec<Scratch>>,
-    pub(crate) pool: Mutex<Option<PoolSlot>>,
     /// Per slot, true while the slot is free (its row removed, its id [`FREE_ID`]); empty until
     /// the first removal. A free slot has no links and no in-links.
     pub(crate) dead: Vec<bool>,
@@ -320,7 +318,6 @@ impl Index {
             pivots,
             unlinked_since_repair: 0,
             scratch: Mutex::new(Vec::new()),
-            pool: Mutex::new(None),
             dead: Vec::new(),
             free: Vec::new(),
             relink: Vec::new(),
