@@ -147,10 +147,13 @@ fn row_span<const C: usize>(
     let ups = prev.get(start..=end1)?;
     let outs = curr.get_mut(start..=end1)?;
     match kernel {
-        Kernel::Portable => row_cells_portable::<C>(qi, col, diags, ups, outs),
         // SAFETY: SSE2 is part of the x86-64 baseline; AVX was detected (`Kernel::best`).
+        #[cfg(target_arch = "x86_64")]
         Kernel::Sse2 => unsafe { row_cells_sse2::<C>(qi, col, diags, ups, outs) },
+        #[cfg(target_arch = "x86_64")]
         Kernel::Avx => unsafe { row_cells_avx::<C>(qi, col, diags, ups, outs) },
+        // Elsewhere only the portable kernel is chosen.
+        _ => row_cells_portable::<C>(qi, col, diags, ups, outs),
     }
     if end1 >= last {
         return Some(end1);
@@ -162,10 +165,12 @@ fn row_span<const C: usize>(
     let col = cols.get(end1 * c..last * c)?;
     let outs = curr.get_mut(end1 + 1..=last)?;
     let done = match kernel {
-        Kernel::Portable => row_left_portable::<C>(qi, col, left, outs, cut),
         // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
         Kernel::Sse2 => unsafe { row_left_sse2::<C>(qi, col, left, outs, cut) },
+        #[cfg(target_arch = "x86_64")]
         Kernel::Avx => unsafe { row_left_avx::<C>(qi, col, left, outs, cut) },
+        _ => row_left_portable::<C>(qi, col, left, outs, cut),
     };
     Some(end1 + done)
 }
@@ -499,53 +504,6 @@ unsafe fn row_left_avx<const C: usize>(
     outs.len()
 }
 
-/// Elsewhere the portable forms serve (never called: `Kernel::best` is `Portable` there).
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn row_cells_sse2<const C: usize>(
-    qi: &[f32],
-    col: &[[f32; LANES]],
-    diags: &[[f32; LANES]],
-    ups: &[[f32; LANES]],
-    outs: &mut [[f32; LANES]],
-) {
-    row_cells_portable::<C>(qi, col, diags, ups, outs)
-}
-
-/// Elsewhere the portable forms serve (never called: `Kernel::best` is `Portable` there).
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn row_cells_avx<const C: usize>(
-    qi: &[f32],
-    col: &[[f32; LANES]],
-    diags: &[[f32; LANES]],
-    ups: &[[f32; LANES]],
-    outs: &mut [[f32; LANES]],
-) {
-    row_cells_portable::<C>(qi, col, diags, ups, outs)
-}
-
-/// Elsewhere the portable forms serve (never called: `Kernel::best` is `Portable` there).
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn row_left_sse2<const C: usize>(
-    qi: &[f32],
-    col: &[[f32; LANES]],
-    left: [f32; LANES],
-    outs: &mut [[f32; LANES]],
-    cut: f32,
-) -> usize {
-    row_left_portable::<C>(qi, col, left, outs, cut)
-}
-
-/// Elsewhere the portable forms serve (never called: `Kernel::best` is `Portable` there).
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn row_left_avx<const C: usize>(
-    qi: &[f32],
-    col: &[[f32; LANES]],
-    left: [f32; LANES],
-    outs: &mut [[f32; LANES]],
-    cut: f32,
-) -> usize {
-    row_left_portable::<C>(qi, col, left, outs, cut)
-}
 #[cfg(test)]
 mod tests {
     use super::super::dtw::{dtw_dependent_sq, DtwScratch};
