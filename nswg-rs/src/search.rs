@@ -801,13 +801,9 @@ impl Index {
                     at += 1;
                     if s.mark(node) {
                         // Its scan-order bound, at most the cutoff, included the forward band
-                        // bound of a row of another length: not computed again.
-                        let len = self.store.span(node as usize).len();
-                        if len != q.len() {
-                            let (qn, rn) = (q.len() / c, len / c);
-                            let pair = pair_band(band, self.store.window, qn, rn);
-                            s.prep.band_lb_passed = band_lb_applies(pair, qn, rn);
-                        }
+                        // bound of a row of another length (where that bound applies): not
+                        // computed again.
+                        s.prep.band_lb_passed = self.store.span(node as usize).len() != q.len();
                         offer(&mut top, node, s, &mut cutoff);
                     }
                 }

@@ -514,19 +514,32 @@ mod tests {
         prop::collection::vec(-4.0f32..4.0, len)
     }
 
+    /// A channel count in `channels` and a query followed by `LANES` stored series, all of one
+    /// length in `steps` time steps.
+    fn batch(
+        channels: std::ops::Range<usize>,
+        steps: std::ops::Range<usize>,
+    ) -> impl Strategy<Value = (usize, Vec<Vec<f32>>)> {
+        (channels, steps).prop_flat_map(|(c, steps)| {
+            (Just(c), prop::collection::vec(series(c * steps), LANES + 1))
+        })
+    }
+
+    /// The query and the batch's stored series of `data` (from [`batch`]).
+    fn split(data: &[Vec<f32>]) -> (&[f32], [&[f32]; LANES]) {
+        (&data[0], std::array::from_fn(|l| data[l + 1].as_slice()))
+    }
+
     proptest! {
         /// Every lane equals the scalar kernel bit for bit under the cutoff, and is +inf above; with
         /// every row kernel.
         #[test]
         fn lanes_equal_the_scalar_kernel(
-            (c, data) in (1usize..8, 1usize..40).prop_flat_map(|(c, steps)| {
-                (Just(c), prop::collection::vec(series(c * steps), LANES + 1))
-            }),
+            (c, data) in batch(1..8, 1..40),
             band in 0usize..45,
             cut in prop::option::of(0.0f32..200.0),
         ) {
-            let query = &data[0];
-            let rows: [&[f32]; LANES] = std::array::from_fn(|l| data[l + 1].as_slice());
+            let (query, rows) = split(&data);
             let cutoff = cut.unwrap_or(f32::INFINITY);
             let mut ls = LaneScratch::default();
             let got = dtw_lanes_sq(query, &rows, c, band, cutoff, &mut ls);
@@ -555,14 +568,11 @@ mod tests {
         /// cutoff is live), and slightly below it drops the lane.
         #[test]
         fn a_cutoff_at_a_lane_distance_keeps_it(
-            (c, data) in (1usize..7, 1usize..30).prop_flat_map(|(c, steps)| {
-                (Just(c), prop::collection::vec(series(c * steps), LANES + 1))
-            }),
+            (c, data) in batch(1..7, 1..30),
             band in 0usize..35,
             lane in 0usize..LANES,
         ) {
-            let query = &data[0];
-            let rows: [&[f32]; LANES] = std::array::from_fn(|l| data[l + 1].as_slice());
+            let (query, rows) = split(&data);
             let mut scratch = DtwScratch::new();
             let exact = dtw_dependent_sq(query, rows[lane], c, band, f32::INFINITY, &mut scratch);
             let mut ls = LaneScratch::default();

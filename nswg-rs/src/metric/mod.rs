@@ -306,9 +306,9 @@ pub(crate) struct QueryPrep {
     table: bounds::RangeTable,
     table_ready: bool,
     /// Set by a caller that already found the next stored row's forward sloped-band LB_Keogh
-    /// ([`QueryPrep::lb_band_of_row_sq`]) at or under the cutoff it evaluates the row with (the
-    /// ordered exact scan, whose scan order is that bound): the next DTW evaluation skips
-    /// computing it again, and clears the flag.
+    /// ([`QueryPrep::lb_band_of_row_sq`]), where it applies, at or under the cutoff it evaluates
+    /// the row with (the ordered exact scan, whose scan order is that bound): the next DTW
+    /// evaluation skips computing it again, and clears the flag.
     pub(crate) band_lb_passed: bool,
 }
 
@@ -500,7 +500,7 @@ fn eval_dtw_sq(
             // Series of another length (a variable-length index): the band follows the sloped
             // diagonal, which the stored straight envelopes do not bound; LB_Keogh is computed
             // along the pair's own band instead, both ways (unless the band is everything).
-            let fwd = if band_lb_passed {
+            let fwd = if band_lb_passed && band_lb_applies(band, query.len() / c, row.len() / c) {
                 Some(0.0) // known to be at most the cutoff
             } else {
                 prep.lb_band_of_row_sq(query, row, band, cutoff)
