@@ -686,7 +686,7 @@ impl Index {
                     } else {
                         let kim = bounds::lb_kim_channels_sq(q, row, self.store.channels);
                         let pair = pair_band(band, self.store.window, q.len() / c, row.len() / c);
-                        match prep.lb_band_of_row_sq(q, row, pair, cutoff) {
+                        match prep.lb_paa_of_row_sq(q, row, pair, cutoff) {
                             Some(keogh) => keogh.max(kim),
                             None => kim,
                         }
@@ -800,10 +800,6 @@ impl Index {
                     }
                     at += 1;
                     if s.mark(node) {
-                        // Its scan-order bound, at most the cutoff, included the forward band
-                        // bound of a row of another length (where that bound applies): not
-                        // computed again.
-                        s.prep.band_lb_passed = self.store.span(node as usize).len() != q.len();
                         offer(&mut top, node, s, &mut cutoff);
                     }
                 }

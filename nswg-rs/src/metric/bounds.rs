@@ -7,6 +7,8 @@
 //! `(2 * x.len() + upper.len() + 4) * f32::EPSILON` (about 4e-5 at length 100) that covers the
 //! difference in summation order. So `bound > cutoff` safely proves `dtw_sq > cutoff`.
 
+use super::dtw;
+
 /// LB_Kim (first and last point version, LB_KimFL) in squared units: squared differences of the first points and of the last points.
 ///
 /// Squared units; every warping path starts at cell `(0, 0)` and ends at `(n - 1, m - 1)`, so this
@@ -475,6 +477,75 @@ fn table_core<const C: usize>(
     total * scale
 }
 
+/// Time steps of `x` per block of [`lb_paa_table_sq`].
+pub const PAA_STEPS: usize = 8;
+
+/// A coarse, cheap form of [`lb_keogh_table_sq`] along the sloped band of thickness `t`
+/// between `x` (rows) and `y` (columns) (squared units, scaled by the rounding slack, stopping
+/// early above `cutoff`): `x`'s steps in blocks of [`PAA_STEPS`], each block's mean per
+/// channel against `y`'s range over the columns of all its rows ([`dtw::BlockCover`]). It is
+/// at most LB_Keogh along the same band, so it is a lower bound of DTW wherever LB_Keogh is: a
+/// block's range contains each of its rows' ranges, and the squared distance to a range is
+/// convex, so the sum over a block's `b` steps is at least `b` times the distance of their
+/// mean (Jensen). It costs one range lookup per block instead of one per step. The sums are in
+/// f64, so the mean of values inside a range stays inside it.
+pub fn lb_paa_table_sq(x: &[f32], y: &RangeTable, t: usize, cutoff: f32) -> f32 {
+    if y.channels <= 1 {
+        paa_core::<1>(x, y, t, cutoff)
+    } else {
+        paa_core::<0>(x, y, t, cutoff)
+    }
+}
+
+/// [`lb_paa_table_sq`] with the channel count `C` fixed at compile time (`C == 0`: the
+/// table's).
+#[inline(always)]
+fn paa_core<const C: usize>(x: &[f32], y: &RangeTable, t: usize, cutoff: f32) -> f32 {
+    let c = if C > 0 { C } else { y.channels.max(1) };
+    let (n, m) = (x.len() / c, y.steps);
+    if n == 0 || m == 0 {
+        return 0.0;
+    }
+    let row = m * c;
+    let cover = dtw::BlockCover::new(n, m, t);
+    // The f64 -> f32 conversion's rounding on top of the slack of the f32 sums of the DTW.
+    let scale = f64::from(rounding_slack(x.len(), row)) * (1.0 - 2.0 * f64::from(f32::EPSILON));
+    let mut total = 0.0f64;
+    for (b, block) in x[..n * c].chunks(PAA_STEPS * c).enumerate() {
+        let first = b * PAA_STEPS;
+        let count = block.len() / c;
+        let (lo, hi) = cover.span(first, first + count - 1);
+        let k = (usize::BITS - 1 - (hi - lo + 1).leading_zeros()) as usize;
+        let (a, z) = (k * row + lo * c, k * row + (hi + 1 - (1 << k)) * c);
+        let (Some(ra), Some(rz)) = (y.range.get(a..a + c), y.range.get(z..z + c)) else {
+            break;
+        };
+        let weight = count as f64;
+        for (ch, (&[ua, la], &[uz, lz])) in ra.iter().zip(rz).enumerate() {
+            let up = f64::from(if ua > uz { ua } else { uz });
+            let down = f64::from(if la < lz { la } else { lz });
+            let sum = if C == 1 && count == PAA_STEPS {
+                // A tree of sums (no chain of eight dependent adds).
+                let v: [f64; PAA_STEPS] = std::array::from_fn(|i| f64::from(block[i]));
+                ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]))
+            } else {
+                block[ch..]
+                    .iter()
+                    .step_by(c)
+                    .map(|&v| f64::from(v))
+                    .sum::<f64>()
+            };
+            let mean = sum / weight;
+            let (above, below) = ((mean - up).max(0.0), (down - mean).max(0.0));
+            total += weight * (above * above + below * below);
+        }
+        if b % (BLOCK / PAA_STEPS) == BLOCK / PAA_STEPS - 1 && ((total * scale) as f32) > cutoff {
+            break;
+        }
+    }
+    (total * scale) as f32
+}
+
 /// LB_Keogh of each channel separately (squared units, scaled by the rounding slack): `out[ch]`
 /// is a lower bound of channel `ch`'s own DTW, as `dtw::dtw_independent_sq` sums them.
 /// `out.len()` is the channel count; time-major layout as in [`envelope_channels`].
@@ -499,6 +570,15 @@ mod tests {
     use super::super::dtw::{dtw_dependent_sq, dtw_independent_sq, dtw_sq, dtw_sq_cb, DtwScratch};
     use super::*;
     use proptest::prelude::*;
+
+    /// LB_Keogh of a series against a range table along a cover.
+    struct Along<'a>(&'a [f32], &'a RangeTable);
+    impl crate::metric::dtw::AlongCover for Along<'_> {
+        type Out = f32;
+        fn along(self, cover: impl Iterator<Item = (usize, usize)> + Clone) -> f32 {
+            lb_keogh_table_sq(self.0, self.1, cover, f32::INFINITY)
+        }
+    }
 
     fn naive_envelope(s: &[f32], band: usize) -> (Vec<f32>, Vec<f32>) {
         let n = s.len();
@@ -681,6 +761,15 @@ mod tests {
         }
 
         #[test]
+        fn paa_bound_of_equal_values_is_zero(n in 1usize..40, m in 1usize..40, band in 0usize..12, v in -5.0f32..5.0) {
+            // Every mean of values inside a range stays inside it: no rounding above zero.
+            let (x, y) = (vec![v; n], vec![v; m]);
+            let mut table = RangeTable::default();
+            table.build(&y, 1);
+            prop_assert_eq!(lb_paa_table_sq(&x, &table, band, f32::INFINITY), 0.0);
+        }
+
+        #[test]
         fn band_bound_of_unequal_lengths_stays_below_both_forms(
             (c, n, m) in (1usize..4, 1usize..40, 1usize..40),
             seed in any::<u64>(),
@@ -715,6 +804,17 @@ mod tests {
                 let fast = lb_keogh_table_sq(a, &table, pairs.clone(), f32::INFINITY);
                 prop_assert!((fast - lb).abs() <= 1e-5 * lb.max(1.0), "table {} vs {}", fast, lb);
                 prop_assert!(fast <= ind, "table LB {} > DTW_I {}", fast, ind);
+                // The block form along the band's cover: below LB_Keogh along that cover, which
+                // is at most the band's own (a cover holds the band).
+                let covered = crate::metric::dtw::with_sloped_cover(rows, cols, band, Along(a, &table));
+                let paa = lb_paa_table_sq(a, &table, band, f32::INFINITY);
+                prop_assert!(covered <= fast * (1.0 + 1e-5) + 1e-6, "cover {} > band {}", covered, fast);
+                prop_assert!(paa <= covered * (1.0 + 1e-5) + 1e-6, "PAA {} > cover LB {}", paa, covered);
+                prop_assert!(paa <= ind, "PAA LB {} > DTW_I {} (n={}, m={}, band={})", paa, ind, rows, cols, band);
+                if let Some(cut) = cut {
+                    let early = lb_paa_table_sq(a, &table, band, cut);
+                    prop_assert!(early == paa || (early > cut && early <= paa), "{} {} {}", early, paa, cut);
+                }
                 // Stopping early only ever reports a value above the cutoff.
                 if let Some(cut) = cut {
                     let early = lb_keogh_band_sq(a, b, c, pairs.clone(), cut, &mut queues);

@@ -616,6 +616,46 @@ impl<const ROWS_SHORTER: bool> Iterator for SlopedCover<ROWS_SHORTER> {
     }
 }
 
+/// The union of the [`SlopedCover`] of a run of rows, in O(1) per run from one f64 product per
+/// end (for block bounds, which look the range up once per run of rows): at least the cover
+/// of every row of the run, widened by one more column on each side than the cover for the
+/// rounding of `m / n` in f64.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BlockCover {
+    ratio: f64,
+    rows_shorter: bool,
+    t: usize,
+    last: usize,
+}
+
+impl BlockCover {
+    /// The cover of the band of thickness `t` between `n` rows and `m` columns (`n, m > 0`).
+    pub(crate) fn new(n: usize, m: usize, t: usize) -> Self {
+        BlockCover {
+            ratio: m as f64 / n.max(1) as f64,
+            rows_shorter: n <= m,
+            t,
+            last: m.saturating_sub(1),
+        }
+    }
+
+    /// Columns `lo..=hi` covering rows `first..=last_row` (`first <= last_row`).
+    #[inline(always)]
+    pub(crate) fn span(&self, first: usize, last_row: usize) -> (usize, usize) {
+        // The cover's ends are floor(m * k / n) and ceil(m * k' / n) of the row's own ks; an
+        // f64 product is within one of the exact quotient, so one more column each way keeps
+        // the exact ends inside.
+        let (k_lo, k_hi, widen) = if self.rows_shorter {
+            (first.saturating_sub(self.t), last_row + self.t + 1, 3)
+        } else {
+            (first, last_row + 1, self.t + 3)
+        };
+        let lo = ((k_lo as f64 * self.ratio) as usize).saturating_sub(widen);
+        let hi = (k_hi as f64 * self.ratio) as usize + 1 + widen;
+        (lo.min(self.last), hi.min(self.last))
+    }
+}
+
 /// Something computed along a [`SlopedCover`], whichever rule applies.
 pub(crate) trait AlongCover {
     /// The result.
@@ -869,6 +909,46 @@ mod tests {
                         "fill n={n} m={m} t={t} i={i}"
                     );
                     before = (a, b);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn block_cover_holds_the_rows_of_the_block() {
+        let mut sizes: Vec<(usize, usize)> =
+            (1..60).flat_map(|n| (1..60).map(move |m| (n, m))).collect();
+        sizes.extend([
+            (267, 201),
+            (201, 267),
+            (361, 29),
+            (29, 361),
+            (1000, 7),
+            (7, 1000),
+        ]);
+        for (n, m) in sizes {
+            for t in [0, 1, 2, 3, 5, 8, 13, 40] {
+                let cover: (Vec<usize>, Vec<usize>) = if n <= m {
+                    SlopedCover::<true>::new(n, m, t).unzip()
+                } else {
+                    SlopedCover::<false>::new(n, m, t).unzip()
+                };
+                let block = BlockCover::new(n, m, t);
+                for width in [1, 3, 8] {
+                    for first in 0..n {
+                        let last = (first + width - 1).min(n - 1);
+                        let (lo, hi) = block.span(first, last);
+                        let want = (cover.0[first], cover.1[last]);
+                        assert!(
+                            lo <= want.0 && want.1 <= hi && hi < m,
+                            "n={n} m={m} t={t} {first}..={last}"
+                        );
+                        // No wider than needed by more than the f64 margin.
+                        assert!(
+                            want.0 - lo <= 3 && hi - want.1 <= 3,
+                            "n={n} m={m} t={t} {first}..={last}: {lo}..={hi} vs {want:?}"
+                        );
+                    }
                 }
             }
         }

@@ -305,11 +305,6 @@ pub(crate) struct QueryPrep {
     /// series of another length against the query.
     table: bounds::RangeTable,
     table_ready: bool,
-    /// Set by a caller that already found the next stored row's forward sloped-band LB_Keogh
-    /// ([`QueryPrep::lb_band_of_row_sq`]), where it applies, at or under the cutoff it evaluates
-    /// the row with (the ordered exact scan, whose scan order is that bound): the next DTW
-    /// evaluation skips computing it again, and clears the flag.
-    pub(crate) band_lb_passed: bool,
 }
 
 /// The smallest band radius (time steps) at which series of unequal lengths get LB_Keogh along
@@ -338,6 +333,32 @@ impl QueryPrep {
         band: usize,
         cutoff: f32,
     ) -> Option<f32> {
+        self.along_band_of_row(query, row, band, cutoff, false)
+    }
+
+    /// The coarse form of [`QueryPrep::lb_band_of_row_sq`] ([`bounds::lb_paa_table_sq`]: block
+    /// means of the stored series, about an eighth of the work, at most that bound), where it
+    /// applies.
+    pub fn lb_paa_of_row_sq(
+        &mut self,
+        query: &[f32],
+        row: &[f32],
+        band: usize,
+        cutoff: f32,
+    ) -> Option<f32> {
+        self.along_band_of_row(query, row, band, cutoff, true)
+    }
+
+    /// [`QueryPrep::lb_band_of_row_sq`] (`paa` false) or [`QueryPrep::lb_paa_of_row_sq`].
+    #[inline(always)]
+    fn along_band_of_row(
+        &mut self,
+        query: &[f32],
+        row: &[f32],
+        band: usize,
+        cutoff: f32,
+        paa: bool,
+    ) -> Option<f32> {
         let c = self.channels.max(1);
         let (n, m) = (query.len() / c, row.len() / c);
         if n == 0 || m == 0 || !band_lb_applies(band, n, m) {
@@ -346,6 +367,9 @@ impl QueryPrep {
         if !self.table_ready {
             self.table.build(query, c);
             self.table_ready = true;
+        }
+        if paa {
+            return Some(bounds::lb_paa_table_sq(row, &self.table, band, cutoff));
         }
         /// The bound along the cover.
         struct Table<'a> {
@@ -417,7 +441,6 @@ impl QueryPrep {
         self.channels = channels.max(1);
         self.window = window;
         self.table_ready = false;
-        self.band_lb_passed = false;
         if let Some(band) = metric.band() {
             let steps = query.len() / self.channels;
             let band = pair_band(band, window, steps, steps);
@@ -476,7 +499,6 @@ fn eval_dtw_sq(
     stats: &mut SearchStats,
 ) -> f32 {
     stats.visited += 1;
-    let band_lb_passed = std::mem::take(&mut prep.band_lb_passed);
     let row = stored.row;
     let c = prep.channels.max(1);
     let band = pair_band(band, prep.window, query.len() / c, row.len() / c);
@@ -500,12 +522,7 @@ fn eval_dtw_sq(
             // Series of another length (a variable-length index): the band follows the sloped
             // diagonal, which the stored straight envelopes do not bound; LB_Keogh is computed
             // along the pair's own band instead, both ways (unless the band is everything).
-            let fwd = if band_lb_passed && band_lb_applies(band, query.len() / c, row.len() / c) {
-                Some(0.0) // known to be at most the cutoff
-            } else {
-                prep.lb_band_of_row_sq(query, row, band, cutoff)
-            };
-            match fwd {
+            match prep.lb_band_of_row_sq(query, row, band, cutoff) {
                 Some(fwd) => {
                     if fwd > cutoff {
                         stats.lb_keogh_pruned += 1;
