@@ -332,6 +332,43 @@ def test_input_layouts_give_the_same_answers():
     )
 
 
+def test_lists_of_arrays_convert_as_item_by_item():
+    """The one-pass conversion of a list of ndarrays gives what the item-by-item path gives
+    for the same values as nested Python lists (which always take that path)."""
+    from pyembed.classify._series import as_collection
+
+    rng = np.random.default_rng(8)
+    lists = [
+        [rng.normal(size=n) for n in (5, 9, 3)],  # 1-D, unequal
+        [rng.normal(size=(1, n)) for n in (4, 4, 4)],  # equal: stacked
+        [rng.normal(size=(3, n)) for n in (6, 2, 7)],  # three channels, unequal
+        [rng.normal(size=(2, 5)).astype(np.float32), rng.integers(-3, 3, size=(2, 8))],
+        [np.asfortranarray(rng.normal(size=(2, 6))), rng.normal(size=(2, 12))[:, ::-2]],
+        [rng.normal(size=(3, 5)) for _ in range(4)],  # equal, three channels
+    ]
+    for items in lists:
+        fast = as_collection(items)
+        slow = as_collection([item.tolist() for item in items])
+        assert fast.n_channels == slow.n_channels
+        if slow.array is not None:
+            assert fast.array is not None and fast.array.flags.c_contiguous
+            np.testing.assert_array_equal(fast.array, slow.array)
+        else:
+            assert fast.series is not None and slow.series is not None
+            assert len(fast.series) == len(slow.series)
+            for a, b in zip(fast.series, slow.series, strict=True):
+                assert a.dtype == np.float32 and a.flags.c_contiguous
+                np.testing.assert_array_equal(a, b)
+    # A non-finite value is still named by its series, channel and time point.
+    bad = [rng.normal(size=(2, 5)) for _ in range(4)]
+    bad[2][1, 3] = np.nan
+    with pytest.raises(ValueError, match="case 2, channel 1, time point 3"):
+        as_collection(bad)
+    huge = [np.ones(3), np.array([1.0, 1e39])]  # float32 overflow
+    with pytest.raises(ValueError, match="infinity.*case 1, channel 0, time point 1"):
+        as_collection(huge)
+
+
 def test_pickle_round_trip_keeps_predictions(gunpoint):
     X, y, Q, _ = gunpoint
     for clf in (Classifier(n_neighbors=3), Classifier(search="graph", n_jobs=1)):

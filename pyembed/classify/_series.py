@@ -165,6 +165,9 @@ def _from_list(items: list[Any] | tuple[Any, ...], name: str) -> Collection:
     """A collection from a list of 1-D (one channel) or 2-D (n_channels, n_timepoints_i) items."""
     if len(items) == 0:
         raise ValueError(f"{name} is an empty list while a minimum of 1 series is required")
+    fast = _from_arrays(items)
+    if fast is not None:
+        return fast
     series: list[NDArray[np.float32]] = []
     with np.errstate(over="ignore"):  # float32 overflow is reported as infinity below
         for i, item in enumerate(items):
@@ -179,6 +182,47 @@ def _from_list(items: list[Any] | tuple[Any, ...], name: str) -> Collection:
     if all(s.shape == series[0].shape for s in series):
         return Collection(np.stack(series), None, series[0].shape[0])
     return Collection(None, series, series[0].shape[0])
+
+
+def _from_arrays(items: list[Any] | tuple[Any, ...]) -> Collection | None:
+    """:func:`_from_list` for its common input in a few calls over the whole collection (one
+    conversion, one finiteness check): every item a real-valued ndarray, 1-D or 2-D with the
+    first item's channels and at least one time point, every value finite after conversion.
+    None for anything else, which the item-by-item path then checks and reports."""
+    first = items[0]
+    if type(first) is not np.ndarray or first.ndim not in (1, 2):
+        return None
+    c = 1 if first.ndim == 1 else first.shape[0]
+    if c == 0:
+        return None
+    lengths: list[int] = []
+    for item in items:
+        if type(item) is not np.ndarray or item.dtype.kind not in "fiu":
+            return None
+        shape = item.shape
+        if len(shape) == 2 and shape[0] == c:
+            lengths.append(shape[1])
+        elif len(shape) == 1 and c == 1:
+            lengths.append(shape[0])
+        else:
+            return None
+    if min(lengths) == 0:
+        return None
+    with np.errstate(over="ignore"):  # float32 overflow is infinity, reported by the slow path
+        flat = np.concatenate([item.reshape(c, -1) for item in items], axis=1, dtype=_F32)
+    if not np.isfinite(flat).all():
+        return None
+    n, length = len(items), lengths[0]
+    if all(size == length for size in lengths):
+        stacked = flat.reshape(c, n, length).transpose(1, 0, 2)
+        return Collection(np.ascontiguousarray(stacked), None, c)
+    ends = np.cumsum(lengths).tolist()
+    starts = [0, *ends[:-1]]
+    if c == 1:  # one row: every column range is a C-contiguous view
+        series = [flat[:, a:b] for a, b in zip(starts, ends, strict=True)]
+    else:
+        series = [np.ascontiguousarray(flat[:, a:b]) for a, b in zip(starts, ends, strict=True)]
+    return Collection(None, series, c)
 
 
 def _series_item(
