@@ -254,6 +254,36 @@ proptest! {
         }
     }
 
+    /// The same above `SHORT_SERIES_STEPS` (24), where the exact scan orders rows by LB_Keogh
+    /// and screens them, instead of running every row through the batched kernel.
+    #[test]
+    fn exact_dtw_search_of_longer_series_is_the_unpruned_scan(
+        (dim, band, rows) in (25usize..=48, 1usize..=60).prop_flat_map(|(dim, n)| {
+            (Just(dim), 1usize..=dim, proptest::collection::vec(value(), n * dim))
+        }),
+        random in proptest::collection::vec(value(), 96),
+        k in 1usize..10,
+    ) {
+        let metric = Metric::Dtw { band };
+        let params = BuildParams { max_degree: 8, ef_construction: 8, seed: 1, graph: GraphKind::Hnsw };
+        let s = Spec { dim, metric, params, rows };
+        let idx = s.build();
+        let k = k.min(idx.len());
+        for q in queries(&s, &random).chunks_exact(s.dim) {
+            let mut all: Vec<(u32, i64)> = s
+                .rows
+                .chunks_exact(s.dim)
+                .enumerate()
+                .map(|(id, row)| (s.metric.distance(row, q).to_bits(), id as i64))
+                .collect();
+            all.sort_by(|a, b| f32::from_bits(a.0).total_cmp(&f32::from_bits(b.0)).then(a.1.cmp(&b.1)));
+            all.truncate(k);
+            let (got, _) = idx.exact_search(q, k, &SearchParams::default()).unwrap();
+            let got: Vec<(u32, i64)> = got.iter().map(|h| (h.distance.to_bits(), h.id)).collect();
+            prop_assert_eq!(got, all);
+        }
+    }
+
     /// DTW with band 0 is the Euclidean distance (true units, up to summation order: the
     /// Euclidean kernel sums in lanes), through `Metric::distance` and through exact search.
     #[test]

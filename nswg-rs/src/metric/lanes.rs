@@ -49,7 +49,8 @@ fn min2(a: f32, b: f32) -> f32 {
 /// Whether some lane of `v` is `<= cut` (the cell is live).
 #[inline(always)]
 fn any_live(v: &[f32; LANES], cut: f32) -> bool {
-    v.iter().any(|&x| x <= cut)
+    // Without an early exit, so that the eight compares are one vector compare.
+    v.iter().fold(0u32, |live, &x| live | u32::from(x <= cut)) != 0
 }
 
 /// The row kernels: portable loops, SSE2 (the x86-64 baseline) or AVX (detected at run time).
@@ -126,6 +127,40 @@ fn lanes_dispatch(
     }
 }
 
+/// Cells at slots `start..=end` of one row through the chosen kernel, from the row above
+/// (`prev`) and the left neighbour (the cell before `start` reads as `+inf`). `None` if a slice
+/// is out of range.
+#[inline(always)]
+fn row_cells<const C: usize>(
+    kernel: Kernel,
+    qi: &[f32],
+    cols: &[[f32; LANES]],
+    prev: &[[f32; LANES]],
+    curr: &mut [[f32; LANES]],
+    start: usize,
+    end: usize,
+) -> Option<()> {
+    let c = qi.len();
+    let col = cols.get((start - 1) * c..end * c)?;
+    let diags = prev.get(start - 1..end)?;
+    let ups = prev.get(start..=end)?;
+    let outs = curr.get_mut(start..=end)?;
+    match kernel {
+        // SAFETY: SSE2 is part of the x86-64 baseline; AVX was detected (`Kernel::best`).
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Sse2 => unsafe { row_cells_sse2::<C>(qi, col, diags, ups, outs) },
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx => unsafe { row_cells_avx::<C>(qi, col, diags, ups, outs) },
+        // Elsewhere only the portable kernel is chosen.
+        _ => row_cells_portable::<C>(qi, col, diags, ups, outs),
+    }
+    Some(())
+}
+
+/// Bands at most this many cells wide are computed whole in every row (no live span kept): the
+/// span's bookkeeping costs more per row than the few cells it would skip.
+const NARROW_BAND_CELLS: usize = 16;
+
 /// One row's span of cells through the chosen kernel: the cells at slots `start..=end1` from
 /// the row above (`prev`) and the left neighbour, then, from `end1 + 1` up to `last`, from the
 /// left neighbour alone while some lane of it is live. Slot `t` is column `t - 1`; `cols` holds
@@ -142,19 +177,7 @@ fn row_span<const C: usize>(
     cut: f32,
 ) -> Option<usize> {
     let c = qi.len();
-    let col = cols.get((start - 1) * c..end1 * c)?;
-    let diags = prev.get(start - 1..end1)?;
-    let ups = prev.get(start..=end1)?;
-    let outs = curr.get_mut(start..=end1)?;
-    match kernel {
-        // SAFETY: SSE2 is part of the x86-64 baseline; AVX was detected (`Kernel::best`).
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Sse2 => unsafe { row_cells_sse2::<C>(qi, col, diags, ups, outs) },
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx => unsafe { row_cells_avx::<C>(qi, col, diags, ups, outs) },
-        // Elsewhere only the portable kernel is chosen.
-        _ => row_cells_portable::<C>(qi, col, diags, ups, outs),
-    }
+    row_cells::<C>(kernel, qi, cols, prev, curr, start, end1)?;
     if end1 >= last {
         return Some(end1);
     }
@@ -218,6 +241,9 @@ fn lanes_core<const C: usize>(
     // Virtual row -1: only column -1 (slot 0) is reachable, at cost 0. `(first, last)`: the
     // previous row's first and last live slots.
     prev[0] = [0.0; LANES];
+    if 2 * w < NARROW_BAND_CELLS {
+        return lanes_narrow::<C>(kernel, query, cols, prev, curr, c, w, cut);
+    }
     let (mut first, mut last) = (0usize, 0usize);
     let mut end = 0;
     for (i, qi) in query.chunks_exact(c).enumerate() {
@@ -252,6 +278,54 @@ fn lanes_core<const C: usize>(
             if v <= cut {
                 *o = v;
             }
+        }
+    }
+    out
+}
+
+/// The rows of [`lanes_core`] for a narrow band: each row's whole band (slots
+/// `i - w + 1..=i + w + 1`, clipped), with the cells just outside it set to `+inf` for the next
+/// row; the batch stops at a row with no live cell. `prev` holds the virtual row -1 (slot 0 at
+/// 0, the others `+inf`). Cells above `cut` are kept as computed rather than set to `+inf`: a
+/// path through one costs more than `cut`, so the live cells, and the result, are the same.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn lanes_narrow<'a, const C: usize>(
+    kernel: Kernel,
+    query: &[f32],
+    cols: &[[f32; LANES]],
+    mut prev: &'a mut [[f32; LANES]],
+    mut curr: &'a mut [[f32; LANES]],
+    c: usize,
+    w: usize,
+    cut: f32,
+) -> [f32; LANES] {
+    let dead = [f32::INFINITY; LANES];
+    let n = query.len() / c;
+    for (i, qi) in query.chunks_exact(c).enumerate() {
+        let lo = i.saturating_sub(w) + 1;
+        let hi = (i + w).min(n - 1) + 1;
+        // Row i reads the row above at slots lo - 1..=hi: all written by it or set here.
+        curr[lo - 1] = dead;
+        if row_cells::<C>(kernel, qi, cols, prev, curr, lo, hi).is_none() {
+            debug_assert!(false, "lane rows out of range");
+            return dead;
+        }
+        if let Some(next) = curr.get_mut(hi + 1) {
+            *next = dead;
+        }
+        let low = curr[lo..=hi]
+            .iter()
+            .fold(dead, |m, v| std::array::from_fn(|l| min2(m[l], v[l])));
+        if !any_live(&low, cut) {
+            return dead;
+        }
+        std::mem::swap(&mut prev, &mut curr);
+    }
+    let mut out = dead;
+    for (o, &v) in out.iter_mut().zip(&prev[n]) {
+        if v <= cut {
+            *o = v;
         }
     }
     out

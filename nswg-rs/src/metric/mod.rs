@@ -435,12 +435,20 @@ impl QueryPrep {
         )
     }
 
-    /// Computes whatever the metric needs about `query` (time-major, `channels` floats per time
-    /// step) once per search; `window` is the index's (see [`pair_band`]).
-    pub fn prepare(&mut self, metric: Metric, channels: usize, window: Option<f64>, query: &[f32]) {
+    /// [`QueryPrep::prepare`] for a caller that reads no bound of the query (the batched kernel
+    /// alone): no envelope (emptied, so that none of an earlier query is read).
+    pub fn prepare_without_envelope(&mut self, channels: usize, window: Option<f64>) {
         self.channels = channels.max(1);
         self.window = window;
         self.table_ready = false;
+        self.upper.clear();
+        self.lower.clear();
+    }
+
+    /// Computes whatever the metric needs about `query` (time-major, `channels` floats per time
+    /// step) once per search; `window` is the index's (see [`pair_band`]).
+    pub fn prepare(&mut self, metric: Metric, channels: usize, window: Option<f64>, query: &[f32]) {
+        self.prepare_without_envelope(channels, window);
         if let Some(band) = metric.band() {
             let steps = query.len() / self.channels;
             let band = pair_band(band, window, steps, steps);
