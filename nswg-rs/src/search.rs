@@ -922,14 +922,14 @@ impl<'a> Batch<'a> {
 const ORDERED_SCAN_ROWS_PER_K: usize = 1024;
 
 /// Query length (time steps) up to which the exact DTW scan (dependent form, equal lengths)
-/// skips lower bounds and the scan order and runs every stored row through the batched kernel,
-/// whose pruning against the running k-th best is then cheaper than a bound, a sort and a
-/// screen per row. Measured (exact 1-NN, one thread, 200 x 400 z-normalized random walks, plain
-/// scan time / ordered scan time): 16 steps 0.53-0.67 at bands 2, 4 and full, 1.07-1.23 at
-/// band 1; 32 steps 0.82 at band 2, 1.16-1.58 at bands 1, 3, 8 and full; 48 steps and more
-/// mostly above 1. ItalyPowerDemand (24 steps, 67 x 1029): band 2 4.9 against 6.6 ms, full
-/// window 9.4 against 12.4 ms.
-const SHORT_SERIES_STEPS: usize = 24;
+/// skips LB_Keogh, the scan order and the screen, and runs every stored row that LB_Kim does
+/// not reject through the batched kernel, whose pruning against the running k-th best is then
+/// cheaper than a bound, a sort and a screen per row. Measured (exact 1-NN, one thread, 200 x
+/// 400 z-normalized random walks, bands 1, 2, 10%, 25% and full; plain scan time / ordered scan
+/// time, interleaved): 16 steps 0.31-0.49, 24 steps 0.42-0.83, 32 steps 0.60-0.70, 48 steps
+/// 0.74-1.17, 64 steps 0.85-1.08, 128 steps 0.95-1.77. ItalyPowerDemand (24 steps, 67 x 1029):
+/// band 2 3.4 against 6.6 ms, full window 7.2 against 12.4 ms.
+const SHORT_SERIES_STEPS: usize = 32;
 
 /// A DTW band of at least the series length over this is wide: the ordered exact scan first
 /// evaluates the rows nearest by Euclidean distance (see `exact_scan`).

@@ -254,11 +254,11 @@ proptest! {
         }
     }
 
-    /// The same above `SHORT_SERIES_STEPS` (24), where the exact scan orders rows by LB_Keogh
+    /// The same above `SHORT_SERIES_STEPS` (32), where the exact scan orders rows by LB_Keogh
     /// and screens them, instead of running every row through the batched kernel.
     #[test]
     fn exact_dtw_search_of_longer_series_is_the_unpruned_scan(
-        (dim, band, rows) in (25usize..=48, 1usize..=60).prop_flat_map(|(dim, n)| {
+        (dim, band, rows) in (33usize..=56, 1usize..=60).prop_flat_map(|(dim, n)| {
             (Just(dim), 1usize..=dim, proptest::collection::vec(value(), n * dim))
         }),
         random in proptest::collection::vec(value(), 96),
