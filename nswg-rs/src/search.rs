@@ -861,6 +861,31 @@ impl Index {
                 }
                 s.order = order;
             }
+            Metric::Euclidean
+            | Metric::Cosine
+            | Metric::InnerProduct
+            | Metric::Dtw { band: 0 }
+            | Metric::DtwIndependent { band: 0 }
+                if allowed.is_none() && !self.store.variable =>
+            {
+                // One pass over a row is the whole distance (DTW with band 0 is the squared
+                // Euclidean distance in both forms, as `eval_sq` computes it): no bound can be
+                // cheaper, so the rows go straight through the vector kernel.
+                let vector = if metric.band().is_some() {
+                    Metric::Euclidean
+                } else {
+                    metric
+                };
+                for node in 0..self.slots() as u32 {
+                    if self.dead.get(node as usize).copied().unwrap_or(false) {
+                        continue;
+                    }
+                    s.stats.visited += 1;
+                    s.stats.distance_calls += 1;
+                    let d = crate::metric::vector_sq(vector, q, self.store.row(node as usize));
+                    keep(&mut top, node, d, &mut cutoff);
+                }
+            }
             _ if allowed.is_some() => {
                 for &node in allowed.unwrap_or(&[]) {
                     offer(&mut top, node, s, &mut cutoff);
