@@ -742,7 +742,7 @@ impl Index {
                     } else {
                         let kim = bounds::lb_kim_channels_sq(q, row, self.store.channels);
                         let pair = pair_band(band, self.store.window, q.len() / c, row.len() / c);
-                        match prep.lb_paa_of_row_sq(q, row, pair, cutoff) {
+                        match prep.lb_band_of_row_sq(q, row, pair, cutoff, true) {
                             Some(keogh) => keogh.max(kim),
                             None => kim,
                         }

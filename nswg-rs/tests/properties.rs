@@ -147,6 +147,32 @@ fn full_beam_equals_exact(s: &Spec, random: &[f32], k: usize) -> Result<(), Test
     Ok(())
 }
 
+/// Exact search of every query of `s` (see [`queries`]) returns the unpruned scan's `k` nearest:
+/// the same ids in (distance, id) order, each distance bit-identical to `Metric::distance` with
+/// the stored row first.
+fn exact_is_the_unpruned_scan(s: &Spec, random: &[f32], k: usize) -> Result<(), TestCaseError> {
+    let idx = s.build();
+    let k = k.min(idx.len());
+    for q in queries(s, random).chunks_exact(s.dim) {
+        let mut all: Vec<(u32, i64)> = s
+            .rows
+            .chunks_exact(s.dim)
+            .enumerate()
+            .map(|(id, row)| (s.metric.distance(row, q).to_bits(), id as i64))
+            .collect();
+        all.sort_by(|a, b| {
+            f32::from_bits(a.0)
+                .total_cmp(&f32::from_bits(b.0))
+                .then(a.1.cmp(&b.1))
+        });
+        all.truncate(k);
+        let (got, _) = idx.exact_search(q, k, &SearchParams::default()).unwrap();
+        let got: Vec<(u32, i64)> = got.iter().map(|h| (h.distance.to_bits(), h.id)).collect();
+        prop_assert_eq!(got, all);
+    }
+    Ok(())
+}
+
 /// Ids (= node numbers here) that no path of base-graph links from the root reaches; the root is
 /// the hierarchy's entry point, or node 0 of a flat graph (as tests/index.rs).
 fn unreachable_from_root(idx: &Index) -> Vec<i64> {
@@ -237,21 +263,7 @@ proptest! {
         s in spec(60), random in proptest::collection::vec(value(), 24), k in 1usize..10,
     ) {
         let s = Spec { metric: Metric::Dtw { band: s.metric.band().unwrap_or(1).min(s.dim) }, ..s };
-        let idx = s.build();
-        let k = k.min(idx.len());
-        for q in queries(&s, &random).chunks_exact(s.dim) {
-            let mut all: Vec<(u32, i64)> = s
-                .rows
-                .chunks_exact(s.dim)
-                .enumerate()
-                .map(|(id, row)| (s.metric.distance(row, q).to_bits(), id as i64))
-                .collect();
-            all.sort_by(|a, b| f32::from_bits(a.0).total_cmp(&f32::from_bits(b.0)).then(a.1.cmp(&b.1)));
-            all.truncate(k);
-            let (got, _) = idx.exact_search(q, k, &SearchParams::default()).unwrap();
-            let got: Vec<(u32, i64)> = got.iter().map(|h| (h.distance.to_bits(), h.id)).collect();
-            prop_assert_eq!(got, all);
-        }
+        exact_is_the_unpruned_scan(&s, &random, k)?;
     }
 
     /// The same above `SHORT_SERIES_STEPS` (32), where the exact scan orders rows by LB_Keogh
@@ -267,21 +279,7 @@ proptest! {
         let metric = Metric::Dtw { band };
         let params = BuildParams { max_degree: 8, ef_construction: 8, seed: 1, graph: GraphKind::Hnsw };
         let s = Spec { dim, metric, params, rows };
-        let idx = s.build();
-        let k = k.min(idx.len());
-        for q in queries(&s, &random).chunks_exact(s.dim) {
-            let mut all: Vec<(u32, i64)> = s
-                .rows
-                .chunks_exact(s.dim)
-                .enumerate()
-                .map(|(id, row)| (s.metric.distance(row, q).to_bits(), id as i64))
-                .collect();
-            all.sort_by(|a, b| f32::from_bits(a.0).total_cmp(&f32::from_bits(b.0)).then(a.1.cmp(&b.1)));
-            all.truncate(k);
-            let (got, _) = idx.exact_search(q, k, &SearchParams::default()).unwrap();
-            let got: Vec<(u32, i64)> = got.iter().map(|h| (h.distance.to_bits(), h.id)).collect();
-            prop_assert_eq!(got, all);
-        }
+        exact_is_the_unpruned_scan(&s, &random, k)?;
     }
 
     /// DTW with band 0 is the Euclidean distance (true units, up to summation order: the

@@ -874,10 +874,11 @@ mod tests {
         mat
     }
 
-    #[test]
-    fn sloped_band_cover_holds_the_band() {
-        let mut sizes: Vec<(usize, usize)> =
-            (1..70).flat_map(|n| (1..70).map(move |m| (n, m))).collect();
+    /// The pairs of lengths the cover tests try: all up to `below`, and a few long and skewed.
+    fn cover_sizes(below: usize) -> Vec<(usize, usize)> {
+        let mut sizes: Vec<(usize, usize)> = (1..below)
+            .flat_map(|n| (1..below).map(move |m| (n, m)))
+            .collect();
         sizes.extend([
             (267, 201),
             (201, 267),
@@ -886,15 +887,25 @@ mod tests {
             (1000, 7),
             (7, 1000),
         ]);
+        sizes
+    }
+
+    /// Every row's [`SlopedCover`] of the band of thickness `t` between `n` rows and `m` columns.
+    fn cover_of(n: usize, m: usize, t: usize) -> (Vec<usize>, Vec<usize>) {
+        if n <= m {
+            SlopedCover::<true>::new(n, m, t).unzip()
+        } else {
+            SlopedCover::<false>::new(n, m, t).unzip()
+        }
+    }
+
+    #[test]
+    fn sloped_band_cover_holds_the_band() {
         let (mut lo, mut hi) = (Vec::new(), Vec::new());
-        for (n, m) in sizes {
+        for (n, m) in cover_sizes(70) {
             for t in [0, 1, 2, 3, 5, 8, 13, 40] {
                 sloped_band(n, m, t, &mut lo, &mut hi);
-                let cover: (Vec<usize>, Vec<usize>) = if n <= m {
-                    SlopedCover::<true>::new(n, m, t).unzip()
-                } else {
-                    SlopedCover::<false>::new(n, m, t).unzip()
-                };
+                let cover = cover_of(n, m, t);
                 let mut before = (0, 0);
                 for i in 0..n {
                     let (a, b) = sloped_band_cover(n, m, t, i);
@@ -916,23 +927,9 @@ mod tests {
 
     #[test]
     fn block_cover_holds_the_rows_of_the_block() {
-        let mut sizes: Vec<(usize, usize)> =
-            (1..60).flat_map(|n| (1..60).map(move |m| (n, m))).collect();
-        sizes.extend([
-            (267, 201),
-            (201, 267),
-            (361, 29),
-            (29, 361),
-            (1000, 7),
-            (7, 1000),
-        ]);
-        for (n, m) in sizes {
+        for (n, m) in cover_sizes(60) {
             for t in [0, 1, 2, 3, 5, 8, 13, 40] {
-                let cover: (Vec<usize>, Vec<usize>) = if n <= m {
-                    SlopedCover::<true>::new(n, m, t).unzip()
-                } else {
-                    SlopedCover::<false>::new(n, m, t).unzip()
-                };
+                let cover = cover_of(n, m, t);
                 let block = BlockCover::new(n, m, t);
                 for width in [1, 3, 8] {
                     for first in 0..n {

@@ -325,39 +325,17 @@ impl QueryPrep {
     /// LB_Keogh of a stored series of another length than `query` against the query's range
     /// along their sloped band of thickness `band` ([`bounds::lb_keogh_band_sq`]; squared
     /// units, stopping above `cutoff`), or `None` when the band is the whole matrix (the bound
-    /// then is the series' distance to the query's overall range: not computed).
+    /// then is the series' distance to the query's overall range: not computed). With `coarse`,
+    /// its block-mean form ([`bounds::lb_paa_table_sq`]: about an eighth of the work, at most
+    /// the full bound).
+    #[inline(always)]
     pub fn lb_band_of_row_sq(
         &mut self,
         query: &[f32],
         row: &[f32],
         band: usize,
         cutoff: f32,
-    ) -> Option<f32> {
-        self.along_band_of_row(query, row, band, cutoff, false)
-    }
-
-    /// The coarse form of [`QueryPrep::lb_band_of_row_sq`] ([`bounds::lb_paa_table_sq`]: block
-    /// means of the stored series, about an eighth of the work, at most that bound), where it
-    /// applies.
-    pub fn lb_paa_of_row_sq(
-        &mut self,
-        query: &[f32],
-        row: &[f32],
-        band: usize,
-        cutoff: f32,
-    ) -> Option<f32> {
-        self.along_band_of_row(query, row, band, cutoff, true)
-    }
-
-    /// [`QueryPrep::lb_band_of_row_sq`] (`paa` false) or [`QueryPrep::lb_paa_of_row_sq`].
-    #[inline(always)]
-    fn along_band_of_row(
-        &mut self,
-        query: &[f32],
-        row: &[f32],
-        band: usize,
-        cutoff: f32,
-        paa: bool,
+        coarse: bool,
     ) -> Option<f32> {
         let c = self.channels.max(1);
         let (n, m) = (query.len() / c, row.len() / c);
@@ -368,7 +346,7 @@ impl QueryPrep {
             self.table.build(query, c);
             self.table_ready = true;
         }
-        if paa {
+        if coarse {
             return Some(bounds::lb_paa_table_sq(row, &self.table, band, cutoff));
         }
         /// The bound along the cover.
@@ -530,7 +508,7 @@ fn eval_dtw_sq(
             // Series of another length (a variable-length index): the band follows the sloped
             // diagonal, which the stored straight envelopes do not bound; LB_Keogh is computed
             // along the pair's own band instead, both ways (unless the band is everything).
-            match prep.lb_band_of_row_sq(query, row, band, cutoff) {
+            match prep.lb_band_of_row_sq(query, row, band, cutoff, false) {
                 Some(fwd) => {
                     if fwd > cutoff {
                         stats.lb_keogh_pruned += 1;
