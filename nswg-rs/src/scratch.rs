@@ -35,6 +35,9 @@ pub(crate) struct Scratch {
     pub shifted: Vec<f32>,
     /// The unbounded candidate queue of a filtered walk (nearest first).
     pub cands: BinaryHeap<std::cmp::Reverse<Cand>>,
+    /// The neighbors a DTW walk has met but not yet evaluated, nearest lower bound first, each
+    /// with whether LB_Kim gave its bound (see [`Index::walk`]).
+    pub deferred: BinaryHeap<std::cmp::Reverse<(Cand, bool)>>,
     /// Entry nodes of a filtered walk's restart.
     pub entries: Vec<u32>,
     /// The hits of a range search (true distance, user id).
@@ -82,7 +85,10 @@ impl Scratch {
     }
 
     fn beam_capacity(&self) -> usize {
-        self.beam.capacity() + self.top.capacity() + self.cands.capacity()
+        self.beam.capacity()
+            + self.top.capacity()
+            + self.cands.capacity()
+            + self.deferred.capacity()
     }
 
     /// Starts a new search over `n` nodes: nothing is visited.

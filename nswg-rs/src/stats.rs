@@ -46,6 +46,17 @@ impl SearchStats {
         self.lb_kim_pruned + self.lb_keogh_pruned + self.lb_keogh_rev_pruned
     }
 
+    /// Counts a node visited and rejected by its bound alone: LB_Kim's when `kim`, else the
+    /// forward LB_Keogh's.
+    pub(crate) fn count_bound_prune(&mut self, kim: bool) {
+        self.visited += 1;
+        if kim {
+            self.lb_kim_pruned += 1;
+        } else {
+            self.lb_keogh_pruned += 1;
+        }
+    }
+
     /// Adds another set of counters to this one.
     pub fn add(&mut self, o: &SearchStats) {
         self.distance_calls += o.distance_calls;

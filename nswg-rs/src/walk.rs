@@ -5,12 +5,14 @@
 use crate::graph::{Cand, Layer, Layers, MAX_LEVEL};
 use crate::index::Index;
 use crate::metric::euclidean::{dot_codes, sq_euclidean_codes};
-use crate::metric::{eval_sq, vector_sq, Metric, Stored};
+use crate::metric::lanes::LANES;
+use crate::metric::{eval_sq, pair_band, vector_sq, Metric, Stored};
 use crate::pivots::Pivots;
 use crate::rng::Rng;
 use crate::scratch::{keep_best, Scratch};
 use crate::stats::SearchStats;
 use crate::store::Codes;
+use std::cmp::Reverse;
 
 /// Where the first restart of a walk starts; further restarts start at random nodes.
 #[derive(Clone, Copy)]
@@ -134,6 +136,12 @@ impl Index {
     /// set is full. A bound or an abandoned DTW only reports `d > cutoff` = the worst distance, and any
     /// such `d` fails that test anyway; below the cutoff the returned value is exact.
     pub(crate) fn walk(&self, w: &Walk<'_>, s: &mut Scratch) {
+        self.walk_with(w, w.coded.is_none() && self.defers_dtw(), s);
+    }
+
+    /// [`Index::walk`], expanding by [`Index::expand_deferred`] when `deferring` (which needs a
+    /// DTW index of one length and a float walk), else evaluating every neighbor on the spot.
+    fn walk_with(&self, w: &Walk<'_>, deferring: bool, s: &mut Scratch) {
         let q = w.query;
         s.begin(self.graph.len());
         s.prep
@@ -181,25 +189,14 @@ impl Index {
             if s.beam.len() == 0 {
                 continue;
             }
-            while let Some(c) = s.beam.pop_next() {
-                // Next candidate's links, then the vectors of this node's unvisited neighbors:
-                // start every load first, so the distances below find them in cache.
-                if let Some(next) = s.beam.peek_next() {
-                    self.graph.touch(next.node);
-                }
-                s.nbrs.clear();
-                for nb in self.graph.links(c.node) {
-                    if s.mark(nb) {
-                        if let Some(cd) = w.coded {
-                            cd.codes.touch(self.store.dim, nb as usize);
-                        } else {
-                            self.store.touch_row(nb as usize);
-                        }
-                        s.nbrs.push(nb);
+            if deferring {
+                self.expand_deferred(q, ef, s);
+            } else {
+                while let Some(c) = s.beam.pop_next() {
+                    self.mark_neighbors(c.node, w.coded, s);
+                    for idx in 0..s.nbrs.len() {
+                        self.offer(q, w.coded, s.nbrs[idx], ef, s);
                     }
-                }
-                for idx in 0..s.nbrs.len() {
-                    self.offer(q, w.coded, s.nbrs[idx], ef, s);
                 }
             }
             if w.coded.is_some() {
@@ -214,6 +211,135 @@ impl Index {
             for c in s.beam.iter() {
                 keep_best(&mut s.top, c, w.k);
             }
+        }
+    }
+
+    /// Whether walks order and defer their neighbors by a lower bound ([`Index::expand_deferred`]):
+    /// DTW with a band wider than 0 between series of one length.
+    fn defers_dtw(&self) -> bool {
+        let store = &self.store;
+        let steps = store.dim / store.channels.max(1);
+        !store.variable
+            && store
+                .metric
+                .band()
+                .is_some_and(|b| pair_band(b, store.window, steps, steps) > 0)
+    }
+
+    /// Fills `s.nbrs` with the unvisited neighbors of `node` on the base graph, now marked
+    /// visited, and starts loading the next candidate's links and these neighbors' rows (or codes)
+    /// so that the distances find them in cache.
+    #[inline]
+    fn mark_neighbors(&self, node: u32, coded: Option<Coded<'_>>, s: &mut Scratch) {
+        if let Some(next) = s.beam.peek_next() {
+            self.graph.touch(next.node);
+        }
+        s.nbrs.clear();
+        for nb in self.graph.links(node) {
+            if s.mark(nb) {
+                if let Some(cd) = coded {
+                    cd.codes.touch(self.store.dim, nb as usize);
+                } else {
+                    self.store.touch_row(nb as usize);
+                }
+                s.nbrs.push(nb);
+            }
+        }
+    }
+
+    /// The expansion loop of [`Index::walk`] for DTW, with every neighbor's DTW deferred until it
+    /// could matter. An expanded node's unvisited neighbors get a cheap lower bound
+    /// ([`crate::metric::QueryPrep::lb_order_sq`]) and wait in `s.deferred`, nearest bound first; before the
+    /// beam's nearest unexpanded entry (distance `d`) is expanded, every waiting neighbor with a
+    /// bound `<= d` is evaluated, and a waiting neighbor whose bound exceeds the beam's worst
+    /// distance is dropped without a DTW (the worst only shrinks, so it could never enter).
+    ///
+    /// The result is the eager loop's, node for node: a neighbor that the eager loop would expand
+    /// before the entry at `d` has a distance below `d`, so its bound is too and it is evaluated
+    /// first; one left unevaluated has a bound, hence a distance, above the worst result, which
+    /// the eager loop rejects as well. What changes is the work: each DTW that is computed runs
+    /// against the cutoff of a fuller, tighter beam, so more neighbors are rejected by their
+    /// bound and the others abandon earlier. With pruning off every waiting neighbor is
+    /// evaluated in full (the same nodes visited, every distance exact).
+    fn expand_deferred(&self, q: &[f32], ef: usize, s: &mut Scratch) {
+        s.deferred.clear();
+        let lanes = crate::metric::lanes_apply(self.store.metric, self.store.variable);
+        loop {
+            let mut next = s.beam.peek_next();
+            while let Some(&Reverse((p, _))) = s.deferred.peek() {
+                if next.is_some_and(|n| p.d > n.d) {
+                    break;
+                }
+                let worst = s.beam.worst_if_full().map_or(f32::INFINITY, |w| w.d);
+                if p.d > s.cutoff(worst) {
+                    // Sorted by bound: every neighbor still waiting is out as well.
+                    for Reverse((_, kim)) in s.deferred.drain() {
+                        s.stats.count_bound_prune(kim);
+                    }
+                    break;
+                }
+                if lanes {
+                    self.offer_lanes(q, s.cutoff(worst), s);
+                } else {
+                    s.deferred.pop();
+                    self.offer(q, None, p.node, ef, s);
+                }
+                next = s.beam.peek_next();
+            }
+            // The waiting neighbors left all have bounds above `next`, so none when it is None.
+            let Some(c) = s.beam.pop_next() else {
+                break;
+            };
+            self.mark_neighbors(c.node, None, s);
+            for idx in 0..s.nbrs.len() {
+                let nb = s.nbrs[idx];
+                let worst = s.beam.worst_if_full().map_or(f32::INFINITY, |w| w.d);
+                let cutoff = s.cutoff(worst);
+                let (lb, kim) = s.prep.lb_order_sq(q, self.store.row(nb as usize), cutoff);
+                if lb > cutoff {
+                    s.stats.count_bound_prune(kim);
+                } else {
+                    s.deferred.push(Reverse((Cand { d: lb, node: nb }, kim)));
+                }
+            }
+        }
+    }
+
+    /// Takes up to [`LANES`] waiting neighbors with bounds `<= cutoff` from `s.deferred`
+    /// (nearest bound first), screens them ([`crate::metric::dtw_lanes_screen`]) and offers the
+    /// rest to the beam with their DTWs computed together ([`crate::metric::dtw_lanes_batch`]).
+    /// Evaluating a neighbor sooner than [`Index::expand_deferred`] needs it changes no result,
+    /// only the work.
+    fn offer_lanes(&self, q: &[f32], cutoff: f32, s: &mut Scratch) {
+        let mut nodes = [0u32; LANES];
+        let mut rows: [&[f32]; LANES] = [&[]; LANES];
+        let mut len = 0;
+        while len < LANES {
+            let Some(&Reverse((p, _))) = s.deferred.peek() else {
+                break;
+            };
+            if p.d > cutoff {
+                break;
+            }
+            s.deferred.pop();
+            let stored = self.store.stored(p.node as usize);
+            if crate::metric::dtw_lanes_screen(q, &s.prep, stored, cutoff, &mut s.stats) {
+                (nodes[len], rows[len]) = (p.node, stored.row);
+                len += 1;
+            }
+        }
+        let mut found = [0.0f32; LANES];
+        crate::metric::dtw_lanes_batch(
+            self.store.metric,
+            q,
+            &mut s.prep,
+            &rows[..len],
+            cutoff,
+            &mut s.stats,
+            &mut found,
+        );
+        for (&node, &d) in nodes[..len].iter().zip(&found) {
+            s.beam.push(Cand { d, node });
         }
     }
 
@@ -328,4 +454,91 @@ fn rescore_beam(s: &mut Scratch, ef: usize, mut dist: impl FnMut(u32, &mut Searc
     }
     s.beam = beam;
     s.sorted = sorted;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::BuildParams;
+    use proptest::prelude::*;
+
+    /// Seeded series of `n * dim` floats: small integers (ties) or random-walk steps.
+    fn series(n: usize, dim: usize, seed: u64, ints: bool) -> Vec<f32> {
+        let mut r = crate::rng::Rng::new(seed);
+        let mut acc = 0.0f32;
+        (0..n * dim)
+            .map(|i| {
+                let u = r.below(1 << 20) as f32 / (1 << 20) as f32;
+                if ints {
+                    (u * 5.0).floor()
+                } else {
+                    if i % dim == 0 {
+                        acc = 0.0;
+                    }
+                    acc += u - 0.5;
+                    acc
+                }
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// The deferred expansion of DTW walks returns what evaluating every neighbor on the
+        /// spot returns (ids and distances bit for bit) and visits the same nodes, in both
+        /// forms, with and without the batched kernel (one channel and three), ties included.
+        #[test]
+        fn deferred_walk_is_the_eager_walk(
+            seed in any::<u64>(),
+            ints in any::<bool>(),
+            (channels, independent) in prop_oneof![Just((1usize, false)), Just((3, false)), Just((2, true))],
+            band in 1usize..12,
+            ef in 1usize..40,
+            k in 1usize..8,
+            restarts in 1usize..3,
+        ) {
+            let steps = 24;
+            let dim = steps * channels;
+            let metric = if independent {
+                Metric::DtwIndependent { band }
+            } else {
+                Metric::Dtw { band }
+            };
+            let params = BuildParams { max_degree: 8, ef_construction: 16, seed, ..BuildParams::default() };
+            let mut idx = Index::with_channels(steps, channels, metric, params)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let data = series(300, dim, seed, ints);
+            idx.add(&data, None, 1).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert!(idx.defers_dtw());
+            let queries = series(6, dim, seed ^ 1, ints);
+            let mut s = Scratch::default();
+            for (i, q) in queries.chunks_exact(dim).enumerate() {
+                let walk = Walk {
+                    query: q,
+                    coded: None,
+                    exclude: None,
+                    k,
+                    ef,
+                    restarts,
+                    start: Start::Random,
+                    root: Some(idx.root()),
+                    limit: idx.graph.len(),
+                    seed: seed.wrapping_add(i as u64),
+                };
+                let mut run = |deferring: bool| {
+                    s.stats = SearchStats::default();
+                    idx.walk_with(&walk, deferring, &mut s);
+                    let mut top: Vec<Cand> = s.top.iter().copied().collect();
+                    top.sort();
+                    let bits: Vec<(u32, u32)> = top.iter().map(|c| (c.node, c.d.to_bits())).collect();
+                    (bits, s.stats.visited)
+                };
+                let (eager, eager_visits) = run(false);
+                let (deferred, deferred_visits) = run(true);
+                prop_assert_eq!(&deferred, &eager, "query {}", i);
+                prop_assert_eq!(deferred_visits, eager_visits, "query {}", i);
+            }
+        }
+    }
 }

@@ -322,6 +322,25 @@ pub(crate) fn band_lb_applies(band: usize, n: usize, m: usize) -> bool {
 }
 
 impl QueryPrep {
+    /// A lower bound of the DTW (either form; squared units) from the prepared query to the
+    /// stored `row` of the same length: LB_Kim, then LB_Keogh of the row against the query's
+    /// envelope, the larger of the two, stopping once it exceeds `cutoff`. Returns the bound and
+    /// whether LB_Kim decided it (it is the larger). What a graph walk orders and defers its
+    /// candidates by before it computes their DTW (see `Index::walk`).
+    #[inline]
+    pub fn lb_order_sq(&self, query: &[f32], row: &[f32], cutoff: f32) -> (f32, bool) {
+        let kim = bounds::lb_kim_channels_sq(query, row, self.channels);
+        if kim > cutoff {
+            return (kim, true);
+        }
+        let keogh = bounds::lb_keogh_sq(row, &self.upper, &self.lower, cutoff);
+        if kim > keogh {
+            (kim, true)
+        } else {
+            (keogh, false)
+        }
+    }
+
     /// LB_Keogh of a stored series of another length than `query` against the query's range
     /// along their sloped band of thickness `band` ([`bounds::lb_keogh_band_sq`]; squared
     /// units, stopping above `cutoff`), or `None` when the band is the whole matrix (the bound
