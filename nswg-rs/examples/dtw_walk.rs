@@ -58,7 +58,11 @@ fn main() {
         _ => {
             let mut idx = Index::new(LEN, metric, BuildParams::default()).unwrap();
             let t = std::time::Instant::now();
-            let added = idx.add(&data, None, 2).unwrap();
+            let threads = std::env::var("THREADS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(2);
+            let added = idx.add(&data, None, threads).unwrap();
             println!(
                 "build {:.1} s, {} distances per series",
                 t.elapsed().as_secs_f64(),

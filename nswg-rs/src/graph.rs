@@ -380,21 +380,21 @@ impl Beam {
 /// candidates from nearest to farthest and keep `c` only if it is at least as close to the new node
 /// as to every neighbor kept so far (`dist(c, s) >= dist(c, new)`), up to `m` neighbors. This keeps
 /// links pointing in different directions, so greedy search can leave a cluster; plain "m nearest"
-/// tends to link only inside it. `sorted` must be ascending; `dist(a, b, cutoff)` is the squared
-/// distance between two stored nodes, exact when `<= cutoff` and otherwise any value `> cutoff`
-/// (the rule only asks whether `dist(c, s) < dist(c, new)`, so DTW may abandon early).
+/// tends to link only inside it. `sorted` must be ascending; `beaten(c, kept)` says whether some
+/// node `s` of `kept` has `dist(c.node, s) < c.d` (squared distances between stored nodes; see
+/// [`crate::Index::beaten`]).
 pub(crate) fn select_diverse(
     sorted: &[Cand],
     m: usize,
-    mut dist: impl FnMut(u32, u32, f32) -> f32,
+    mut beaten: impl FnMut(Cand, &[u32]) -> bool,
     out: &mut Vec<u32>,
 ) {
     out.clear();
-    for c in sorted {
+    for &c in sorted {
         if out.len() >= m {
             break;
         }
-        if out.iter().all(|&s| dist(c.node, s, c.d) >= c.d) {
+        if !beaten(c, out) {
             out.push(c.node);
         }
     }
@@ -410,7 +410,7 @@ pub(crate) fn select_diverse(
 pub(crate) fn reselect_diverse(
     sorted: &[(Cand, bool)],
     m: usize,
-    mut dist: impl FnMut(u32, u32, f32) -> f32,
+    mut beaten: impl FnMut(Cand, &[u32]) -> bool,
     out: &mut Vec<u32>,
     fresh: &mut Vec<u32>,
 ) {
@@ -421,7 +421,7 @@ pub(crate) fn reselect_diverse(
             break;
         }
         let against = if known { &fresh[..] } else { &out[..] };
-        if against.iter().all(|&s| dist(c.node, s, c.d) >= c.d) {
+        if !beaten(c, against) {
             out.push(c.node);
             if !known {
                 fresh.push(c.node);
@@ -508,6 +508,7 @@ mod tests {
                 let (p, q) = (pos[a as usize], pos[b as usize]);
                 (p.0 - q.0).powi(2) + (p.1 - q.1).powi(2)
             };
+            let beaten = |c: Cand, kept: &[u32]| kept.iter().any(|&s| d(c.node, s, c.d) < c.d);
             let cand = |v: &[u32]| -> Vec<Cand> {
                 let mut c: Vec<Cand> = v
                     .iter()
@@ -522,7 +523,7 @@ mod tests {
             let m = 4 + trial % 8;
             let first: Vec<u32> = (1..30).collect();
             let mut list = Vec::new();
-            select_diverse(&cand(&first), m, d, &mut list);
+            select_diverse(&cand(&first), m, beaten, &mut list);
             let known = list.len();
             let extra = 1 + trial % 6;
             list.extend(30..30 + extra as u32);
@@ -530,7 +531,7 @@ mod tests {
             let sorted = cand(&list);
             let mut want = Vec::new();
             calls.set(0);
-            select_diverse(&sorted, m, d, &mut want);
+            select_diverse(&sorted, m, beaten, &mut want);
             let full_calls = calls.get();
             let flagged: Vec<(Cand, bool)> = sorted
                 .iter()
@@ -538,7 +539,7 @@ mod tests {
                 .collect();
             let (mut got, mut fresh) = (Vec::new(), Vec::new());
             calls.set(0);
-            reselect_diverse(&flagged, m, d, &mut got, &mut fresh);
+            reselect_diverse(&flagged, m, beaten, &mut got, &mut fresh);
             assert_eq!(got, want, "trial {trial}");
             assert!(calls.get() <= full_calls);
             saved += full_calls - calls.get();
@@ -559,11 +560,12 @@ mod tests {
             })
             .collect();
         cands.sort();
+        let beaten = |c: Cand, kept: &[u32]| kept.iter().any(|&s| d(c.node, s, c.d) < c.d);
         let mut out = Vec::new();
-        select_diverse(&cands, 3, d, &mut out);
+        select_diverse(&cands, 3, beaten, &mut out);
         // 2 is closer to 1 (d=1) than to the new node (d=4): dropped. -1 points the other way: kept.
         assert_eq!(out, vec![1, 3]);
-        select_diverse(&cands, 1, d, &mut out);
+        select_diverse(&cands, 1, beaten, &mut out);
         assert_eq!(out, vec![1]);
     }
 }

@@ -3,7 +3,8 @@
 
 use crate::graph::{reselect_diverse, select_diverse, Cand, Graph, Layers, MAX_LEVEL};
 use crate::index::Index;
-use crate::metric::Metric;
+use crate::metric::lanes::{self, LANES};
+use crate::metric::{bounds, lanes_apply, Metric};
 use crate::rng::insert_seed;
 use crate::scratch::{BuildDist, Scratch};
 use crate::walk::{Start, Walk};
@@ -157,7 +158,7 @@ impl Index {
             select_diverse(
                 seeds,
                 layers.m,
-                |a, b, cut| self.node_dist_sq(a, b, cut, build),
+                |c, kept| self.beaten(c, kept, build),
                 &mut chosen,
             );
             let g = &layer.graph;
@@ -221,7 +222,7 @@ impl Index {
             select_diverse(
                 &sorted,
                 new_node_links(m),
-                |a, b, cut| self.node_dist_sq(a, b, cut, build),
+                |c, kept| self.beaten(c, kept, build),
                 &mut chosen,
             );
             s.sorted = sorted;
@@ -303,15 +304,12 @@ impl Index {
         let mut fresh = std::mem::take(&mut s.fresh);
         let build = &mut s.build;
         sorted.clear();
-        sorted.extend(cands.iter().enumerate().map(|(k, &n)| {
-            let d = self.node_dist_sq(at.node, n, f32::INFINITY, build);
-            (Cand { d, node: n }, k < known)
-        }));
+        self.node_dists_sq(at.node, cands, build, |k, c| sorted.push((c, k < known)));
         sorted.sort_unstable_by_key(|a| a.0);
         reselect_diverse(
             &sorted,
             at.graph.max_degree,
-            |a, b, cut| self.node_dist_sq(a, b, cut, build),
+            |c, kept| self.beaten(c, kept, build),
             &mut kept,
             &mut fresh,
         );
@@ -319,6 +317,109 @@ impl Index {
         s.resel = sorted;
         s.kept = kept;
         s.fresh = fresh;
+    }
+
+    /// Whether some node `s` of `kept` is nearer to `c.node` than `c.d`, `dist(c.node, s) < c.d`
+    /// in squared units (the diversity rule's test, see [`select_diverse`]), as
+    /// [`Index::node_dist_sq`] computes the distances. DTW of one length skips every pair whose
+    /// LB_Keogh (`c`'s row against the other's stored envelope) is already `>= c.d`, and, in the
+    /// dependent form, computes the rest eight at a time with the batched kernel abandoned above
+    /// `c.d` ([`crate::metric::lanes`]: the same bits as the one-pair kernel below it).
+    pub(crate) fn beaten(&self, c: Cand, kept: &[u32], build: &mut BuildDist) -> bool {
+        let Some(band) = self.equal_length_band() else {
+            return kept
+                .iter()
+                .any(|&s| self.node_dist_sq(c.node, s, c.d, build) < c.d);
+        };
+        let row = self.store.row(c.node as usize);
+        let lanes = lanes_apply(self.store.metric, self.store.variable);
+        let mut batch: [&[f32]; LANES] = [row; LANES];
+        let mut len = 0;
+        for &s in kept {
+            let other = self.store.stored(s as usize);
+            if bounds::lb_keogh_sq(row, other.upper, other.lower, c.d) >= c.d {
+                continue;
+            }
+            if !lanes {
+                if self.node_dist_sq(c.node, s, c.d, build) < c.d {
+                    return true;
+                }
+                continue;
+            }
+            batch[len] = other.row;
+            len += 1;
+            if len == LANES {
+                if self.lanes_beat(row, &batch, len, band, c.d, build) {
+                    return true;
+                }
+                len = 0;
+            }
+        }
+        len > 0 && self.lanes_beat(row, &batch, len, band, c.d, build)
+    }
+
+    /// Whether one of the first `len` rows of `batch` is nearer to `row` than `d` by the batched
+    /// DTW kernel (dependent form, radius `band`, abandoned above `d`).
+    fn lanes_beat(
+        &self,
+        row: &[f32],
+        batch: &[&[f32]; LANES],
+        len: usize,
+        band: usize,
+        d: f32,
+        build: &mut BuildDist,
+    ) -> bool {
+        build.calls += len as u64;
+        let c = self.store.channels;
+        let found = lanes::dtw_lanes_sq(row, batch, c, band, d, &mut build.lanes);
+        found[..len].iter().any(|&v| v < d)
+    }
+
+    /// The squared distances from stored node `a` to each of `others`, exact (as
+    /// [`Index::node_dist_sq`] computes them without a cutoff), handed to `put(k, cand)` in the
+    /// order of `others`; DTW of one length in the dependent form computes them eight at a time
+    /// with the batched kernel.
+    pub(crate) fn node_dists_sq(
+        &self,
+        a: u32,
+        others: &[u32],
+        build: &mut BuildDist,
+        mut put: impl FnMut(usize, Cand),
+    ) {
+        let band = self.equal_length_band();
+        let (Some(band), true) = (band, lanes_apply(self.store.metric, self.store.variable)) else {
+            for (k, &n) in others.iter().enumerate() {
+                let d = self.node_dist_sq(a, n, f32::INFINITY, build);
+                put(k, Cand { d, node: n });
+            }
+            return;
+        };
+        let row = self.store.row(a as usize);
+        let c = self.store.channels;
+        for (chunk, group) in others.chunks(LANES).enumerate() {
+            let batch: [&[f32]; LANES] = std::array::from_fn(|l| {
+                self.store
+                    .row(group.get(l).copied().unwrap_or(group[0]) as usize)
+            });
+            build.calls += group.len() as u64;
+            let found = lanes::dtw_lanes_sq(row, &batch, c, band, f32::INFINITY, &mut build.lanes);
+            for (l, (&n, &d)) in group.iter().zip(&found).enumerate() {
+                put(chunk * LANES + l, Cand { d, node: n });
+            }
+        }
+    }
+
+    /// The DTW radius of every pair of stored rows (time steps) when the index holds DTW series
+    /// of one length with a band wider than 0 (where the batched kernel and the stored envelopes
+    /// apply), else `None`.
+    pub(crate) fn equal_length_band(&self) -> Option<usize> {
+        let store = &self.store;
+        if store.variable {
+            return None;
+        }
+        let steps = store.dim / store.channels.max(1);
+        let band = crate::metric::pair_band(store.metric.band()?, store.window, steps, steps);
+        (band > 0).then_some(band)
     }
 
     /// Squared distance between two stored nodes (used when building): exact when `<= cutoff`,
@@ -348,6 +449,74 @@ impl Index {
                     cutoff,
                     &mut build.dtw,
                 )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::BuildParams;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The batched build distances decide as the one-pair kernel does: `beaten` is "some kept
+        /// node is nearer than `c.d`" by `node_dist_sq`, and `node_dists_sq` gives its exact
+        /// distances bit for bit, in every DTW form (ties from small integers; `c.d` set to one
+        /// of the true distances, so equality is tested).
+        #[test]
+        fn batched_build_distances_are_the_one_pair_ones(
+            seed in any::<u64>(),
+            ints in any::<bool>(),
+            (channels, independent) in prop_oneof![Just((1usize, false)), Just((2, false)), Just((2, true))],
+            band in 0usize..10,
+            window in prop::option::of(0.05f64..1.5),
+            kept in prop::collection::vec(1u32..40, 0..20),
+        ) {
+            let steps = 20;
+            let metric = if independent {
+                Metric::DtwIndependent { band }
+            } else {
+                Metric::Dtw { band }
+            };
+            let mut idx = Index::with_channels(steps, channels, metric, BuildParams::default())
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            if let Some(w) = window {
+                idx.store.window = Some(w);
+            }
+            let mut r = crate::rng::Rng::new(seed);
+            let data: Vec<f32> = (0..40 * steps * channels)
+                .map(|_| {
+                    let u = r.below(1 << 16) as f32 / (1 << 16) as f32;
+                    if ints { (u * 4.0).floor() } else { u * 6.0 - 3.0 }
+                })
+                .collect();
+            idx.add_unlinked(&data, None).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let mut build = BuildDist::default();
+            let one = |a: u32, b: u32, build: &mut BuildDist| idx.node_dist_sq(a, b, f32::INFINITY, build);
+            let mut got = Vec::new();
+            idx.node_dists_sq(0, &kept, &mut build, |k, c| got.push((k, c.node, c.d.to_bits())));
+            let want: Vec<(usize, u32, u32)> = kept
+                .iter()
+                .enumerate()
+                .map(|(k, &n)| (k, n, one(0, n, &mut build).to_bits()))
+                .collect();
+            prop_assert_eq!(got, want);
+            for node in 0..8 {
+                // Every distance from `node` to the kept ones as `c.d`, their neighbours in f32,
+                // and the extremes.
+                let mut ds: Vec<f32> = kept.iter().map(|&n| one(node, n, &mut build)).collect();
+                let near: Vec<f32> = ds.iter().flat_map(|&d| [d.next_down(), d.next_up()]).collect();
+                ds.extend(near);
+                ds.extend([0.0, 1.0, f32::INFINITY]);
+                for &d in &ds {
+                    let c = Cand { d, node };
+                    let naive = kept.iter().any(|&n| one(node, n, &mut build) < d);
+                    prop_assert_eq!(idx.beaten(c, &kept, &mut build), naive, "node {} d = {}", node, d);
+                }
             }
         }
     }

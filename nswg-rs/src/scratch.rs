@@ -70,6 +70,8 @@ pub(crate) fn keep_best(top: &mut BinaryHeap<Cand>, c: Cand, k: usize) {
 #[derive(Default)]
 pub(crate) struct BuildDist {
     pub dtw: DtwScratch,
+    /// Buffers of the batched DTW kernel ([`crate::metric::lanes`]).
+    pub lanes: crate::metric::lanes::LaneScratch,
     pub calls: u64,
 }
 

@@ -6,7 +6,7 @@ use crate::graph::{Cand, Layer, Layers, MAX_LEVEL};
 use crate::index::Index;
 use crate::metric::euclidean::{dot_codes, sq_euclidean_codes};
 use crate::metric::lanes::LANES;
-use crate::metric::{eval_sq, pair_band, vector_sq, Metric, Stored};
+use crate::metric::{eval_sq, vector_sq, Metric, Stored};
 use crate::pivots::Pivots;
 use crate::rng::Rng;
 use crate::scratch::{keep_best, Scratch};
@@ -217,13 +217,7 @@ impl Index {
     /// Whether walks order and defer their neighbors by a lower bound ([`Index::expand_deferred`]):
     /// DTW with a band wider than 0 between series of one length.
     fn defers_dtw(&self) -> bool {
-        let store = &self.store;
-        let steps = store.dim / store.channels.max(1);
-        !store.variable
-            && store
-                .metric
-                .band()
-                .is_some_and(|b| pair_band(b, store.window, steps, steps) > 0)
+        self.equal_length_band().is_some()
     }
 
     /// Fills `s.nbrs` with the unvisited neighbors of `node` on the base graph, now marked
