@@ -94,7 +94,15 @@ fn main() {
         exact_s * 1e3 / nq as f64,
         dtws / nq as u64
     );
-    for ef in [8, 16, 24, 32, 64] {
+    let reps: usize = std::env::var("REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let efs: Vec<usize> = std::env::var("EFS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|e| e.parse().ok()).collect())
+        .unwrap_or(vec![8, 16, 24, 32, 64]);
+    for ef in efs.iter().flat_map(|&e| std::iter::repeat_n(e, reps)) {
         let p = SearchParams { ef, ..one };
         let t = std::time::Instant::now();
         let r = idx.search_batch(&q, 1, &p, false).unwrap();

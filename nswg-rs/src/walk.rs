@@ -190,10 +190,10 @@ impl Index {
                 continue;
             }
             if deferring {
-                self.expand_deferred(q, ef, s);
+                self.expand_deferred(q, ef, None, s);
             } else {
                 while let Some(c) = s.beam.pop_next() {
-                    self.mark_neighbors(c.node, w.coded, s);
+                    self.mark_neighbors(c.node, None, w.coded, s);
                     for idx in 0..s.nbrs.len() {
                         self.offer(q, w.coded, s.nbrs[idx], ef, s);
                     }
@@ -220,16 +220,31 @@ impl Index {
         self.equal_length_band().is_some()
     }
 
-    /// Fills `s.nbrs` with the unvisited neighbors of `node` on the base graph, now marked
-    /// visited, and starts loading the next candidate's links and these neighbors' rows (or codes)
-    /// so that the distances find them in cache.
+    /// Fills `s.nbrs` with the unvisited neighbors of `node` on the base graph (or on `layer`),
+    /// now marked visited, and starts loading the next candidate's links and these neighbors' rows
+    /// (or codes) so that the distances find them in cache.
     #[inline]
-    fn mark_neighbors(&self, node: u32, coded: Option<Coded<'_>>, s: &mut Scratch) {
-        if let Some(next) = s.beam.peek_next() {
-            self.graph.touch(next.node);
-        }
+    fn mark_neighbors(
+        &self,
+        node: u32,
+        layer: Option<&Layer>,
+        coded: Option<Coded<'_>>,
+        s: &mut Scratch,
+    ) {
         s.nbrs.clear();
-        for nb in self.graph.links(node) {
+        let (graph, slot) = match layer {
+            None => {
+                if let Some(next) = s.beam.peek_next() {
+                    self.graph.touch(next.node);
+                }
+                (&self.graph, node)
+            }
+            Some(layer) => match layer.slot(node) {
+                Some(slot) => (&layer.graph, slot),
+                None => return,
+            },
+        };
+        for nb in graph.links(slot) {
             if s.mark(nb) {
                 if let Some(cd) = coded {
                     cd.codes.touch(self.store.dim, nb as usize);
@@ -241,7 +256,8 @@ impl Index {
         }
     }
 
-    /// The expansion loop of [`Index::walk`] for DTW, with every neighbor's DTW deferred until it
+    /// The expansion loop of [`Index::walk`] (on the base graph) or of [`Index::layer_search`]
+    /// (on `layer`) for DTW, with every neighbor's DTW deferred until it
     /// could matter. An expanded node's unvisited neighbors get a cheap lower bound
     /// ([`crate::metric::QueryPrep::lb_order_sq`]) and wait in `s.deferred`, nearest bound first; before the
     /// beam's nearest unexpanded entry (distance `d`) is expanded, every waiting neighbor with a
@@ -255,7 +271,7 @@ impl Index {
     /// against the cutoff of a fuller, tighter beam, so more neighbors are rejected by their
     /// bound and the others abandon earlier. With pruning off every waiting neighbor is
     /// evaluated in full (the same nodes visited, every distance exact).
-    fn expand_deferred(&self, q: &[f32], ef: usize, s: &mut Scratch) {
+    fn expand_deferred(&self, q: &[f32], ef: usize, layer: Option<&Layer>, s: &mut Scratch) {
         s.deferred.clear();
         let lanes = crate::metric::lanes_apply(self.store.metric, self.store.variable);
         loop {
@@ -284,7 +300,7 @@ impl Index {
             let Some(c) = s.beam.pop_next() else {
                 break;
             };
-            self.mark_neighbors(c.node, None, s);
+            self.mark_neighbors(c.node, layer, None, s);
             for idx in 0..s.nbrs.len() {
                 let nb = s.nbrs[idx];
                 let worst = s.beam.worst_if_full().map_or(f32::INFINITY, |w| w.d);
@@ -382,24 +398,34 @@ impl Index {
         ef: usize,
         s: &mut Scratch,
     ) {
+        self.layer_search_with(layer, q, exclude, entries, (ef, self.defers_dtw()), s);
+    }
+
+    /// [`Index::layer_search`], expanding by [`Index::expand_deferred`] when `deferring` (a DTW
+    /// index of one length), else evaluating every neighbor on the spot.
+    fn layer_search_with(
+        &self,
+        layer: &Layer,
+        q: &[f32],
+        exclude: Option<u32>,
+        entries: &mut Vec<Cand>,
+        (ef, deferring): (usize, bool),
+        s: &mut Scratch,
+    ) {
         let ef = ef.max(1);
         s.begin(self.graph.len());
         if let Some(x) = exclude {
             s.mark(x);
         }
         s.seed(entries, ef);
-        while let Some(c) = s.beam.pop_next() {
-            let Some(slot) = layer.slot(c.node) else {
-                continue;
-            };
-            s.nbrs.clear();
-            for nb in layer.graph.links(slot) {
-                if s.mark(nb) {
-                    s.nbrs.push(nb);
+        if deferring {
+            self.expand_deferred(q, ef, Some(layer), s);
+        } else {
+            while let Some(c) = s.beam.pop_next() {
+                self.mark_neighbors(c.node, Some(layer), None, s);
+                for idx in 0..s.nbrs.len() {
+                    self.offer(q, None, s.nbrs[idx], ef, s);
                 }
-            }
-            for idx in 0..s.nbrs.len() {
-                self.offer(q, None, s.nbrs[idx], ef, s);
             }
         }
         entries.clear();
@@ -532,6 +558,22 @@ mod tests {
                 let (deferred, deferred_visits) = run(true);
                 prop_assert_eq!(&deferred, &eager, "query {}", i);
                 prop_assert_eq!(deferred_visits, eager_visits, "query {}", i);
+                // The same on the first upper layer, from the entry point.
+                let (Some(layers), Some((ep, _))) = (&idx.layers, idx.layers.as_ref().and_then(|l| l.entry())) else {
+                    continue;
+                };
+                let Some(layer) = layers.upper.first() else {
+                    continue;
+                };
+                let mut on_layer = |deferring: bool| {
+                    s.stats = SearchStats::default();
+                    s.prep.prepare(metric, channels, None, q);
+                    let mut entries = vec![Cand { d: idx.eval_node(q, ep, f32::INFINITY, &mut s), node: ep }];
+                    idx.layer_search_with(layer, q, None, &mut entries, (ef, deferring), &mut s);
+                    let bits: Vec<(u32, u32)> = entries.iter().map(|c| (c.node, c.d.to_bits())).collect();
+                    (bits, s.stats.visited)
+                };
+                prop_assert_eq!(on_layer(true), on_layer(false), "layer, query {}", i);
             }
         }
     }
