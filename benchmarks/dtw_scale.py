@@ -47,7 +47,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 LENGTH = 256
-EFS = (8, 12, 16, 24, 32, 48, 64, 96, 128, 192)
+EFS = (4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192)
 CANDIDATES = (10, 20, 50, 100, 200, 400)
 USEARCH_EFS = (16, 32, 64, 128, 256, 512)
 TARGET = 0.95
@@ -263,6 +263,23 @@ def best_at(rows: list[dict[str, Any]], method: str, k: int) -> dict[str, Any] |
     return max(ok, key=lambda r: r["qps"]) if ok else None
 
 
+def at_equal_recall(
+    rows: list[dict[str, Any]], k: int
+) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """Each baseline sweep point at ``k`` with pyembed's fastest point of at least its recall
+    (``None`` when pyembed's sweep has none). Baseline points below the lowest recall of
+    pyembed's sweep are left out: pyembed has no point near them to compare with."""
+    ours = [r for r in rows if r["method"] == "pyembed" and r["k"] == k]
+    lowest = min((r["recall"] for r in ours), default=1.0)
+    pairs: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+    for b in rows:
+        if b["k"] != k or b["method"] == "pyembed" or b["recall"] < lowest:
+            continue
+        better = [r for r in ours if r["recall"] >= b["recall"]]
+        pairs.append((b, max(better, key=lambda r: r["qps"]) if better else None))
+    return pairs
+
+
 def run_band(
     args: argparse.Namespace, data: NDArray[np.float32], queries: NDArray[np.float32], band: int
 ) -> dict[str, Any]:
@@ -389,6 +406,23 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             lines.append(
                 f"- k={k}: pyembed {ours['param']} recall {ours['recall']:.3f}, {ours['qps']:.0f} q/s"
                 f" = {ratio:.1f}x exact (target {want:.0f}x: {verdict}){peer}"
+            )
+        lines += [
+            "",
+            "Against the baselines at equal recall (each baseline point of at least the lowest recall in pyembed's sweep against pyembed's fastest point of at least its recall; target 2x):",
+            "",
+        ]
+        for k in (1, 10):
+            pairs = [(b, o) for b, o in at_equal_recall(res["rows"], k) if o is not None]
+            if not pairs:
+                lines.append(f"- k={k}: no baseline point reaches the recall of pyembed's sweep")
+                continue
+            b, o = min(pairs, key=lambda p: p[1]["qps"] / p[0]["qps"])
+            ratio = o["qps"] / b["qps"]
+            lines.append(
+                f"- k={k}: smallest ratio {ratio:.2f}x ({'met' if ratio >= 2.0 else 'NOT met'}): "
+                f"{b['method']} {b['param']} recall {b['recall']:.3f} at {b['qps']:.0f} q/s against "
+                f"pyembed {o['param']} recall {o['recall']:.3f} at {o['qps']:.0f} q/s"
             )
         lines.append("")
     return "\n".join(lines)
