@@ -56,7 +56,18 @@ fn main() {
     let idx = match file {
         Some(f) if f.exists() => Index::load(f).unwrap(),
         _ => {
-            let mut idx = Index::new(LEN, metric, BuildParams::default()).unwrap();
+            let env = |k: &str, d: usize| {
+                std::env::var(k)
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(d)
+            };
+            let params = BuildParams {
+                max_degree: env("MD", 32),
+                ef_construction: env("EFC", 64),
+                ..BuildParams::default()
+            };
+            let mut idx = Index::new(LEN, metric, params).unwrap();
             let t = std::time::Instant::now();
             let threads = std::env::var("THREADS")
                 .ok()
@@ -86,7 +97,13 @@ fn main() {
         ..SearchParams::default()
     };
     let t = std::time::Instant::now();
-    let truth = idx.search_batch(&q, 1, &one, true).unwrap();
+    // NOEXACT: a tiny exact pass (for work counts under a profiler), recall then meaningless.
+    let truth_q = if std::env::var("NOEXACT").is_ok() {
+        &q[..LEN]
+    } else {
+        &q[..]
+    };
+    let truth = idx.search_batch(truth_q, 1, &one, true).unwrap();
     let exact_s = t.elapsed().as_secs_f64();
     let dtws: u64 = truth.stats.iter().map(|s| s.distance_calls).sum();
     println!(

@@ -222,26 +222,43 @@ fn lanes_core<const C: usize>(
     let n = query.len() / c;
     let w = band.min(n);
 
-    s.cols.clear();
-    s.cols.resize(query.len() * LANES, 0.0);
-    for (k, lanes) in s.cols.chunks_exact_mut(LANES).enumerate() {
-        for (v, row) in lanes.iter_mut().zip(rows) {
-            *v = row[k];
-        }
+    // The batch's samples by column, transposed as the rows reach them (a batch that dies
+    // early never reads its last columns). Buffers are reused without clearing: every cell a row
+    // reads was written by the row before it, or is the virtual row -1 set below.
+    let floats = query.len() * LANES;
+    if s.cols.len() < floats {
+        s.cols.resize(floats, 0.0);
     }
+    let mut ready = 0usize; // columns transposed so far
+    let transpose = |cols: &mut [f32], ready: &mut usize, upto: usize| {
+        let from = *ready * c;
+        if let Some(dst) = cols.get_mut(from * LANES..upto * c * LANES) {
+            for (k, lanes) in (from..).zip(dst.chunks_exact_mut(LANES)) {
+                for (v, row) in lanes.iter_mut().zip(rows) {
+                    *v = row[k];
+                }
+            }
+        }
+        *ready = (*ready).max(upto);
+    };
     // Slots 0..=n: slot `t` holds column `t - 1`, slot 0 the virtual column -1.
     let width = (n + 1) * LANES;
-    s.prev.clear();
-    s.prev.resize(width, INF);
-    s.curr.clear();
-    s.curr.resize(width, INF);
-    let (cols, _) = s.cols.as_chunks::<LANES>();
-    let (mut prev, _) = s.prev.as_chunks_mut::<LANES>();
-    let (mut curr, _) = s.curr.as_chunks_mut::<LANES>();
-    // Virtual row -1: only column -1 (slot 0) is reachable, at cost 0. `(first, last)`: the
-    // previous row's first and last live slots.
+    for buf in [&mut s.prev, &mut s.curr] {
+        if buf.len() < width {
+            buf.resize(width, INF);
+        }
+    }
+    let (mut prev, _) = s.prev[..width].as_chunks_mut::<LANES>();
+    let (mut curr, _) = s.curr[..width].as_chunks_mut::<LANES>();
+    // Virtual row -1: only column -1 (slot 0) is reachable, at cost 0; row 0 reads it up to
+    // slot w + 1. `(first, last)`: the previous row's first and last live slots.
     prev[0] = [0.0; LANES];
+    for slot in prev.iter_mut().take(w + 2).skip(1) {
+        *slot = dead;
+    }
     if 2 * w < NARROW_BAND_CELLS {
+        transpose(&mut s.cols, &mut ready, n);
+        let (cols, _) = s.cols[..floats].as_chunks::<LANES>();
         return lanes_narrow::<C>(kernel, query, cols, prev, curr, c, w, cut);
     }
     let (mut first, mut last) = (0usize, 0usize);
@@ -249,6 +266,11 @@ fn lanes_core<const C: usize>(
     for (i, qi) in query.chunks_exact(c).enumerate() {
         let lo = i.saturating_sub(w) + 1;
         let hi = (i + w).min(n - 1) + 1;
+        // Slot `hi` is column `hi - 1`: the last this row reads.
+        if hi > ready {
+            transpose(&mut s.cols, &mut ready, (hi + w).min(n));
+        }
+        let (cols, _) = s.cols[..floats].as_chunks::<LANES>();
         let start = lo.max(first);
         let end1 = hi.min(last + 1);
         if start > end1 {
@@ -632,6 +654,30 @@ mod tests {
                     prop_assert_eq!(got[l].to_bits(), full.to_bits(), "lane {}", l);
                 } else {
                     prop_assert_eq!(got[l], f32::INFINITY, "lane {}", l);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// One scratch reused by a run of batches of other lengths, bands and cutoffs (its buffers
+        /// are not cleared between calls) gives every batch the scalar kernel's results.
+        #[test]
+        fn a_reused_scratch_keeps_every_batch_exact(
+            runs in prop::collection::vec((batch(1..4, 1..60), 0usize..70, prop::option::of(0.0f32..300.0)), 1..8),
+        ) {
+            let mut ls = LaneScratch::default();
+            let mut scratch = DtwScratch::new();
+            for ((c, data), band, cut) in &runs {
+                let (query, rows) = split(data);
+                let cutoff = cut.unwrap_or(f32::INFINITY);
+                let got = dtw_lanes_sq(query, &rows, *c, *band, cutoff, &mut ls);
+                for (l, row) in rows.iter().enumerate() {
+                    let full = dtw_dependent_sq(query, row, *c, *band, f32::INFINITY, &mut scratch);
+                    let want = if full <= cutoff { full } else { f32::INFINITY };
+                    prop_assert_eq!(got[l].to_bits(), want.to_bits(), "lane {}", l);
                 }
             }
         }
