@@ -87,8 +87,10 @@ def test_killed_saves_leave_the_old_or_the_new_index_whole(tmp_path):
     assert all(TEMP.match(n) for n in strays), strays
     if _has_o_tmpfile(tmp_path):
         # The file is unnamed while it is written; only a kill in the instant between naming and
-        # renaming it can leave one behind.
-        assert len(strays) <= 1, strays
+        # renaming it (two system calls) can leave one behind. On a loaded machine two of the 40
+        # kills have landed there (CI, 2026-12-04), so allow a few: a temporary named from the
+        # start would be left by nearly every kill that lands in a write, most of the 40.
+        assert len(strays) <= 4, strays
 
 
 @needs_fork
