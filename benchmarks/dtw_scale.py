@@ -14,7 +14,10 @@ Per band (default 26 and 13 samples, 10 % and 5 % of the length):
   graph);
 - **pyembed graph**: ``Index(256, "dtw", band=b)``, ``build()`` timed with its memory (resident-set
   growth of the build, per series), then a sweep of ``ef``: recall, queries/second (one batch
-  call), and the work per query (full DTWs started, bound prunes, early abandons, nodes visited);
+  call), and the work per query (full DTWs started, bound prunes, early abandons, nodes visited,
+  Euclidean distances of the walk to the DTW walk's start); each point is measured with the
+  default entry (``"pyembed"``, ``entry="euclidean"``) and, interleaved, with the DTW descent
+  through the layers (``"pyembed-hierarchy"``, ``entry="hierarchy"``);
 - **two-stage**: pyembed's Euclidean graph on the same series, its top C (``ef = max(64, C)``)
   re-ranked by exact DTW (a small pyembed DTW index of the C candidates per query, pruned exact
   search; queries spread over the threads); C swept;
@@ -102,6 +105,7 @@ def work(result: Any) -> dict[str, float]:
         "lb_pruned": float(np.mean(result.lb_pruned)),
         "abandoned": float(np.mean(result.abandoned)),
         "visited": float(np.mean(result.visited)),
+        "euclidean": float(np.mean(result.euclidean_calls)),
     }
 
 
@@ -122,7 +126,7 @@ def sweep_point(
         "param": param,
         "recall": recall(found, truth, k),
         "qps": len(truth) / seconds,
-        **{key: None for key in ("full_dtw", "lb_pruned", "abandoned", "visited")},
+        **{key: None for key in ("full_dtw", "lb_pruned", "abandoned", "visited", "euclidean")},
         **counters,
     }
     dtws = "" if row["full_dtw"] is None else f", {row['full_dtw']:.0f} DTWs"
@@ -143,17 +147,24 @@ def exact_run(index: Any, queries: NDArray[np.float32], threads: int, k: int) ->
 def pyembed_sweep(
     index: Any, queries: NDArray[np.float32], truth: NDArray[np.int64], threads: int
 ) -> list[dict[str, Any]]:
+    """The ef sweep of the graph search with its default entry (``"pyembed"``: the Euclidean walk
+    to the DTW walk's start) and, interleaved point by point in alternating order, the same
+    searches entered by the DTW descent through the layers (``"pyembed-hierarchy"``)."""
     rows = []
+    entries = [("pyembed", None), ("pyembed-hierarchy", "hierarchy")]
     for k in (1, 10):
-        for ef in EFS:
+        for i, ef in enumerate(EFS):
             if ef < k:
                 continue
-            start = time.perf_counter()
-            result = index.search(queries, k, ef=ef, n_threads=threads)
-            seconds = time.perf_counter() - start
-            rows.append(
-                sweep_point("pyembed", k, f"ef={ef}", result.ids, truth, seconds, work(result))
-            )
+            for method, entry in entries if i % 2 == 0 else entries[::-1]:
+                start = time.perf_counter()
+                result = index.search(queries, k, ef=ef, n_threads=threads, entry=entry)
+                seconds = time.perf_counter() - start
+                counters = work(result)
+                rows.append(
+                    sweep_point(method, k, f"ef={ef}", result.ids, truth, seconds, counters)
+                )
+    rows.sort(key=lambda r: r["method"] != "pyembed")
     return rows
 
 
@@ -255,10 +266,19 @@ def usearch_numba(
     return rows, build_seconds
 
 
+def is_baseline(method: str) -> bool:
+    """Whether rows of ``method`` are a peer's (two-stage, usearch), not pyembed's graph."""
+    return method.startswith(("two-stage", "usearch"))
+
+
 def best_at(rows: list[dict[str, Any]], method: str, k: int) -> dict[str, Any] | None:
-    """The fastest sweep point of ``method`` at recall@k >= TARGET."""
+    """The fastest sweep point of ``method`` (or of ``method (...)``) at recall@k >= TARGET."""
     ok = [
-        r for r in rows if r["method"].startswith(method) and r["k"] == k and r["recall"] >= TARGET
+        r
+        for r in rows
+        if (r["method"] == method or r["method"].startswith(method + " ("))
+        and r["k"] == k
+        and r["recall"] >= TARGET
     ]
     return max(ok, key=lambda r: r["qps"]) if ok else None
 
@@ -273,7 +293,7 @@ def at_equal_recall(
     lowest = min((r["recall"] for r in ours), default=1.0)
     pairs: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
     for b in rows:
-        if b["k"] != k or b["method"] == "pyembed" or b["recall"] < lowest:
+        if b["k"] != k or not is_baseline(b["method"]) or b["recall"] < lowest:
             continue
         better = [r for r in ours if r["recall"] >= b["recall"]]
         pairs.append((b, max(better, key=lambda r: r["qps"]) if better else None))
@@ -370,8 +390,8 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
                 else ""
             ),
             "",
-            "| method | k | setting | recall@k | queries/s | x exact (same k) | full DTWs | bound prunes | abandoned | visited |",
-            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| method | k | setting | recall@k | queries/s | x exact (same k) | full DTWs | bound prunes | abandoned | visited | Euclidean |",
+            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
 
         def fmt(v: Any) -> str:
@@ -381,7 +401,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             lines.append(
                 f"| {r['method']} | {r['k']} | {r['param']} | {r['recall']:.3f} | {r['qps']:.0f} | "
                 f"{r['qps'] / exact[r['k']]['qps']:.1f} | {fmt(r['full_dtw'])} | {fmt(r['lb_pruned'])} | "
-                f"{fmt(r['abandoned'])} | {fmt(r['visited'])} |"
+                f"{fmt(r['abandoned'])} | {fmt(r['visited'])} | {fmt(r.get('euclidean'))} |"
             )
         lines += ["", f"At recall@k >= {TARGET}:", ""]
         for k, want in ((1, 20.0), (10, 10.0)):
@@ -403,9 +423,16 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
                 if best_peer
                 else "; no baseline reaches it"
             )
+            descent = best_at(res["rows"], "pyembed-hierarchy", k)
+            entered = (
+                f"; entered by the DTW descent instead: {descent['param']} recall "
+                f"{descent['recall']:.3f}, {descent['qps'] / exact[k]['qps']:.1f}x exact"
+                if descent
+                else ""
+            )
             lines.append(
                 f"- k={k}: pyembed {ours['param']} recall {ours['recall']:.3f}, {ours['qps']:.0f} q/s"
-                f" = {ratio:.1f}x exact (target {want:.0f}x: {verdict}){peer}"
+                f" = {ratio:.1f}x exact (target {want:.0f}x: {verdict}){peer}{entered}"
             )
         lines += [
             "",

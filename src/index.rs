@@ -502,8 +502,8 @@ impl NativeIndex {
 
     /// Searches `(n, dim)` float32 queries; returns `(ids (n, k) int64, distances (n, k) float32,
     /// counters (len(COUNTERS), n) int64, build counters or None)`, the counters as rows in the
-    /// order of `COUNTERS`. `entry` is None (the graph's own entry), "random", "pivots" or
-    /// "hierarchy"; `quantized` walks on the 8-bit codes (made by `set_codes(True)`);
+    /// order of `COUNTERS`. `entry` is None (the index's own entry), "random", "pivots",
+    /// "hierarchy" or "euclidean"; `quantized` walks on the 8-bit codes (made by `set_codes(True)`);
     /// `max_distances` (exact only, one per query, true units) keeps only neighbors within them;
     /// `build` (graph search only) first links the pending rows, after checking the arguments,
     /// and returns that build's counters; `prune` false computes every distance in full;

@@ -52,6 +52,7 @@ def test_search_result_is_immutable_and_round_trips(uniform32, built):
         del res.distances
     counters = ["distance_calls", "lb_pruned", "lb_kim_pruned", "lb_keogh_pruned"]
     counters += ["lb_keogh_rev_pruned", "abandoned", "visited", "lb_keogh_skipped"]
+    counters += ["euclidean_calls"]
     assert list(COUNTERS) == counters  # the core's order
     assert res.counters.shape == (len(counters), 3)
     for row, name in enumerate(counters):
@@ -304,6 +305,11 @@ BAD_INPUTS = [
         lambda ix: Index(4, graph="nsw").search(np.zeros(4), entry="hierarchy"),
         ValueError,
         "the index is empty",
+    ),
+    (
+        lambda ix: ix.search(np.zeros(4), k=1, entry="euclidean"),
+        ValueError,
+        "entry 'euclidean' needs a DTW index of series of one length",
     ),
     (lambda ix: Index(4, graph="flat"), ValueError, "graph must be 'hnsw' or 'nsw'"),
     (lambda ix: Index(4, hierarchy=True), TypeError, "unexpected keyword argument 'hierarchy'"),
@@ -575,9 +581,11 @@ MODES = [
     (graph, entry, quantized, metric)
     for metric in ("euclidean", "dtw")
     for graph in ("hnsw", "nsw")
-    for entry in (None, "random", "pivots", "hierarchy")
+    for entry in (None, "random", "pivots", "hierarchy", "euclidean")
     for quantized in (False, True)
-    if not (entry == "hierarchy" and graph == "nsw") and not (quantized and metric == "dtw")
+    if not (entry in ("hierarchy", "euclidean") and graph == "nsw")
+    and not (quantized and metric == "dtw")
+    and not (entry == "euclidean" and metric != "dtw")
 ]
 
 

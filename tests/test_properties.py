@@ -128,9 +128,11 @@ MODES = [
     (graph, metric, entry, quantized)
     for graph in ("hnsw", "nsw")
     for metric in ("euclidean", "dtw")
-    for entry in (None, "random", "pivots", "hierarchy")
+    for entry in (None, "random", "pivots", "hierarchy", "euclidean")
     for quantized in (False, True)
-    if not (entry == "hierarchy" and graph == "nsw") and not (quantized and metric == "dtw")
+    if not (entry in ("hierarchy", "euclidean") and graph == "nsw")
+    and not (quantized and metric == "dtw")
+    and not (entry == "euclidean" and metric != "dtw")
 ]
 
 

@@ -94,6 +94,7 @@ fn main() {
     }
     let one = SearchParams {
         n_threads: 1,
+        entry: std::env::var("ENTRY").ok().map(|e| e.parse().unwrap()),
         ..SearchParams::default()
     };
     let t = std::time::Instant::now();
@@ -120,7 +121,16 @@ fn main() {
         .map(|v| v.split(',').filter_map(|e| e.parse().ok()).collect())
         .unwrap_or(vec![8, 16, 24, 32, 64]);
     for ef in efs.iter().flat_map(|&e| std::iter::repeat_n(e, reps)) {
-        let p = SearchParams { ef, ..one };
+        // STHREADS: threads of the graph searches (the exact pass always runs on one).
+        let n_threads = std::env::var("STHREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        let p = SearchParams {
+            ef,
+            n_threads,
+            ..one
+        };
         let t = std::time::Instant::now();
         let r = idx.search_batch(&q, 1, &p, false).unwrap();
         let s = t.elapsed().as_secs_f64();
@@ -129,7 +139,7 @@ fn main() {
             r.stats.iter().map(f).sum::<u64>() as f64 / nq as f64
         };
         println!(
-            "ef={ef:3} recall@1 {:.3} {:.3} ms/query ({:.1}x exact) dtw {:.0} kim {:.0} keogh {:.0} rev {:.0} abandoned {:.0} visited {:.0}",
+            "ef={ef:3} recall@1 {:.3} {:.3} ms/query ({:.1}x exact) dtw {:.0} kim {:.0} keogh {:.0} rev {:.0} abandoned {:.0} visited {:.0} euclidean {:.0}",
             hits / nq as f64,
             s * 1e3 / nq as f64,
             exact_s / s,
@@ -139,6 +149,7 @@ fn main() {
             sum(|s| s.lb_keogh_rev_pruned),
             sum(|s| s.abandoned),
             sum(|s| s.visited),
+            sum(|s| s.euclidean_calls),
         );
     }
 }

@@ -126,15 +126,22 @@ pub enum Entry {
     /// Where a greedy descent (beam 1) from the top node through the upper layers ends (HNSW).
     /// Needs an index built with [`GraphKind::Hnsw`].
     Hierarchy,
+    /// For DTW between series of one length: where a walk under the Euclidean distance of the
+    /// series ends (the greedy descent through the upper layers, then a small beam on the base
+    /// graph, all comparing rows by Euclidean distance, an upper bound of their DTW); the DTW walk
+    /// starts from the nearest of those rows. Needs an index built with [`GraphKind::Hnsw`]; the
+    /// default entry of such an index.
+    Euclidean,
 }
 
 impl Entry {
-    /// The API name: `"random"`, `"pivots"` or `"hierarchy"`.
+    /// The API name: `"random"`, `"pivots"`, `"hierarchy"` or `"euclidean"`.
     pub fn name(&self) -> &'static str {
         match self {
             Entry::Random => "random",
             Entry::Pivots => "pivots",
             Entry::Hierarchy => "hierarchy",
+            Entry::Euclidean => "euclidean",
         }
     }
 }
@@ -142,7 +149,7 @@ impl Entry {
 impl FromStr for Entry {
     type Err = Error;
 
-    /// Parses `"random"`, `"pivots"` or `"hierarchy"`.
+    /// Parses `"random"`, `"pivots"`, `"hierarchy"` or `"euclidean"`.
     ///
     /// # Errors
     /// `InvalidParameter` (`entry`) for any other name.
@@ -151,9 +158,10 @@ impl FromStr for Entry {
             "random" => Ok(Entry::Random),
             "pivots" => Ok(Entry::Pivots),
             "hierarchy" => Ok(Entry::Hierarchy),
+            "euclidean" => Ok(Entry::Euclidean),
             other => Err(invalid(
                 "entry",
-                format!("must be 'random', 'pivots' or 'hierarchy', got {other:?}"),
+                format!("must be 'random', 'pivots', 'hierarchy' or 'euclidean', got {other:?}"),
             )),
         }
     }
@@ -170,8 +178,8 @@ pub struct SearchParams {
     pub restarts: usize,
     /// Threads for batch search: 0 means all cores, 1 runs on the calling thread.
     pub n_threads: usize,
-    /// Where the first restart starts; `None` is the graph's own entry
-    /// ([`GraphKind::default_entry`]).
+    /// Where the first restart starts; `None` is [`Entry::Euclidean`] on an HNSW index under DTW
+    /// of series of one length, else the graph's own entry ([`GraphKind::default_entry`]).
     pub entry: Option<Entry>,
     /// Walk the graph comparing the query with the stored rows' 8-bit codes (a quarter of the
     /// memory reads of the floats; the index must keep them, see [`crate::Index::set_codes`]),

@@ -414,10 +414,22 @@ impl Index {
         if exact {
             return Ok(());
         }
-        if p.entry == Some(Entry::Hierarchy) && self.params.graph == GraphKind::Nsw {
+        if let Some(e @ (Entry::Hierarchy | Entry::Euclidean)) = p.entry {
+            if self.params.graph == GraphKind::Nsw {
+                return Err(invalid(
+                    "entry",
+                    format!(
+                        "'{}' needs an index built with graph='hnsw'; this one has graph='nsw'",
+                        e.name()
+                    ),
+                ));
+            }
+        }
+        if p.entry == Some(Entry::Euclidean) && !self.walks_from_euclidean() {
             return Err(invalid(
                 "entry",
-                "'hierarchy' needs an index built with graph='hnsw'; this one has graph='nsw'",
+                "'euclidean' needs a DTW index of series of one length (the Euclidean distance \
+                 of two such series bounds their DTW from above)",
             ));
         }
         if p.quantized && self.store.codes.is_none() {
@@ -514,11 +526,13 @@ impl Index {
         filter: Option<&Filter>,
         s: &mut Scratch,
     ) {
-        let entry = p.entry.unwrap_or(self.params.graph.default_entry());
+        let entry = p.entry.unwrap_or(self.default_entry());
         let mut seeds = std::mem::take(&mut s.seeds);
         seeds.clear();
-        if let (Entry::Hierarchy, Some(layers)) = (entry, &self.layers) {
-            self.descend(layers, q, s, &mut seeds);
+        match (entry, &self.layers) {
+            (Entry::Hierarchy, Some(layers)) => self.descend(layers, q, s, &mut seeds),
+            (Entry::Euclidean, Some(layers)) => self.euclidean_seeds(layers, q, s, &mut seeds),
+            _ => {}
         }
         let mut shifted = std::mem::take(&mut s.shifted);
         let codes = self.store.codes.as_ref().filter(|_| p.quantized);
@@ -535,7 +549,7 @@ impl Index {
         let start = match entry {
             Entry::Random => Start::Random,
             Entry::Pivots => Start::Pivots(&self.pivots),
-            Entry::Hierarchy => Start::Seeds(&seeds),
+            Entry::Hierarchy | Entry::Euclidean => Start::Seeds(&seeds),
         };
         let walk = Walk {
             query: q,

@@ -22,6 +22,10 @@ pub struct SearchStats {
     /// evaluated against a cutoff with LB_Kim only: their band is the whole matrix or narrower
     /// than `metric::BAND_LB_MIN_RADIUS` (others get LB_Keogh along the pair's sloped band).
     pub lb_keogh_skipped: u64,
+    /// Squared Euclidean distances between the query and stored series computed to find where a
+    /// DTW walk starts ([`crate::Entry::Euclidean`]); not in `distance_calls` (each is one pass
+    /// over the two rows, about a hundredth of a banded DTW of 256 steps).
+    pub euclidean_calls: u64,
 }
 
 /// A counter's name and how to read it from its counters struct ([`SearchStats`] or
@@ -30,7 +34,7 @@ pub type Counter<S> = (&'static str, fn(&S) -> u64);
 
 impl SearchStats {
     /// Every counter a search reports, by name, in the order the binding returns them.
-    pub const COUNTERS: [Counter<SearchStats>; 8] = [
+    pub const COUNTERS: [Counter<SearchStats>; 9] = [
         ("distance_calls", |s| s.distance_calls),
         ("lb_pruned", SearchStats::lb_pruned),
         ("lb_kim_pruned", |s| s.lb_kim_pruned),
@@ -39,6 +43,7 @@ impl SearchStats {
         ("abandoned", |s| s.abandoned),
         ("visited", |s| s.visited),
         ("lb_keogh_skipped", |s| s.lb_keogh_skipped),
+        ("euclidean_calls", |s| s.euclidean_calls),
     ];
 
     /// Candidates skipped by any lower bound (sum of the three bound counters).
@@ -66,6 +71,7 @@ impl SearchStats {
         self.abandoned += o.abandoned;
         self.visited += o.visited;
         self.lb_keogh_skipped += o.lb_keogh_skipped;
+        self.euclidean_calls += o.euclidean_calls;
     }
 }
 

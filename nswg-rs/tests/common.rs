@@ -94,13 +94,17 @@ pub fn kind(hierarchy: bool) -> nswg::GraphKind {
     }
 }
 
-/// The search modes of an index of `graph` and `metric`: (entry, quantized) for every entry the
-/// graph offers (None is its own) and, for Euclidean, with and without the 8-bit codes.
+/// The search modes of an index of `graph` and `metric` (series of one length): (entry,
+/// quantized) for every entry the graph offers (None is its own) and, for Euclidean, with and
+/// without the 8-bit codes.
 pub fn modes(graph: nswg::GraphKind, metric: nswg::Metric) -> Vec<(Option<nswg::Entry>, bool)> {
     use nswg::Entry;
     let mut entries = vec![None, Some(Entry::Random), Some(Entry::Pivots)];
     if graph == nswg::GraphKind::Hnsw {
         entries.push(Some(Entry::Hierarchy));
+        if metric.band().is_some() {
+            entries.push(Some(Entry::Euclidean));
+        }
     }
     let quantized: &[bool] = if metric == nswg::Metric::Euclidean {
         &[false, true]

@@ -687,6 +687,68 @@ fn hierarchy_dtw_oracle_and_pruning() {
 }
 
 #[test]
+fn euclidean_entry_is_the_default_of_dtw_and_refused_elsewhere() {
+    // DTW of one length: no entry named is the Euclidean walk's, answer for answer; a descent by
+    // DTW (Entry::Hierarchy) reaches a recall no better. Other indexes refuse the entry by name.
+    let dim = 64;
+    let data = walks(3000, dim, 41);
+    let q = walks(100, dim, 42);
+    let metric = Metric::Dtw { band: 6 };
+    let idx = build(&data, dim, metric, 2);
+    let p = SearchParams {
+        ef: 4,
+        ..Default::default()
+    };
+    let named = SearchParams {
+        entry: Some(Entry::Euclidean),
+        ..p
+    };
+    let a = idx.search_batch(&q, 1, &p, false).unwrap();
+    let b = idx.search_batch(&q, 1, &named, false).unwrap();
+    assert_eq!((&a.ids, &a.distances), (&b.ids, &b.distances));
+    assert_distances_are_true(&idx, &data, &q, &a);
+    assert!(a.stats.iter().all(|s| s.euclidean_calls > 0));
+    let h = idx.search_batch(&q, 1, &hier(p), false).unwrap();
+    assert!(h.stats.iter().all(|s| s.euclidean_calls == 0));
+    let (re, rh) = (
+        recall(&idx, &data, &q, dim, 1, &named),
+        recall(&idx, &data, &q, dim, 1, &hier(p)),
+    );
+    let calls = |r: &nswg::BatchResult| r.stats.iter().map(|s| s.distance_calls).sum::<u64>();
+    println!(
+        "ef=4 recall@1 euclidean {re:.2} ({} DTWs) hierarchy {rh:.2} ({} DTWs)",
+        calls(&a),
+        calls(&h)
+    );
+    assert!(
+        re >= rh - 0.03,
+        "euclidean entry recall@1 {re:.2}, hierarchy {rh:.2}"
+    );
+    assert!(calls(&a) < calls(&h), "the Euclidean walk saves DTWs");
+
+    let e = Index::new(dim, Metric::Euclidean, BuildParams::default()).unwrap();
+    let mut e = e;
+    e.add(&data[..dim * 50], None, 1).unwrap();
+    let err = e.search(&q[..dim], 1, &named).unwrap_err();
+    assert!(matches!(err, Error::InvalidParameter { name: "entry", .. }));
+    assert!(
+        err.to_string().contains("'euclidean' needs a DTW index"),
+        "{err}"
+    );
+    let nsw = BuildParams {
+        graph: GraphKind::Nsw,
+        ..Default::default()
+    };
+    let mut flat = Index::new(dim, metric, nsw).unwrap();
+    flat.add(&data[..dim * 50], None, 1).unwrap();
+    let err = flat.search(&q[..dim], 1, &named).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "entry 'euclidean' needs an index built with graph='hnsw'; this one has graph='nsw'"
+    );
+}
+
+#[test]
 fn hierarchy_recall_at_default_settings() {
     let dim = 32;
     let data = uniform_rows(10_000, dim, 7);
@@ -1127,7 +1189,7 @@ fn pruned_and_unpruned_searches_return_identical_answers() {
         Metric::Euclidean,
     ] {
         let idx = build(&data, dim, metric, 1);
-        for entry in [None, Some(Entry::Random), Some(Entry::Pivots)] {
+        for (entry, _) in modes(GraphKind::Hnsw, metric) {
             for exact in [false, true] {
                 for k in [1, 10] {
                     let on = SearchParams {

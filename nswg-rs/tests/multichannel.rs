@@ -303,6 +303,19 @@ fn variable_length_search_equals_the_naive_scan_and_round_trips() {
                 .unwrap();
             assert_eq!(graph.ids, exact.ids, "{metric:?} graph k={k}");
         }
+        // The Euclidean distance bounds DTW only between series of one length.
+        let euclid = SearchParams {
+            entry: Some(nswg::Entry::Euclidean),
+            ..SearchParams::default()
+        };
+        let err = idx
+            .search_series_with(&qdata, &qlengths, 1, &euclid, false, None, None, |_, _| {
+                true
+            })
+            .unwrap_err();
+        assert!(err
+            .to_string()
+            .contains("'euclidean' needs a DTW index of series of one length"));
         // Persistence as version 4, shape 1, pending rows included; every truncation fails.
         let bytes = idx.to_bytes();
         assert_eq!(bytes.len(), idx.file_len());

@@ -632,7 +632,7 @@ class ShardedIndex:
         ef: int | None = None,
         restarts: int | None = None,
         exact: bool = False,
-        entry: Literal["random", "pivots", "hierarchy"] | None = None,
+        entry: Literal["random", "pivots", "hierarchy", "euclidean"] | None = None,
         n_threads: int | None = None,
         share_bound: bool | None = None,
         allow_partial: bool = False,
