@@ -50,8 +50,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 LENGTH = 256
-EFS = (4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192)
-CANDIDATES = (10, 20, 50, 100, 200, 400)
+EFS = (4, 6, 8, 12, 16, 20, 24, 32, 48, 64, 96, 128, 192)
+CANDIDATES = (10, 20, 50, 100, 200, 400, 800)
 USEARCH_EFS = (16, 32, 64, 128, 256, 512)
 TARGET = 0.95
 
