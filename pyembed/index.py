@@ -860,10 +860,11 @@ class Index:
             ``graph="hnsw"`` index (HNSW); an error on an ``"nsw"`` index. "euclidean" (DTW of
             one length, ``"hnsw"`` only): the descent and a beam of 10 on the base graph compare
             the series by Euclidean distance (an upper bound of their DTW, one pass over the two
-            series), and the DTW walk starts from the nearest two found; about 1.1-1.3x the
-            queries/second of "hierarchy" at equal recall on 100,000 random walks (see
-            ``benchmarks/dtw_scale.py``); counted in ``euclidean_calls``. Further restarts
-            always start at random nodes.
+            series), and the DTW walk starts from the nearest two found: 1.1-1.5x the
+            queries/second of "hierarchy" at the same ``ef`` and about the same recall on
+            100,000 and 1,000,000 random walks of 256 (``benchmarks/dtw_scale.py``, most at
+            small ``ef``); counted in ``euclidean_calls``. Further restarts always start at
+            random nodes.
         quantized : bool
             Vector metrics only (euclidean, cosine, ip; for cosine the codes are of the unit
             vectors, for ip the walk adds the codes' offsets to the code dot product). Walk the
