@@ -153,15 +153,29 @@ impl Index {
         let mut entries = std::mem::take(&mut s.entries);
         for restart in 0..w.restarts {
             entries.clear();
+            let mut seeded = false;
             match w.start {
-                Start::Seeds(seeds) if restart == 0 => entries.extend(seeds.iter().map(|c| c.node)),
+                Start::Seeds(seeds) if restart == 0 => {
+                    // Seeds come with their exact float distances (the descent's beam, the
+                    // Euclidean entry's DTWs): enter them without computing those again.
+                    for &c in seeds {
+                        if self.is_dead(c.node) || !s.mark(c.node) {
+                            continue;
+                        }
+                        seeded = true;
+                        cands.push(Reverse(c));
+                        if f.allows(c.node) {
+                            keep_best(&mut s.top, c, ef);
+                        }
+                    }
+                }
                 Start::Pivots(pv) if restart == 0 => entries.extend(pv.nodes.iter().copied()),
                 _ => {}
             }
             if restart == 0 {
                 entries.extend(w.root);
             }
-            if entries.is_empty() && w.limit > 0 {
+            if entries.is_empty() && !seeded && w.limit > 0 {
                 for _ in 0..8 {
                     let e = rng.below(w.limit) as u32;
                     if !self.is_dead(e) && !s.is_marked(e) {
