@@ -120,7 +120,9 @@ impl Index {
     /// Links node `i` on the upper layers `1..=lvl` and leaves in `seeds` where its base-layer
     /// search starts (empty before the first node is linked): descends greedily (beam 1) from the
     /// entry point down to level `lvl + 1`, then on each layer `lvl..=1` searches with beam
-    /// `ef_construction` from the previous layer's results and links by the diversity rule.
+    /// `ef_construction` from the previous layer's results and links by the diversity rule. A
+    /// node of level 0 of an index that [`Index::walks_from_euclidean`] takes the seeds of
+    /// [`Index::euclidean_seeds`] instead.
     fn insert_upper(
         &self,
         layers: &Layers,
@@ -133,6 +135,13 @@ impl Index {
             return;
         };
         let q = self.store.row(i as usize);
+        if lvl == 0 && self.walks_from_euclidean() {
+            // A node of the base graph only, under DTW of one length: its base-layer search
+            // starts where queries' do (the Euclidean walk), sparing the descent's DTWs (20,000
+            // walks of 256, band 26: 944 -> 918 DTWs per series, recall unchanged).
+            self.euclidean_seeds(layers, q, Some(i), s, seeds);
+            return;
+        }
         s.prep
             .prepare(self.store.metric, self.store.channels, self.store.window, q);
         let d = self.eval_node(q, ep, f32::INFINITY, s);

@@ -531,7 +531,9 @@ impl Index {
         seeds.clear();
         match (entry, &self.layers) {
             (Entry::Hierarchy, Some(layers)) => self.descend(layers, q, s, &mut seeds),
-            (Entry::Euclidean, Some(layers)) => self.euclidean_seeds(layers, q, s, &mut seeds),
+            (Entry::Euclidean, Some(layers)) => {
+                self.euclidean_seeds(layers, q, None, s, &mut seeds)
+            }
             _ => {}
         }
         let mut shifted = std::mem::take(&mut s.shifted);

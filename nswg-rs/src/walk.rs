@@ -483,12 +483,14 @@ impl Index {
     /// DTW walk. The Euclidean distance of two series of one length is the cost of the diagonal
     /// warping path, an upper bound of their DTW: the rows near the query by it are near by DTW,
     /// and the DTW walk starts where the descent would have spent its DTWs getting to.
-    /// Leaves `seeds` empty on an empty hierarchy; counts the Euclidean distances in
+    /// `exclude` (the node being inserted) is never a seed unless the descent ends on it. Leaves
+    /// `seeds` empty on an empty hierarchy; counts the Euclidean distances in
     /// `s.stats.euclidean_calls`.
     pub(crate) fn euclidean_seeds(
         &self,
         layers: &Layers,
         q: &[f32],
+        exclude: Option<u32>,
         s: &mut Scratch,
         seeds: &mut Vec<Cand>,
     ) {
@@ -528,6 +530,9 @@ impl Index {
             }
         }
         s.begin(self.graph.len());
+        if let Some(x) = exclude {
+            s.mark(x);
+        }
         s.beam.reset(EUCLIDEAN_EF);
         s.mark(cur.node);
         s.beam.push(cur);
