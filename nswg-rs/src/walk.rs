@@ -457,9 +457,7 @@ impl Index {
             }
         }
     }
-}
 
-impl Index {
     /// Whether [`crate::Entry::Euclidean`] applies: an HNSW index under DTW whose series all have
     /// one length.
     pub(crate) fn walks_from_euclidean(&self) -> bool {

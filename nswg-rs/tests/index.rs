@@ -726,8 +726,7 @@ fn euclidean_entry_is_the_default_of_dtw_and_refused_elsewhere() {
     );
     assert!(calls(&a) < calls(&h), "the Euclidean walk saves DTWs");
 
-    let e = Index::new(dim, Metric::Euclidean, BuildParams::default()).unwrap();
-    let mut e = e;
+    let mut e = Index::new(dim, Metric::Euclidean, BuildParams::default()).unwrap();
     e.add(&data[..dim * 50], None, 1).unwrap();
     let err = e.search(&q[..dim], 1, &named).unwrap_err();
     assert!(matches!(err, Error::InvalidParameter { name: "entry", .. }));
